@@ -1,0 +1,3 @@
+from mdreader.cli import main
+
+main()

@@ -1,0 +1,224 @@
+"""/api/auth: accounts, sign-in, sessions, e-mail verification, password reset and MFA."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from sqlalchemy import select
+
+from mdreader.api.deps import ClientIP, CurrentCaller, ServicesDep, SessionDep, public
+from mdreader.db.models import AuthSession, User
+from mdreader.db.types import utcnow
+from mdreader.errors import AppError
+from mdreader.schemas import (
+    CodeIn,
+    EmailIn,
+    LoginIn,
+    PasswordChangeIn,
+    RefreshIn,
+    RegisterIn,
+    ResetConfirmIn,
+    SessionPublic,
+    TokenIn,
+    TokenPair,
+    TotpEnrolPublic,
+    UserPublic,
+    UserUpdateIn,
+)
+from mdreader.services import auth as svc
+from mdreader.services.workspaces import accept_pending_invitations
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+Public = [Depends(public)]
+
+
+def user_public(user: User) -> UserPublic:
+    return UserPublic(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        email_verified=user.email_verified,
+        mfa_enabled=bool(user.mfa_secret),
+        created_at=user.created_at,
+    )
+
+
+@router.post("/register", status_code=201, dependencies=Public)
+async def register(body: RegisterIn, services: ServicesDep, session: SessionDep) -> UserPublic:
+    user = await svc.register(services, session, body.email, body.password, body.name)
+    return user_public(user)
+
+
+@router.post("/login", dependencies=Public)
+async def login(
+    body: LoginIn, request: Request, services: ServicesDep, session: SessionDep, ip: ClientIP
+) -> TokenPair:
+    return await svc.login(
+        services,
+        session,
+        body.email,
+        body.password,
+        body.totp_code,
+        ip,
+        request.headers.get("user-agent", ""),
+    )
+
+
+@router.post("/refresh", dependencies=Public)
+async def refresh(body: RefreshIn, services: ServicesDep) -> TokenPair:
+    try:
+        async with services.db.session() as session:
+            return await svc.refresh(services, session, body.refresh_token)
+    except svc.RefreshReused:
+        await svc.revoke_for_reuse(services, body.refresh_token)
+        raise
+
+
+@router.post("/logout", status_code=204, dependencies=Public)
+async def logout(body: RefreshIn, services: ServicesDep, session: SessionDep) -> Response:
+    await svc.logout(services, session, body.refresh_token)
+    return Response(status_code=204)
+
+
+@router.get("/me")
+async def me(caller: CurrentCaller) -> UserPublic:
+    return user_public(caller.user)
+
+
+@router.patch("/me")
+async def update_me(body: UserUpdateIn, caller: CurrentCaller, session: SessionDep) -> UserPublic:
+    user = await session.get(User, caller.user.id)
+    assert user is not None
+    user.name = body.name.strip()
+    await session.flush()
+    return user_public(user)
+
+
+@router.post("/verify-email", dependencies=Public)
+async def verify_email(body: TokenIn, services: ServicesDep, session: SessionDep) -> UserPublic:
+    user = await svc.consume_user_token(session, body.token, svc.VERIFY)
+    user.email_verified = True
+    await accept_pending_invitations(session, user)
+    await session.flush()
+    return user_public(user)
+
+
+@router.post("/verify-email/resend", status_code=202)
+async def resend_verification(
+    caller: CurrentCaller, services: ServicesDep, session: SessionDep
+) -> dict[str, str]:
+    user = await session.get(User, caller.user.id)
+    assert user is not None
+    if user.email_verified:
+        raise AppError(409, "This e-mail address is already verified.", "already_verified")
+    verdict = await services.limiter.hit(f"verify:{user.id}", 5, 3600)
+    if not verdict.allowed:
+        raise AppError(
+            429, "Too many e-mails asked for; try again later.", "rate_limited",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+    await svc.send_verification(services, session, user)
+    return {"detail": "A new verification e-mail is on its way."}
+
+
+@router.post("/password-reset", status_code=202, dependencies=Public)
+async def password_reset(body: EmailIn, services: ServicesDep, session: SessionDep) -> dict[str, str]:
+    await svc.request_password_reset(services, session, body.email)
+    return {"detail": "If an account uses this address, a reset link is on its way."}
+
+
+@router.post("/password-reset/confirm", status_code=204, dependencies=Public)
+async def password_reset_confirm(
+    body: ResetConfirmIn, services: ServicesDep, session: SessionDep
+) -> Response:
+    await svc.confirm_password_reset(services, session, body.token, body.password)
+    return Response(status_code=204)
+
+
+@router.post("/password-change", status_code=204)
+async def password_change(
+    body: PasswordChangeIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
+) -> Response:
+    await svc.change_password(
+        services, session, caller.user.id, body.current_password, body.new_password,
+        caller.session_id,
+    )
+    return Response(status_code=204)
+
+
+@router.get("/sessions")
+async def list_sessions(caller: CurrentCaller, services: ServicesDep) -> list[SessionPublic]:
+    async with services.db.read_session() as session:
+        rows = await session.scalars(
+            select(AuthSession)
+            .where(
+                AuthSession.user_id == caller.user.id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > utcnow(),
+            )
+            .order_by(AuthSession.last_seen_at.desc())
+        )
+        return [
+            SessionPublic(
+                id=s.id,
+                device=s.user_agent or "Unknown device",
+                ip=s.ip,
+                created_at=s.created_at,
+                last_seen_at=s.last_seen_at,
+                current=s.id == caller.session_id,
+            )
+            for s in rows
+        ]
+
+
+@router.delete("/sessions/{session_id}", status_code=204)
+async def revoke_session(
+    session_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep, session: SessionDep
+) -> Response:
+    row = await session.get(AuthSession, session_id)
+    if row is None or row.user_id != caller.user.id or row.revoked_at is not None:
+        raise AppError(404, "Session not found.", "not_found")
+    await svc.revoke_sessions(services, session, [session_id])
+    return Response(status_code=204)
+
+
+@router.post("/mfa/totp")
+async def totp_enrol(caller: CurrentCaller, session: SessionDep) -> TotpEnrolPublic:
+    user = await session.get(User, caller.user.id)
+    assert user is not None
+    if user.mfa_secret:
+        raise AppError(409, "Two-factor sign-in is already on; turn it off first.", "mfa_enabled")
+    secret = svc.new_totp_secret()
+    user.mfa_pending_secret = secret
+    return TotpEnrolPublic(secret=secret, otpauth_uri=svc.totp_uri(secret, user.email))
+
+
+@router.post("/mfa/totp/confirm")
+async def totp_confirm(body: CodeIn, caller: CurrentCaller, session: SessionDep) -> UserPublic:
+    user = await session.get(User, caller.user.id)
+    assert user is not None
+    if not user.mfa_pending_secret:
+        raise AppError(409, "Start the set-up of two-factor sign-in first.", "mfa_not_enrolling")
+    step = svc.verify_totp(user, body.code, secret=user.mfa_pending_secret)
+    if step is None:
+        raise AppError(400, "The authenticator code is wrong.", "invalid_code")
+    user.mfa_secret, user.mfa_pending_secret, user.mfa_last_step = user.mfa_pending_secret, None, step
+    await session.flush()
+    return user_public(user)
+
+
+@router.delete("/mfa/totp", status_code=204)
+async def totp_disable(
+    caller: CurrentCaller, session: SessionDep, body: Annotated[CodeIn, Body()]
+) -> Response:
+    user = await session.get(User, caller.user.id)
+    assert user is not None
+    if not user.mfa_secret:
+        raise AppError(409, "Two-factor sign-in is not on.", "mfa_disabled")
+    step = svc.verify_totp(user, body.code)
+    if step is None:
+        raise AppError(400, "The authenticator code is wrong.", "invalid_code")
+    user.mfa_secret, user.mfa_pending_secret, user.mfa_last_step = None, None, step
+    return Response(status_code=204)

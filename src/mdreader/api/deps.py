@@ -1,0 +1,234 @@
+"""Request dependencies: database sessions, the caller, and the policy guard of each route.
+
+Every route under /api declares exactly one guard from here (``public``, ``authenticated``,
+``workspace_guard`` or ``document_guard``); the route-matrix test fails for a route without.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mdreader import policy
+from mdreader.auth.tokens import decode_access_token
+from mdreader.context import Services
+from mdreader.db.models import AuthSession, Document, Membership, User, Workspace
+from mdreader.db.types import utcnow
+from mdreader.errors import AppError
+from mdreader.policy import Action, Role, Subject
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    """A write transaction, committed after the handler returns."""
+    async with services.db.session() as session:
+        yield session
+
+
+async def get_read_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    """Reads only; served by the read replica when one is configured."""
+    async with services.db.read_session() as session:
+        yield session
+
+
+# scope="function": the transaction commits before the response leaves, so the caller's next
+# request sees what this one wrote.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+def client_ip(request: Request, trusted: list[str]) -> str:
+    """The peer address; X-Forwarded-For only counts when the peer is a trusted proxy, and
+    then the right-most address that is not itself a trusted proxy."""
+    peer = request.client.host if request.client else ""
+    if not trusted or not _in_networks(peer, trusted):
+        return peer
+    forwarded = request.headers.get("x-forwarded-for", "")
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in_networks(hop, trusted):
+            return hop
+    return peer
+
+
+def _in_networks(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for net in networks:
+        try:
+            if ip in ipaddress.ip_network(net, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def get_client_ip(request: Request, services: ServicesDep) -> str:
+    return client_ip(request, services.settings.trusted_proxies)
+
+
+ClientIP = Annotated[str, Depends(get_client_ip)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user: User
+    session_id: uuid.UUID
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+async def resolve_token(services: Services, token: str) -> Caller | None:
+    """The caller behind an access token, or None (bad, expired, or its session revoked)."""
+    claims = decode_access_token(services.secret_key, token)
+    if claims is None:
+        return None
+    key = f"sess:{claims.session_id}"
+    async with services.db.read_session() as session:
+        cached = await services.cache.get(key)
+        if cached is None:
+            row = await session.get(AuthSession, claims.session_id)
+            now = utcnow()
+            valid = (
+                row is not None
+                and row.revoked_at is None
+                and row.expires_at > now
+                and row.user_id == claims.user_id
+            )
+            if not valid:
+                return None
+            await services.cache.set(key, b"1", services.settings.session_cache_ttl)
+            if now - row.last_seen_at > timedelta(minutes=5):
+                async with services.db.session() as w:
+                    fresh = await w.get(AuthSession, claims.session_id)
+                    if fresh is not None:
+                        fresh.last_seen_at = now
+        user = await session.get(User, claims.user_id)
+    if user is None:
+        return None
+    return Caller(user, claims.session_id)
+
+
+async def get_caller(request: Request, services: ServicesDep) -> Caller:
+    token = bearer_token(request)
+    if token is None:
+        raise AppError(
+            401, "Sign in first: this needs an access token.", "not_authenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    caller = await resolve_token(services, token)
+    if caller is None:
+        raise AppError(
+            401, "The access token is invalid or expired.", "invalid_token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return caller
+
+
+def public() -> None:
+    """Guard of routes anyone may call (sign-up, sign-in, health)."""
+
+
+public.__policy__ = "public"  # type: ignore[attr-defined]
+
+
+async def authenticated(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+    """Guard of routes about the caller's own account."""
+    return caller
+
+
+authenticated.__policy__ = "authenticated"  # type: ignore[attr-defined]
+
+CurrentCaller = Annotated[Caller, Depends(authenticated)]
+
+
+async def member_role(
+    session: AsyncSession, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> Role | None:
+    role = await session.scalar(
+        select(Membership.role).where(
+            Membership.workspace_id == workspace_id, Membership.user_id == user_id
+        )
+    )
+    return Role[role.upper()] if role else None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceAccess:
+    caller: Caller
+    workspace: Workspace
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentAccess:
+    caller: Caller
+    document: Document
+    role: Role
+
+
+def workspace_guard(subject: Subject, action: Action) -> Callable[..., Any]:
+    """Guard for /workspaces/{workspace_id}/...: member role checked against the policy."""
+    policy.rule(subject, action)
+
+    async def guard(
+        workspace_id: uuid.UUID,
+        caller: CurrentCaller,
+        services: ServicesDep,
+        request: Request,
+    ) -> WorkspaceAccess:
+        async with services.db.read_session() as session:
+            workspace = await session.get(Workspace, workspace_id)
+            role = (
+                await member_role(session, workspace_id, caller.user.id) if workspace else None
+            )
+        target = request.path_params.get("user_id")
+        is_self = target is not None and str(target) == str(caller.user.id)
+        policy.authorize(role, action, subject, is_self=is_self, what="Workspace")
+        assert workspace is not None and role is not None
+        return WorkspaceAccess(caller, workspace, role)
+
+    guard.__policy__ = (subject, action)  # type: ignore[attr-defined]
+    return guard
+
+
+def document_guard(subject: Subject, action: Action, *, include_deleted: bool = False) -> Callable[..., Any]:
+    """Guard for /documents/{document_id}/...: the document's workspace role decides."""
+    policy.rule(subject, action)
+
+    async def guard(
+        document_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep
+    ) -> DocumentAccess:
+        async with services.db.read_session() as session:
+            document = await session.get(Document, document_id)
+            role = None
+            if document is not None and (include_deleted or document.deleted_at is None):
+                role = await member_role(session, document.workspace_id, caller.user.id)
+        policy.authorize(role, action, subject, what="Document")
+        assert document is not None and role is not None
+        return DocumentAccess(caller, document, role)
+
+    guard.__policy__ = (subject, action)  # type: ignore[attr-defined]
+    return guard

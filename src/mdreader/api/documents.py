@@ -1,0 +1,185 @@
+"""/api/workspaces/{id}/documents and /api/documents/{id}: the document tree and its text."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from mdreader.api.deps import (
+    DocumentAccess,
+    ReadSessionDep,
+    ServicesDep,
+    SessionDep,
+    WorkspaceAccess,
+    document_guard,
+    workspace_guard,
+)
+from mdreader.db.models import Document
+from mdreader.db.types import utcnow
+from mdreader.errors import AppError
+from mdreader.policy import Action, Role, Subject
+from mdreader.render import render_markdown
+from mdreader.schemas import (
+    DocumentCreateIn,
+    DocumentListItem,
+    DocumentPatchIn,
+    DocumentPublic,
+    TrashItem,
+)
+from mdreader.services import documents as svc
+
+router = APIRouter(prefix="/api", tags=["documents"])
+
+
+def WGuard(subject: Subject, action: Action) -> type[WorkspaceAccess]:  # noqa: N802
+    return Annotated[WorkspaceAccess, Depends(workspace_guard(subject, action))]  # type: ignore[return-value]
+
+
+def DGuard(subject: Subject, action: Action, **kw: bool) -> type[DocumentAccess]:  # noqa: N802
+    return Annotated[DocumentAccess, Depends(document_guard(subject, action, **kw))]  # type: ignore[return-value]
+
+
+def document_public(document: Document, content: str, role: Role) -> DocumentPublic:
+    return DocumentPublic(
+        id=document.id,
+        workspace_id=document.workspace_id,
+        parent_id=document.parent_id,
+        title=document.title,
+        content=content,
+        position=document.position,
+        created_at=document.created_at,
+        updated_at=document.updated_at,
+        created_by=document.created_by,
+        updated_by=document.updated_by,
+        deleted_at=document.deleted_at,
+        role=role.label,  # type: ignore[arg-type]
+    )
+
+
+@router.get("/workspaces/{workspace_id}/documents")
+async def list_documents(
+    access: WGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+) -> list[DocumentListItem]:
+    rows = await session.execute(
+        select(Document.id, Document.parent_id, Document.title, Document.position, Document.updated_at)
+        .where(Document.workspace_id == access.workspace.id, Document.deleted_at.is_(None))
+        .order_by(Document.parent_id, Document.position, Document.created_at)
+    )
+    return [DocumentListItem.model_validate(row._asdict()) for row in rows]
+
+
+@router.post("/workspaces/{workspace_id}/documents", status_code=201)
+async def create_document(
+    body: DocumentCreateIn,
+    access: WGuard(Subject.DOCUMENT, Action.CREATE),
+    services: ServicesDep,
+    session: SessionDep,
+) -> DocumentPublic:
+    document = await svc.create_document(
+        services, session, access.workspace.id, access.caller.user.id,
+        body.title, body.content or "", body.parent_id,
+    )
+    return document_public(document, document.content, access.role)
+
+
+@router.get("/workspaces/{workspace_id}/trash")
+async def list_trash(
+    access: WGuard(Subject.TRASH, Action.READ), session: ReadSessionDep
+) -> list[TrashItem]:
+    rows = list(
+        await session.scalars(
+            select(Document)
+            .where(Document.workspace_id == access.workspace.id, Document.deleted_at.is_not(None))
+            .order_by(Document.deleted_at.desc())
+        )
+    )
+    by_id = {d.id: d for d in rows}
+    # Only the roots of what was trashed together; their descendants come back with them.
+    return [
+        TrashItem(
+            id=d.id, parent_id=d.parent_id, title=d.title, position=d.position,
+            updated_at=d.updated_at, deleted_at=d.deleted_at,  # type: ignore[arg-type]
+        )
+        for d in rows
+        if not (d.parent_id in by_id and by_id[d.parent_id].deleted_at == d.deleted_at)
+    ]
+
+
+@router.get("/documents/{document_id}")
+async def get_document(
+    access: DGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+) -> DocumentPublic:
+    content = await svc.live_content(session, access.document)
+    return document_public(access.document, content, access.role)
+
+
+@router.get("/documents/{document_id}/html", response_class=HTMLResponse)
+async def get_document_html(
+    access: DGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+) -> HTMLResponse:
+    content = await svc.live_content(session, access.document)
+    return HTMLResponse(
+        render_markdown(content),
+        headers={"Content-Security-Policy": "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"},
+    )
+
+
+@router.patch("/documents/{document_id}")
+async def update_document(
+    body: DocumentPatchIn,
+    access: DGuard(Subject.DOCUMENT, Action.UPDATE),
+    services: ServicesDep,
+    session: SessionDep,
+) -> DocumentPublic:
+    document = await session.get(Document, access.document.id, with_for_update=services.db.dialect == "postgresql")
+    if document is None or document.deleted_at is not None:
+        raise AppError(404, "Document not found.", "not_found")
+    fields = body.model_fields_set
+    user_id = access.caller.user.id
+    changed = False
+    if "title" in fields and body.title is not None:
+        document.title = body.title.strip() or document.title
+        changed = True
+    if "parent_id" in fields or "position" in fields:
+        parent_id = body.parent_id if "parent_id" in fields else document.parent_id
+        await svc.move_document(session, document, parent_id, body.position)
+        changed = True
+    logged = None
+    if "content" in fields and body.content is not None:
+        logged = await svc.write_content(services, session, document, body.content, user_id)
+        changed = changed or logged is not None
+    if changed:
+        document.updated_at = utcnow()
+        document.updated_by = user_id
+    await session.flush()
+    content = await svc.live_content(session, document)
+    await session.commit()
+    if logged is not None:
+        services.compactor.schedule(document.id)  # type: ignore[attr-defined]
+    return document_public(document, content, access.role)
+
+
+@router.delete("/documents/{document_id}", status_code=204)
+async def delete_document(
+    access: DGuard(Subject.DOCUMENT, Action.DELETE), session: SessionDep
+) -> Response:
+    document = await session.get(Document, access.document.id)
+    assert document is not None
+    await svc.trash(session, document)
+    return Response(status_code=204)
+
+
+@router.post("/documents/{document_id}/restore")
+async def restore_document(
+    access: DGuard(Subject.DOCUMENT, Action.RESTORE, include_deleted=True),
+    session: SessionDep,
+) -> DocumentPublic:
+    document = await session.get(Document, access.document.id)
+    assert document is not None
+    await svc.restore(session, document)
+    await session.flush()
+    content = await svc.live_content(session, document)
+    return document_public(document, content, access.role)

@@ -1,0 +1,221 @@
+"""/api/workspaces: workspaces, members and invitations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete, select
+
+from mdreader import policy
+from mdreader.api.deps import (
+    CurrentCaller,
+    ReadSessionDep,
+    ServicesDep,
+    SessionDep,
+    WorkspaceAccess,
+    workspace_guard,
+)
+from mdreader.db.models import Invitation, Membership, User, Workspace
+from mdreader.db.types import utcnow
+from mdreader.errors import AppError
+from mdreader.policy import Action, Role, Subject
+from mdreader.schemas import (
+    InvitationPublic,
+    MemberIn,
+    MemberPublic,
+    RoleIn,
+    TokenIn,
+    WorkspaceIn,
+    WorkspacePublic,
+)
+from mdreader.services import workspaces as svc
+
+router = APIRouter(prefix="/api", tags=["workspaces"])
+
+
+def Guard(subject: Subject, action: Action) -> type[WorkspaceAccess]:  # noqa: N802
+    return Annotated[WorkspaceAccess, Depends(workspace_guard(subject, action))]  # type: ignore[return-value]
+
+
+def workspace_public(workspace: Workspace, role: Role) -> WorkspacePublic:
+    return WorkspacePublic(
+        id=workspace.id,
+        name=workspace.name,
+        role=role.label,  # type: ignore[arg-type]
+        created_at=workspace.created_at,
+        abilities=policy.abilities(role),
+    )
+
+
+def member_public(user: User, membership: Membership) -> MemberPublic:
+    return MemberPublic(
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        role=membership.role,  # type: ignore[arg-type]
+        joined_at=membership.created_at,
+    )
+
+
+@router.get("/workspaces")
+async def list_workspaces(caller: CurrentCaller, session: ReadSessionDep) -> list[WorkspacePublic]:
+    rows = await session.execute(
+        select(Workspace, Membership.role)
+        .join(Membership, Membership.workspace_id == Workspace.id)
+        .where(Membership.user_id == caller.user.id)
+        .order_by(Workspace.name, Workspace.id)
+    )
+    return [workspace_public(w, Role[r.upper()]) for w, r in rows]
+
+
+@router.post("/workspaces", status_code=201)
+async def create_workspace(
+    body: WorkspaceIn, caller: CurrentCaller, session: SessionDep
+) -> WorkspacePublic:
+    if not body.name.strip():
+        raise AppError(422, "The workspace name cannot be blank.", "invalid_name")
+    workspace = await svc.create_workspace(session, body.name, caller.user.id)
+    return workspace_public(workspace, Role.OWNER)
+
+
+@router.get("/workspaces/{workspace_id}")
+async def get_workspace(access: Guard(Subject.WORKSPACE, Action.READ)) -> WorkspacePublic:
+    return workspace_public(access.workspace, access.role)
+
+
+@router.patch("/workspaces/{workspace_id}")
+async def update_workspace(
+    body: WorkspaceIn, access: Guard(Subject.WORKSPACE, Action.UPDATE), session: SessionDep
+) -> WorkspacePublic:
+    workspace = await session.get(Workspace, access.workspace.id)
+    if workspace is None:
+        raise AppError(404, "Workspace not found.", "not_found")
+    if not body.name.strip():
+        raise AppError(422, "The workspace name cannot be blank.", "invalid_name")
+    workspace.name = body.name.strip()
+    await session.flush()
+    return workspace_public(workspace, access.role)
+
+
+@router.delete("/workspaces/{workspace_id}", status_code=204)
+async def delete_workspace(
+    access: Guard(Subject.WORKSPACE, Action.DELETE), session: SessionDep
+) -> Response:
+    await session.execute(delete(Workspace).where(Workspace.id == access.workspace.id))
+    return Response(status_code=204)
+
+
+@router.get("/workspaces/{workspace_id}/members")
+async def list_members(
+    access: Guard(Subject.MEMBER, Action.READ), session: ReadSessionDep
+) -> list[MemberPublic]:
+    rows = await session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.workspace_id == access.workspace.id)
+        .order_by(User.name, User.email)
+    )
+    return [member_public(u, m) for u, m in rows]
+
+
+@router.post("/workspaces/{workspace_id}/members", status_code=201, response_model=MemberPublic)
+async def add_member(
+    body: MemberIn,
+    access: Guard(Subject.MEMBER, Action.CREATE),
+    services: ServicesDep,
+    session: SessionDep,
+) -> MemberPublic | JSONResponse:
+    result = await svc.add_member(
+        services,
+        session,
+        access.workspace,
+        access.caller.user,
+        access.role,
+        str(body.email),
+        Role.parse(body.role),
+    )
+    if isinstance(result, Invitation):
+        invitation = InvitationPublic(
+            id=result.id,
+            email=result.email,
+            role=result.role,  # type: ignore[arg-type]
+            created_at=result.created_at,
+            expires_at=result.expires_at,
+        )
+        return JSONResponse(
+            {"invitation": invitation.model_dump(mode="json"),
+             "detail": f"No account uses {result.email} yet; an invitation was e-mailed."},
+            status_code=202,
+        )
+    user = await session.get(User, result.user_id)
+    assert user is not None
+    return member_public(user, result)
+
+
+@router.patch("/workspaces/{workspace_id}/members/{user_id}")
+async def update_member(
+    user_id: uuid.UUID,
+    body: RoleIn,
+    access: Guard(Subject.MEMBER, Action.UPDATE),
+    session: SessionDep,
+) -> MemberPublic:
+    membership = await svc.change_role(
+        session, access.workspace.id, access.role, user_id, Role.parse(body.role)
+    )
+    user = await session.get(User, user_id)
+    assert user is not None
+    return member_public(user, membership)
+
+
+@router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204)
+async def remove_member(
+    user_id: uuid.UUID, access: Guard(Subject.MEMBER, Action.DELETE), session: SessionDep
+) -> Response:
+    await svc.remove_member(session, access.workspace.id, access.caller.user.id, access.role, user_id)
+    return Response(status_code=204)
+
+
+@router.get("/workspaces/{workspace_id}/invitations")
+async def list_invitations(
+    access: Guard(Subject.INVITATION, Action.READ), session: ReadSessionDep
+) -> list[InvitationPublic]:
+    rows = await session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.workspace_id == access.workspace.id,
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at > utcnow(),
+        )
+        .order_by(Invitation.created_at)
+    )
+    return [
+        InvitationPublic(
+            id=i.id, email=i.email, role=i.role,  # type: ignore[arg-type]
+            created_at=i.created_at, expires_at=i.expires_at,
+        )
+        for i in rows
+    ]
+
+
+@router.delete("/workspaces/{workspace_id}/invitations/{invitation_id}", status_code=204)
+async def revoke_invitation(
+    invitation_id: uuid.UUID,
+    access: Guard(Subject.INVITATION, Action.DELETE),
+    session: SessionDep,
+) -> Response:
+    invitation = await session.get(Invitation, invitation_id)
+    if invitation is None or invitation.workspace_id != access.workspace.id:
+        raise AppError(404, "Invitation not found.", "not_found")
+    await session.delete(invitation)
+    return Response(status_code=204)
+
+
+@router.post("/invitations/accept")
+async def accept_invitation(
+    body: TokenIn, caller: CurrentCaller, session: SessionDep
+) -> WorkspacePublic:
+    workspace, role = await svc.accept_invitation(session, body.token, caller.user)
+    return workspace_public(workspace, role)

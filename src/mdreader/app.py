@@ -1,0 +1,87 @@
+"""The ASGI application: API, health, metrics and the built web app, in one process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from mdreader import __version__
+from mdreader.api import auth, documents, health, workspaces
+from mdreader.backends.mail import Mailer
+from mdreader.context import build_services
+from mdreader.errors import error_body, install_error_handlers
+from mdreader.observability import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
+from mdreader.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with build_services(settings, metrics, mailer=mailer) as services:
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="MDReader",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (auth, workspaces, documents, health):
+        app.include_router(module.router)
+    mount_web(app, settings.resolved_web_dist)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+    )
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    return app
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def mount_web(app: FastAPI, dist: Path) -> None:
+    """Serve the built web app; unknown client-side routes fall back to index.html."""
+    root = dist.resolve()
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def web(path: str, request: Request) -> Response:
+        if path.startswith(("api/", "ws", "s/")) or path in ("api", "health", "metrics"):
+            return JSONResponse(error_body("Not found.", "not_found"), status_code=404)
+        index = root / "index.html"
+        if path:
+            candidate = (root / path).resolve()
+            if candidate.is_relative_to(root) and candidate.is_file():
+                cache = (
+                    "public, max-age=31536000, immutable"
+                    if path.startswith("assets/")
+                    else "public, max-age=300"
+                )
+                return FileResponse(candidate, headers={**SECURITY_HEADERS, "Cache-Control": cache})
+        if index.is_file():
+            return FileResponse(index, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+        return Response(
+            "<!doctype html><title>MDReader</title><p>The web app is not built yet: "
+            "run <code>make run</code> (or <code>npm --prefix web run build</code>).</p>",
+            media_type="text/html",
+            headers=SECURITY_HEADERS,
+        )
+
+    web.__policy__ = "public"  # type: ignore[attr-defined]

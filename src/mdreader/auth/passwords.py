@@ -1,0 +1,72 @@
+"""Password hashing (Argon2id; bcrypt from older MDReader accepted and upgraded) and policy."""
+
+from __future__ import annotations
+
+import string
+
+import bcrypt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from mdreader.errors import AppError
+from mdreader.settings import Settings
+
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+# A fixed hash to verify against when the account does not exist: same cost, no timing oracle.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-Aa1!")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, stored: str | None) -> tuple[bool, str | None]:
+    """Check ``password``; return (ok, new_hash) where new_hash is set when it must be rehashed."""
+    if not stored:
+        _safe_dummy(password)
+        return False, None
+    if stored.startswith(("$2a$", "$2b$", "$2y$")):
+        try:
+            ok = bcrypt.checkpw(password.encode(), stored.encode())
+        except ValueError:
+            return False, None
+        return ok, (hash_password(password) if ok else None)
+    try:
+        _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False, None
+    return True, (hash_password(password) if _hasher.check_needs_rehash(stored) else None)
+
+
+def _safe_dummy(password: str) -> None:
+    try:
+        _hasher.verify(_DUMMY_HASH, password)
+    except VerificationError:
+        pass
+
+
+def dummy_verify(password: str) -> None:
+    """Spend the time of a real check (unknown e-mail at login)."""
+    _safe_dummy(password)
+
+
+def check_policy(password: str, settings: Settings) -> None:
+    problems = []
+    if len(password) < settings.password_min_length:
+        problems.append(f"at least {settings.password_min_length} characters")
+    if settings.password_require_upper and not any(c.isupper() for c in password):
+        problems.append("an upper-case letter")
+    if settings.password_require_lower and not any(c.islower() for c in password):
+        problems.append("a lower-case letter")
+    if settings.password_require_digit and not any(c.isdigit() for c in password):
+        problems.append("a digit")
+    if settings.password_require_symbol and not any(
+        c in string.punctuation or (not c.isalnum() and not c.isspace()) for c in password
+    ):
+        problems.append("a symbol")
+    if len(password) > 1024:
+        raise AppError(422, "The password is too long (1024 characters at most).", "weak_password")
+    if problems:
+        raise AppError(
+            422, "The password needs " + ", ".join(problems) + ".", "weak_password"
+        )

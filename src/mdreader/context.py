@@ -1,0 +1,72 @@
+"""The long-lived parts of a running MDReader, built once in the app's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from mdreader.backends.cache import Cache, MemoryCache, RedisCache
+from mdreader.backends.mail import Mailer, Templates, create_mailer
+from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from mdreader.db import Database
+from mdreader.observability import Metrics
+from mdreader.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    cache: Cache
+    limiter: RateLimiter
+    mailer: Mailer
+    templates: Templates
+    metrics: Metrics
+    redis: Redis | None = None
+    secret_key: str = field(default="", repr=False)
+    compactor: object | None = None
+
+
+@asynccontextmanager
+async def build_services(
+    settings: Settings, metrics: Metrics, mailer: Mailer | None = None
+) -> AsyncIterator[Services]:
+    async with AsyncExitStack() as stack:
+        db = Database(
+            settings.resolved_database_url,
+            settings.read_database_url,
+            pool_size=settings.db_pool_size,
+            echo=settings.db_echo,
+        )
+        stack.push_async_callback(db.dispose)
+        redis: Redis | None = None
+        cache: Cache
+        limiter: RateLimiter
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url)
+            stack.push_async_callback(redis.aclose)
+            cache = RedisCache(redis)
+            limiter = RedisRateLimiter(redis)
+        else:
+            cache = MemoryCache()
+            limiter = MemoryRateLimiter()
+        services = Services(
+            settings=settings,
+            db=db,
+            cache=cache,
+            limiter=limiter,
+            mailer=mailer or create_mailer(settings),
+            templates=Templates(),
+            metrics=metrics,
+            redis=redis,
+            secret_key=settings.resolved_secret_key,
+        )
+        from mdreader.services.compaction import Compactor
+
+        compactor = Compactor(services)
+        services.compactor = compactor
+        await stack.enter_async_context(compactor)
+        yield services

@@ -1,0 +1,4 @@
+from mdreader.db.engine import Database, migrate
+from mdreader.db.models import Base
+
+__all__ = ["Base", "Database", "migrate"]

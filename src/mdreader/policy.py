@@ -1,0 +1,159 @@
+"""Authorization as data: who may do what, in one place.
+
+REST routes declare their rule through the dependencies in ``mdreader.api.deps`` and the
+WebSocket asks ``can`` for the same subjects, so every entry point obeys this table. A caller
+who is not a member of the workspace gets 404 (it must not learn the resource exists); a
+member whose role is too low gets 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+from mdreader.errors import AppError
+
+
+class Role(IntEnum):
+    VIEWER = 1
+    EDITOR = 2
+    ADMIN = 3
+    OWNER = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str) -> Role:
+        try:
+            return cls[value.upper()]
+        except KeyError:
+            raise AppError(
+                422, "The role must be one of owner, admin, editor or viewer.", "invalid_role"
+            ) from None
+
+
+class Action(StrEnum):
+    READ = "read"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    RESTORE = "restore"
+
+
+class Subject(StrEnum):
+    WORKSPACE = "workspace"
+    MEMBER = "member"
+    INVITATION = "invitation"
+    DOCUMENT = "document"
+    VERSION = "version"
+    SHARE = "share"
+    FILE = "file"
+    TRASH = "trash"
+    SEARCH = "search"
+    TRANSFER = "transfer"  # import and export
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    subject: Subject
+    action: Action
+    min_role: Role
+    # The caller may act on their own membership whatever their role (leaving a workspace).
+    self_allowed: bool = False
+
+
+RULES: dict[tuple[Subject, Action], Rule] = {}
+
+
+def allow(action: Action, subject: Subject, min_role: Role, *, self_allowed: bool = False) -> None:
+    RULES[(subject, action)] = Rule(subject, action, min_role, self_allowed)
+
+
+allow(Action.READ, Subject.WORKSPACE, Role.VIEWER)
+allow(Action.UPDATE, Subject.WORKSPACE, Role.ADMIN)
+allow(Action.DELETE, Subject.WORKSPACE, Role.OWNER)
+
+allow(Action.READ, Subject.MEMBER, Role.VIEWER)
+allow(Action.CREATE, Subject.MEMBER, Role.ADMIN)
+allow(Action.UPDATE, Subject.MEMBER, Role.ADMIN)
+allow(Action.DELETE, Subject.MEMBER, Role.ADMIN, self_allowed=True)
+
+allow(Action.READ, Subject.INVITATION, Role.ADMIN)
+allow(Action.DELETE, Subject.INVITATION, Role.ADMIN)
+
+allow(Action.READ, Subject.DOCUMENT, Role.VIEWER)
+allow(Action.CREATE, Subject.DOCUMENT, Role.EDITOR)
+allow(Action.UPDATE, Subject.DOCUMENT, Role.EDITOR)
+allow(Action.DELETE, Subject.DOCUMENT, Role.EDITOR)
+allow(Action.RESTORE, Subject.DOCUMENT, Role.EDITOR)
+allow(Action.READ, Subject.TRASH, Role.VIEWER)
+
+allow(Action.READ, Subject.VERSION, Role.VIEWER)
+allow(Action.CREATE, Subject.VERSION, Role.EDITOR)
+allow(Action.RESTORE, Subject.VERSION, Role.EDITOR)
+
+allow(Action.READ, Subject.SHARE, Role.EDITOR)
+allow(Action.CREATE, Subject.SHARE, Role.EDITOR)
+allow(Action.DELETE, Subject.SHARE, Role.EDITOR)
+
+allow(Action.READ, Subject.FILE, Role.VIEWER)
+allow(Action.CREATE, Subject.FILE, Role.EDITOR)
+
+allow(Action.READ, Subject.SEARCH, Role.VIEWER)
+allow(Action.READ, Subject.TRANSFER, Role.VIEWER)  # export: anyone who may read everything
+allow(Action.CREATE, Subject.TRANSFER, Role.EDITOR)  # import
+
+
+def rule(subject: Subject, action: Action) -> Rule:
+    try:
+        return RULES[(subject, action)]
+    except KeyError:  # pragma: no cover - a programming error, caught by the route matrix test
+        raise LookupError(f"no policy rule for {action} on {subject}") from None
+
+
+def can(role: Role | None, action: Action, subject: Subject, *, is_self: bool = False) -> bool:
+    if role is None:
+        return False
+    r = rule(subject, action)
+    return role >= r.min_role or (r.self_allowed and is_self)
+
+
+def authorize(
+    role: Role | None,
+    action: Action,
+    subject: Subject,
+    *,
+    is_self: bool = False,
+    what: str | None = None,
+) -> Role:
+    """Raise 404 for outsiders and 403 for members below the rule; return the role."""
+    if role is None:
+        name = what or subject.value.capitalize()
+        raise AppError(404, f"{name} not found.", "not_found")
+    if not can(role, action, subject, is_self=is_self):
+        r = rule(subject, action)
+        raise AppError(
+            403,
+            f"Your role ({role.label}) cannot {action.value} this {subject.value}; "
+            f"it needs {r.min_role.label} or higher.",
+            "forbidden",
+        )
+    return role
+
+
+def abilities(role: Role | None) -> dict[str, list[str]]:
+    """What a role may do, for the web app to show or hide controls."""
+    out: dict[str, list[str]] = {}
+    for (subject, action), _ in sorted(RULES.items()):
+        if can(role, action, subject):
+            out.setdefault(subject.value, []).append(action.value)
+    return out
+
+
+def can_grant(granter: Role, target_role: Role, current_role: Role | None = None) -> bool:
+    """Only owners hand out or take away ownership; admins manage the roles below it."""
+    if granter == Role.OWNER:
+        return True
+    return target_role < Role.OWNER and (current_role is None or current_role < Role.OWNER)

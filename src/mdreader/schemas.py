@@ -1,0 +1,182 @@
+"""Request and response bodies (the ``XPublic`` shapes the API promises)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+RoleName = Literal["owner", "admin", "editor", "viewer"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+# --- auth -----------------------------------------------------------------------------------
+
+
+class RegisterIn(Body):
+    email: EmailStr
+    password: str = Field(max_length=1024)
+    name: str = Field(min_length=1, max_length=200)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("the name cannot be blank")
+        return v
+
+
+class LoginIn(Body):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    totp_code: str | None = Field(default=None, max_length=12)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class RefreshIn(Body):
+    refresh_token: str = Field(max_length=200)
+
+
+class TokenIn(Body):
+    token: str = Field(max_length=200)
+
+
+class EmailIn(Body):
+    email: str = Field(max_length=320)
+
+
+class ResetConfirmIn(Body):
+    token: str = Field(max_length=200)
+    password: str = Field(max_length=1024)
+
+
+class PasswordChangeIn(Body):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    email: str
+    name: str
+    email_verified: bool
+    mfa_enabled: bool = False
+    created_at: datetime | None = None
+
+
+class UserUpdateIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SessionPublic(BaseModel):
+    id: uuid.UUID
+    device: str
+    ip: str
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
+
+
+class TotpEnrolPublic(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class CodeIn(Body):
+    code: str = Field(min_length=6, max_length=12)
+
+
+# --- workspaces -----------------------------------------------------------------------------
+
+
+class WorkspaceIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class WorkspacePublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    role: RoleName
+    created_at: datetime
+    abilities: dict[str, list[str]] = {}
+
+
+class MemberIn(Body):
+    email: EmailStr
+    role: RoleName = "editor"
+
+
+class RoleIn(Body):
+    role: RoleName
+
+
+class MemberPublic(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: RoleName
+    joined_at: datetime
+
+
+class InvitationPublic(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: RoleName
+    created_at: datetime
+    expires_at: datetime
+
+
+# --- documents ------------------------------------------------------------------------------
+
+
+class DocumentCreateIn(Body):
+    title: str = Field(min_length=1, max_length=500)
+    content: str | None = None
+    parent_id: uuid.UUID | None = None
+
+
+class DocumentPatchIn(Body):
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    content: str | None = None
+    parent_id: uuid.UUID | None = None
+    position: int | None = Field(default=None, ge=0, le=1_000_000)
+
+
+class DocumentListItem(BaseModel):
+    id: uuid.UUID
+    parent_id: uuid.UUID | None
+    title: str
+    position: int
+    updated_at: datetime
+
+
+class TrashItem(DocumentListItem):
+    deleted_at: datetime
+
+
+class DocumentPublic(BaseModel):
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    parent_id: uuid.UUID | None
+    title: str
+    content: str
+    position: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+    deleted_at: datetime | None = None
+    role: RoleName

@@ -1,0 +1,179 @@
+"""Documents: the tree (positions, moves without cycles), trash, and content through Yjs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mdreader.context import Services
+from mdreader.db.models import Document, DocumentUpdate
+from mdreader.db.types import utcnow
+from mdreader.errors import AppError
+from mdreader.ytext import apply_text, initial_state, make_doc, text_of
+
+
+def check_size(services: Services, content: str) -> None:
+    limit = services.settings.max_document_bytes
+    if len(content.encode()) > limit:
+        raise AppError(413, f"A document can hold at most {limit} bytes of Markdown.", "too_large")
+
+
+async def pending_updates(session: AsyncSession, document_id: uuid.UUID) -> list[bytes]:
+    rows = await session.scalars(
+        select(DocumentUpdate.data)
+        .where(DocumentUpdate.document_id == document_id)
+        .order_by(DocumentUpdate.id)
+    )
+    return list(rows)
+
+
+async def live_content(session: AsyncSession, document: Document) -> str:
+    """The Markdown including every acknowledged update not yet compacted."""
+    updates = await pending_updates(session, document.id)
+    if not updates:
+        return document.content
+    return text_of(make_doc(document.ystate, updates))
+
+
+async def _parent_in(
+    session: AsyncSession, workspace_id: uuid.UUID, parent_id: uuid.UUID | None
+) -> None:
+    if parent_id is None:
+        return
+    parent = await session.get(Document, parent_id)
+    if parent is None or parent.workspace_id != workspace_id or parent.deleted_at is not None:
+        raise AppError(404, "The parent document was not found in this workspace.", "not_found")
+
+
+async def _siblings(
+    session: AsyncSession, workspace_id: uuid.UUID, parent_id: uuid.UUID | None, exclude: uuid.UUID | None
+) -> list[Document]:
+    stmt = select(Document).where(
+        Document.workspace_id == workspace_id,
+        Document.deleted_at.is_(None),
+        Document.parent_id.is_(None) if parent_id is None else Document.parent_id == parent_id,
+    )
+    rows = list(await session.scalars(stmt.order_by(Document.position, Document.created_at)))
+    return [d for d in rows if d.id != exclude]
+
+
+async def create_document(
+    services: Services,
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    title: str,
+    content: str = "",
+    parent_id: uuid.UUID | None = None,
+) -> Document:
+    check_size(services, content)
+    await _parent_in(session, workspace_id, parent_id)
+    siblings = await _siblings(session, workspace_id, parent_id, None)
+    now = utcnow()
+    document = Document(
+        workspace_id=workspace_id,
+        parent_id=parent_id,
+        title=title.strip() or "Untitled",
+        position=(siblings[-1].position + 1) if siblings else 0,
+        content=content,
+        ystate=initial_state(content),
+        created_by=user_id,
+        updated_by=user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(document)
+    await session.flush()
+    return document
+
+
+async def _tree(session: AsyncSession, workspace_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID | None]:
+    rows = await session.execute(
+        select(Document.id, Document.parent_id).where(Document.workspace_id == workspace_id)
+    )
+    return {row.id: row.parent_id for row in rows}
+
+
+def descendants(tree: dict[uuid.UUID, uuid.UUID | None], root: uuid.UUID) -> set[uuid.UUID]:
+    children: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+    for node, parent in tree.items():
+        children.setdefault(parent, []).append(node)
+    found: set[uuid.UUID] = set()
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+async def move_document(
+    session: AsyncSession,
+    document: Document,
+    parent_id: uuid.UUID | None,
+    position: int | None,
+) -> None:
+    """Place the document under ``parent_id`` at sibling index ``position`` (end if None)."""
+    if parent_id is not None:
+        if parent_id == document.id:
+            raise AppError(409, "A document cannot be its own parent.", "cycle")
+        await _parent_in(session, document.workspace_id, parent_id)
+        tree = await _tree(session, document.workspace_id)
+        if parent_id in descendants(tree, document.id):
+            raise AppError(409, "A document cannot move under one of its own descendants.", "cycle")
+    siblings = await _siblings(session, document.workspace_id, parent_id, document.id)
+    index = len(siblings) if position is None else min(position, len(siblings))
+    siblings.insert(index, document)
+    document.parent_id = parent_id
+    for i, sibling in enumerate(siblings):
+        if sibling.position != i:
+            sibling.position = i
+
+
+async def write_content(
+    services: Services, session: AsyncSession, document: Document, content: str,
+    user_id: uuid.UUID | None,
+) -> bytes | None:
+    """Apply ``content`` as a minimal diff to the live Y.Text and log the update."""
+    check_size(services, content)
+    updates = await pending_updates(session, document.id)
+    ydoc = make_doc(document.ystate, updates)
+    update_bytes = apply_text(ydoc, content)
+    if update_bytes is None:
+        return None
+    session.add(DocumentUpdate(document_id=document.id, data=update_bytes, user_id=user_id))
+    return update_bytes
+
+
+async def trash(session: AsyncSession, document: Document) -> None:
+    """To the trash with every descendant, all stamped with the same moment."""
+    now = utcnow()
+    tree = await _tree(session, document.workspace_id)
+    ids = descendants(tree, document.id) | {document.id}
+    await session.execute(
+        update(Document)
+        .where(Document.id.in_(ids), Document.deleted_at.is_(None))
+        .values(deleted_at=now)
+    )
+
+
+async def restore(session: AsyncSession, document: Document) -> None:
+    if document.deleted_at is None:
+        raise AppError(409, "This document is not in the trash.", "not_in_trash")
+    stamp: datetime = document.deleted_at
+    tree = await _tree(session, document.workspace_id)
+    ids = descendants(tree, document.id) | {document.id}
+    rows = await session.scalars(select(Document).where(Document.id.in_(ids)))
+    for doc in rows:
+        if doc.deleted_at == stamp:
+            doc.deleted_at = None
+    if document.parent_id is not None:
+        parent = await session.get(Document, document.parent_id)
+        if parent is None or parent.deleted_at is not None:
+            document.parent_id = None
+    siblings = await _siblings(session, document.workspace_id, document.parent_id, document.id)
+    document.position = (siblings[-1].position + 1) if siblings else 0

@@ -1,0 +1,143 @@
+"""Configuration: every variable of the contract, validated once at start-up.
+
+Values come from the environment (prefix ``MDREADER_``) or a ``.env`` file. The embedded
+defaults need nothing installed: SQLite and files in the data directory, in-process cache
+and bus, e-mail printed to the console.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret_key"
+DEFAULT_EMAIL_FROM = "MDReader <no-reply@localhost>"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MDREADER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Contract variables
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    read_database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = Field(default=None, repr=False)
+    public_url: str = "http://localhost:8000"
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    cdn_base_url: str | None = None
+    email_backend: Literal["console", "smtp", "ses"] = "console"
+    email_from: str = DEFAULT_EMAIL_FROM
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    ses_region: str | None = None
+    auth_provider: Literal["local", "cognito"] = "local"
+    cognito_user_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    cognito_region: str | None = None
+    secrets_manager_prefix: str | None = None
+
+    # Operational settings (documented in the README)
+    environment: Literal["development", "production", "test"] = "development"
+    log_level: str = "INFO"
+    log_json: bool = True
+    web_dist: Path | None = None
+    trusted_proxies: list[str] = Field(default_factory=list)
+    db_pool_size: int = 20
+    db_echo: bool = False
+
+    # Auth policy (defaults from the deployment spec)
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 7 * 24 * 3600
+    email_token_ttl: int = 48 * 3600
+    password_reset_ttl: int = 3600
+    invitation_ttl: int = 14 * 24 * 3600
+    password_min_length: int = 8
+    password_require_upper: bool = True
+    password_require_lower: bool = True
+    password_require_digit: bool = True
+    password_require_symbol: bool = True
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 30
+    login_failure_window: int = 15 * 60
+    session_cache_ttl: int = 30
+
+    # Hard limits
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_document_bytes: int = 1024 * 1024
+    max_title_length: int = 500
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key and self.secret_key in {"changeme", "secret", "dev"}:
+                raise ValueError("MDREADER_SECRET_KEY is a well-known default; set a real secret")
+            if self.storage == "s3" and not self.s3_bucket:
+                raise ValueError("MDREADER_STORAGE=s3 needs MDREADER_S3_BUCKET")
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("MDREADER_STORAGE=s3 needs MDREADER_S3_BUCKET")
+        if self.auth_provider == "cognito" and not (
+            self.cognito_user_pool_id and self.cognito_client_id
+        ):
+            raise ValueError(
+                "MDREADER_AUTH_PROVIDER=cognito needs MDREADER_COGNITO_USER_POOL_ID "
+                "and MDREADER_COGNITO_CLIENT_ID"
+            )
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'mdreader.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The signing key: from the environment, else generated once into the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        return load_or_create_secret(self.data_dir)
+
+    @cached_property
+    def resolved_web_dist(self) -> Path:
+        if self.web_dist:
+            return self.web_dist
+        return Path(__file__).resolve().parents[2] / "web" / "dist"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / SECRET_KEY_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
