@@ -1,0 +1,251 @@
+"""Shared fixtures: a migrated database per test (SQLite or PostgreSQL), the app, a client,
+and factories for users, workspaces and documents.
+
+The backend is chosen by the environment so that `make test` runs the whole suite twice:
+  MDREADER_TEST_DATABASE=sqlite | postgresql
+  MDREADER_TEST_POSTGRES_URL  (default postgresql+asyncpg://postgres@127.0.0.1:5432/test)
+  MDREADER_TEST_REDIS_URL     (set: cache and rate limits go to Redis)
+  MDREADER_TEST_REQUIRE_SERVICES=1  (CI: a missing PostgreSQL or Redis fails instead of skipping)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from mdreader.app import create_app
+from mdreader.backends.mail import ConsoleMailer, Message
+from mdreader.db import migrate
+from mdreader.settings import Settings
+
+BACKEND = os.environ.get("MDREADER_TEST_DATABASE", "sqlite")
+PG_ADMIN_URL = os.environ.get(
+    "MDREADER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("MDREADER_TEST_REDIS_URL")
+REQUIRE = os.environ.get("MDREADER_TEST_REQUIRE_SERVICES") == "1"
+PASSWORD = "Correct-horse-1"
+
+
+def _unavailable(what: str, exc: BaseException) -> None:
+    message = f"{what} is not reachable: {exc}"
+    if REQUIRE:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+async def _pg_admin(sql: str) -> None:
+    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database: a SQLite file to copy, or a PostgreSQL database to truncate."""
+    if BACKEND == "postgresql":
+        name = f"mdreader_test_{os.getpid()}"
+        try:
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}"'))
+            asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        except Exception as exc:  # pragma: no cover - depends on the machine
+            _unavailable("PostgreSQL", exc)
+        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        migrate(url)
+        yield url
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        return
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate(f"sqlite+aiosqlite:///{path}")
+    yield str(path)
+
+
+TABLES_IN_DELETE_ORDER: list[str] = []
+
+
+async def _truncate(url: str) -> None:
+    from mdreader.db.models import Base
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+async def _flush_redis() -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(REDIS_URL)  # type: ignore[arg-type]
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture
+async def database_url(database_template: str, tmp_path: Path) -> str:
+    if BACKEND == "postgresql":
+        await _truncate(database_template)
+        return database_template
+    path = tmp_path / "mdreader.db"
+    shutil.copyfile(database_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "redis_url": REDIS_URL,
+        "secret_key": "test-secret-key-" + "x" * 64,
+        "environment": "test",
+        "log_json": False,
+        "web_dist": tmp_path / "no-web",
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def settings(tmp_path: Path, database_url: str) -> Settings:
+    if REDIS_URL:
+        try:
+            await _flush_redis()
+        except Exception as exc:  # pragma: no cover - depends on the machine
+            _unavailable("Redis", exc)
+    return make_settings(tmp_path, database_url)
+
+
+class Outbox(ConsoleMailer):
+    """Keeps what was sent; tests read links out of it."""
+
+    def __init__(self) -> None:
+        super().__init__("MDReader <test@localhost>", stream=io.StringIO())
+
+    def last_to(self, address: str) -> Message:
+        for message in reversed(self.sent):
+            if message.to == address:
+                return message
+        raise AssertionError(f"no e-mail to {address}; sent: {[m.to for m in self.sent]}")
+
+    def token_for(self, address: str) -> str:
+        text_body = self.last_to(address).text
+        for word in text_body.split():
+            if "token=" in word:
+                return word.split("token=", 1)[1].strip()
+        raise AssertionError(f"no token link in: {text_body}")
+
+
+@pytest.fixture
+def outbox() -> Outbox:
+    return Outbox()
+
+
+@pytest.fixture
+async def app(settings: Settings, outbox: Outbox) -> AsyncIterator[Any]:
+    application = create_app(settings, mailer=outbox)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Factory:
+    client: httpx.AsyncClient
+    outbox: Outbox
+    counter: int = 0
+
+    async def user(self, name: str = "user", password: str = PASSWORD, verify: bool = False) -> User:
+        self.counter += 1
+        email = f"{name}-{self.counter}-{uuid.uuid4().hex[:6]}@example.com"
+        r = await self.client.post(
+            "/api/auth/register", json={"email": email, "password": password, "name": name}
+        )
+        assert r.status_code == 201, r.text
+        if verify:
+            token = self.outbox.token_for(email)
+            r2 = await self.client.post("/api/auth/verify-email", json={"token": token})
+            assert r2.status_code == 200, r2.text
+        return await self.login(r.json()["id"], email, password)
+
+    async def login(self, user_id: str, email: str, password: str) -> User:
+        r = await self.client.post("/api/auth/login", json={"email": email, "password": password})
+        assert r.status_code == 200, r.text
+        pair = r.json()
+        return User(
+            id=user_id,
+            email=email,
+            password=password,
+            access_token=pair["access_token"],
+            refresh_token=pair["refresh_token"],
+            headers={"Authorization": f"Bearer {pair['access_token']}"},
+        )
+
+    async def workspace(self, owner: User, name: str = "Team") -> dict[str, Any]:
+        r = await self.client.post("/api/workspaces", json={"name": name}, headers=owner.headers)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def member(self, workspace: dict[str, Any], owner: User, role: str, name: str | None = None) -> User:
+        user = await self.user(name or role)
+        r = await self.client.post(
+            f"/api/workspaces/{workspace['id']}/members",
+            json={"email": user.email, "role": role},
+            headers=owner.headers,
+        )
+        assert r.status_code == 201, r.text
+        return user
+
+    async def document(
+        self, workspace: dict[str, Any], user: User, title: str = "Doc", content: str = "",
+        parent_id: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"title": title, "content": content}
+        if parent_id:
+            body["parent_id"] = parent_id
+        r = await self.client.post(
+            f"/api/workspaces/{workspace['id']}/documents", json=body, headers=user.headers
+        )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+@pytest.fixture
+def factory(client: httpx.AsyncClient, outbox: Outbox) -> Factory:
+    return Factory(client, outbox)

@@ -1,0 +1,337 @@
+"""Every auth row of the contract."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+
+import bcrypt
+import jwt
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from mdreader.db.models import User as UserRow
+from mdreader.db.models import UserToken
+from tests.conftest import PASSWORD, Factory
+
+NEW_PASSWORD = "Another-horse-2"
+
+
+async def test_register_returns_user_and_sends_verification(client, outbox):
+    r = await client.post(
+        "/api/auth/register",
+        json={"email": "Ada@Example.com", "password": PASSWORD, "name": "Ada"},
+    )
+    assert r.status_code == 201
+    body = r.json()
+    assert set(body) >= {"id", "email", "name", "email_verified"}
+    assert body["email"] == "ada@example.com"
+    assert body["email_verified"] is False
+    message = outbox.last_to("ada@example.com")
+    assert "/verify-email?token=" in message.text and "/verify-email?token=" in message.html
+
+
+async def test_register_conflict_and_policy(client):
+    body = {"email": "bob@example.com", "password": PASSWORD, "name": "Bob"}
+    assert (await client.post("/api/auth/register", json=body)).status_code == 201
+    r = await client.post("/api/auth/register", json={**body, "email": "BOB@example.com"})
+    assert r.status_code == 409 and r.json()["code"] == "email_taken"
+    for weak in ["short1!", "alllowercase1!", "ALLUPPERCASE1!", "NoDigits!!", "NoSymbols123"]:
+        r = await client.post(
+            "/api/auth/register", json={"email": f"{uuid.uuid4().hex}@example.com", "password": weak, "name": "x"}
+        )
+        assert r.status_code == 422, weak
+        assert isinstance(r.json()["detail"], str) and r.json()["code"] == "weak_password"
+    r = await client.post("/api/auth/register", json={"email": "not-an-email", "password": PASSWORD, "name": "x"})
+    assert r.status_code == 422
+
+
+async def test_login_me_and_wrong_password(client, factory: Factory):
+    user = await factory.user("carol")
+    r = await client.get("/api/auth/me", headers=user.headers)
+    assert r.status_code == 200 and r.json()["email"] == user.email
+    r = await client.post("/api/auth/login", json={"email": user.email, "password": "Wrong-pass-1"})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"
+    r = await client.post("/api/auth/login", json={"email": "nobody@example.com", "password": PASSWORD})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"
+    r = await client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
+    pair = r.json()
+    assert pair["token_type"] == "bearer" and pair["expires_in"] == 3600
+    assert (await client.get("/api/auth/me")).status_code == 401
+
+
+def _forge(token: str, **changes) -> str:
+    header_b64, payload_b64, signature = token.split(".")
+    pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
+    header = json.loads(base64.urlsafe_b64decode(pad(header_b64)))
+    payload = json.loads(base64.urlsafe_b64decode(pad(payload_b64)))
+    header.update(changes.pop("header", {}))
+    payload.update(changes)
+    enc = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()  # noqa: E731
+    return f"{enc(header)}.{enc(payload)}.{signature}"
+
+
+async def test_jwt_none_tampered_expired_rejected(client, factory: Factory, settings):
+    user = await factory.user()
+    token = user.access_token
+    claims = jwt.decode(token, options={"verify_signature": False})
+    cases = {
+        "alg none": _forge(token, header={"alg": "none"}).rsplit(".", 1)[0] + ".",
+        "tampered sub": _forge(token, sub=str(uuid.uuid4())),
+        "wrong key": jwt.encode(claims, "another-key-" + "y" * 64, algorithm="HS256"),
+        "expired": jwt.encode(
+            {**claims, "exp": int(time.time()) - 10}, settings.resolved_secret_key, algorithm="HS256"
+        ),
+        "HS512": jwt.encode(claims, settings.resolved_secret_key, algorithm="HS512"),
+        "not access": jwt.encode({**claims, "typ": "refresh"}, settings.resolved_secret_key, algorithm="HS256"),
+        "garbage": "not.a.token",
+    }
+    for name, bad in cases.items():
+        r = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {bad}"})
+        assert r.status_code == 401, name
+        assert r.json()["code"] == "invalid_token", name
+
+
+async def test_refresh_rotation_and_reuse_revokes_session(client, factory: Factory):
+    user = await factory.user()
+    r = await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert r.status_code == 200
+    second = r.json()
+    assert second["refresh_token"] != user.refresh_token
+    new_headers = {"Authorization": f"Bearer {second['access_token']}"}
+    assert (await client.get("/api/auth/me", headers=new_headers)).status_code == 200
+    # The old refresh token is dead; presenting it again ends the whole session.
+    r = await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert r.status_code == 401 and r.json()["code"] == "refresh_token_reused"
+    assert (await client.get("/api/auth/me", headers=new_headers)).status_code == 401
+    r = await client.post("/api/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert r.status_code == 401
+    r = await client.post("/api/auth/refresh", json={"refresh_token": "unknown"})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_token"
+
+
+async def test_logout_ends_session(client, factory: Factory):
+    user = await factory.user()
+    r = await client.post("/api/auth/logout", json={"refresh_token": user.refresh_token})
+    assert r.status_code == 204
+    assert (await client.get("/api/auth/me", headers=user.headers)).status_code == 401
+    assert (await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})).status_code == 401
+
+
+async def test_sessions_list_and_revoke(client, factory: Factory):
+    user = await factory.user()
+    other = await factory.login(user.id, user.email, user.password)
+    r = await client.get("/api/auth/sessions", headers=user.headers)
+    sessions = r.json()
+    assert len(sessions) == 2 and sum(s["current"] for s in sessions) == 1
+    assert {"id", "device", "ip", "last_seen_at"} <= set(sessions[0])
+    assert sessions[0]["ip"] == "203.0.113.7"
+    other_id = next(s["id"] for s in sessions if not s["current"])
+    assert (await client.delete(f"/api/auth/sessions/{other_id}", headers=user.headers)).status_code == 204
+    assert (await client.get("/api/auth/me", headers=other.headers)).status_code == 401
+    assert (await client.get("/api/auth/me", headers=user.headers)).status_code == 200
+    stranger = await factory.user()
+    r = await client.delete(f"/api/auth/sessions/{other_id}", headers=stranger.headers)
+    assert r.status_code == 404
+
+
+async def test_email_verification_single_use(client, factory: Factory, outbox):
+    user = await factory.user()
+    token = outbox.token_for(user.email)
+    r = await client.post("/api/auth/verify-email", json={"token": token})
+    assert r.status_code == 200 and r.json()["email_verified"] is True
+    r = await client.post("/api/auth/verify-email", json={"token": token})
+    assert r.status_code == 400 and r.json()["code"] == "invalid_token"
+    r = await client.post("/api/auth/verify-email", json={"token": "forged"})
+    assert r.status_code == 400
+    r = await client.post("/api/auth/verify-email/resend", headers=user.headers)
+    assert r.status_code == 409
+
+
+async def test_password_reset_flow(client, factory: Factory, outbox, app):
+    user = await factory.user()
+    other_session = await factory.login(user.id, user.email, user.password)
+    before = len(outbox.sent)
+    r = await client.post("/api/auth/password-reset", json={"email": "nobody@example.com"})
+    assert r.status_code == 202
+    assert len(outbox.sent) == before  # no e-mail, same answer: no enumeration
+    r = await client.post("/api/auth/password-reset", json={"email": user.email.upper()})
+    assert r.status_code == 202
+    token = outbox.token_for(user.email)
+    r = await client.post("/api/auth/password-reset/confirm", json={"token": token, "password": "weak"})
+    assert r.status_code == 422
+    r = await client.post("/api/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD})
+    assert r.status_code == 204
+    # Every session of the user is revoked; the token is single-use; the new password works.
+    for headers in (user.headers, other_session.headers):
+        assert (await client.get("/api/auth/me", headers=headers)).status_code == 401
+    r = await client.post("/api/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD})
+    assert r.status_code == 400
+    assert (await client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})).status_code == 401
+    assert (await client.post("/api/auth/login", json={"email": user.email, "password": NEW_PASSWORD})).status_code == 200
+
+
+async def test_password_reset_token_expires_after_an_hour(client, factory: Factory, outbox, app):
+    from datetime import timedelta
+
+    user = await factory.user()
+    await client.post("/api/auth/password-reset", json={"email": user.email})
+    token = outbox.token_for(user.email)
+    db = app.state.services.db
+    async with db.session() as session:
+        row = (await session.scalars(select(UserToken).where(UserToken.purpose == "password_reset"))).one()
+        assert timedelta(minutes=59) < row.expires_at - row.created_at <= timedelta(hours=1)
+        row.expires_at = row.created_at - timedelta(seconds=1)
+    r = await client.post("/api/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD})
+    assert r.status_code == 400 and r.json()["code"] == "invalid_token"
+
+
+async def test_password_change(client, factory: Factory):
+    user = await factory.user()
+    other = await factory.login(user.id, user.email, user.password)
+    r = await client.post(
+        "/api/auth/password-change",
+        json={"current_password": "Wrong-pass-1", "new_password": NEW_PASSWORD},
+        headers=user.headers,
+    )
+    assert r.status_code == 400
+    r = await client.post(
+        "/api/auth/password-change",
+        json={"current_password": PASSWORD, "new_password": "weak"},
+        headers=user.headers,
+    )
+    assert r.status_code == 422
+    r = await client.post(
+        "/api/auth/password-change",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers=user.headers,
+    )
+    assert r.status_code == 204
+    assert (await client.get("/api/auth/me", headers=user.headers)).status_code == 200
+    assert (await client.get("/api/auth/me", headers=other.headers)).status_code == 401
+    assert (await client.post("/api/auth/login", json={"email": user.email, "password": NEW_PASSWORD})).status_code == 200
+
+
+async def test_bcrypt_hash_accepted_and_upgraded(client, factory: Factory, app):
+    user = await factory.user()
+    legacy = bcrypt.hashpw(b"Legacy-pass-9", bcrypt.gensalt(rounds=4)).decode()
+    async with app.state.services.db.session() as session:
+        row = await session.get(UserRow, uuid.UUID(user.id))
+        row.password_hash = legacy
+    r = await client.post("/api/auth/login", json={"email": user.email, "password": "Legacy-pass-9"})
+    assert r.status_code == 200
+    async with app.state.services.db.session() as session:
+        row = await session.get(UserRow, uuid.UUID(user.id))
+        assert row.password_hash.startswith("$argon2id$")
+    r = await client.post("/api/auth/login", json={"email": user.email, "password": "Legacy-pass-9"})
+    assert r.status_code == 200
+
+
+async def test_totp_enrol_login_and_disable(client, factory: Factory):
+    user = await factory.user()
+    r = await client.post("/api/auth/mfa/totp", headers=user.headers)
+    assert r.status_code == 200
+    enrol = r.json()
+    assert enrol["otpauth_uri"].startswith("otpauth://totp/MDReader:")
+    totp = pyotp.TOTP(enrol["secret"])
+    r = await client.post("/api/auth/mfa/totp/confirm", json={"code": "000000"}, headers=user.headers)
+    assert r.status_code == 400
+    r = await client.post("/api/auth/mfa/totp/confirm", json={"code": totp.now()}, headers=user.headers)
+    assert r.status_code == 200 and r.json()["mfa_enabled"] is True
+
+    r = await client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
+    assert r.status_code == 401 and r.json()["code"] == "mfa_required"
+    r = await client.post(
+        "/api/auth/login", json={"email": user.email, "password": PASSWORD, "totp_code": "123456"}
+    )
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credentials"
+    # The code used at confirmation cannot be replayed; the next time step's code works.
+    next_code = totp.at(time.time() + totp.interval)
+    r = await client.post(
+        "/api/auth/login", json={"email": user.email, "password": PASSWORD, "totp_code": next_code}
+    )
+    assert r.status_code == 200
+    r = await client.post(
+        "/api/auth/login", json={"email": user.email, "password": PASSWORD, "totp_code": next_code}
+    )
+    assert r.status_code == 401, "a used code must not work twice"
+    r = await client.request("DELETE", "/api/auth/mfa/totp", json={"code": "000000"}, headers=user.headers)
+    assert r.status_code == 400
+    # Codes within the window, not yet used: a step ahead of the last used one is refused, so
+    # wait for it only when needed.
+    r = await client.post("/api/auth/mfa/totp", headers=user.headers)
+    assert r.status_code == 409
+
+
+async def test_login_throttled_per_account_with_retry_after(client, factory: Factory):
+    user = await factory.user()
+    for _ in range(5):
+        r = await client.post("/api/auth/login", json={"email": user.email, "password": "Wrong-pass-1"})
+        assert r.status_code == 401
+    r = await client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert r.json()["code"] == "rate_limited"
+    # A spoofed X-Forwarded-For changes nothing: no proxy is trusted.
+    r = await client.post(
+        "/api/auth/login",
+        json={"email": user.email, "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.99"},
+    )
+    assert r.status_code == 429
+
+
+async def test_login_throttled_per_ip_and_xff_cannot_reset(client, factory: Factory, app):
+    app.state.services.settings.login_max_failures_per_ip = 4
+    victim = await factory.user()
+    for i in range(4):
+        r = await client.post(
+            "/api/auth/login",
+            json={"email": f"guess{i}@example.com", "password": "Wrong-pass-1"},
+            headers={"X-Forwarded-For": f"198.51.100.{i}"},
+        )
+        assert r.status_code == 401
+    r = await client.post(
+        "/api/auth/login",
+        json={"email": victim.email, "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.200"},
+    )
+    assert r.status_code == 429
+
+
+async def test_trusted_proxy_forwarded_address_counts(app, factory: Factory):
+    import httpx
+
+    from mdreader.api.deps import client_ip
+
+    class Req:
+        def __init__(self, peer, xff):
+            self.client = type("C", (), {"host": peer})()
+            self.headers = {"x-forwarded-for": xff}
+
+    assert client_ip(Req("10.0.0.5", "198.51.100.1"), []) == "10.0.0.5"
+    assert client_ip(Req("10.0.0.5", "198.51.100.1, 10.0.0.9"), ["10.0.0.0/8"]) == "198.51.100.1"
+    assert client_ip(Req("203.0.113.1", "198.51.100.1"), ["10.0.0.0/8"]) == "203.0.113.1"
+    # With a trusted proxy, the address the proxy saw is what is throttled.
+    app.state.services.settings.trusted_proxies = ["203.0.113.0/24"]
+    app.state.services.settings.login_max_failures_per_ip = 2
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        for _ in range(2):
+            await c.post("/api/auth/login", json={"email": "x@example.com", "password": "Wrong-pass-1"},
+                         headers={"X-Forwarded-For": "198.51.100.5"})
+        r = await c.post("/api/auth/login", json={"email": "y@example.com", "password": "Wrong-pass-1"},
+                         headers={"X-Forwarded-For": "198.51.100.5"})
+        assert r.status_code == 429
+        r = await c.post("/api/auth/login", json={"email": "y@example.com", "password": "Wrong-pass-1"},
+                         headers={"X-Forwarded-For": "198.51.100.6"})
+        assert r.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/auth/login", "/api/auth/register", "/api/auth/refresh"])
+async def test_auth_bad_bodies_are_4xx(client, path):
+    for body in [b"", b"[]", b"{\"email\": 5}", b"\xff\xfe", b"{" * 1000]:
+        r = await client.post(path, content=body, headers={"content-type": "application/json"})
+        assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
