@@ -191,7 +191,9 @@ class Factory:
     outbox: Outbox
     counter: int = 0
 
-    async def user(self, name: str = "user", password: str = PASSWORD, verify: bool = False) -> User:
+    async def user(
+        self, name: str = "user", password: str = PASSWORD, verify: bool = False
+    ) -> User:
         self.counter += 1
         email = f"{name}-{self.counter}-{uuid.uuid4().hex[:6]}@example.com"
         r = await self.client.post(
@@ -222,7 +224,9 @@ class Factory:
         assert r.status_code == 201, r.text
         return r.json()
 
-    async def member(self, workspace: dict[str, Any], owner: User, role: str, name: str | None = None) -> User:
+    async def member(
+        self, workspace: dict[str, Any], owner: User, role: str, name: str | None = None
+    ) -> User:
         user = await self.user(name or role)
         r = await self.client.post(
             f"/api/workspaces/{workspace['id']}/members",
@@ -233,7 +237,11 @@ class Factory:
         return user
 
     async def document(
-        self, workspace: dict[str, Any], user: User, title: str = "Doc", content: str = "",
+        self,
+        workspace: dict[str, Any],
+        user: User,
+        title: str = "Doc",
+        content: str = "",
         parent_id: str | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"title": title, "content": content}
@@ -249,3 +257,15 @@ class Factory:
 @pytest.fixture
 def factory(client: httpx.AsyncClient, outbox: Outbox) -> Factory:
     return Factory(client, outbox)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (MDREADER_TEST_REQUIRE_SERVICES=1) a skipped test is a failure."""
+    if not REQUIRE:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter:
+            reporter.write_line(f"{skipped} test(s) skipped, which CI does not allow.", red=True)

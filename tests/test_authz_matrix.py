@@ -21,7 +21,10 @@ from tests.conftest import Factory
 
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/workspaces/{workspace_id}"): {"name": "Renamed"},
-    ("POST", "/api/workspaces/{workspace_id}/members"): {"email": "fresh@example.com", "role": "viewer"},
+    ("POST", "/api/workspaces/{workspace_id}/members"): {
+        "email": "fresh@example.com",
+        "role": "viewer",
+    },
     ("PATCH", "/api/workspaces/{workspace_id}/members/{user_id}"): {"role": "editor"},
     ("POST", "/api/workspaces/{workspace_id}/documents"): {"title": "New"},
     ("PATCH", "/api/documents/{document_id}"): {"title": "Renamed", "content": "changed"},
@@ -80,7 +83,8 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         assert r.status_code == 201, r.text
     doc = await factory.document(ws, owner, "Doc", "text")
     r = await c.post(
-        f"/api/workspaces/{ws['id']}/members", json={"email": "invitee@example.com", "role": "viewer"},
+        f"/api/workspaces/{ws['id']}/members",
+        json={"email": "invitee@example.com", "role": "viewer"},
         headers=owner.headers,
     )
     return {
@@ -107,7 +111,10 @@ def _expected(guard: Any, caller: str, target_is_self: bool) -> str:
 
 
 async def test_authorization_matrix(app, client, factory: Factory):
-    users = {name: await factory.user(name) for name in ("owner", "admin", "editor", "viewer", "outsider")}
+    users = {
+        name: await factory.user(name)
+        for name in ("owner", "admin", "editor", "viewer", "outsider")
+    }
     await factory.workspace(users["outsider"], "Elsewhere")
     shared_world = await _world(factory, users)
     callers = ["anonymous", "outsider", "viewer", "editor", "admin", "owner"]
@@ -127,7 +134,11 @@ async def test_authorization_matrix(app, client, factory: Factory):
                 if method in ("POST", "PATCH", "PUT", "DELETE"):
                     kwargs["json"] = body
                 r = await client.request(method, path, **kwargs)
-                is_self = caller != "anonymous" and world.get("user_id") == users[caller].id and "{user_id}" in route.path
+                is_self = (
+                    caller != "anonymous"
+                    and world.get("user_id") == users[caller].id
+                    and "{user_id}" in route.path
+                )
                 expected = _expected(guard, caller, is_self)
                 status = r.status_code
                 ok = (
@@ -138,7 +149,9 @@ async def test_authorization_matrix(app, client, factory: Factory):
                 if route.path == "/api/auth/sessions/{session_id}" and expected == "allowed":
                     ok = status == 404  # someone else's (here: no) session is never visible
                 if not ok:
-                    failures.append(f"{method} {route.path} as {caller}: expected {expected}, got {status} {r.text[:120]}")
+                    failures.append(
+                        f"{method} {route.path} as {caller}: expected {expected}, got {status} {r.text[:120]}"
+                    )
                 if expected != "allowed" and status in (401, 403, 404):
                     assert "code" in r.json() and isinstance(r.json()["detail"], str)
                 checked += 1

@@ -24,17 +24,31 @@ async def test_create_read_update(client, factory: Factory):
     assert doc["content"] == "# Guide\n\nHello" and doc["workspace_id"] == ws["id"]
     r = await client.get(f"/api/documents/{doc['id']}", headers=owner.headers)
     assert r.status_code == 200
-    assert {"id", "workspace_id", "parent_id", "title", "content", "created_at", "updated_at"} <= set(r.json())
+    assert {
+        "id",
+        "workspace_id",
+        "parent_id",
+        "title",
+        "content",
+        "created_at",
+        "updated_at",
+    } <= set(r.json())
     r = await client.patch(
-        f"/api/documents/{doc['id']}", json={"title": "Handbook", "content": "# Handbook ✓ 😀"},
+        f"/api/documents/{doc['id']}",
+        json={"title": "Handbook", "content": "# Handbook ✓ 😀"},
         headers=owner.headers,
     )
     assert r.status_code == 200
     assert r.json()["title"] == "Handbook" and r.json()["content"] == "# Handbook ✓ 😀"
     r = await client.get(f"/api/workspaces/{ws['id']}/documents", headers=owner.headers)
     assert r.json() == [
-        {"id": doc["id"], "parent_id": None, "title": "Handbook", "position": 0,
-         "updated_at": r.json()[0]["updated_at"]}
+        {
+            "id": doc["id"],
+            "parent_id": None,
+            "title": "Handbook",
+            "position": 0,
+            "updated_at": r.json()[0]["updated_at"],
+        }
     ]
 
 
@@ -44,11 +58,17 @@ async def test_content_goes_through_the_yjs_log_and_compacts(client, factory: Fa
     did = uuid.UUID(doc["id"])
     edits = ["line one\nline 2\n", "zero\nline one\nline 2\n", "zero\nline one 😀\nline 2\nend"]
     for text in edits:
-        r = await client.patch(f"/api/documents/{doc['id']}", json={"content": text}, headers=owner.headers)
+        r = await client.patch(
+            f"/api/documents/{doc['id']}", json={"content": text}, headers=owner.headers
+        )
         assert r.json()["content"] == text
     services = app.state.services
     async with services.db.session() as session:
-        logged = list(await session.scalars(select(DocumentUpdate.data).where(DocumentUpdate.document_id == did)))
+        logged = list(
+            await session.scalars(
+                select(DocumentUpdate.data).where(DocumentUpdate.document_id == did)
+            )
+        )
     assert len(logged) == 3
     # Each update is a small diff, not the whole text again.
     assert all(len(u) < 80 for u in logged)
@@ -59,7 +79,9 @@ async def test_content_goes_through_the_yjs_log_and_compacts(client, factory: Fa
     r = await client.get(f"/api/documents/{doc['id']}", headers=owner.headers)
     assert r.json()["content"] == edits[-1]
     # The same content again logs nothing.
-    await client.patch(f"/api/documents/{doc['id']}", json={"content": edits[-1]}, headers=owner.headers)
+    await client.patch(
+        f"/api/documents/{doc['id']}", json={"content": edits[-1]}, headers=owner.headers
+    )
     async with services.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(DocumentUpdate)) == 0
 
@@ -91,19 +113,29 @@ async def test_tree_positions_and_moves(client, factory: Factory):
     roots = sorted((d for d in docs if d["parent_id"] is None), key=lambda d: d["position"])
     assert [d["title"] for d in roots] == ["C", "A", "B"]
     # B under A, at index 0
-    r = await client.patch(f"/api/documents/{b['id']}", json={"parent_id": a["id"], "position": 0}, headers=owner.headers)
+    r = await client.patch(
+        f"/api/documents/{b['id']}",
+        json={"parent_id": a["id"], "position": 0},
+        headers=owner.headers,
+    )
     assert r.json()["parent_id"] == a["id"] and r.json()["position"] == 0
     # cycles are refused
     for target in (a["id"], child["id"], grandchild["id"]):
-        r = await client.patch(f"/api/documents/{a['id']}", json={"parent_id": target}, headers=owner.headers)
+        r = await client.patch(
+            f"/api/documents/{a['id']}", json={"parent_id": target}, headers=owner.headers
+        )
         assert r.status_code == 409 and r.json()["code"] == "cycle"
     # back to the root
-    r = await client.patch(f"/api/documents/{b['id']}", json={"parent_id": None}, headers=owner.headers)
+    r = await client.patch(
+        f"/api/documents/{b['id']}", json={"parent_id": None}, headers=owner.headers
+    )
     assert r.json()["parent_id"] is None
     # a parent in another workspace is not found
     other_owner, other_ws = await _setup(factory)
     foreign = await factory.document(other_ws, other_owner, "Foreign")
-    r = await client.patch(f"/api/documents/{b['id']}", json={"parent_id": foreign["id"]}, headers=owner.headers)
+    r = await client.patch(
+        f"/api/documents/{b['id']}", json={"parent_id": foreign["id"]}, headers=owner.headers
+    )
     assert r.status_code == 404
 
 
@@ -111,19 +143,29 @@ async def test_trash_and_restore_with_descendants(client, factory: Factory):
     owner, ws = await _setup(factory)
     parent = await factory.document(ws, owner, "Parent")
     child = await factory.document(ws, owner, "Child", parent_id=parent["id"])
-    assert (await client.delete(f"/api/documents/{parent['id']}", headers=owner.headers)).status_code == 204
-    assert (await client.get(f"/api/documents/{child['id']}", headers=owner.headers)).status_code == 404
-    assert (await client.get(f"/api/workspaces/{ws['id']}/documents", headers=owner.headers)).json() == []
+    assert (
+        await client.delete(f"/api/documents/{parent['id']}", headers=owner.headers)
+    ).status_code == 204
+    assert (
+        await client.get(f"/api/documents/{child['id']}", headers=owner.headers)
+    ).status_code == 404
+    assert (
+        await client.get(f"/api/workspaces/{ws['id']}/documents", headers=owner.headers)
+    ).json() == []
     trash = (await client.get(f"/api/workspaces/{ws['id']}/trash", headers=owner.headers)).json()
     assert [t["title"] for t in trash] == ["Parent"]
     r = await client.post(f"/api/documents/{parent['id']}/restore", headers=owner.headers)
     assert r.status_code == 200 and r.json()["deleted_at"] is None
-    assert (await client.get(f"/api/documents/{child['id']}", headers=owner.headers)).status_code == 200
+    assert (
+        await client.get(f"/api/documents/{child['id']}", headers=owner.headers)
+    ).status_code == 200
     r = await client.post(f"/api/documents/{parent['id']}/restore", headers=owner.headers)
     assert r.status_code == 409
 
 
-async def test_restoring_a_child_whose_parent_is_trashed_moves_it_to_the_root(client, factory: Factory):
+async def test_restoring_a_child_whose_parent_is_trashed_moves_it_to_the_root(
+    client, factory: Factory
+):
     owner, ws = await _setup(factory)
     parent = await factory.document(ws, owner, "Parent")
     child = await factory.document(ws, owner, "Child", parent_id=parent["id"])
@@ -170,9 +212,20 @@ async def test_html_is_rendered_and_sanitized(client, factory: Factory):
     r = await client.get(f"/api/documents/{doc['id']}/html", headers=owner.headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text.lower()
-    for bad in ("<script", "onerror", "onclick", "onload", "href=\"javascript", "url(javascript", "<iframe", "<object", "<svg", "style=\"background"):
+    for bad in (
+        "<script",
+        "onerror",
+        "onclick",
+        "onload",
+        'href="javascript',
+        "url(javascript",
+        "<iframe",
+        "<object",
+        "<svg",
+        'style="background',
+    ):
         assert bad not in html, bad
-    assert '<table>' in html and '<td style="text-align:right">2</td>' in html
+    assert "<table>" in html and '<td style="text-align:right">2</td>' in html
     assert 'type="checkbox"' in html and "checked" in html
     assert "<s>gone</s>" in html
     assert 'class="footnote-ref"' in html
@@ -185,18 +238,28 @@ async def test_document_bad_input(client, factory: Factory, app):
     owner, ws = await _setup(factory)
     base = f"/api/workspaces/{ws['id']}/documents"
     assert (await client.post(base, json={"title": ""}, headers=owner.headers)).status_code == 422
-    assert (await client.post(base, json={"title": "x" * 501}, headers=owner.headers)).status_code == 422
-    assert (await client.post(base, json={"title": "x", "extra": 1}, headers=owner.headers)).status_code == 422
-    r = await client.post(base, json={"title": "x", "parent_id": str(uuid.uuid4())}, headers=owner.headers)
+    assert (
+        await client.post(base, json={"title": "x" * 501}, headers=owner.headers)
+    ).status_code == 422
+    assert (
+        await client.post(base, json={"title": "x", "extra": 1}, headers=owner.headers)
+    ).status_code == 422
+    r = await client.post(
+        base, json={"title": "x", "parent_id": str(uuid.uuid4())}, headers=owner.headers
+    )
     assert r.status_code == 404
     assert (await client.get("/api/documents/not-a-uuid", headers=owner.headers)).status_code == 422
     app.state.services.settings.max_document_bytes = 1000
     r = await client.post(base, json={"title": "big", "content": "x" * 1001}, headers=owner.headers)
     assert r.status_code == 413 and r.json()["code"] == "too_large"
     doc = await factory.document(ws, owner, "ok", "small")
-    r = await client.patch(f"/api/documents/{doc['id']}", json={"content": "é" * 501}, headers=owner.headers)
+    r = await client.patch(
+        f"/api/documents/{doc['id']}", json={"content": "é" * 501}, headers=owner.headers
+    )
     assert r.status_code == 413
     r = await client.get(f"/api/documents/{doc['id']}", headers=owner.headers)
     assert r.json()["content"] == "small", "a refused write must leave the stored text alone"
-    r = await client.patch(f"/api/documents/{doc['id']}", json={"position": -1}, headers=owner.headers)
+    r = await client.patch(
+        f"/api/documents/{doc['id']}", json={"position": -1}, headers=owner.headers
+    )
     assert r.status_code == 422

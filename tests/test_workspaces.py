@@ -11,12 +11,20 @@ async def test_workspace_crud(client, factory: Factory):
     assert ws["role"] == "owner"
     r = await client.get("/api/workspaces", headers=owner.headers)
     assert [w["name"] for w in r.json()] == ["Acme"]
-    r = await client.patch(f"/api/workspaces/{ws['id']}", json={"name": "Acme Inc"}, headers=owner.headers)
+    r = await client.patch(
+        f"/api/workspaces/{ws['id']}", json={"name": "Acme Inc"}, headers=owner.headers
+    )
     assert r.status_code == 200 and r.json()["name"] == "Acme Inc"
-    r = await client.patch(f"/api/workspaces/{ws['id']}", json={"name": "   "}, headers=owner.headers)
+    r = await client.patch(
+        f"/api/workspaces/{ws['id']}", json={"name": "   "}, headers=owner.headers
+    )
     assert r.status_code == 422
-    assert (await client.delete(f"/api/workspaces/{ws['id']}", headers=owner.headers)).status_code == 204
-    assert (await client.get(f"/api/workspaces/{ws['id']}", headers=owner.headers)).status_code == 404
+    assert (
+        await client.delete(f"/api/workspaces/{ws['id']}", headers=owner.headers)
+    ).status_code == 204
+    assert (
+        await client.get(f"/api/workspaces/{ws['id']}", headers=owner.headers)
+    ).status_code == 404
 
 
 async def test_add_existing_user_and_roles(client, factory: Factory):
@@ -26,16 +34,21 @@ async def test_add_existing_user_and_roles(client, factory: Factory):
     r = await client.get(f"/api/workspaces/{ws['id']}/members", headers=editor.headers)
     assert {m["role"] for m in r.json()} == {"owner", "editor"}
     r = await client.post(
-        f"/api/workspaces/{ws['id']}/members", json={"email": editor.email, "role": "viewer"},
+        f"/api/workspaces/{ws['id']}/members",
+        json={"email": editor.email, "role": "viewer"},
         headers=owner.headers,
     )
     assert r.status_code == 409
     r = await client.patch(
-        f"/api/workspaces/{ws['id']}/members/{editor.id}", json={"role": "admin"}, headers=owner.headers
+        f"/api/workspaces/{ws['id']}/members/{editor.id}",
+        json={"role": "admin"},
+        headers=owner.headers,
     )
     assert r.status_code == 200 and r.json()["role"] == "admin"
     r = await client.patch(
-        f"/api/workspaces/{ws['id']}/members/{editor.id}", json={"role": "superuser"}, headers=owner.headers
+        f"/api/workspaces/{ws['id']}/members/{editor.id}",
+        json={"role": "superuser"},
+        headers=owner.headers,
     )
     assert r.status_code == 422
 
@@ -53,7 +66,9 @@ async def test_admin_cannot_touch_owners(client, factory: Factory):
     assert (await client.delete(f"{base}/{owner.id}", headers=admin.headers)).status_code == 403
     r = await client.patch(f"{base}/{viewer.id}", json={"role": "editor"}, headers=admin.headers)
     assert r.status_code == 200
-    r = await client.post(base, json={"email": "new@example.com", "role": "owner"}, headers=admin.headers)
+    r = await client.post(
+        base, json={"email": "new@example.com", "role": "owner"}, headers=admin.headers
+    )
     assert r.status_code == 403
 
 
@@ -67,7 +82,9 @@ async def test_last_owner_cannot_leave_or_be_demoted(client, factory: Factory):
     assert r.status_code == 409
     second = await factory.member(ws, owner, "owner")
     assert (await client.delete(f"{base}/{owner.id}", headers=owner.headers)).status_code == 204
-    assert (await client.get(f"/api/workspaces/{ws['id']}", headers=owner.headers)).status_code == 404
+    assert (
+        await client.get(f"/api/workspaces/{ws['id']}", headers=owner.headers)
+    ).status_code == 404
     r = await client.patch(f"{base}/{second.id}", json={"role": "editor"}, headers=second.headers)
     assert r.status_code == 409
 
@@ -80,20 +97,25 @@ async def test_member_can_leave(client, factory: Factory):
     base = f"/api/workspaces/{ws['id']}/members"
     assert (await client.delete(f"{base}/{other.id}", headers=viewer.headers)).status_code == 403
     assert (await client.delete(f"{base}/{viewer.id}", headers=viewer.headers)).status_code == 204
-    assert (await client.get(f"/api/workspaces/{ws['id']}", headers=viewer.headers)).status_code == 404
+    assert (
+        await client.get(f"/api/workspaces/{ws['id']}", headers=viewer.headers)
+    ).status_code == 404
 
 
 async def test_invitation_by_email_then_accept(client, factory: Factory, outbox):
     owner = await factory.user("owner")
     ws = await factory.workspace(owner, "Docs")
     r = await client.post(
-        f"/api/workspaces/{ws['id']}/members", json={"email": "Newbie@Example.com", "role": "editor"},
+        f"/api/workspaces/{ws['id']}/members",
+        json={"email": "Newbie@Example.com", "role": "editor"},
         headers=owner.headers,
     )
     assert r.status_code == 202
     assert r.json()["invitation"]["email"] == "newbie@example.com"
     mail = outbox.last_to("newbie@example.com")
-    assert "Docs" in mail.subject and "/invite?token=" in mail.text and "/invite?token=" in mail.html
+    assert (
+        "Docs" in mail.subject and "/invite?token=" in mail.text and "/invite?token=" in mail.html
+    )
     token = outbox.token_for("newbie@example.com")
     r = await client.get(f"/api/workspaces/{ws['id']}/invitations", headers=owner.headers)
     assert [i["email"] for i in r.json()] == ["newbie@example.com"]
@@ -111,12 +133,17 @@ async def test_invitation_accepted_when_address_verified(client, factory: Factor
     owner = await factory.user("owner")
     ws = await factory.workspace(owner)
     await client.post(
-        f"/api/workspaces/{ws['id']}/members", json={"email": "later@example.com", "role": "viewer"},
+        f"/api/workspaces/{ws['id']}/members",
+        json={"email": "later@example.com", "role": "viewer"},
         headers=owner.headers,
     )
-    r = await client.post("/api/auth/register", json={"email": "later@example.com", "password": PASSWORD, "name": "L"})
+    r = await client.post(
+        "/api/auth/register", json={"email": "later@example.com", "password": PASSWORD, "name": "L"}
+    )
     later = await factory.login(r.json()["id"], "later@example.com", PASSWORD)
-    assert (await client.get(f"/api/workspaces/{ws['id']}", headers=later.headers)).status_code == 404
+    assert (
+        await client.get(f"/api/workspaces/{ws['id']}", headers=later.headers)
+    ).status_code == 404
     token = outbox.token_for("later@example.com")  # the verification mail is the newest
     assert (await client.post("/api/auth/verify-email", json={"token": token})).status_code == 200
     r = await client.get(f"/api/workspaces/{ws['id']}", headers=later.headers)
@@ -127,9 +154,14 @@ async def test_revoke_invitation(client, factory: Factory):
     owner = await factory.user("owner")
     ws = await factory.workspace(owner)
     r = await client.post(
-        f"/api/workspaces/{ws['id']}/members", json={"email": "x@example.com", "role": "viewer"},
+        f"/api/workspaces/{ws['id']}/members",
+        json={"email": "x@example.com", "role": "viewer"},
         headers=owner.headers,
     )
     iid = r.json()["invitation"]["id"]
-    assert (await client.delete(f"/api/workspaces/{ws['id']}/invitations/{iid}", headers=owner.headers)).status_code == 204
-    assert (await client.delete(f"/api/workspaces/{ws['id']}/invitations/{iid}", headers=owner.headers)).status_code == 404
+    assert (
+        await client.delete(f"/api/workspaces/{ws['id']}/invitations/{iid}", headers=owner.headers)
+    ).status_code == 204
+    assert (
+        await client.delete(f"/api/workspaces/{ws['id']}/invitations/{iid}", headers=owner.headers)
+    ).status_code == 404

@@ -69,7 +69,8 @@ def users() -> None:
 def users_create(email: str, name: str | None, admin: bool, password: str) -> None:
     """Create a verified user account."""
     from mdreader.auth.passwords import check_policy, hash_password
-    from mdreader.db import Database, migrate as run_migrations
+    from mdreader.db import Database
+    from mdreader.db import migrate as run_migrations
     from mdreader.db.models import User
     from mdreader.errors import AppError
     from mdreader.services.auth import normalize_email

@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -75,7 +74,8 @@ class Metrics:
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "mdreader_http_requests_in_flight", "HTTP requests being served.",
+            "mdreader_http_requests_in_flight",
+            "HTTP requests being served.",
             registry=self.registry,
         )
 
@@ -170,7 +170,9 @@ class BodyLimitMiddleware:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await _reject(send, 400, "The Content-Length header is not a number.", "bad_request")
+                    await _reject(
+                        send, 400, "The Content-Length header is not a number.", "bad_request"
+                    )
                     return
         if declared is not None and declared > limit:
             await _reject(send, 413, f"The request body is larger than {limit} bytes.", "too_large")

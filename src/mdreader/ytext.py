@@ -46,9 +46,7 @@ def _edits(old: str, new: str) -> list[tuple[int, int, str]]:
     while prefix < limit and old[prefix] == new[prefix]:
         prefix += 1
     suffix = 0
-    while (
-        suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]
-    ):
+    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
         suffix += 1
     a, b = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
     if not a or not b or len(a) + len(b) > _FINE_DIFF_LIMIT:

@@ -116,7 +116,9 @@ async def resend_verification(
     verdict = await services.limiter.hit(f"verify:{user.id}", 5, 3600)
     if not verdict.allowed:
         raise AppError(
-            429, "Too many e-mails asked for; try again later.", "rate_limited",
+            429,
+            "Too many e-mails asked for; try again later.",
+            "rate_limited",
             headers={"Retry-After": str(verdict.retry_after)},
         )
     await svc.send_verification(services, session, user)
@@ -124,7 +126,9 @@ async def resend_verification(
 
 
 @router.post("/password-reset", status_code=202, dependencies=Public)
-async def password_reset(body: EmailIn, services: ServicesDep, session: SessionDep) -> dict[str, str]:
+async def password_reset(
+    body: EmailIn, services: ServicesDep, session: SessionDep
+) -> dict[str, str]:
     await svc.request_password_reset(services, session, body.email)
     return {"detail": "If an account uses this address, a reset link is on its way."}
 
@@ -142,7 +146,11 @@ async def password_change(
     body: PasswordChangeIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> Response:
     await svc.change_password(
-        services, session, caller.user.id, body.current_password, body.new_password,
+        services,
+        session,
+        caller.user.id,
+        body.current_password,
+        body.new_password,
         caller.session_id,
     )
     return Response(status_code=204)
@@ -204,7 +212,11 @@ async def totp_confirm(body: CodeIn, caller: CurrentCaller, session: SessionDep)
     step = svc.verify_totp(user, body.code, secret=user.mfa_pending_secret)
     if step is None:
         raise AppError(400, "The authenticator code is wrong.", "invalid_code")
-    user.mfa_secret, user.mfa_pending_secret, user.mfa_last_step = user.mfa_pending_secret, None, step
+    user.mfa_secret, user.mfa_pending_secret, user.mfa_last_step = (
+        user.mfa_pending_secret,
+        None,
+        step,
+    )
     await session.flush()
     return user_public(user)
 

@@ -106,7 +106,7 @@ async def resolve_token(services: Services, token: str) -> Caller | None:
     if claims is None:
         return None
     key = f"sess:{claims.session_id}"
-    async with services.db.read_session() as session:
+    async with services.db.primary_read_session() as session:
         cached = await services.cache.get(key)
         if cached is None:
             row = await session.get(AuthSession, claims.session_id)
@@ -135,13 +135,17 @@ async def get_caller(request: Request, services: ServicesDep) -> Caller:
     token = bearer_token(request)
     if token is None:
         raise AppError(
-            401, "Sign in first: this needs an access token.", "not_authenticated",
+            401,
+            "Sign in first: this needs an access token.",
+            "not_authenticated",
             headers={"WWW-Authenticate": "Bearer"},
         )
     caller = await resolve_token(services, token)
     if caller is None:
         raise AppError(
-            401, "The access token is invalid or expired.", "invalid_token",
+            401,
+            "The access token is invalid or expired.",
+            "invalid_token",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return caller
@@ -199,11 +203,9 @@ def workspace_guard(subject: Subject, action: Action) -> Callable[..., Any]:
         services: ServicesDep,
         request: Request,
     ) -> WorkspaceAccess:
-        async with services.db.read_session() as session:
+        async with services.db.primary_read_session() as session:
             workspace = await session.get(Workspace, workspace_id)
-            role = (
-                await member_role(session, workspace_id, caller.user.id) if workspace else None
-            )
+            role = await member_role(session, workspace_id, caller.user.id) if workspace else None
         target = request.path_params.get("user_id")
         is_self = target is not None and str(target) == str(caller.user.id)
         policy.authorize(role, action, subject, is_self=is_self, what="Workspace")
@@ -214,14 +216,16 @@ def workspace_guard(subject: Subject, action: Action) -> Callable[..., Any]:
     return guard
 
 
-def document_guard(subject: Subject, action: Action, *, include_deleted: bool = False) -> Callable[..., Any]:
+def document_guard(
+    subject: Subject, action: Action, *, include_deleted: bool = False
+) -> Callable[..., Any]:
     """Guard for /documents/{document_id}/...: the document's workspace role decides."""
     policy.rule(subject, action)
 
     async def guard(
         document_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep
     ) -> DocumentAccess:
-        async with services.db.read_session() as session:
+        async with services.db.primary_read_session() as session:
             document = await session.get(Document, document_id)
             role = None
             if document is not None and (include_deleted or document.deleted_at is None):

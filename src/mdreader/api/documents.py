@@ -32,13 +32,15 @@ from mdreader.schemas import (
 from mdreader.services import documents as svc
 
 router = APIRouter(prefix="/api", tags=["documents"])
+# Rendered Markdown is already sanitized; the policy is a second wall should it ever fail.
+HTML_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
 
 
-def WGuard(subject: Subject, action: Action) -> type[WorkspaceAccess]:  # noqa: N802
+def WGuard(subject: Subject, action: Action) -> type[WorkspaceAccess]:
     return Annotated[WorkspaceAccess, Depends(workspace_guard(subject, action))]  # type: ignore[return-value]
 
 
-def DGuard(subject: Subject, action: Action, **kw: bool) -> type[DocumentAccess]:  # noqa: N802
+def DGuard(subject: Subject, action: Action, **kw: bool) -> type[DocumentAccess]:
     return Annotated[DocumentAccess, Depends(document_guard(subject, action, **kw))]  # type: ignore[return-value]
 
 
@@ -64,7 +66,9 @@ async def list_documents(
     access: WGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
 ) -> list[DocumentListItem]:
     rows = await session.execute(
-        select(Document.id, Document.parent_id, Document.title, Document.position, Document.updated_at)
+        select(
+            Document.id, Document.parent_id, Document.title, Document.position, Document.updated_at
+        )
         .where(Document.workspace_id == access.workspace.id, Document.deleted_at.is_(None))
         .order_by(Document.parent_id, Document.position, Document.created_at)
     )
@@ -79,8 +83,13 @@ async def create_document(
     session: SessionDep,
 ) -> DocumentPublic:
     document = await svc.create_document(
-        services, session, access.workspace.id, access.caller.user.id,
-        body.title, body.content or "", body.parent_id,
+        services,
+        session,
+        access.workspace.id,
+        access.caller.user.id,
+        body.title,
+        body.content or "",
+        body.parent_id,
     )
     return document_public(document, document.content, access.role)
 
@@ -100,8 +109,12 @@ async def list_trash(
     # Only the roots of what was trashed together; their descendants come back with them.
     return [
         TrashItem(
-            id=d.id, parent_id=d.parent_id, title=d.title, position=d.position,
-            updated_at=d.updated_at, deleted_at=d.deleted_at,  # type: ignore[arg-type]
+            id=d.id,
+            parent_id=d.parent_id,
+            title=d.title,
+            position=d.position,
+            updated_at=d.updated_at,
+            deleted_at=d.deleted_at,  # type: ignore[arg-type]
         )
         for d in rows
         if not (d.parent_id in by_id and by_id[d.parent_id].deleted_at == d.deleted_at)
@@ -123,7 +136,7 @@ async def get_document_html(
     content = await svc.live_content(session, access.document)
     return HTMLResponse(
         render_markdown(content),
-        headers={"Content-Security-Policy": "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"},
+        headers={"Content-Security-Policy": HTML_CSP},
     )
 
 
@@ -134,7 +147,9 @@ async def update_document(
     services: ServicesDep,
     session: SessionDep,
 ) -> DocumentPublic:
-    document = await session.get(Document, access.document.id, with_for_update=services.db.dialect == "postgresql")
+    document = await session.get(
+        Document, access.document.id, with_for_update=services.db.dialect == "postgresql"
+    )
     if document is None or document.deleted_at is not None:
         raise AppError(404, "Document not found.", "not_found")
     fields = body.model_fields_set

@@ -34,8 +34,12 @@ async def ready(services: ServicesDep) -> JSONResponse:
             failed[name] = f"{type(exc).__name__}: {exc}"[:200]
     if failed:
         return JSONResponse(
-            {"status": "unavailable", "failed": failed,
-             "detail": "Not ready: " + ", ".join(failed) + " did not answer.", "code": "not_ready"},
+            {
+                "status": "unavailable",
+                "failed": failed,
+                "detail": "Not ready: " + ", ".join(failed) + " did not answer.",
+                "code": "not_ready",
+            },
             status_code=503,
         )
     return JSONResponse({"status": "ready", "checks": {k: "ok" for k in checks}})

@@ -36,7 +36,7 @@ from mdreader.services import workspaces as svc
 router = APIRouter(prefix="/api", tags=["workspaces"])
 
 
-def Guard(subject: Subject, action: Action) -> type[WorkspaceAccess]:  # noqa: N802
+def Guard(subject: Subject, action: Action) -> type[WorkspaceAccess]:
     return Annotated[WorkspaceAccess, Depends(workspace_guard(subject, action))]  # type: ignore[return-value]
 
 
@@ -146,8 +146,10 @@ async def add_member(
             expires_at=result.expires_at,
         )
         return JSONResponse(
-            {"invitation": invitation.model_dump(mode="json"),
-             "detail": f"No account uses {result.email} yet; an invitation was e-mailed."},
+            {
+                "invitation": invitation.model_dump(mode="json"),
+                "detail": f"No account uses {result.email} yet; an invitation was e-mailed.",
+            },
             status_code=202,
         )
     user = await session.get(User, result.user_id)
@@ -174,7 +176,9 @@ async def update_member(
 async def remove_member(
     user_id: uuid.UUID, access: Guard(Subject.MEMBER, Action.DELETE), session: SessionDep
 ) -> Response:
-    await svc.remove_member(session, access.workspace.id, access.caller.user.id, access.role, user_id)
+    await svc.remove_member(
+        session, access.workspace.id, access.caller.user.id, access.role, user_id
+    )
     return Response(status_code=204)
 
 
@@ -193,8 +197,11 @@ async def list_invitations(
     )
     return [
         InvitationPublic(
-            id=i.id, email=i.email, role=i.role,  # type: ignore[arg-type]
-            created_at=i.created_at, expires_at=i.expires_at,
+            id=i.id,
+            email=i.email,
+            role=i.role,  # type: ignore[arg-type]
+            created_at=i.created_at,
+            expires_at=i.expires_at,
         )
         for i in rows
     ]

@@ -67,6 +67,4 @@ def check_policy(password: str, settings: Settings) -> None:
     if len(password) > 1024:
         raise AppError(422, "The password is too long (1024 characters at most).", "weak_password")
     if problems:
-        raise AppError(
-            422, "The password needs " + ", ".join(problems) + ".", "weak_password"
-        )
+        raise AppError(422, "The password needs " + ", ".join(problems) + ".", "weak_password")

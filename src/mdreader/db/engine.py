@@ -11,7 +11,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 def _is_sqlite(url: str) -> bool:
@@ -23,7 +28,13 @@ def _create_engine(url: str, *, write: bool, pool_size: int, echo: bool) -> Asyn
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -62,14 +73,22 @@ class Database:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
         self.engine = _create_engine(url, write=True, pool_size=pool_size, echo=echo)
-        if read_url:
-            self.read_engine = _create_engine(read_url, write=False, pool_size=pool_size, echo=echo)
-        elif _is_sqlite(url):
-            # Same file, but readers must not take the write lock.
-            self.read_engine = _create_engine(url, write=False, pool_size=pool_size, echo=echo)
-        else:
-            self.read_engine = self.engine
+        # Reads that must see the latest writes (sessions, memberships) go to the primary; on
+        # SQLite through a second engine, since readers must not take the write lock.
+        self.primary_read_engine = (
+            _create_engine(url, write=False, pool_size=pool_size, echo=echo)
+            if _is_sqlite(url)
+            else self.engine
+        )
+        self.read_engine = (
+            _create_engine(read_url, write=False, pool_size=pool_size, echo=echo)
+            if read_url
+            else self.primary_read_engine
+        )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.primary_read_sessionmaker = async_sessionmaker(
+            self.primary_read_engine, expire_on_commit=False
+        )
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -85,7 +104,14 @@ class Database:
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """Reads that may lag a little: served by the replica when there is one."""
         async with self.read_sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def primary_read_session(self) -> AsyncIterator[AsyncSession]:
+        """Reads that must see every committed write (authentication, authorization)."""
+        async with self.primary_read_sessionmaker() as session:
             yield session
 
     async def ping(self) -> None:
@@ -95,9 +121,8 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self.read_engine is not self.engine:
-            await self.read_engine.dispose()
+        for engine in {self.engine, self.primary_read_engine, self.read_engine}:
+            await engine.dispose()
 
 
 def migrations_dir() -> Path:

@@ -45,9 +45,7 @@ async def register(
     return user
 
 
-async def create_user_token(
-    session: AsyncSession, user: User, purpose: str, ttl: int
-) -> str:
+async def create_user_token(session: AsyncSession, user: User, purpose: str, ttl: int) -> str:
     token = new_opaque_token()
     session.add(
         UserToken(
@@ -95,8 +93,10 @@ async def consume_user_token(session: AsyncSession, token: str, purpose: str) ->
 
 async def throttle_check(services: Services, email: str, ip: str) -> None:
     s = services.settings
-    for key, limit in ((f"login:acct:{email}", s.login_max_failures_per_account),
-                       (f"login:ip:{ip}", s.login_max_failures_per_ip)):
+    for key, limit in (
+        (f"login:acct:{email}", s.login_max_failures_per_account),
+        (f"login:ip:{ip}", s.login_max_failures_per_ip),
+    ):
         verdict = await services.limiter.peek(key, limit)
         if not verdict.allowed:
             raise AppError(
@@ -112,7 +112,9 @@ async def throttle_failure(services: Services, email: str, ip: str) -> None:
     await services.limiter.hit(
         f"login:acct:{email}", s.login_max_failures_per_account, s.login_failure_window
     )
-    await services.limiter.hit(f"login:ip:{ip}", s.login_max_failures_per_ip, s.login_failure_window)
+    await services.limiter.hit(
+        f"login:ip:{ip}", s.login_max_failures_per_ip, s.login_failure_window
+    )
 
 
 def verify_totp(user: User, code: str, secret: str | None = None) -> int | None:
@@ -154,9 +156,7 @@ async def login(
         raise invalid_credentials()
     if user.mfa_secret:
         if not totp_code:
-            raise AppError(
-                401, "Enter the code from your authenticator app.", "mfa_required"
-            )
+            raise AppError(401, "Enter the code from your authenticator app.", "mfa_required")
         step = verify_totp(user, totp_code)
         if step is None:
             await throttle_failure(services, email, ip)
@@ -306,7 +306,9 @@ async def confirm_password_reset(
     # Other reset links for this account die with this one.
     await session.execute(
         update(UserToken)
-        .where(UserToken.user_id == user.id, UserToken.purpose == RESET, UserToken.used_at.is_(None))
+        .where(
+            UserToken.user_id == user.id, UserToken.purpose == RESET, UserToken.used_at.is_(None)
+        )
         .values(used_at=utcnow())
     )
     await revoke_user_sessions(services, session, user.id)

@@ -49,7 +49,10 @@ async def _parent_in(
 
 
 async def _siblings(
-    session: AsyncSession, workspace_id: uuid.UUID, parent_id: uuid.UUID | None, exclude: uuid.UUID | None
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    parent_id: uuid.UUID | None,
+    exclude: uuid.UUID | None,
 ) -> list[Document]:
     stmt = select(Document).where(
         Document.workspace_id == workspace_id,
@@ -90,7 +93,9 @@ async def create_document(
     return document
 
 
-async def _tree(session: AsyncSession, workspace_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID | None]:
+async def _tree(
+    session: AsyncSession, workspace_id: uuid.UUID
+) -> dict[uuid.UUID, uuid.UUID | None]:
     rows = await session.execute(
         select(Document.id, Document.parent_id).where(Document.workspace_id == workspace_id)
     )
@@ -135,7 +140,10 @@ async def move_document(
 
 
 async def write_content(
-    services: Services, session: AsyncSession, document: Document, content: str,
+    services: Services,
+    session: AsyncSession,
+    document: Document,
+    content: str,
     user_id: uuid.UUID | None,
 ) -> bytes | None:
     """Apply ``content`` as a minimal diff to the live Y.Text and log the update."""

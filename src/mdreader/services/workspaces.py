@@ -112,9 +112,17 @@ async def change_role(
     membership = await get_membership(session, workspace_id, user_id)
     current = Role[membership.role.upper()]
     if not can_grant(actor_role, role, current):
-        raise AppError(403, "Only an owner can change an owner's role or make an owner.", "forbidden")
-    if current == Role.OWNER and role != Role.OWNER and await owner_count(session, workspace_id) <= 1:
-        raise AppError(409, "The last owner cannot be demoted; make someone else owner first.", "last_owner")
+        raise AppError(
+            403, "Only an owner can change an owner's role or make an owner.", "forbidden"
+        )
+    if (
+        current == Role.OWNER
+        and role != Role.OWNER
+        and await owner_count(session, workspace_id) <= 1
+    ):
+        raise AppError(
+            409, "The last owner cannot be demoted; make someone else owner first.", "last_owner"
+        )
     membership.role = role.label
     await session.flush()
     return membership
@@ -132,15 +140,23 @@ async def remove_member(
     if actor_id != user_id and not can_grant(actor_role, current, current):
         raise AppError(403, "Only an owner can remove an owner.", "forbidden")
     if current == Role.OWNER and await owner_count(session, workspace_id) <= 1:
-        raise AppError(409, "The last owner cannot leave; make someone else owner first.", "last_owner")
+        raise AppError(
+            409, "The last owner cannot leave; make someone else owner first.", "last_owner"
+        )
     await session.delete(membership)
 
 
-async def accept_invitation(session: AsyncSession, token: str, user: User) -> tuple[Workspace, Role]:
+async def accept_invitation(
+    session: AsyncSession, token: str, user: User
+) -> tuple[Workspace, Role]:
     invitation = await session.scalar(
         select(Invitation).where(Invitation.token_hash == hash_token(token))
     )
-    if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= utcnow():
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.expires_at <= utcnow()
+    ):
         raise AppError(400, "This invitation is invalid, already used or expired.", "invalid_token")
     workspace = await session.get(Workspace, invitation.workspace_id)
     assert workspace is not None
@@ -168,5 +184,7 @@ async def accept_pending_invitations(session: AsyncSession, user: User) -> None:
         invitation.accepted_at = utcnow()
         if await session.get(Membership, (invitation.workspace_id, user.id)) is None:
             session.add(
-                Membership(workspace_id=invitation.workspace_id, user_id=user.id, role=invitation.role)
+                Membership(
+                    workspace_id=invitation.workspace_id, user_id=user.id, role=invitation.role
+                )
             )

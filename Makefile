@@ -1,0 +1,59 @@
+# MDReader: `make run` to start it, `make test` to test it. Nothing else to install by hand.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+# PostgreSQL and Redis for the second test pass (the machine's services).
+TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
+
+.PHONY: run test test-sqlite test-postgresql bench lint install web migrate clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# The web app is built when web/ exists; the server shows a notice without it.
+web:
+	@if [ -f web/package.json ]; then \
+	  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+	    (cd web && npm ci --no-audit --no-fund); fi; \
+	  (cd web && npm run build); \
+	fi
+
+migrate: install
+	$(BIN)/mdreader migrate
+
+run: install web
+	$(BIN)/mdreader serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench migrations || true
+	$(BIN)/mypy src/mdreader
+
+test-sqlite: install
+	MDREADER_TEST_DATABASE=sqlite $(BIN)/pytest -q
+
+test-postgresql: install
+	MDREADER_TEST_DATABASE=postgresql MDREADER_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
+	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
+
+# The whole suite on SQLite (in-process cache), then on PostgreSQL with Redis.
+test: install web
+	$(BIN)/ruff check src tests bench migrations
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgresql
+
+bench: install
+	$(BIN)/python -m bench.api
+
+clean:
+	rm -rf $(VENV) web/node_modules web/dist .pytest_cache

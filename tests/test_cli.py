@@ -1,0 +1,89 @@
+"""The command line: migrate, users create, and serve answering /health."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+MDREADER = [sys.executable, "-m", "mdreader"]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MDREADER_")}
+    env["MDREADER_DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+def test_migrate_and_users_create(tmp_path):
+    env = _env(tmp_path)
+    r = subprocess.run([*MDREADER, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "data" / "mdreader.db").exists()
+    r = subprocess.run(
+        [
+            *MDREADER,
+            "users",
+            "create",
+            "admin@example.com",
+            "--admin",
+            "--password",
+            "Admin-pass-1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(
+        [*MDREADER, "users", "create", "admin@example.com", "--password", "Admin-pass-1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode != 0 and "already exists" in r.stderr
+    r = subprocess.run(
+        [*MDREADER, "users", "create", "weak@example.com", "--password", "weak"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode != 0 and "password needs" in r.stderr
+
+
+def test_serve_migrates_and_answers(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [*MDREADER, "serve", "--port", str(port)],
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=5) as resp:
+            assert resp.status == 200
+        assert (tmp_path / "data" / "secret_key").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stdout:
+            proc.stdout.close()
