@@ -111,11 +111,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--database-url", default=None, help="an empty database (default: SQLite in a temp dir)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as data:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MDREADER_")}
         env.update({"MDREADER_DATA_DIR": data, "MDREADER_LOG_LEVEL": "WARNING"})
+        if args.database_url:
+            env["MDREADER_DATABASE_URL"] = args.database_url
         subprocess.run(
             [sys.executable, "-m", "mdreader", "migrate"],
             env=env,
@@ -136,8 +141,9 @@ def main() -> None:
             for proc in (app, bare):
                 proc.terminate()
                 proc.wait(timeout=20)
+    backend = "PostgreSQL" if args.database_url else "SQLite"
     print(
-        f"bench/api  concurrency={args.concurrency}  {args.seconds:.0f}s per run  (uvicorn, 1 worker, SQLite)"
+        f"bench/api  concurrency={args.concurrency}  {args.seconds:.0f}s per run  (uvicorn, 1 worker, {backend})"
     )
     print(
         f"{'':8}{'MDReader req/s':>16}{'p50 ms':>9}{'p99 ms':>9}{'bare req/s':>13}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}"

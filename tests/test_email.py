@@ -111,9 +111,10 @@ async def test_registration_mail_over_smtp(smtp_server, tmp_path, database_url):
     )
     assert isinstance(create_mailer(settings), SmtpMailer)
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
         r = await c.post(
             "/api/auth/register",
             json={"email": "eve@example.com", "password": PASSWORD, "name": "Eve"},

@@ -131,9 +131,10 @@ async def test_spa_fallback(tmp_path, settings, outbox):
     (dist / "assets" / "app.js").write_text("console.log(1)")
     settings.web_dist = dist
     app = create_app(settings, mailer=outbox)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
         r = await c.get("/")
         assert r.status_code == 200 and "root" in r.text
         r = await c.get("/w/123/doc/456")

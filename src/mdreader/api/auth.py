@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
 
-from mdreader.api.deps import ClientIP, CurrentCaller, ServicesDep, SessionDep, public
+from mdreader.api.deps import (
+    ClientIP,
+    CurrentCaller,
+    Principal,
+    ServicesDep,
+    SessionDep,
+    public,
+)
 from mdreader.db.models import AuthSession, User
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -34,14 +41,15 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 Public = [Depends(public)]
 
 
-def user_public(user: User) -> UserPublic:
+def user_public(user: User | Principal) -> UserPublic:
+    who = user if isinstance(user, Principal) else Principal.of(user)
     return UserPublic(
-        id=user.id,
-        email=user.email,
-        name=user.name,
-        email_verified=user.email_verified,
-        mfa_enabled=bool(user.mfa_secret),
-        created_at=user.created_at,
+        id=who.id,
+        email=who.email,
+        name=who.name,
+        email_verified=who.email_verified,
+        mfa_enabled=who.mfa_enabled,
+        created_at=who.created_at,
     )
 
 
@@ -88,10 +96,13 @@ async def me(caller: CurrentCaller) -> UserPublic:
 
 
 @router.patch("/me")
-async def update_me(body: UserUpdateIn, caller: CurrentCaller, session: SessionDep) -> UserPublic:
+async def update_me(
+    body: UserUpdateIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
+) -> UserPublic:
     user = await session.get(User, caller.user.id)
     assert user is not None
     user.name = body.name.strip()
+    await svc.forget_user(services, session, user.id)
     await session.flush()
     return user_public(user)
 
@@ -101,6 +112,7 @@ async def verify_email(body: TokenIn, services: ServicesDep, session: SessionDep
     user = await svc.consume_user_token(session, body.token, svc.VERIFY)
     user.email_verified = True
     await accept_pending_invitations(session, user)
+    await svc.forget_user(services, session, user.id)
     await session.flush()
     return user_public(user)
 
@@ -204,7 +216,9 @@ async def totp_enrol(caller: CurrentCaller, session: SessionDep) -> TotpEnrolPub
 
 
 @router.post("/mfa/totp/confirm")
-async def totp_confirm(body: CodeIn, caller: CurrentCaller, session: SessionDep) -> UserPublic:
+async def totp_confirm(
+    body: CodeIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
+) -> UserPublic:
     user = await session.get(User, caller.user.id)
     assert user is not None
     if not user.mfa_pending_secret:
@@ -217,13 +231,17 @@ async def totp_confirm(body: CodeIn, caller: CurrentCaller, session: SessionDep)
         None,
         step,
     )
+    await svc.forget_user(services, session, user.id)
     await session.flush()
     return user_public(user)
 
 
 @router.delete("/mfa/totp", status_code=204)
 async def totp_disable(
-    caller: CurrentCaller, session: SessionDep, body: Annotated[CodeIn, Body()]
+    caller: CurrentCaller,
+    services: ServicesDep,
+    session: SessionDep,
+    body: Annotated[CodeIn, Body()],
 ) -> Response:
     user = await session.get(User, caller.user.id)
     assert user is not None
@@ -233,4 +251,5 @@ async def totp_disable(
     if step is None:
         raise AppError(400, "The authenticator code is wrong.", "invalid_code")
     user.mfa_secret, user.mfa_pending_secret, user.mfa_last_step = None, None, step
+    await svc.forget_user(services, session, user.id)
     return Response(status_code=204)

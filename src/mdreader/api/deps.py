@@ -7,15 +7,17 @@ Every route under /api declares exactly one guard from here (``public``, ``authe
 from __future__ import annotations
 
 import ipaddress
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from mdreader import policy
 from mdreader.auth.tokens import decode_access_token
@@ -87,8 +89,48 @@ ClientIP = Annotated[str, Depends(get_client_ip)]
 
 
 @dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the few user fields requests need, cheap to cache."""
+
+    id: uuid.UUID
+    email: str
+    name: str
+    email_verified: bool
+    mfa_enabled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        return cls(
+            user.id,
+            user.email,
+            user.name,
+            user.email_verified,
+            bool(user.mfa_secret),
+            user.created_at,
+        )
+
+    def dump(self) -> bytes:
+        return json.dumps(
+            [
+                str(self.id),
+                self.email,
+                self.name,
+                self.email_verified,
+                self.mfa_enabled,
+                self.created_at.isoformat(),
+            ]
+        ).encode()
+
+    @classmethod
+    def load(cls, raw: bytes) -> Principal:
+        uid, email, name, verified, mfa, created = json.loads(raw)
+        return cls(uuid.UUID(uid), email, name, verified, mfa, datetime.fromisoformat(created))
+
+
+@dataclass(frozen=True, slots=True)
 class Caller:
-    user: User
+    user: Principal
     session_id: uuid.UUID
 
 
@@ -101,34 +143,43 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def resolve_token(services: Services, token: str) -> Caller | None:
-    """The caller behind an access token, or None (bad, expired, or its session revoked)."""
+    """The caller behind an access token, or None (bad, expired, or its session revoked).
+
+    The session's validity and the user's fields are cached for a few seconds; revoking a
+    session or changing the user deletes those entries (``services.auth.forget``).
+    """
     claims = decode_access_token(services.secret_key, token)
     if claims is None:
         return None
-    key = f"sess:{claims.session_id}"
-    async with services.db.primary_read_session() as session:
-        cached = await services.cache.get(key)
-        if cached is None:
+    cache, ttl = services.cache, services.settings.session_cache_ttl
+    session_key, user_key = f"sess:{claims.session_id}", f"user:{claims.user_id}"
+    if await cache.get(session_key) is None:
+        async with services.db.primary_read_session() as session:
             row = await session.get(AuthSession, claims.session_id)
-            now = utcnow()
-            valid = (
-                row is not None
-                and row.revoked_at is None
-                and row.expires_at > now
-                and row.user_id == claims.user_id
-            )
-            if not valid:
-                return None
-            await services.cache.set(key, b"1", services.settings.session_cache_ttl)
-            if now - row.last_seen_at > timedelta(minutes=5):
-                async with services.db.session() as w:
-                    fresh = await w.get(AuthSession, claims.session_id)
-                    if fresh is not None:
-                        fresh.last_seen_at = now
+        now = utcnow()
+        if (
+            row is None
+            or row.revoked_at is not None
+            or row.expires_at <= now
+            or row.user_id != claims.user_id
+        ):
+            return None
+        await cache.set(session_key, b"1", ttl)
+        if now - row.last_seen_at > timedelta(minutes=5):
+            async with services.db.session() as w:
+                fresh = await w.get(AuthSession, claims.session_id)
+                if fresh is not None:
+                    fresh.last_seen_at = now
+    raw = await cache.get(user_key)
+    if raw is not None:
+        return Caller(Principal.load(raw), claims.session_id)
+    async with services.db.primary_read_session() as session:
         user = await session.get(User, claims.user_id)
     if user is None:
         return None
-    return Caller(user, claims.session_id)
+    principal = Principal.of(user)
+    await cache.set(user_key, principal.dump(), ttl)
+    return Caller(principal, claims.session_id)
 
 
 async def get_caller(request: Request, services: ServicesDep) -> Caller:
@@ -168,15 +219,8 @@ authenticated.__policy__ = "authenticated"  # type: ignore[attr-defined]
 CurrentCaller = Annotated[Caller, Depends(authenticated)]
 
 
-async def member_role(
-    session: AsyncSession, workspace_id: uuid.UUID, user_id: uuid.UUID
-) -> Role | None:
-    role = await session.scalar(
-        select(Membership.role).where(
-            Membership.workspace_id == workspace_id, Membership.user_id == user_id
-        )
-    )
-    return Role[role.upper()] if role else None
+def _role(name: str | None) -> Role | None:
+    return Role[name.upper()] if name else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +248,18 @@ def workspace_guard(subject: Subject, action: Action) -> Callable[..., Any]:
         request: Request,
     ) -> WorkspaceAccess:
         async with services.db.primary_read_session() as session:
-            workspace = await session.get(Workspace, workspace_id)
-            role = await member_role(session, workspace_id, caller.user.id) if workspace else None
+            row = (
+                await session.execute(
+                    select(Workspace, Membership.role)
+                    .outerjoin(
+                        Membership,
+                        (Membership.workspace_id == Workspace.id)
+                        & (Membership.user_id == caller.user.id),
+                    )
+                    .where(Workspace.id == workspace_id)
+                )
+            ).first()
+        workspace, role = (row[0], _role(row[1])) if row else (None, None)
         target = request.path_params.get("user_id")
         is_self = target is not None and str(target) == str(caller.user.id)
         policy.authorize(role, action, subject, is_self=is_self, what="Workspace")
@@ -226,10 +280,22 @@ def document_guard(
         document_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep
     ) -> DocumentAccess:
         async with services.db.primary_read_session() as session:
-            document = await session.get(Document, document_id)
+            row = (
+                await session.execute(
+                    select(Document, Membership.role)
+                    # The text and Yjs state can be large; handlers read them when they need to.
+                    .options(defer(Document.content), defer(Document.ystate))
+                    .outerjoin(
+                        Membership,
+                        (Membership.workspace_id == Document.workspace_id)
+                        & (Membership.user_id == caller.user.id),
+                    )
+                    .where(Document.id == document_id)
+                )
+            ).first()
+        document, role = (row[0], _role(row[1])) if row else (None, None)
+        if document is not None and document.deleted_at is not None and not include_deleted:
             role = None
-            if document is not None and (include_deleted or document.deleted_at is None):
-                role = await member_role(session, document.workspace_id, caller.user.id)
         policy.authorize(role, action, subject, what="Document")
         assert document is not None and role is not None
         return DocumentAccess(caller, document, role)

@@ -125,7 +125,7 @@ async def list_trash(
 async def get_document(
     access: DGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
 ) -> DocumentPublic:
-    content = await svc.live_content(session, access.document)
+    content = await svc.live_content(session, access.document.id)
     return document_public(access.document, content, access.role)
 
 
@@ -133,7 +133,7 @@ async def get_document(
 async def get_document_html(
     access: DGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
 ) -> HTMLResponse:
-    content = await svc.live_content(session, access.document)
+    content = await svc.live_content(session, access.document.id)
     return HTMLResponse(
         render_markdown(content),
         headers={"Content-Security-Policy": HTML_CSP},
@@ -170,7 +170,7 @@ async def update_document(
         document.updated_at = utcnow()
         document.updated_by = user_id
     await session.flush()
-    content = await svc.live_content(session, document)
+    content = await svc.live_content(session, document.id)
     await session.commit()
     if logged is not None:
         services.compactor.schedule(document.id)  # type: ignore[attr-defined]
@@ -196,5 +196,5 @@ async def restore_document(
     assert document is not None
     await svc.restore(session, document)
     await session.flush()
-    content = await svc.live_content(session, document)
+    content = await svc.live_content(session, document.id)
     return document_public(document, content, access.role)

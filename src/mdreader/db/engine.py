@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,7 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+            await run_after_commit(session)
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
@@ -123,6 +124,17 @@ class Database:
     async def dispose(self) -> None:
         for engine in {self.engine, self.primary_read_engine, self.read_engine}:
             await engine.dispose()
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``callback`` once the session's transaction has committed (cache invalidation)."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    callbacks = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        await callback()
 
 
 def migrations_dir() -> Path:

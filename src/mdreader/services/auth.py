@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mdreader.auth.passwords import check_policy, dummy_verify, hash_password, verify_password
 from mdreader.auth.tokens import hash_token, issue_access_token, new_opaque_token
 from mdreader.context import Services
+from mdreader.db.engine import after_commit
 from mdreader.db.models import AuthSession, RefreshToken, User, UserToken
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -256,7 +257,17 @@ async def revoke_sessions(
         .where(AuthSession.id.in_(session_ids), AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    await services.cache.delete(*(f"sess:{sid}" for sid in session_ids))
+    await forget(services, session, *(f"sess:{sid}" for sid in session_ids))
+
+
+async def forget(services: Services, session: AsyncSession, *keys: str) -> None:
+    """Drop cached entries now and again after commit, so no reader re-caches a stale value."""
+    await services.cache.delete(*keys)
+    after_commit(session, lambda: services.cache.delete(*keys))
+
+
+async def forget_user(services: Services, session: AsyncSession, user_id: uuid.UUID) -> None:
+    await forget(services, session, f"user:{user_id}")
 
 
 async def revoke_user_sessions(

@@ -30,12 +30,18 @@ async def pending_updates(session: AsyncSession, document_id: uuid.UUID) -> list
     return list(rows)
 
 
-async def live_content(session: AsyncSession, document: Document) -> str:
-    """The Markdown including every acknowledged update not yet compacted."""
-    updates = await pending_updates(session, document.id)
+async def live_content(session: AsyncSession, document_id: uuid.UUID) -> str:
+    """The Markdown including every acknowledged update not yet compacted.
+
+    Usually nothing is pending and the compacted text is read as it is; the Yjs state is
+    loaded only when there are updates to fold in.
+    """
+    updates = await pending_updates(session, document_id)
     if not updates:
-        return document.content
-    return text_of(make_doc(document.ystate, updates))
+        content = await session.scalar(select(Document.content).where(Document.id == document_id))
+        return content or ""
+    state = await session.scalar(select(Document.ystate).where(Document.id == document_id))
+    return text_of(make_doc(state or b"", updates))
 
 
 async def _parent_in(
