@@ -176,7 +176,8 @@ deploy_service_stack() {
   while IFS= read -r line; do
     extra+=("$line")
   done < <(service_overrides)
-  deploy_stack "$stack" "${extra[@]}"
+  # ${a[@]+...}: an empty array under `set -u` on bash 3.2 (macOS) too.
+  deploy_stack "$stack" ${extra[@]+"${extra[@]}"}
 }
 
 upload_web() {
