@@ -1,0 +1,387 @@
+"""The CloudFormation templates: lint-clean, wired together by exports, and carrying
+the properties the deployment relies on (routing, rate limits, retention, secrets)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import (
+    ENVIRONMENTS,
+    STACK_ORDER,
+    TEMPLATES,
+    effective_value,
+    load_parameters,
+    resources_of_type,
+    walk,
+)
+
+
+def test_one_template_per_stack():
+    assert sorted(p.stem for p in TEMPLATES.glob("*.yml")) == sorted(STACK_ORDER)
+
+
+@pytest.mark.parametrize("name", STACK_ORDER)
+def test_cfn_lint_passes(name):
+    from cfnlint.api import ManualArgs, lint_file
+
+    matches = lint_file(
+        Path(TEMPLATES / f"{name}.yml"),
+        ManualArgs(regions=["us-east-1", "eu-west-1"]),
+    )
+    assert [str(m) for m in matches] == []
+
+
+# ------------------------------------------------------------------ exports/imports
+
+
+def _sub_string(value: Any) -> str:
+    """The name in an Export or ImportValue: a plain string or {"Fn::Sub": "..."}."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"]
+    raise AssertionError(f"export/import names must be literal or Fn::Sub strings: {value!r}")
+
+
+def _exports(template: dict[str, Any]) -> set[str]:
+    return {
+        _sub_string(output["Export"]["Name"])
+        for output in template.get("Outputs", {}).values()
+        if "Export" in output
+    }
+
+
+def _imports(template: dict[str, Any]) -> set[str]:
+    return {
+        _sub_string(node["Fn::ImportValue"])
+        for node in walk(template.get("Resources", {}))
+        if isinstance(node, dict) and "Fn::ImportValue" in node
+    } | {
+        _sub_string(node["Fn::ImportValue"])
+        for node in walk(template.get("Outputs", {}))
+        if isinstance(node, dict) and "Fn::ImportValue" in node
+    }
+
+
+def test_every_import_has_an_export_from_an_earlier_stack(templates):
+    exported_by: dict[str, str] = {}
+    for name in STACK_ORDER:
+        for export in _exports(templates[name]):
+            assert export not in exported_by, f"{export} exported twice"
+            exported_by[export] = name
+    for position, name in enumerate(STACK_ORDER):
+        for imported in _imports(templates[name]):
+            assert imported in exported_by, f"{name} imports {imported}, which nobody exports"
+            source = exported_by[imported]
+            assert STACK_ORDER.index(source) < position, (
+                f"{name} imports {imported} from {source}, which is deployed later"
+            )
+
+
+def test_every_export_is_named_after_the_environment(templates):
+    for name in STACK_ORDER:
+        for export in _exports(templates[name]):
+            assert re.fullmatch(r"\$\{EnvironmentName\}-[A-Z][A-Za-z0-9]+", export), export
+
+
+def test_every_template_takes_the_environment_name(templates):
+    for name in STACK_ORDER:
+        assert "EnvironmentName" in templates[name]["Parameters"], name
+
+
+# ------------------------------------------------------------------ parameter files
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_parameter_files_name_only_declared_parameters(env, templates):
+    parameters = load_parameters(env)
+    assert set(parameters) <= set(STACK_ORDER), set(parameters) - set(STACK_ORDER)
+    for stack, values in parameters.items():
+        declared = templates[stack]["Parameters"]
+        undeclared = set(values) - set(declared)
+        assert not undeclared, f"{env}.json sets {undeclared} which {stack}.yml does not declare"
+        # deploy.sh derives it from ENV; a second source could only disagree.
+        assert "EnvironmentName" not in values
+        for key, value in values.items():
+            assert isinstance(value, str), f"{env}.json {stack}.{key} must be a string"
+            allowed = declared[key].get("AllowedValues")
+            if allowed is not None:
+                assert value in [str(a) for a in allowed], f"{stack}.{key}={value!r}"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_parameter_without_default_is_supplied(env, templates):
+    supplied_by_script = {"EnvironmentName", "ImageUri"}
+    parameters = load_parameters(env)
+    for stack in STACK_ORDER:
+        for key, spec in templates[stack]["Parameters"].items():
+            if "Default" not in spec:
+                assert key in supplied_by_script or key in parameters.get(stack, {}), (
+                    f"{stack}.{key} has no default and no value in {env}.json"
+                )
+
+
+def test_prod_is_highly_available_and_dev_is_small(templates):
+    def value(env, stack, key):
+        return effective_value(templates[stack], stack, env, key)
+
+    assert value("prod", "vpc", "NatGateways") == "2"
+    assert value("dev", "vpc", "NatGateways") == "1"
+    assert value("prod", "database", "DbMultiAz") == "true"
+    assert value("dev", "database", "DbMultiAz") == "false"
+    assert int(value("prod", "database", "RedisNodes")) >= 2
+    assert value("prod", "database", "DbDeletionProtection") == "true"
+    assert int(value("prod", "backend", "ApiMinCount")) >= 2
+    assert int(value("prod", "websocket", "WsMinCount")) >= 2
+    assert value("dev", "database", "DbInstanceClass").startswith("db.t")
+    assert not value("prod", "database", "DbInstanceClass").startswith("db.t")
+
+
+# ----------------------------------------------------------------------- network
+
+
+def test_private_subnets_reach_aws_services(templates):
+    vpc = templates["vpc"]
+    assert resources_of_type(vpc, "AWS::EC2::NatGateway")
+    services = {}
+    for name, endpoint in resources_of_type(vpc, "AWS::EC2::VPCEndpoint").items():
+        props = endpoint["Properties"]
+        service = props["ServiceName"]["Fn::Sub"].rsplit(".", 1)[-1]
+        services[service] = (props["VpcEndpointType"], name)
+    assert services["s3"][0] == "Gateway"
+    for service in ("secretsmanager", "logs", "api", "dkr"):  # ecr.api, ecr.dkr
+        assert services[service][0] == "Interface", service
+
+
+def test_no_capacity_reservations_anywhere(templates):
+    """RDS reserved instances are a billing purchase, not EC2 capacity reservations."""
+    for name in STACK_ORDER:
+        kinds = {r["Type"] for r in templates[name]["Resources"].values()}
+        assert "AWS::EC2::CapacityReservation" not in kinds, name
+
+
+# ----------------------------------------------------------------------- secrets
+
+
+def _json_with_placeholders(text: str) -> dict[str, Any]:
+    text = re.sub(r"\{\{resolve:[^}]*\}\}", "SECRET", text)
+    text = re.sub(r'(?<!")\$\{[^}]+\}(?!")', "5432", text)  # unquoted: numbers
+    text = re.sub(r"\$\{[^}]+\}", "value", text)
+    return json.loads(text)
+
+
+def test_database_secret_has_the_application_shape(templates):
+    database = templates["database"]
+    secrets = resources_of_type(database, "AWS::SecretsManager::Secret")
+    primary = secrets["DatabaseSecret"]["Properties"]
+    generated = primary["GenerateSecretString"]
+    keys = set(json.loads(generated["SecretStringTemplate"])) | {generated["GenerateStringKey"]}
+    attachment = resources_of_type(database, "AWS::SecretsManager::SecretTargetAttachment")
+    assert [a["Properties"]["TargetType"] for a in attachment.values()] == ["AWS::RDS::DBInstance"]
+    # The attachment adds host (and rewrites port and engine) once the instance exists.
+    assert keys | {"host"} == {"username", "password", "host", "port", "dbname", "engine"}
+    assert primary["Name"] == {"Fn::Sub": "${EnvironmentName}/database"}
+
+    read = secrets["DatabaseReadSecret"]["Properties"]
+    assert read["Name"] == {"Fn::Sub": "${EnvironmentName}/database-read"}
+    shape = _json_with_placeholders(read["SecretString"]["Fn::Sub"][0])
+    assert set(shape) == {"username", "password", "host", "port", "dbname", "engine"}
+
+
+def test_redis_secret_has_the_application_shape(templates):
+    database = templates["database"]
+    redis = resources_of_type(database, "AWS::ElastiCache::ReplicationGroup")["Redis"]
+    assert redis["Properties"]["TransitEncryptionEnabled"] is True
+    assert "AuthToken" in redis["Properties"]
+    secret = resources_of_type(database, "AWS::SecretsManager::Secret")["RedisSecret"]
+    assert secret["Properties"]["Name"] == {"Fn::Sub": "${EnvironmentName}/redis"}
+    shape = _json_with_placeholders(secret["Properties"]["SecretString"]["Fn::Sub"][0])
+    assert set(shape) == {"host", "port", "auth_token", "tls"}
+    assert shape["tls"] is True
+
+
+def test_database_is_private_encrypted_and_replicated(templates):
+    instances = resources_of_type(templates["database"], "AWS::RDS::DBInstance")
+    primary = instances["Database"]["Properties"]
+    assert primary["Engine"] == "postgres"
+    assert primary["PubliclyAccessible"] is False
+    assert primary["StorageEncrypted"] is True
+    assert primary["MultiAZ"] == {"Ref": "DbMultiAz"}
+    replica = instances["DatabaseReplica"]["Properties"]
+    assert replica["SourceDBInstanceIdentifier"] == {"Ref": "Database"}
+
+
+# ------------------------------------------------------------------ services
+
+
+def _container(template: dict[str, Any]) -> dict[str, Any]:
+    (task,) = resources_of_type(template, "AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    return container
+
+
+def _environment_names(container: dict[str, Any]) -> dict[str, Any]:
+    names = {}
+    for entry in container["Environment"]:
+        if isinstance(entry, dict) and "Fn::If" in entry:
+            entry = entry["Fn::If"][1]
+        names[entry["Name"]] = entry["Value"]
+    return names
+
+
+def test_both_services_get_the_same_configuration(templates):
+    api = _container(templates["backend"])
+    collab = _container(templates["websocket"])
+    assert api["Environment"] == collab["Environment"]
+    assert api["Secrets"] == collab["Secrets"]
+    env = _environment_names(api)
+    assert env["MDREADER_SECRETS_MANAGER_PREFIX"] == {"Fn::Sub": "${EnvironmentName}/"}
+    assert env["MDREADER_STORAGE"] == "s3"
+    assert env["MDREADER_EMAIL_BACKEND"] == "ses"
+    assert "MDREADER_S3_BUCKET" in env
+    assert "MDREADER_PUBLIC_URL" in env
+    assert [s["Name"] for s in api["Secrets"]] == ["MDREADER_SECRET_KEY"]
+
+
+def test_services_run_in_private_subnets_and_autoscale(templates):
+    for stack in ("backend", "websocket"):
+        template = templates[stack]
+        (service,) = resources_of_type(template, "AWS::ECS::Service").values()
+        network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+        assert network["AssignPublicIp"] == "DISABLED"
+        assert "PrivateSubnetIds" in json.dumps(network["Subnets"])
+        assert service["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
+            "Enable": True,
+            "Rollback": True,
+        }
+        assert resources_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+        assert resources_of_type(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
+
+
+def test_lambda_variant_uses_the_mangum_handler(templates):
+    functions = resources_of_type(templates["backend"], "AWS::Lambda::Function")
+    (function,) = functions.values()
+    assert function["Condition"] == "CreateLambdaApi"
+    assert function["Properties"]["Handler"] == "mdreader.lambda_handler.handler"
+    (api,) = resources_of_type(templates["backend"], "AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["ProtocolType"] == "HTTP"
+
+
+def test_websocket_goes_through_an_alb_without_stickiness(templates):
+    websocket = templates["websocket"]
+    kinds = {r["Type"] for r in websocket["Resources"].values()}
+    assert not any(kind.startswith("AWS::ApiGateway") for kind in kinds)
+    (alb,) = resources_of_type(websocket, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    attributes = {a["Key"]: a["Value"] for a in alb["Properties"]["LoadBalancerAttributes"]}
+    assert attributes["idle_timeout.timeout_seconds"] == {"Ref": "IdleTimeoutSeconds"}
+    for env in ENVIRONMENTS:
+        assert int(effective_value(websocket, "websocket", env, "IdleTimeoutSeconds")) >= 3600
+    (group,) = resources_of_type(websocket, "AWS::ElasticLoadBalancingV2::TargetGroup").values()
+    target_attributes = {a["Key"]: a["Value"] for a in group["Properties"]["TargetGroupAttributes"]}
+    assert target_attributes["stickiness.enabled"] == "false"
+    (rule,) = resources_of_type(websocket, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    paths = rule["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"]
+    assert "/ws" in paths and "/ws/*" in paths
+
+
+# ---------------------------------------------------------------------- frontend
+
+
+def test_cloudfront_routes_paths_to_the_right_origins(templates):
+    frontend = templates["frontend"]
+    (distribution,) = resources_of_type(frontend, "AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    origins = {o["Id"]: o for o in config["Origins"]}
+    assert "OriginAccessControlId" in origins["web"]
+    assert "ApiLoadBalancerDnsName" in json.dumps(origins["api"]["DomainName"])
+    assert "WsLoadBalancerDnsName" in json.dumps(origins["collab"]["DomainName"])
+    routes = {b["PathPattern"]: b["TargetOriginId"] for b in config["CacheBehaviors"]}
+    assert routes == {"/api/*": "api", "/s/*": "api", "/health*": "api", "/ws*": "collab"}
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "web"
+    # No distribution-wide error page: it would turn the API's JSON 404s into HTML.
+    assert "CustomErrorResponses" not in config
+
+
+def test_web_bucket_is_private_and_versioned(templates):
+    frontend = templates["frontend"]
+    bucket = resources_of_type(frontend, "AWS::S3::Bucket")["WebBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert resources_of_type(frontend, "AWS::CloudFront::OriginAccessControl")
+
+
+def test_waf_limits_api_to_1000_requests_per_5_minutes_per_ip(templates):
+    frontend = templates["frontend"]
+    (acl,) = resources_of_type(frontend, "AWS::WAFv2::WebACL").values()
+    assert acl["Properties"]["Scope"] == "CLOUDFRONT"
+    rules = [r for r in acl["Properties"]["Rules"] if "RateBasedStatement" in r["Statement"]]
+    (rule,) = rules
+    statement = rule["Statement"]["RateBasedStatement"]
+    assert statement["AggregateKeyType"] == "IP"
+    assert statement["EvaluationWindowSec"] == 300
+    assert statement["Limit"] == {"Ref": "ApiRateLimit"}
+    for env in ENVIRONMENTS:
+        assert effective_value(frontend, "frontend", env, "ApiRateLimit") == "1000"
+    scope = statement["ScopeDownStatement"]["ByteMatchStatement"]
+    assert scope["SearchString"] == "/api/"
+    assert scope["PositionalConstraint"] == "STARTS_WITH"
+    assert "UriPath" in scope["FieldToMatch"]
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+
+
+# -------------------------------------------------------------- monitoring/backup
+
+
+def test_alarms_cover_the_agreed_signals(templates):
+    alarms = resources_of_type(templates["monitoring"], "AWS::CloudWatch::Alarm")
+    metrics = set()
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        if "MetricName" in props:
+            metrics.add(props["MetricName"])
+        for query in props.get("Metrics", []):
+            if "MetricStat" in query:
+                metrics.add(query["MetricStat"]["Metric"]["MetricName"])
+    assert {
+        "HTTPCode_Target_5XX_Count",
+        "TargetResponseTime",
+        "CPUUtilization",
+        "FreeStorageSpace",
+        "DatabaseMemoryUsagePercentage",
+    } <= metrics
+    assert resources_of_type(templates["monitoring"], "AWS::SNS::Topic")
+
+
+def test_dashboard_body_is_valid_json(templates):
+    (dashboard,) = resources_of_type(templates["monitoring"], "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    assert len(widgets) >= 6
+
+
+def test_backups_daily_30_days_weekly_90_days(templates):
+    backup = templates["backup"]
+    (plan,) = resources_of_type(backup, "AWS::Backup::BackupPlan").values()
+    rules = {r["RuleName"]: r for r in plan["Properties"]["BackupPlan"]["BackupPlanRule"]}
+    assert set(rules) == {"daily", "weekly"}
+
+    def retention(rule: str, env: str) -> int:
+        ref = rules[rule]["Lifecycle"]["DeleteAfterDays"]["Ref"]
+        return int(effective_value(backup, "backup", env, ref))
+
+    for env in ENVIRONMENTS:
+        assert retention("daily", env) == 30
+        assert retention("weekly", env) == 90
+    assert rules["daily"]["ScheduleExpression"] == "cron(0 5 * * ? *)"
+    assert "SUN" in rules["weekly"]["ScheduleExpression"]
+
+    (selection,) = resources_of_type(backup, "AWS::Backup::BackupSelection").values()
+    selected = json.dumps(selection["Properties"]["BackupSelection"]["Resources"])
+    assert "DatabaseInstanceArn" in selected
+    assert "UploadsBucketArn" in selected
