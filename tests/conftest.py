@@ -76,9 +76,6 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     yield str(path)
 
 
-TABLES_IN_DELETE_ORDER: list[str] = []
-
-
 async def _truncate(url: str) -> None:
     from mdreader.db.models import Base
 

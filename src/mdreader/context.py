@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
@@ -14,6 +15,9 @@ from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRat
 from mdreader.db import Database
 from mdreader.observability import Metrics
 from mdreader.settings import Settings
+
+if TYPE_CHECKING:
+    from mdreader.services.compaction import Compactor
 
 
 @dataclass
@@ -27,7 +31,7 @@ class Services:
     metrics: Metrics
     redis: Redis | None = None
     secret_key: str = field(default="", repr=False)
-    compactor: object | None = None
+    compactor: Compactor | None = None
 
 
 @asynccontextmanager

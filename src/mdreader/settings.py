@@ -81,15 +81,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
     max_document_bytes: int = 1024 * 1024
-    max_title_length: int = 500
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
-        if self.environment == "production":
-            if self.secret_key and self.secret_key in {"changeme", "secret", "dev"}:
-                raise ValueError("MDREADER_SECRET_KEY is a well-known default; set a real secret")
-            if self.storage == "s3" and not self.s3_bucket:
-                raise ValueError("MDREADER_STORAGE=s3 needs MDREADER_S3_BUCKET")
+        if self.environment == "production" and self.secret_key in {"changeme", "secret", "dev"}:
+            raise ValueError("MDREADER_SECRET_KEY is a well-known default; set a real secret")
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("MDREADER_STORAGE=s3 needs MDREADER_S3_BUCKET")
         if self.auth_provider == "cognito" and not (

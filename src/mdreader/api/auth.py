@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.api.deps import (
+    Caller,
     ClientIP,
     CurrentCaller,
     Principal,
@@ -51,6 +53,14 @@ def user_public(user: User | Principal) -> UserPublic:
         mfa_enabled=who.mfa_enabled,
         created_at=who.created_at,
     )
+
+
+async def own_account(session: AsyncSession, caller: Caller) -> User:
+    """The caller's user row, loaded in this request's write transaction."""
+    user = await session.get(User, caller.user.id)
+    if user is None:  # deleted while the token was still cached
+        raise AppError(401, "This account no longer exists.", "invalid_token")
+    return user
 
 
 @router.post("/register", status_code=201, dependencies=Public)
@@ -99,8 +109,7 @@ async def me(caller: CurrentCaller) -> UserPublic:
 async def update_me(
     body: UserUpdateIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> UserPublic:
-    user = await session.get(User, caller.user.id)
-    assert user is not None
+    user = await own_account(session, caller)
     user.name = body.name.strip()
     await svc.forget_user(services, session, user.id)
     await session.flush()
@@ -121,8 +130,7 @@ async def verify_email(body: TokenIn, services: ServicesDep, session: SessionDep
 async def resend_verification(
     caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> dict[str, str]:
-    user = await session.get(User, caller.user.id)
-    assert user is not None
+    user = await own_account(session, caller)
     if user.email_verified:
         raise AppError(409, "This e-mail address is already verified.", "already_verified")
     verdict = await services.limiter.hit(f"verify:{user.id}", 5, 3600)
@@ -206,8 +214,7 @@ async def revoke_session(
 
 @router.post("/mfa/totp")
 async def totp_enrol(caller: CurrentCaller, session: SessionDep) -> TotpEnrolPublic:
-    user = await session.get(User, caller.user.id)
-    assert user is not None
+    user = await own_account(session, caller)
     if user.mfa_secret:
         raise AppError(409, "Two-factor sign-in is already on; turn it off first.", "mfa_enabled")
     secret = svc.new_totp_secret()
@@ -219,8 +226,7 @@ async def totp_enrol(caller: CurrentCaller, session: SessionDep) -> TotpEnrolPub
 async def totp_confirm(
     body: CodeIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> UserPublic:
-    user = await session.get(User, caller.user.id)
-    assert user is not None
+    user = await own_account(session, caller)
     if not user.mfa_pending_secret:
         raise AppError(409, "Start the set-up of two-factor sign-in first.", "mfa_not_enrolling")
     step = svc.verify_totp(user, body.code, secret=user.mfa_pending_secret)
@@ -243,8 +249,7 @@ async def totp_disable(
     session: SessionDep,
     body: Annotated[CodeIn, Body()],
 ) -> Response:
-    user = await session.get(User, caller.user.id)
-    assert user is not None
+    user = await own_account(session, caller)
     if not user.mfa_secret:
         raise AppError(409, "Two-factor sign-in is not on.", "mfa_disabled")
     step = svc.verify_totp(user, body.code)

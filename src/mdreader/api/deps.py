@@ -302,3 +302,13 @@ def document_guard(
 
     guard.__policy__ = (subject, action)  # type: ignore[attr-defined]
     return guard
+
+
+def WorkspaceGuard(subject: Subject, action: Action) -> type[WorkspaceAccess]:
+    """The annotation of a route parameter guarded by ``workspace_guard``."""
+    return Annotated[WorkspaceAccess, Depends(workspace_guard(subject, action))]  # type: ignore[return-value]
+
+
+def DocumentGuard(subject: Subject, action: Action, **kw: bool) -> type[DocumentAccess]:
+    """The annotation of a route parameter guarded by ``document_guard``."""
+    return Annotated[DocumentAccess, Depends(document_guard(subject, action, **kw))]  # type: ignore[return-value]

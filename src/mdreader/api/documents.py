@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from mdreader.api.deps import (
-    DocumentAccess,
+    DocumentGuard,
     ReadSessionDep,
     ServicesDep,
     SessionDep,
-    WorkspaceAccess,
-    document_guard,
-    workspace_guard,
+    WorkspaceGuard,
 )
 from mdreader.db.models import Document
 from mdreader.db.types import utcnow
@@ -34,14 +30,6 @@ from mdreader.services import documents as svc
 router = APIRouter(prefix="/api", tags=["documents"])
 # Rendered Markdown is already sanitized; the policy is a second wall should it ever fail.
 HTML_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
-
-
-def WGuard(subject: Subject, action: Action) -> type[WorkspaceAccess]:
-    return Annotated[WorkspaceAccess, Depends(workspace_guard(subject, action))]  # type: ignore[return-value]
-
-
-def DGuard(subject: Subject, action: Action, **kw: bool) -> type[DocumentAccess]:
-    return Annotated[DocumentAccess, Depends(document_guard(subject, action, **kw))]  # type: ignore[return-value]
 
 
 def document_public(document: Document, content: str, role: Role) -> DocumentPublic:
@@ -63,7 +51,7 @@ def document_public(document: Document, content: str, role: Role) -> DocumentPub
 
 @router.get("/workspaces/{workspace_id}/documents")
 async def list_documents(
-    access: WGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: WorkspaceGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
 ) -> list[DocumentListItem]:
     rows = await session.execute(
         select(
@@ -78,7 +66,7 @@ async def list_documents(
 @router.post("/workspaces/{workspace_id}/documents", status_code=201)
 async def create_document(
     body: DocumentCreateIn,
-    access: WGuard(Subject.DOCUMENT, Action.CREATE),
+    access: WorkspaceGuard(Subject.DOCUMENT, Action.CREATE),
     services: ServicesDep,
     session: SessionDep,
 ) -> DocumentPublic:
@@ -96,7 +84,7 @@ async def create_document(
 
 @router.get("/workspaces/{workspace_id}/trash")
 async def list_trash(
-    access: WGuard(Subject.TRASH, Action.READ), session: ReadSessionDep
+    access: WorkspaceGuard(Subject.TRASH, Action.READ), session: ReadSessionDep
 ) -> list[TrashItem]:
     rows = list(
         await session.scalars(
@@ -123,7 +111,7 @@ async def list_trash(
 
 @router.get("/documents/{document_id}")
 async def get_document(
-    access: DGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
 ) -> DocumentPublic:
     content = await svc.live_content(session, access.document.id)
     return document_public(access.document, content, access.role)
@@ -131,7 +119,7 @@ async def get_document(
 
 @router.get("/documents/{document_id}/html", response_class=HTMLResponse)
 async def get_document_html(
-    access: DGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
 ) -> HTMLResponse:
     content = await svc.live_content(session, access.document.id)
     return HTMLResponse(
@@ -143,7 +131,7 @@ async def get_document_html(
 @router.patch("/documents/{document_id}")
 async def update_document(
     body: DocumentPatchIn,
-    access: DGuard(Subject.DOCUMENT, Action.UPDATE),
+    access: DocumentGuard(Subject.DOCUMENT, Action.UPDATE),
     services: ServicesDep,
     session: SessionDep,
 ) -> DocumentPublic:
@@ -172,14 +160,14 @@ async def update_document(
     await session.flush()
     content = await svc.live_content(session, document.id)
     await session.commit()
-    if logged is not None:
-        services.compactor.schedule(document.id)  # type: ignore[attr-defined]
+    if logged is not None and services.compactor is not None:
+        services.compactor.schedule(document.id)
     return document_public(document, content, access.role)
 
 
 @router.delete("/documents/{document_id}", status_code=204)
 async def delete_document(
-    access: DGuard(Subject.DOCUMENT, Action.DELETE), session: SessionDep
+    access: DocumentGuard(Subject.DOCUMENT, Action.DELETE), session: SessionDep
 ) -> Response:
     document = await session.get(Document, access.document.id)
     assert document is not None
@@ -189,7 +177,7 @@ async def delete_document(
 
 @router.post("/documents/{document_id}/restore")
 async def restore_document(
-    access: DGuard(Subject.DOCUMENT, Action.RESTORE, include_deleted=True),
+    access: DocumentGuard(Subject.DOCUMENT, Action.RESTORE, include_deleted=True),
     session: SessionDep,
 ) -> DocumentPublic:
     document = await session.get(Document, access.document.id)

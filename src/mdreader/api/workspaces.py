@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select
 
@@ -15,8 +14,7 @@ from mdreader.api.deps import (
     ReadSessionDep,
     ServicesDep,
     SessionDep,
-    WorkspaceAccess,
-    workspace_guard,
+    WorkspaceGuard,
 )
 from mdreader.db.models import Invitation, Membership, User, Workspace
 from mdreader.db.types import utcnow
@@ -34,10 +32,6 @@ from mdreader.schemas import (
 from mdreader.services import workspaces as svc
 
 router = APIRouter(prefix="/api", tags=["workspaces"])
-
-
-def Guard(subject: Subject, action: Action) -> type[WorkspaceAccess]:
-    return Annotated[WorkspaceAccess, Depends(workspace_guard(subject, action))]  # type: ignore[return-value]
 
 
 def workspace_public(workspace: Workspace, role: Role) -> WorkspacePublic:
@@ -82,13 +76,13 @@ async def create_workspace(
 
 
 @router.get("/workspaces/{workspace_id}")
-async def get_workspace(access: Guard(Subject.WORKSPACE, Action.READ)) -> WorkspacePublic:
+async def get_workspace(access: WorkspaceGuard(Subject.WORKSPACE, Action.READ)) -> WorkspacePublic:
     return workspace_public(access.workspace, access.role)
 
 
 @router.patch("/workspaces/{workspace_id}")
 async def update_workspace(
-    body: WorkspaceIn, access: Guard(Subject.WORKSPACE, Action.UPDATE), session: SessionDep
+    body: WorkspaceIn, access: WorkspaceGuard(Subject.WORKSPACE, Action.UPDATE), session: SessionDep
 ) -> WorkspacePublic:
     workspace = await session.get(Workspace, access.workspace.id)
     if workspace is None:
@@ -102,7 +96,7 @@ async def update_workspace(
 
 @router.delete("/workspaces/{workspace_id}", status_code=204)
 async def delete_workspace(
-    access: Guard(Subject.WORKSPACE, Action.DELETE), session: SessionDep
+    access: WorkspaceGuard(Subject.WORKSPACE, Action.DELETE), session: SessionDep
 ) -> Response:
     await session.execute(delete(Workspace).where(Workspace.id == access.workspace.id))
     return Response(status_code=204)
@@ -110,7 +104,7 @@ async def delete_workspace(
 
 @router.get("/workspaces/{workspace_id}/members")
 async def list_members(
-    access: Guard(Subject.MEMBER, Action.READ), session: ReadSessionDep
+    access: WorkspaceGuard(Subject.MEMBER, Action.READ), session: ReadSessionDep
 ) -> list[MemberPublic]:
     rows = await session.execute(
         select(User, Membership)
@@ -124,7 +118,7 @@ async def list_members(
 @router.post("/workspaces/{workspace_id}/members", status_code=201, response_model=MemberPublic)
 async def add_member(
     body: MemberIn,
-    access: Guard(Subject.MEMBER, Action.CREATE),
+    access: WorkspaceGuard(Subject.MEMBER, Action.CREATE),
     services: ServicesDep,
     session: SessionDep,
 ) -> MemberPublic | JSONResponse:
@@ -161,7 +155,7 @@ async def add_member(
 async def update_member(
     user_id: uuid.UUID,
     body: RoleIn,
-    access: Guard(Subject.MEMBER, Action.UPDATE),
+    access: WorkspaceGuard(Subject.MEMBER, Action.UPDATE),
     session: SessionDep,
 ) -> MemberPublic:
     membership = await svc.change_role(
@@ -174,7 +168,7 @@ async def update_member(
 
 @router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204)
 async def remove_member(
-    user_id: uuid.UUID, access: Guard(Subject.MEMBER, Action.DELETE), session: SessionDep
+    user_id: uuid.UUID, access: WorkspaceGuard(Subject.MEMBER, Action.DELETE), session: SessionDep
 ) -> Response:
     await svc.remove_member(
         session, access.workspace.id, access.caller.user.id, access.role, user_id
@@ -184,7 +178,7 @@ async def remove_member(
 
 @router.get("/workspaces/{workspace_id}/invitations")
 async def list_invitations(
-    access: Guard(Subject.INVITATION, Action.READ), session: ReadSessionDep
+    access: WorkspaceGuard(Subject.INVITATION, Action.READ), session: ReadSessionDep
 ) -> list[InvitationPublic]:
     rows = await session.scalars(
         select(Invitation)
@@ -210,7 +204,7 @@ async def list_invitations(
 @router.delete("/workspaces/{workspace_id}/invitations/{invitation_id}", status_code=204)
 async def revoke_invitation(
     invitation_id: uuid.UUID,
-    access: Guard(Subject.INVITATION, Action.DELETE),
+    access: WorkspaceGuard(Subject.INVITATION, Action.DELETE),
     session: SessionDep,
 ) -> Response:
     invitation = await session.get(Invitation, invitation_id)

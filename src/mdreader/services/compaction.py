@@ -46,7 +46,6 @@ async def compact(services: Services, document_id: uuid.UUID) -> int:
                 DocumentUpdate.document_id == document_id, DocumentUpdate.id <= last
             )
         )
-    await services.cache.delete(f"doc:{document_id}")
     return len(rows)
 
 
