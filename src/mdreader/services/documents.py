@@ -9,9 +9,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.context import Services
-from mdreader.db.models import Document, DocumentUpdate
+from mdreader.db.models import Document, DocumentUpdate, DocumentVersion
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
+from mdreader.services import search
 from mdreader.ytext import apply_text, initial_state, make_doc, text_of
 
 
@@ -96,6 +97,18 @@ async def create_document(
     )
     session.add(document)
     await session.flush()
+    await search.index(session, document.id, workspace_id, document.title, content)
+    if content:
+        # The first version: what the document was created with (import, or a REST create).
+        session.add(
+            DocumentVersion(
+                document_id=document.id,
+                title=document.title,
+                content=content,
+                author_id=user_id,
+                created_at=now,
+            )
+        )
     return document
 
 
