@@ -45,7 +45,7 @@ async def live_content(session: AsyncSession, document_id: uuid.UUID) -> str:
     return text_of(make_doc(state or b"", updates))
 
 
-async def _parent_in(
+async def parent_in(
     session: AsyncSession, workspace_id: uuid.UUID, parent_id: uuid.UUID | None
 ) -> None:
     if parent_id is None:
@@ -80,7 +80,7 @@ async def create_document(
     parent_id: uuid.UUID | None = None,
 ) -> Document:
     check_size(services, content)
-    await _parent_in(session, workspace_id, parent_id)
+    await parent_in(session, workspace_id, parent_id)
     siblings = await _siblings(session, workspace_id, parent_id, None)
     now = utcnow()
     document = Document(
@@ -145,7 +145,7 @@ async def move_document(
     if parent_id is not None:
         if parent_id == document.id:
             raise AppError(409, "A document cannot be its own parent.", "cycle")
-        await _parent_in(session, document.workspace_id, parent_id)
+        await parent_in(session, document.workspace_id, parent_id)
         tree = await _tree(session, document.workspace_id)
         if parent_id in descendants(tree, document.id):
             raise AppError(409, "A document cannot move under one of its own descendants.", "cycle")
