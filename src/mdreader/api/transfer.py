@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -70,7 +71,12 @@ async def import_documents(
         raise AppError(413, "Too many files in one import.", "too_large")
     found: list[svc.ImportFile] = []
     for upload in files:
-        found.extend(svc.read_upload(upload.filename or "", upload.file, services.settings))
+        # Unpacking is blocking work on a temporary file: off the event loop.
+        found.extend(
+            await asyncio.to_thread(
+                svc.read_upload, upload.filename or "", upload.file, services.settings
+            )
+        )
     created = await svc.import_files(
         services, session, access.workspace.id, access.caller.user.id, found
     )

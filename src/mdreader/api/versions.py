@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -104,7 +105,10 @@ async def diff_version(
     else:
         other = await svc.get(session, access.document.id, against)
         base, base_name = other.content, f"version/{other.id}"
-    diff = svc.unified_diff(base, version.content, base_name, f"version/{version.id}")
+    # difflib is pure Python: a long document must not stall the event loop.
+    diff = await asyncio.to_thread(
+        svc.unified_diff, base, version.content, base_name, f"version/{version.id}"
+    )
     return PlainTextResponse(diff, media_type="text/x-diff; charset=utf-8")
 
 
