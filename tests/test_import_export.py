@@ -4,6 +4,7 @@ layout back), hostile archives refused with nothing left behind."""
 from __future__ import annotations
 
 import io
+import re
 import stat
 import uuid
 import zipfile
@@ -11,10 +12,15 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from mdreader.app import create_app
 from mdreader.db.models import Document
+from mdreader.errors import AppError
 from mdreader.services import documents as docs
+from mdreader.services.transfer import _check_path, safe_name
 from tests.conftest import Factory, make_settings
 
 
@@ -305,3 +311,29 @@ async def test_failed_import_removes_stored_attachments(tmp_path, database_url, 
         r = await _import(client, ws, owner, {"files": ("a.zip", archive, "application/zip")})
         assert r.status_code == 413
         assert store.files == {} and await _count(client, ws, owner) == 0
+
+
+# --- properties of the path and name checks ---------------------------------------------------
+
+
+@given(st.text(max_size=300))
+@hsettings(max_examples=300, deadline=None)
+def test_safe_name_is_a_plain_file_name(title):
+    name = safe_name(title)
+    assert name and len(name) <= 124
+    assert not any(c in name for c in '/\\:*?"<>|\0')
+    assert name == name.strip(" .") and name not in (".", "..")
+
+
+@given(st.lists(st.sampled_from(["a", "..", ".", "", "b.md", "/", "\\", "C:", "x"]), max_size=8))
+@hsettings(max_examples=300, deadline=None)
+def test_checked_paths_never_leave_the_tree(parts):
+    name = "".join(parts)
+    try:
+        path = _check_path(name)
+    except AppError as exc:
+        assert exc.status == 400
+        return
+    if path is not None:
+        assert not path.startswith("/") and ".." not in path.split("/")
+        assert "\\" not in path and not re.match(r"^[A-Za-z]:", path)

@@ -211,3 +211,40 @@ async def test_versions_after_a_quiet_period(quiet_app, factory):
         assert await compact(services, uuid.UUID(doc["id"])) == 0
         await services.versioner.flush()
         assert len(await _versions(client, doc, owner)) == 2
+
+
+async def test_pending_versions_are_taken_at_shutdown(tmp_path, database_url, outbox):
+    import httpx
+
+    from mdreader.app import create_app
+    from tests.conftest import Factory
+
+    application = create_app(
+        make_settings(tmp_path, database_url, version_quiet_period=3600), mailer=outbox
+    )
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            f = Factory(client, outbox)
+            owner = await f.user("owner")
+            ws = await f.workspace(owner)
+            doc = await f.document(ws, owner, "Doc", "v1")
+            await client.patch(
+                f"/api/documents/{doc['id']}", json={"content": "v2"}, headers=owner.headers
+            )
+            assert len(await _versions(client, doc, owner)) == 1
+            services = application.state.services
+    # The compactor's last flush scheduled a version; the versioner took it on the way out.
+    async with services.db.read_session() as session:
+        from sqlalchemy import select
+
+        from mdreader.db.models import DocumentVersion
+
+        contents = list(
+            await session.scalars(
+                select(DocumentVersion.content).where(
+                    DocumentVersion.document_id == uuid.UUID(doc["id"])
+                )
+            )
+        )
+    assert sorted(contents) == ["v1", "v2"]

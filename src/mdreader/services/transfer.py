@@ -281,6 +281,8 @@ def _check_path(name: str) -> str | None:
     if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
         raise _bad(f"The archive holds an absolute path ({name!r}); paths must be relative.")
     parts = [p for p in path.split("/") if p not in ("", ".")]
+    if parts and re.match(r"^[A-Za-z]:", parts[0]):
+        raise _bad(f"The archive holds an absolute path ({name!r}); paths must be relative.")
     if ".." in parts:
         raise _bad(f"The archive holds a path leaving its folder ({name!r}).")
     if not parts or path.endswith("/"):
