@@ -337,3 +337,27 @@ def test_checked_paths_never_leave_the_tree(parts):
     if path is not None:
         assert not path.startswith("/") and ".." not in path.split("/")
         assert "\\" not in path and not re.match(r"^[A-Za-z]:", path)
+
+
+async def test_round_trip_keeps_the_order_of_siblings(client, factory):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    parent = await factory.document(ws, owner, "Book", "")
+    for title in ("Zeta", "Alpha", "Mu"):
+        await factory.document(ws, owner, title, title.lower(), parent_id=parent["id"])
+    exported = await _export(client, ws, owner)
+    target = await factory.workspace(owner, "Copy")
+    r = await _import(client, target, owner, {"files": ("e.zip", exported, "application/zip")})
+    children = sorted((d for d in r.json() if d["parent_id"]), key=lambda d: d["position"])
+    assert [d["title"] for d in children] == ["Zeta", "Alpha", "Mu"]
+    # A folder's own Markdown file may come after its children in an archive.
+    archive = make_zip({"Later/Child.md": b"c", "Later.md": b"parent text"})
+    r = await _import(client, target, owner, {"files": ("l.zip", archive, "application/zip")})
+    by_title = {d["title"]: d for d in r.json()}
+    assert set(by_title) == {"Later", "Child"}
+    assert by_title["Child"]["parent_id"] == by_title["Later"]["id"]
+    r = await client.get(f"/api/documents/{by_title['Later']['id']}", headers=owner.headers)
+    assert r.json()["content"] == "parent text"
+    archive = make_zip({"Dup.md": b"a", "Dup.markdown": b"b"})
+    r = await _import(client, target, owner, {"files": ("d.zip", archive, "application/zip")})
+    assert r.status_code == 400

@@ -394,27 +394,40 @@ class _Planned:
 
 
 def _plan(files: list[ImportFile]) -> tuple[list[_Planned], dict[str, bytes]]:
-    """Documents in parent-first order, and the other files (attachments) by path."""
+    """Documents in parent-first order, and the other files (attachments) by path.
+
+    Siblings keep the order in which they come in the archive (an export lists them in
+    their order in the tree), so a round trip keeps positions.
+    """
     planned: dict[str, _Planned] = {}
+    implicit: set[str] = set()  # folders without a Markdown file of their own (yet)
     others: dict[str, bytes] = {}
-    for f in sorted(files, key=lambda f: f.path):
-        if _is_markdown(f.path):
-            key = posixpath.splitext(f.path)[0]
-            if key in planned:
-                raise _bad(f"Two files would become the same document: {f.path!r}.")
-            planned[key] = _Planned(key, _stem(f.path), _decode(f.data), f.path)
-        else:
+    for f in files:
+        if not _is_markdown(f.path):
             others[f.path] = f.data
-    # Folders that hold documents but have no Markdown file of their own become documents.
-    for key in list(planned):
+            continue
+        key = posixpath.splitext(f.path)[0]
+        # Folders that hold documents become documents, empty unless "Folder.md" comes.
         folder = posixpath.dirname(key)
+        missing = []
         while folder and folder not in planned:
-            planned[folder] = _Planned(folder, posixpath.basename(folder), "", None)
+            missing.append(folder)
             folder = posixpath.dirname(folder)
+        for folder in reversed(missing):
+            planned[folder] = _Planned(folder, posixpath.basename(folder), "", None)
+            implicit.add(folder)
+        if key in planned and key not in implicit:
+            raise _bad(f"Two files would become the same document: {f.path!r}.")
+        if key in implicit:
+            implicit.discard(key)
+            item = planned[key]
+            item.title, item.content, item.source = _stem(f.path), _decode(f.data), f.path
+        else:
+            planned[key] = _Planned(key, _stem(f.path), _decode(f.data), f.path)
     for key, item in planned.items():
-        parent = posixpath.dirname(key)
-        item.parent = parent or None
-    ordered = sorted(planned.values(), key=lambda p: (p.key.count("/"), p.key))
+        item.parent = posixpath.dirname(key) or None
+    # A stable sort: parents before children, siblings in archive order.
+    ordered = sorted(planned.values(), key=lambda p: p.key.count("/"))
     return ordered, others
 
 
