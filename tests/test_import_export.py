@@ -361,3 +361,28 @@ async def test_round_trip_keeps_the_order_of_siblings(client, factory):
     archive = make_zip({"Dup.md": b"a", "Dup.markdown": b"b"})
     r = await _import(client, target, owner, {"files": ("d.zip", archive, "application/zip")})
     assert r.status_code == 400
+
+
+async def test_import_under_a_document(client, factory):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    parent = await factory.document(ws, owner, "Inbox", "")
+    await factory.document(ws, owner, "Old", "", parent_id=parent["id"])
+    r = await client.post(
+        f"/api/workspaces/{ws['id']}/import",
+        files={"files": ("n.md", b"new", "text/markdown")},
+        data={"parent_id": parent["id"]},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    (created,) = r.json()
+    assert created["parent_id"] == parent["id"] and created["position"] == 1
+    elsewhere = await factory.workspace(owner, "Other")
+    r = await client.post(
+        f"/api/workspaces/{elsewhere['id']}/import",
+        files={"files": ("n.md", b"new", "text/markdown")},
+        data={"parent_id": parent["id"]},
+        headers=owner.headers,
+    )
+    assert r.status_code == 404
+    assert await _count(client, elsewhere, owner) == 0

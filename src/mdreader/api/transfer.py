@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
 
 from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
@@ -64,6 +65,9 @@ async def import_documents(
     services: ServicesDep,
     session: SessionDep,
     files: Annotated[list[UploadFile], File(description="Markdown files, or one zip")],
+    parent_id: Annotated[
+        uuid.UUID | None, Form(description="import under this document (default: top level)")
+    ] = None,
 ) -> list[DocumentListItem]:
     """Create documents from ``.md`` files or a zip of them (the export's layout), all or
     nothing: a refused archive leaves no trace."""
@@ -78,7 +82,7 @@ async def import_documents(
             )
         )
     created = await svc.import_files(
-        services, session, access.workspace.id, access.caller.user.id, found
+        services, session, access.workspace.id, access.caller.user.id, found, parent_id=parent_id
     )
     return [
         DocumentListItem(
