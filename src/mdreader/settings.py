@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     max_document_bytes: int = 1024 * 1024
 
+    # History, import and export
+    version_quiet_period: float = Field(default=300.0, ge=0)
+    import_max_files: int = Field(default=10_000, ge=1)
+    import_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    import_max_ratio: float = Field(default=100.0, ge=1)
+
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
         if self.environment == "production" and self.secret_key in {"changeme", "secret", "dev"}:
