@@ -89,14 +89,14 @@ class NodeClients:
         async for line in self.proc.stderr:
             self.stderr.append(line.decode(errors="replace"))
 
-    async def call(self, op: str, timeout: float = 30, **args: Any) -> dict[str, Any]:
+    async def call(self, op: str, within: float = 30, **args: Any) -> dict[str, Any]:
         assert self.proc and self.proc.stdin
         ident = next(self._ids)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[ident] = fut
         self.proc.stdin.write((json.dumps({"id": ident, "op": op, **args}) + "\n").encode())
         await self.proc.stdin.drain()
-        msg = await asyncio.wait_for(fut, timeout)
+        msg = await asyncio.wait_for(fut, within)
         if not msg.get("ok"):
             raise AssertionError(f"{op} failed: {msg.get('error')}")
         return msg
@@ -113,10 +113,10 @@ class NodeClients:
         return await self.call("state", cid=cid)
 
     async def wait(
-        self, cid: str, until: str, value: Any = None, timeout: float = 20
+        self, cid: str, until: str, value: Any = None, within: float = 20
     ) -> dict[str, Any]:
         return await self.call(
-            "wait", cid=cid, until=until, value=value, timeout=int(timeout * 1000), ts=timeout + 5
+            "wait", within=within + 5, cid=cid, until=until, value=value, timeout=int(within * 1000)
         )
 
     async def close(self) -> None:
@@ -167,7 +167,7 @@ class InProcessServer:
 
     async def __aenter__(self) -> InProcessServer:
         self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        await eventually(lambda: _started(self.server), timeout=10)
+        await eventually(lambda: _started(self.server), within=10)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -188,61 +188,74 @@ class ServerProcess:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = {**os.environ, **env}
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: asyncio.subprocess.Process | None = None
         self.port = 0
         self.log: list[str] = []
+        self._drainer: asyncio.Task[None] | None = None
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> ServerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.collab.serve"],
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.collab.serve",
             cwd=ROOT,
             env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         assert self.proc.stdout
-        loop = asyncio.get_running_loop()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = await loop.run_in_executor(None, self.proc.stdout.readline)
-            if not line:
-                raise AssertionError("the server exited:\n" + "".join(self.log[-50:]))
-            self.log.append(line)
-            if line.startswith("READY "):
-                self.port = int(line.split()[1])
-                loop.run_in_executor(None, self._drain)
-                return self
-        raise AssertionError("the server did not start:\n" + "".join(self.log[-50:]))
+        async with asyncio.timeout(60):
+            while True:
+                raw = await self.proc.stdout.readline()
+                if not raw:
+                    raise AssertionError("the server exited:\n" + "".join(self.log[-50:]))
+                line = raw.decode(errors="replace")
+                self.log.append(line)
+                if line.startswith("READY "):
+                    self.port = int(line.split()[1])
+                    break
+        self._drainer = asyncio.create_task(self._drain())
+        return self
 
-    def _drain(self) -> None:
+    async def _drain(self) -> None:
         assert self.proc and self.proc.stdout
-        for line in self.proc.stdout:
-            self.log.append(line)
+        async for raw in self.proc.stdout:
+            self.log.append(raw.decode(errors="replace"))
 
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.proc and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+            await self.proc.wait()
+        await self._stop_drain()
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+                async with asyncio.timeout(15):
+                    await self.proc.wait()
+            except TimeoutError:
+                await self.kill()
+        await self._stop_drain()
+
+    async def _stop_drain(self) -> None:
+        if self._drainer is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await self._drainer
+            self._drainer = None
 
 
 async def eventually(
-    check: Callable[[], Awaitable[Any]], timeout: float = 10, interval: float = 0.02
+    check: Callable[[], Awaitable[Any]], within: float = 10, interval: float = 0.02
 ) -> Any:
     """Retry ``check`` until it stops raising AssertionError (or time runs out)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         try:
             return await check()

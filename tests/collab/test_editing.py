@@ -16,7 +16,7 @@ async def _world(factory: Factory, content: str = "") -> tuple[dict, dict, objec
 
 
 async def test_a_dozen_clients_converge_with_concurrent_inserts(factory, live, node: NodeClients):
-    ws, doc, owner = await _world(factory, "start\n")
+    _ws, doc, owner = await _world(factory, "start\n")
     cids = [f"c{i}" for i in range(12)]
     for cid in cids:
         await node.open(cid, live.base, doc["id"], owner.access_token)
@@ -49,7 +49,7 @@ async def test_a_dozen_clients_converge_with_concurrent_inserts(factory, live, n
 
 
 async def test_rest_writes_reach_open_editors_and_live_edits_reach_rest(factory, live, node):
-    ws, doc, owner = await _world(factory, "Hello world\n")
+    _ws, doc, owner = await _world(factory, "Hello world\n")
     await node.open("h", live.base, doc["id"], owner.access_token)
     await node.open_yws("y", live.base, doc["id"], owner.access_token)
     await node.wait("h", "synced")
