@@ -263,3 +263,20 @@ async def eventually(
             if time.monotonic() > deadline:
                 raise
         await asyncio.sleep(interval)
+
+
+def server_env(settings: Any, **extra: str) -> dict[str, str]:
+    """Environment for a server subprocess sharing the test's database, Redis and key."""
+    env = {
+        "MDREADER_DATABASE_URL": settings.resolved_database_url,
+        "MDREADER_SECRET_KEY": settings.resolved_secret_key,
+        "MDREADER_DATA_DIR": str(settings.data_dir),
+        "MDREADER_ENVIRONMENT": "test",
+        "MDREADER_LOG_JSON": "false",
+        "MDREADER_LOG_LEVEL": "WARNING",
+        "MDREADER_WEB_DIST": str(settings.data_dir / "no-web"),
+    }
+    if settings.redis_url:
+        env["MDREADER_REDIS_URL"] = settings.redis_url
+    env.update(extra)
+    return env

@@ -1,9 +1,11 @@
 """A real MDReader server for the collaboration tests: settings from the environment, a
-socket bound to port 0, ``READY <port>`` on stdout once it listens."""
+socket bound to port 0 (or ``MDREADER_TEST_PORT``, to come back on the same port after a
+kill), ``READY <port>`` on stdout once it listens."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
 import uvicorn
@@ -17,7 +19,7 @@ def main() -> None:
     app = create_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", int(os.environ.get("MDREADER_TEST_PORT", "0"))))
     config = uvicorn.Config(
         app,
         log_config=None,

@@ -18,7 +18,7 @@ function track(cid, kind, doc) {
   const c = {
     cid, kind, doc, text: doc.getText("content"), provider: null,
     authenticated: false, scope: null, denied: [], closes: [], synced: false, status: null,
-    unsynced: 0, stateless: [], updatesReceived: 0,
+    unsynced: 0, stateless: [], updatesReceived: 0, typed: "", typing: null,
   };
   doc.on("update", (_u, origin) => { if (origin === c.provider) c.updatesReceived += 1; });
   clients.set(cid, c);
@@ -41,6 +41,7 @@ function summary(c) {
     stateless: c.stateless,
     clientId: c.doc.clientID,
     updatesReceived: c.updatesReceived,
+    typed: c.typed,
   };
 }
 
@@ -103,6 +104,24 @@ const ops = {
     const c = clients.get(cid);
     c.doc.transact(() => { c.text.delete(0, c.text.length); c.text.insert(0, text); });
     return {};
+  },
+  type({ cid, text, interval = 2 }) {
+    // Append one character of `text` every `interval` ms, each its own update.
+    const c = clients.get(cid);
+    let i = 0;
+    c.typing = setInterval(() => {
+      if (i >= text.length) { clearInterval(c.typing); c.typing = null; return; }
+      c.text.insert(c.text.length, text[i]);
+      c.typed += text[i];
+      i += 1;
+    }, interval);
+    return {};
+  },
+  stopTyping({ cid }) {
+    const c = clients.get(cid);
+    if (c.typing) clearInterval(c.typing);
+    c.typing = null;
+    return summary(c);
   },
   awareness({ cid, state }) { clients.get(cid).provider.awareness.setLocalState(state); return {}; },
   stateless({ cid, payload }) { clients.get(cid).provider.sendStateless(payload); return {}; },
