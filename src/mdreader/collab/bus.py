@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 log = logging.getLogger("mdreader.collab.bus")
 
@@ -73,7 +74,7 @@ class RedisBus:
         self.retry_delay = retry_delay
         self.node = os.urandom(8)
         self.channels: set[str] = set()
-        self._pubsub = None
+        self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._outgoing: deque[tuple[str, str, bytes]] = deque()
