@@ -278,8 +278,11 @@ class CollabServer:
                     now - sock.last_received > s.collab_idle_timeout
                 ):
                     sock.transport.close(p.CLOSE_TIMEOUT, "Connection Timeout")
-                elif now - sock.last_received > s.collab_ping_interval:
-                    sock.transport.send(p.PING)
+                elif (
+                    now - sock.last_received > s.collab_ping_interval
+                    or now - sock.transport.last_sent > s.collab_ping_interval
+                ):
+                    sock.ping()
             for doc in list(self.documents.values()):
                 stale = doc.awareness.outdated(s.collab_awareness_timeout)
                 if stale:
