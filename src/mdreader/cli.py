@@ -52,7 +52,10 @@ def serve(host: str, port: int, workers: int) -> None:
         proxy_headers=False,  # client addresses are resolved from MDREADER_TRUSTED_PROXIES
         log_config=None,
         access_log=False,
-        ws_max_size=16 * 1024 * 1024,
+        ws_max_size=settings.collab_max_message_bytes + 1024,
+        # Yjs updates are small and binary: compressing every frame costs both ends more
+        # than it saves (and Node's ws inflates through a small thread pool).
+        ws_per_message_deflate=False,
     )
 
 

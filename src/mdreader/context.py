@@ -17,6 +17,7 @@ from mdreader.observability import Metrics
 from mdreader.settings import Settings
 
 if TYPE_CHECKING:
+    from mdreader.collab import CollabServer
     from mdreader.services.compaction import Compactor
     from mdreader.services.transfer import Attachments
     from mdreader.services.versions import Versioner
@@ -37,6 +38,7 @@ class Services:
     versioner: Versioner | None = None
     # Reads and stores files for export and import; None until a storage backend exists.
     attachments: Attachments | None = None
+    collab: CollabServer | None = None
 
 
 @asynccontextmanager
@@ -84,4 +86,7 @@ async def build_services(
         compactor = Compactor(services)
         services.compactor = compactor
         await stack.enter_async_context(compactor)
+        from mdreader.collab import build_collab
+
+        services.collab = await stack.enter_async_context(build_collab(services))
         yield services
