@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -28,7 +28,8 @@ from mdreader.errors import AppError
 from mdreader.policy import Action, Role, Subject
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are coroutines: FastAPI runs a plain `def` in a worker thread, a costly hop.
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
@@ -81,7 +82,7 @@ def _in_networks(address: str, networks: list[str]) -> bool:
     return False
 
 
-def get_client_ip(request: Request, services: ServicesDep) -> str:
+async def get_client_ip(request: Request, services: ServicesDep) -> str:
     return client_ip(request, services.settings.trusted_proxies)
 
 
@@ -202,7 +203,7 @@ async def get_caller(request: Request, services: ServicesDep) -> Caller:
     return caller
 
 
-def public() -> None:
+async def public() -> None:
     """Guard of routes anyone may call (sign-up, sign-in, health)."""
 
 
@@ -237,6 +238,28 @@ class DocumentAccess:
     role: Role
 
 
+# The guards' queries, built once: every request only binds its ids.
+WORKSPACE_AND_ROLE = (
+    select(Workspace, Membership.role)
+    .outerjoin(
+        Membership,
+        (Membership.workspace_id == Workspace.id) & (Membership.user_id == bindparam("user_id")),
+    )
+    .where(Workspace.id == bindparam("workspace_id"))
+)
+DOCUMENT_AND_ROLE = (
+    select(Document, Membership.role)
+    # The text and Yjs state can be large; handlers read them when they need to.
+    .options(defer(Document.content), defer(Document.ystate))
+    .outerjoin(
+        Membership,
+        (Membership.workspace_id == Document.workspace_id)
+        & (Membership.user_id == bindparam("user_id")),
+    )
+    .where(Document.id == bindparam("document_id"))
+)
+
+
 def workspace_guard(subject: Subject, action: Action) -> Callable[..., Any]:
     """Guard for /workspaces/{workspace_id}/...: member role checked against the policy."""
     policy.rule(subject, action)
@@ -250,13 +273,7 @@ def workspace_guard(subject: Subject, action: Action) -> Callable[..., Any]:
         async with services.db.primary_read_session() as session:
             row = (
                 await session.execute(
-                    select(Workspace, Membership.role)
-                    .outerjoin(
-                        Membership,
-                        (Membership.workspace_id == Workspace.id)
-                        & (Membership.user_id == caller.user.id),
-                    )
-                    .where(Workspace.id == workspace_id)
+                    WORKSPACE_AND_ROLE, {"workspace_id": workspace_id, "user_id": caller.user.id}
                 )
             ).first()
         workspace, role = (row[0], _role(row[1])) if row else (None, None)
@@ -282,15 +299,7 @@ def document_guard(
         async with services.db.primary_read_session() as session:
             row = (
                 await session.execute(
-                    select(Document, Membership.role)
-                    # The text and Yjs state can be large; handlers read them when they need to.
-                    .options(defer(Document.content), defer(Document.ystate))
-                    .outerjoin(
-                        Membership,
-                        (Membership.workspace_id == Document.workspace_id)
-                        & (Membership.user_id == caller.user.id),
-                    )
-                    .where(Document.id == document_id)
+                    DOCUMENT_AND_ROLE, {"document_id": document_id, "user_id": caller.user.id}
                 )
             ).first()
         document, role = (row[0], _role(row[1])) if row else (None, None)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,13 +18,21 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from mdreader.errors import AppError
 
-def _is_sqlite(url: str) -> bool:
+
+def _is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _create_engine(url: str, *, write: bool, pool_size: int, echo: bool) -> AsyncEngine:
+def _create_engine(url: str | URL, *, write: bool, pool_size: int, echo: bool) -> AsyncEngine:
     if _is_sqlite(url):
+        parsed = make_url(url)
+        if parsed.get_driver_name() == "aiosqlite":
+            # The same driver, one thread hop per statement (see sqlite_driver).
+            import mdreader.db.sqlite_driver  # noqa: F401  (registers the dialect)
+
+            url = parsed.set(drivername="sqlite+mdreader")
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -34,6 +42,10 @@ def _create_engine(url: str, *, write: bool, pool_size: int, echo: bool) -> Asyn
             connect_args={"timeout": 30},
             pool_size=pool_size,
             max_overflow=pool_size,
+            # Readers run each statement in its own implicit transaction (WAL readers never
+            # block), so there is nothing to roll back when a connection returns to the pool:
+            # every skipped BEGIN/ROLLBACK is a round trip to the driver's thread saved.
+            **({} if write else {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}),
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -47,14 +59,16 @@ def _create_engine(url: str, *, write: bool, pool_size: int, echo: bool) -> Asyn
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        @event.listens_for(engine.sync_engine, "begin")
-        def _begin(conn: Any) -> None:
-            # Writers take the write lock up front: a deferred transaction that later upgrades
-            # fails at once with SQLITE_BUSY instead of waiting its turn.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if write:
+
+            @event.listens_for(engine.sync_engine, "begin")
+            def _begin(conn: Any) -> None:
+                # Writers take the write lock up front: a deferred transaction that later
+                # upgrades fails at once with SQLITE_BUSY instead of waiting its turn.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
@@ -62,6 +76,23 @@ def _create_engine(url: str, *, write: bool, pool_size: int, echo: bool) -> Asyn
         pool_pre_ping=True,
         pool_recycle=1800,
     )
+    # Reads need no transaction of their own: no BEGIN and no ROLLBACK round trips.
+    return engine if write else engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+WRITE_TURN_TIMEOUT = 30.0  # seconds, as SQLite's busy_timeout
+
+
+class DatabaseBusy(AppError):
+    """No write turn within WRITE_TURN_TIMEOUT: the database is overloaded."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "The database is busy; try again in a moment.",
+            "busy",
+            headers={"Retry-After": "5"},
+        )
 
 
 class Database:
@@ -75,10 +106,11 @@ class Database:
         self.engine = _create_engine(url, write=True, pool_size=pool_size, echo=echo)
         # Reads that must see the latest writes (sessions, memberships) go to the primary; on
         # SQLite through a second engine, since readers must not take the write lock.
+        # On PostgreSQL the same pool serves them, in autocommit mode.
         self.primary_read_engine = (
             _create_engine(url, write=False, pool_size=pool_size, echo=echo)
             if _is_sqlite(url)
-            else self.engine
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.read_engine = (
             _create_engine(read_url, write=False, pool_size=pool_size, echo=echo)
@@ -90,10 +122,31 @@ class Database:
             self.primary_read_engine, expire_on_commit=False
         )
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Writers of this process queue here in order instead
+        # of polling the file lock (busy_timeout), which starves some of them for seconds;
+        # other processes (the CLI) still meet at the file lock.
+        self._write_turn = asyncio.Lock() if _is_sqlite(url) else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed when the block ends, rolled back on error."""
+        if self._write_turn is None:
+            async with self._session() as session:
+                yield session
+            return
+        try:
+            async with asyncio.timeout(WRITE_TURN_TIMEOUT):
+                await self._write_turn.acquire()
+        except TimeoutError:
+            raise DatabaseBusy() from None
+        try:
+            async with self._session() as session:
+                yield session
+        finally:
+            self._write_turn.release()
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
             try:
                 yield session

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.context import Services
@@ -31,18 +31,29 @@ async def pending_updates(session: AsyncSession, document_id: uuid.UUID) -> list
     return list(rows)
 
 
+# Built once; a read binds the id. `pending`: are there updates not yet compacted?
+CONTENT_AND_PENDING = select(
+    Document.content,
+    select(DocumentUpdate.id)
+    .where(DocumentUpdate.document_id == bindparam("document_id"))
+    .exists()
+    .label("pending"),
+).where(Document.id == bindparam("document_id"))
+
+
 async def live_content(session: AsyncSession, document_id: uuid.UUID) -> str:
     """The Markdown including every acknowledged update not yet compacted.
 
     Usually nothing is pending and the compacted text is read as it is; the Yjs state is
     loaded only when there are updates to fold in.
     """
-    updates = await pending_updates(session, document_id)
-    if not updates:
-        content = await session.scalar(select(Document.content).where(Document.id == document_id))
-        return content or ""
+    row = (await session.execute(CONTENT_AND_PENDING, {"document_id": document_id})).first()
+    if row is None:
+        return ""
+    if not row.pending:
+        return row.content or ""
     state = await session.scalar(select(Document.ystate).where(Document.id == document_id))
-    return text_of(make_doc(state or b"", updates))
+    return text_of(make_doc(state or b"", await pending_updates(session, document_id)))
 
 
 async def parent_in(

@@ -8,6 +8,7 @@ matched words in ``<mark>``.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import uuid
@@ -111,7 +112,10 @@ _POSTGRESQL = text(
 ).bindparams(bindparam("workspace_id", type_=Uuid))
 # The default random_page_cost (4, for spinning disks) makes the planner scan the whole
 # table rather than the GIN index for all but huge tables; on SSDs 1.1 is the usual value.
-_PG_PLANNER = text("SET LOCAL random_page_cost = 1.1")
+# Read sessions may run in autocommit mode, where SET LOCAL would not reach the query: the
+# setting is made for the connection and reset right after.
+_PG_PLANNER = text("SET random_page_cost = 1.1")
+_PG_PLANNER_RESET = text("RESET random_page_cost")
 
 
 async def search(
@@ -125,14 +129,20 @@ async def search(
     words = terms(query)
     if not words:
         return []
+    params = {"workspace_id": workspace_id, "limit": limit, "offset": offset}
     if session.get_bind().dialect.name == "postgresql":
+        stmt = _POSTGRESQL.bindparams(tsquery=" & ".join(f"{w}:*" for w in words), **params)
         await session.execute(_PG_PLANNER)
-        stmt = _POSTGRESQL.bindparams(tsquery=" & ".join(f"{w}:*" for w in words))
+        try:
+            rows = (await session.execute(stmt)).all()
+        except BaseException:
+            with contextlib.suppress(Exception):  # an aborted transaction undoes SET anyway
+                await session.execute(_PG_PLANNER_RESET)
+            raise
+        await session.execute(_PG_PLANNER_RESET)
     else:
-        stmt = _SQLITE.bindparams(match=" ".join(f'"{w}"*' for w in words))
-    rows = await session.execute(
-        stmt.bindparams(workspace_id=workspace_id, limit=limit, offset=offset)
-    )
+        stmt = _SQLITE.bindparams(match=" ".join(f'"{w}"*' for w in words), **params)
+        rows = (await session.execute(stmt)).all()
     return [
         Hit(
             document_id=row.document_id
