@@ -152,6 +152,11 @@ async def test_backup_then_restore_into_an_empty_instance_is_byte_for_byte(
             h = {"Authorization": f"Bearer {login.json()['access_token']}"}
             doc = (await c.get(f"/api/documents/{ids['root']}", headers=h)).json()
             assert doc["content"].endswith("More text.\n")
+            # The full-text index is rebuilt from the restored rows (FTS5 triggers, tsvector).
+            hits = await c.get(
+                f"/api/workspaces/{doc['workspace_id']}/search", params={"q": "ünïcödé"}, headers=h
+            )
+            assert [hit["document_id"] for hit in hits.json()] == [ids["root"]], hits.text
             r = await c.patch(
                 f"/api/documents/{ids['grand']}", json={"content": "new after restore"}, headers=h
             )
