@@ -104,7 +104,7 @@ async def run(documents: int, queries: int, database_url: str, data_dir: Path) -
         import_seconds = time.perf_counter() - started
         if db.dialect == "postgresql":
             # What autovacuum does soon after a bulk insert: fresh planner statistics.
-            async with db.engine.connect() as conn:
+            async with db.engine.begin() as conn:  # committed, or the statistics are lost
                 await conn.execute(text("ANALYZE"))
         now = utcnow()
         rows = [
@@ -131,7 +131,8 @@ async def run(documents: int, queries: int, database_url: str, data_dir: Path) -
 
         # --- search -----------------------------------------------------------------------
         ids = [d.id for d in created]
-        common, rare = words[:50], words[1000:]
+        common = words[:50]
+        rare = [w for w in words[1000:] if len(w) >= 7]  # selective even as a prefix
         phrases = [
             rng.choice(common)
             if i % 3 == 0

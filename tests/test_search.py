@@ -32,8 +32,9 @@ async def test_ranked_with_snippets(client, factory):
     by_id = {h["document_id"]: h for h in hits}
     assert "<mark>kiwi</mark>" in by_id[many["id"]]["snippet"].lower()
     assert by_id[title["id"]]["title"] == "Kiwi growing"
-    # Prefix matching, several words (all must match), paging.
-    assert [h["document_id"] for h in await _search(client, ws, owner, "harv jam")] == [many["id"]]
+    # Several words (all must match, the last as a prefix), paging.
+    assert [h["document_id"] for h in await _search(client, ws, owner, "jam harv")] == [many["id"]]
+    assert await _search(client, ws, owner, "harv jam") == []
     assert len(await _search(client, ws, owner, "kiwi", limit=1)) == 1
     assert len(await _search(client, ws, owner, "kiwi", limit=2, offset=2)) == 1
 
