@@ -107,3 +107,27 @@ async def test_compaction_of_live_edits_updates_the_index(app, client, factory):
     assert await _search(client, ws, owner, "capybara") == []
     assert await compact(services, uuid.UUID(doc["id"])) == 1
     assert [h["document_id"] for h in await _search(client, ws, owner, "capybara")] == [doc["id"]]
+
+
+async def test_planner_settings_do_not_outlive_the_query(app, factory):
+    """On PostgreSQL the search sets two planner settings for its own query only."""
+    from sqlalchemy import text
+
+    from mdreader.services.search import search
+
+    services = app.state.services
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    await factory.document(ws, owner, "Doc", "okapi")
+    postgresql = services.db.dialect == "postgresql"
+
+    async def planner(session):
+        if not postgresql:
+            return None
+        cost = (await session.execute(text("SHOW random_page_cost"))).scalar()
+        return cost, (await session.execute(text("SHOW plan_cache_mode"))).scalar()
+
+    async with services.db.read_session() as session:
+        before = await planner(session)
+        assert len(await search(session, uuid.UUID(ws["id"]), "okapi")) == 1
+        assert await planner(session) == before
