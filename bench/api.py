@@ -141,7 +141,9 @@ def main() -> None:
             reference = asyncio.run(
                 measure(bare_port, token, doc_id, args.seconds, args.concurrency)
             )
-            framework = asyncio.run(measure(fw_port, token, doc_id, args.seconds, args.concurrency))
+            framework = asyncio.run(
+                measure(fw_port, token, doc_id, args.seconds, args.concurrency)
+            )
         finally:
             for proc in (app, bare, fw):
                 proc.terminate()

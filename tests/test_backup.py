@@ -90,6 +90,15 @@ async def _populate(client, factory, settings) -> dict[str, str]:
         headers=owner.headers,
     )
     assert r.status_code == 200, r.text
+    for label in ("first draft", None):
+        r = await client.post(
+            f"/api/documents/{child['id']}/versions",
+            json={"label": label} if label else {},
+            headers=editor.headers,
+        )
+        assert r.status_code == 201, r.text
+    r = await client.post(f"/api/documents/{root['id']}/shares", json={}, headers=owner.headers)
+    assert r.status_code == 201, r.text
     trashed = await factory.document(ws, owner, "Trashed", "gone for now")
     assert (
         await client.delete(f"/api/documents/{trashed['id']}", headers=owner.headers)
@@ -99,7 +108,14 @@ async def _populate(client, factory, settings) -> dict[str, str]:
     (files / "ab" / "cd").mkdir(parents=True)
     (files / "ab" / "cd" / "image.png").write_bytes(bytes(range(256)) * 64)
     (files / "plain.txt").write_bytes("text ✓\n".encode())
-    return {"email": owner.email, "root": root["id"], "grand": grand["id"]}
+    return {
+        "email": owner.email,
+        "workspace": ws["id"],
+        "root": root["id"],
+        "child": child["id"],
+        "grand": grand["id"],
+        "share": r.json()["token"],
+    }
 
 
 async def test_backup_then_restore_into_an_empty_instance_is_byte_for_byte(
@@ -127,6 +143,8 @@ async def test_backup_then_restore_into_an_empty_instance_is_byte_for_byte(
     assert "Restored" in r.stdout
 
     after = await _rows(empty_database)
+    for table in ("documents", "document_versions", "shares", "search_documents"):
+        assert before[table], f"the test wrote no {table}"
     for table in before:
         assert after[table] == before[table], f"table {table} differs after restore"
     files_after = {
@@ -152,11 +170,13 @@ async def test_backup_then_restore_into_an_empty_instance_is_byte_for_byte(
             h = {"Authorization": f"Bearer {login.json()['access_token']}"}
             doc = (await c.get(f"/api/documents/{ids['root']}", headers=h)).json()
             assert doc["content"].endswith("More text.\n")
-            # The full-text index is rebuilt from the restored rows (FTS5 triggers, tsvector).
-            hits = await c.get(
-                f"/api/workspaces/{doc['workspace_id']}/search", params={"q": "ünïcödé"}, headers=h
-            )
-            assert [hit["document_id"] for hit in hits.json()] == [ids["root"]], hits.text
+            versions = (await c.get(f"/api/documents/{ids['child']}/versions", headers=h)).json()
+            assert {v["label"] for v in versions} >= {"first draft"}
+            hits = (
+                await c.get(f"/api/workspaces/{ids['workspace']}/search?q=emoji", headers=h)
+            ).json()
+            assert [hit["document_id"] for hit in hits] == [ids["root"]]
+            assert (await c.get(f"/s/{ids['share']}")).status_code == 200
             r = await c.patch(
                 f"/api/documents/{ids['grand']}", json={"content": "new after restore"}, headers=h
             )

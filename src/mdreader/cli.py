@@ -121,6 +121,108 @@ def _progress(description: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _staged(bar):  # type: ignore[no-untyped-def]
+    """A backup progress callback: one bar per stage (rows, files, upload)."""
+    tasks: dict[str, object] = {}
+
+    def step(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total or None)
+        bar.update(tasks[stage], completed=done, total=total or None)
+
+    return step
+
+
+def _s3_client(settings: Settings):  # type: ignore[no-untyped-def]
+    def make():  # type: ignore[no-untyped-def]
+        import boto3
+
+        return boto3.client(
+            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region
+        )
+
+    return make
+
+
+@main.command("backup")
+@click.argument("dest")
+@click.option(
+    "--keep-daily", default=30, show_default=True, help="Keep every archive this many days."
+)
+@click.option(
+    "--keep-weekly", default=90, show_default=True, help="Then one a week up to this many days."
+)
+def backup_command(dest: str, keep_daily: int, keep_weekly: int) -> None:
+    """Archive the database and files into DEST (a folder or s3://bucket/prefix)."""
+    from mdreader import backup as backups
+    from mdreader.db import Database
+
+    settings = Settings()
+
+    async def run() -> backups.Summary:
+        db = Database(settings.resolved_database_url)
+        try:
+            with _progress("Backing up") as bar:
+                return await backups.backup(
+                    db,
+                    backups.file_store(settings),
+                    backups.destination(dest, _s3_client(settings)),
+                    daily=keep_daily,
+                    weekly=keep_weekly,
+                    progress=_staged(bar),
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        summary = asyncio.run(run())
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = sum(summary.tables.values())
+    click.echo(f"Backed up {rows} rows and {summary.files} files to {summary.where}.")
+    for name in summary.pruned:
+        click.echo(f"Deleted {name} (retention).")
+
+
+@main.command("restore")
+@click.argument("src")
+def restore_command(src: str) -> None:
+    """Restore an archive into an empty instance. SRC is an archive file, or a folder or
+    s3://bucket/prefix whose newest archive is taken."""
+    from mdreader import backup as backups
+    from mdreader.db import Database
+    from mdreader.db import migrate as run_migrations
+
+    settings = Settings()
+
+    async def run() -> backups.Summary:
+        import tempfile
+        from pathlib import Path
+
+        db = Database(settings.resolved_database_url)
+        try:
+            with tempfile.TemporaryDirectory(prefix="mdreader-restore-") as tmp:
+                archive = Path(src)
+                if not archive.is_file():  # noqa: ASYNC240 - once, before any work
+                    source = backups.destination(src, _s3_client(settings))
+                    name = backups.latest(source)
+                    archive = Path(tmp) / name
+                    source.download(name, archive)
+                with _progress("Restoring") as bar:
+                    return await backups.load(
+                        db, backups.file_store(settings), archive, run_migrations, _staged(bar)
+                    )
+        finally:
+            await db.dispose()
+
+    try:
+        summary = asyncio.run(run())
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = sum(summary.tables.values())
+    click.echo(f"Restored {rows} rows and {summary.files} files.")
+
+
 def _workspace_id(value: str):  # type: ignore[no-untyped-def]
     import uuid
 
@@ -272,108 +374,6 @@ def export_command(workspace: str, dest: str) -> None:
             with zipfile.ZipFile(spool) as zf:
                 zf.extractall(target)
     click.echo(f"Exported {count} document{'s' if count != 1 else ''} to {dest}.")
-
-
-def _staged(bar):  # type: ignore[no-untyped-def]
-    """A backup progress callback: one bar per stage (rows, files, upload)."""
-    tasks: dict[str, object] = {}
-
-    def step(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total or None)
-        bar.update(tasks[stage], completed=done, total=total or None)
-
-    return step
-
-
-def _s3_client(settings: Settings):  # type: ignore[no-untyped-def]
-    def make():  # type: ignore[no-untyped-def]
-        import boto3
-
-        return boto3.client(
-            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region
-        )
-
-    return make
-
-
-@main.command("backup")
-@click.argument("dest")
-@click.option(
-    "--keep-daily", default=30, show_default=True, help="Keep every archive this many days."
-)
-@click.option(
-    "--keep-weekly", default=90, show_default=True, help="Then one a week up to this many days."
-)
-def backup_command(dest: str, keep_daily: int, keep_weekly: int) -> None:
-    """Archive the database and files into DEST (a folder or s3://bucket/prefix)."""
-    from mdreader import backup as backups
-    from mdreader.db import Database
-
-    settings = Settings()
-
-    async def run() -> backups.Summary:
-        db = Database(settings.resolved_database_url)
-        try:
-            with _progress("Backing up") as bar:
-                return await backups.backup(
-                    db,
-                    backups.file_store(settings),
-                    backups.destination(dest, _s3_client(settings)),
-                    daily=keep_daily,
-                    weekly=keep_weekly,
-                    progress=_staged(bar),
-                )
-        finally:
-            await db.dispose()
-
-    try:
-        summary = asyncio.run(run())
-    except backups.BackupError as exc:
-        raise click.ClickException(str(exc)) from None
-    rows = sum(summary.tables.values())
-    click.echo(f"Backed up {rows} rows and {summary.files} files to {summary.where}.")
-    for name in summary.pruned:
-        click.echo(f"Deleted {name} (retention).")
-
-
-@main.command("restore")
-@click.argument("src")
-def restore_command(src: str) -> None:
-    """Restore an archive into an empty instance. SRC is an archive file, or a folder or
-    s3://bucket/prefix whose newest archive is taken."""
-    from mdreader import backup as backups
-    from mdreader.db import Database
-    from mdreader.db import migrate as run_migrations
-
-    settings = Settings()
-
-    async def run() -> backups.Summary:
-        import tempfile
-        from pathlib import Path
-
-        db = Database(settings.resolved_database_url)
-        try:
-            with tempfile.TemporaryDirectory(prefix="mdreader-restore-") as tmp:
-                archive = Path(src)
-                if not archive.is_file():  # noqa: ASYNC240 - once, before any work
-                    source = backups.destination(src, _s3_client(settings))
-                    name = backups.latest(source)
-                    archive = Path(tmp) / name
-                    source.download(name, archive)
-                with _progress("Restoring") as bar:
-                    return await backups.load(
-                        db, backups.file_store(settings), archive, run_migrations, _staged(bar)
-                    )
-        finally:
-            await db.dispose()
-
-    try:
-        summary = asyncio.run(run())
-    except backups.BackupError as exc:
-        raise click.ClickException(str(exc)) from None
-    rows = sum(summary.tables.values())
-    click.echo(f"Restored {rows} rows and {summary.files} files.")
 
 
 if __name__ == "__main__":  # pragma: no cover
