@@ -31,6 +31,12 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/workspaces"): {"name": "Mine"},
     ("POST", "/api/invitations/accept"): {"token": "not-a-real-token"},
 }
+# Multipart routes: the form files sent instead of a JSON body.
+SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
+    ("POST", "/api/workspaces/{workspace_id}/files"): {
+        "file": ("note.txt", b"hello", "text/plain")
+    },
+}
 
 
 def api_routes(app: Any) -> Iterator[APIRoute]:
@@ -87,11 +93,19 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         json={"email": "invitee@example.com", "role": "viewer"},
         headers=owner.headers,
     )
+    invitation_id = r.json()["invitation"]["id"]
+    r = await c.post(
+        f"/api/workspaces/{ws['id']}/files",
+        files={"file": ("a.png", b"\x89PNG\r\n\x1a\n", "image/png")},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
     return {
         "workspace_id": ws["id"],
+        "file_id": r.json()["id"],
         "document_id": doc["id"],
         "user_id": users["viewer"].id,
-        "invitation_id": r.json()["invitation"]["id"],
+        "invitation_id": invitation_id,
         "session_id": "00000000-0000-4000-8000-000000000000",
     }
 
@@ -131,7 +145,9 @@ async def test_authorization_matrix(app, client, factory: Factory):
                 headers = {} if caller == "anonymous" else users[caller].headers
                 body = SAMPLE_BODIES.get((method, route.path), {})
                 kwargs: dict[str, Any] = {"headers": headers}
-                if method in ("POST", "PATCH", "PUT", "DELETE"):
+                if (method, route.path) in SAMPLE_UPLOADS:
+                    kwargs["files"] = SAMPLE_UPLOADS[(method, route.path)]
+                elif method in ("POST", "PATCH", "PUT", "DELETE"):
                     kwargs["json"] = body
                 r = await client.request(method, path, **kwargs)
                 is_self = (

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from mdreader import __version__
-from mdreader.api import auth, documents, health, workspaces
+from mdreader.api import auth, documents, files, health, workspaces
 from mdreader.backends.mail import Mailer
 from mdreader.context import build_services
 from mdreader.errors import error_body, install_error_handlers
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (auth, workspaces, documents, health):
+    for module in (auth, workspaces, documents, files, health):
         app.include_router(module.router)
     mount_web(app, settings.resolved_web_dist)
     app.add_middleware(

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from mdreader.backends.cache import Cache, MemoryCache, RedisCache
 from mdreader.backends.mail import Mailer, Templates, create_mailer
 from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from mdreader.backends.storage import Storage, create_storage
 from mdreader.db import Database
 from mdreader.observability import Metrics
 from mdreader.settings import Settings
@@ -29,6 +30,7 @@ class Services:
     mailer: Mailer
     templates: Templates
     metrics: Metrics
+    storage: Storage
     redis: Redis | None = None
     secret_key: str = field(default="", repr=False)
     compactor: Compactor | None = None
@@ -36,7 +38,10 @@ class Services:
 
 @asynccontextmanager
 async def build_services(
-    settings: Settings, metrics: Metrics, mailer: Mailer | None = None
+    settings: Settings,
+    metrics: Metrics,
+    mailer: Mailer | None = None,
+    storage: Storage | None = None,
 ) -> AsyncIterator[Services]:
     async with AsyncExitStack() as stack:
         db = Database(
@@ -65,6 +70,7 @@ async def build_services(
             mailer=mailer or create_mailer(settings),
             templates=Templates(),
             metrics=metrics,
+            storage=storage or create_storage(settings),
             redis=redis,
             secret_key=settings.resolved_secret_key,
         )

@@ -180,3 +180,17 @@ class DocumentPublic(BaseModel):
     updated_by: uuid.UUID | None
     deleted_at: datetime | None = None
     role: RoleName
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+class FilePublic(BaseModel):
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+    created_at: datetime

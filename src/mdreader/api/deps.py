@@ -1,7 +1,8 @@
 """Request dependencies: database sessions, the caller, and the policy guard of each route.
 
 Every route under /api declares exactly one guard from here (``public``, ``authenticated``,
-``workspace_guard`` or ``document_guard``); the route-matrix test fails for a route without.
+``workspace_guard``, ``document_guard`` or ``file_guard``); the route-matrix test fails for a
+route without.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.orm import defer
 from mdreader import policy
 from mdreader.auth.tokens import decode_access_token
 from mdreader.context import Services
-from mdreader.db.models import AuthSession, Document, Membership, User, Workspace
+from mdreader.db.models import AuthSession, Document, File, Membership, User, Workspace
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.policy import Action, Role, Subject
@@ -238,6 +239,13 @@ class DocumentAccess:
     role: Role
 
 
+@dataclass(frozen=True, slots=True)
+class FileAccess:
+    caller: Caller
+    file: File
+    role: Role
+
+
 # The guards' queries, built once: every request only binds its ids.
 WORKSPACE_AND_ROLE = (
     select(Workspace, Membership.role)
@@ -257,6 +265,16 @@ DOCUMENT_AND_ROLE = (
         & (Membership.user_id == bindparam("user_id")),
     )
     .where(Document.id == bindparam("document_id"))
+)
+
+FILE_AND_ROLE = (
+    select(File, Membership.role)
+    .outerjoin(
+        Membership,
+        (Membership.workspace_id == File.workspace_id)
+        & (Membership.user_id == bindparam("user_id")),
+    )
+    .where(File.id == bindparam("file_id"))
 )
 
 
@@ -313,6 +331,26 @@ def document_guard(
     return guard
 
 
+def file_guard(subject: Subject, action: Action) -> Callable[..., Any]:
+    """Guard for /files/{file_id}: the file's workspace role decides."""
+    policy.rule(subject, action)
+
+    async def guard(file_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep) -> FileAccess:
+        async with services.db.primary_read_session() as session:
+            row = (
+                await session.execute(
+                    FILE_AND_ROLE, {"file_id": file_id, "user_id": caller.user.id}
+                )
+            ).first()
+        file, role = (row[0], _role(row[1])) if row else (None, None)
+        policy.authorize(role, action, subject, what="File")
+        assert file is not None and role is not None
+        return FileAccess(caller, file, role)
+
+    guard.__policy__ = (subject, action)  # type: ignore[attr-defined]
+    return guard
+
+
 def WorkspaceGuard(subject: Subject, action: Action) -> type[WorkspaceAccess]:
     """The annotation of a route parameter guarded by ``workspace_guard``."""
     return Annotated[WorkspaceAccess, Depends(workspace_guard(subject, action))]  # type: ignore[return-value]
@@ -321,3 +359,8 @@ def WorkspaceGuard(subject: Subject, action: Action) -> type[WorkspaceAccess]:
 def DocumentGuard(subject: Subject, action: Action, **kw: bool) -> type[DocumentAccess]:
     """The annotation of a route parameter guarded by ``document_guard``."""
     return Annotated[DocumentAccess, Depends(document_guard(subject, action, **kw))]  # type: ignore[return-value]
+
+
+def FileGuard(subject: Subject, action: Action) -> type[FileAccess]:
+    """The annotation of a route parameter guarded by ``file_guard``."""
+    return Annotated[FileAccess, Depends(file_guard(subject, action))]  # type: ignore[return-value]
