@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from mdreader import __version__
 from mdreader.api import auth, documents, files, health, workspaces
+from mdreader.api.limits import RateLimitMiddleware
 from mdreader.backends.mail import Mailer
 from mdreader.context import build_services
 from mdreader.errors import error_body, install_error_handlers
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
     )
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     return app
 
