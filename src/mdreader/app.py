@@ -13,6 +13,7 @@ from mdreader import __version__
 from mdreader.api import auth, documents, files, health, workspaces
 from mdreader.api.limits import RateLimitMiddleware
 from mdreader.backends.mail import Mailer
+from mdreader.backends.secrets import apply_secrets
 from mdreader.context import build_services
 from mdreader.errors import error_body, install_error_handlers
 from mdreader.observability import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
@@ -20,7 +21,7 @@ from mdreader.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = apply_secrets(settings or Settings())
     metrics = Metrics()
 
     @asynccontextmanager

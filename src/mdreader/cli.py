@@ -11,6 +11,13 @@ from mdreader import __version__
 from mdreader.settings import Settings
 
 
+def load_settings() -> Settings:
+    """The environment's settings, with Secrets Manager's values when a prefix is set."""
+    from mdreader.backends.secrets import apply_secrets
+
+    return apply_secrets(Settings())
+
+
 @click.group()
 @click.version_option(__version__, prog_name="mdreader")
 def main() -> None:
@@ -22,7 +29,7 @@ def migrate() -> None:
     """Apply database migrations."""
     from mdreader.db import migrate as run_migrations
 
-    settings = Settings()
+    settings = load_settings()
     run_migrations(settings.resolved_database_url)
     click.echo("Database is up to date.")
 
@@ -38,7 +45,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from mdreader.db import migrate as run_migrations
     from mdreader.observability import configure_logging
 
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     run_migrations(settings.resolved_database_url)
     settings.resolved_secret_key  # noqa: B018 - create the key file once, before workers fork
@@ -75,7 +82,7 @@ def users_create(email: str, name: str | None, admin: bool, password: str) -> No
     from mdreader.errors import AppError
     from mdreader.services.auth import normalize_email
 
-    settings = Settings()
+    settings = load_settings()
     try:
         check_policy(password, settings)
     except AppError as exc:
