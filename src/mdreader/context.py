@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 
 from mdreader.backends.cache import Cache, MemoryCache, RedisCache
+from mdreader.backends.identity import IdentityProvider, create_identity_provider
 from mdreader.backends.mail import Mailer, Templates, create_mailer
 from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mdreader.backends.storage import Storage, create_storage
@@ -31,6 +32,7 @@ class Services:
     templates: Templates
     metrics: Metrics
     storage: Storage
+    identity: IdentityProvider
     redis: Redis | None = None
     secret_key: str = field(default="", repr=False)
     compactor: Compactor | None = None
@@ -71,6 +73,7 @@ async def build_services(
             templates=Templates(),
             metrics=metrics,
             storage=storage or create_storage(settings),
+            identity=create_identity_provider(settings, settings.resolved_secret_key),
             redis=redis,
             secret_key=settings.resolved_secret_key,
         )
