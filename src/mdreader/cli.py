@@ -114,5 +114,40 @@ def users_create(email: str, name: str | None, admin: bool, password: str) -> No
     click.echo(f"Created {email}{' (administrator)' if admin else ''}.")
 
 
+@users.command("export")
+@click.argument("dest", type=click.Path(dir_okay=False, writable=True))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv"]),
+    default=None,
+    help="json, or csv in the layout of Cognito's user import (default: from DEST's extension).",
+)
+def users_export(dest: str, fmt: str | None) -> None:
+    """Write every user to DEST, for moving accounts to a Cognito user pool.
+
+    The CSV has Cognito's import columns (cognito:username is the e-mail address). Passwords
+    are not exported: imported users set a new one on first sign-in (or migrate with a
+    user-migration trigger). In cognito mode a user is then matched by verified e-mail.
+    """
+    from mdreader.db import Database
+    from mdreader.services.identity import export_users, write_users
+
+    settings = load_settings()
+    fmt = fmt or ("csv" if dest.lower().endswith(".csv") else "json")
+
+    async def run() -> list[dict[str, object]]:
+        db = Database(settings.resolved_database_url)
+        try:
+            return await export_users(db)
+        finally:
+            await db.dispose()
+
+    rows = asyncio.run(run())
+    with open(dest, "w", encoding="utf-8", newline="") as out:
+        write_users(rows, out, fmt)
+    click.echo(f"Exported {len(rows)} user(s) to {dest} ({fmt}).")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
