@@ -16,7 +16,12 @@ from mdreader.backends.mail import Mailer
 from mdreader.backends.secrets import apply_secrets
 from mdreader.context import build_services
 from mdreader.errors import error_body, install_error_handlers
-from mdreader.observability import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
+from mdreader.observability import (
+    BodyLimitMiddleware,
+    EmfEmitter,
+    Metrics,
+    ObservabilityMiddleware,
+)
 from mdreader.settings import Settings
 
 
@@ -49,7 +54,8 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         max_upload=settings.max_upload_bytes,
     )
     app.add_middleware(RateLimitMiddleware)
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    emf = EmfEmitter(settings.emf_namespace) if settings.log_emf else None
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, emf=emf)
     return app
 
 
