@@ -54,6 +54,7 @@ test: install web
 
 bench: install
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.lambda_cold
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist .pytest_cache
