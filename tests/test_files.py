@@ -141,7 +141,10 @@ async def test_delete_removes_the_bytes(client, factory: Factory, settings):
     assert not [p for p in settings.files_dir.rglob("*") if p.is_file()]
 
 
-async def test_s3_storage_redirects_to_a_signed_link(tmp_path, database_url, outbox, moto: Moto):
+@pytest.mark.parametrize("downloads", ["redirect", "proxy"])
+async def test_s3_storage_redirects_to_a_signed_link_or_proxies(
+    tmp_path, database_url, outbox, moto: Moto, downloads
+):
     settings = make_settings(
         tmp_path,
         database_url,
@@ -149,6 +152,7 @@ async def test_s3_storage_redirects_to_a_signed_link(tmp_path, database_url, out
         s3_bucket=f"app-{uuid.uuid4().hex[:12]}",
         s3_endpoint_url=moto.endpoint,
         s3_region=moto.region,
+        s3_downloads=downloads,
     )
     storage = create_storage(settings)
     assert isinstance(storage, S3Storage)
@@ -163,8 +167,14 @@ async def test_s3_storage_redirects_to_a_signed_link(tmp_path, database_url, out
             r = await upload(client, ws, owner, "logo.svg", SVG, "image/svg+xml")
             assert r.status_code == 201, r.text
             got = await client.get(r.json()["url"], headers=owner.headers)
-            assert got.status_code == 307
             assert (await client.get("/health/ready")).status_code == 200
+    if downloads == "proxy":
+        assert got.status_code == 200
+        assert got.content == SVG
+        assert got.headers["content-disposition"].startswith("attachment;")
+        assert got.headers["x-content-type-options"] == "nosniff"
+        return
+    assert got.status_code == 307
     async with httpx.AsyncClient() as direct:
         s3 = await direct.get(got.headers["location"])
     assert s3.content == SVG

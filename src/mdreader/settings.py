@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     cdn_base_url: str | None = None
     s3_url_ttl: int = 300
+    s3_downloads: Literal["redirect", "proxy"] = "redirect"
     email_backend: Literal["console", "smtp", "ses"] = "console"
     email_from: str = DEFAULT_EMAIL_FROM
     smtp_host: str = "localhost"

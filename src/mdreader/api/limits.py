@@ -27,10 +27,10 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         services = getattr(scope["app"].state, "services", None)
-        settings = services.settings if services is not None else None
-        if settings is None or settings.rate_limit_requests <= 0:
+        if services is None or services.settings.rate_limit_requests <= 0:
             await self.app(scope, receive, send)
             return
+        settings = services.settings
         ip = client_ip(Request(scope), settings.trusted_proxies)
         try:
             verdict = await services.limiter.hit(

@@ -113,8 +113,10 @@ class S3Storage:
         *,
         url_ttl: int = 300,
         cdn_base_url: str | None = None,
+        redirect: bool = True,
     ) -> None:
         self.client = client
+        self.redirect = redirect
         self.bucket = bucket
         self.url_ttl = url_ttl
         self.cdn_base_url = cdn_base_url.rstrip("/") if cdn_base_url else None
@@ -142,6 +144,7 @@ class S3Storage:
             settings.s3_bucket,
             url_ttl=settings.s3_url_ttl,
             cdn_base_url=settings.cdn_base_url,
+            redirect=settings.s3_downloads == "redirect",
         )
 
     def ensure_bucket(self) -> None:
@@ -193,6 +196,8 @@ class S3Storage:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=check_key(key))
 
     async def url(self, key: str, *, filename: str, content_type: str, inline: bool) -> str | None:
+        if not self.redirect:
+            return None  # the app serves the bytes itself (an endpoint browsers cannot reach)
         link: str = self.client.generate_presigned_url(
             "get_object",
             Params={
