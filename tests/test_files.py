@@ -201,3 +201,17 @@ def test_sniffing_and_names():
     assert normalize_name("") == "file"
     assert len(normalize_name("a" * 400 + ".png")) == 255
     assert normalize_name("a" * 400 + ".png").endswith(".png")
+
+
+async def test_deleting_the_workspace_deletes_its_files(client, factory: Factory, settings):
+    owner = await factory.user()
+    ws = await factory.workspace(owner)
+    keep = await factory.workspace(owner, "Keep")
+    await upload(client, ws, owner, "a.txt", b"one")
+    await upload(client, ws, owner, "b.png", PNG)
+    kept = (await upload(client, keep, owner, "c.txt", b"three")).json()
+    assert (
+        await client.delete(f"/api/workspaces/{ws['id']}", headers=owner.headers)
+    ).status_code == 204
+    stored = [p.name for p in settings.files_dir.rglob("*") if p.is_file()]
+    assert stored == [uuid.UUID(kept["id"]).hex]

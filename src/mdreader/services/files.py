@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import mimetypes
 import posixpath
 import unicodedata
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.context import Services
 from mdreader.db.engine import after_commit
 from mdreader.db.models import File
 from mdreader.errors import AppError
+
+log = logging.getLogger("mdreader.files")
 
 # Raster images a browser may show inline: they cannot carry script.
 SAFE_INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -157,4 +161,24 @@ async def delete_file(services: Services, session: AsyncSession, row: File) -> N
     key = row.storage_key
     await session.delete(row)
     await session.flush()
-    after_commit(session, lambda: services.storage.delete(key))
+    after_commit(session, lambda: purge(services, [key]))
+
+
+async def delete_workspace_files(
+    services: Services, session: AsyncSession, workspace_id: uuid.UUID
+) -> None:
+    """The workspace's rows go with it (ON DELETE CASCADE); its bytes go once that commits."""
+    keys = list(
+        await session.scalars(select(File.storage_key).where(File.workspace_id == workspace_id))
+    )
+    if keys:
+        after_commit(session, lambda: purge(services, keys))
+
+
+async def purge(services: Services, keys: list[str]) -> None:
+    """Delete objects whose rows are gone; a failure leaves an orphan, never a broken link."""
+    for key in keys:
+        try:
+            await services.storage.delete(key)
+        except Exception:
+            log.warning("could not delete stored file %s", key, exc_info=True)
