@@ -2,8 +2,10 @@
 
 Each sample is a fresh interpreter (what a new Lambda execution environment pays): it imports
 the handler module, then answers its first event (an HTTP API v2 ``GET /health``). The same is
-done for a one-route Starlette app behind Mangum, and ``python -c pass`` is timed as the
-floor; the figures to watch are the ratios MDReader / reference (lower is better).
+done for a one-route Starlette app behind Mangum (the reference), for a one-route FastAPI app
+importing the libraries MDReader stands on (context: the framework's share), and
+``python -c pass`` is timed as the floor; the figures to watch are the ratios
+MDReader / reference (lower is better).
 Usage: python -m bench.lambda_cold [--runs 7]
 """
 
@@ -73,6 +75,29 @@ assert r["statusCode"] == 200, r
 print(json.dumps({"import": t1 - t0, "first": t2 - t1}))
 """
 
+# For context: the libraries MDReader stands on (FastAPI, SQLAlchemy, pydantic-settings,
+# redis, PyJWT), imported with a one-route FastAPI app behind Mangum: the framework's share.
+FRAMEWORK = """
+import json, time
+t0 = time.perf_counter()
+import jwt, pydantic_settings, redis.asyncio, sqlalchemy.ext.asyncio, sqlalchemy.orm
+from fastapi import FastAPI
+from mangum import Mangum
+
+app = FastAPI()
+
+@app.get("/health")
+async def health():
+    return {"status": "healthy"}
+
+handler = Mangum(app, lifespan="off")
+t1 = time.perf_counter()
+r = handler(json.loads(EVENT), None)
+t2 = time.perf_counter()
+assert r["statusCode"] == 200, r
+print(json.dumps({"import": t1 - t0, "first": t2 - t1}))
+"""
+
 
 def sample(code: str, env: dict[str, str]) -> dict[str, float]:
     script = f"EVENT = {json.dumps(json.dumps(EVENT))}\n{code}"
@@ -111,15 +136,17 @@ def main() -> None:
         from mdreader.db import migrate
 
         migrate(f"sqlite+aiosqlite:///{Path(tmp) / 'mdreader.db'}")  # done at deploy time
-        floor, reference, mdreader = [], [], []
+        floor, reference, framework, mdreader = [], [], [], []
         # Interleaved, so that machine noise hits all three alike; one warm-up of each fills
         # the OS file cache and the bytecode cache (a Lambda image ships compiled bytecode).
         sample("pass", env)
         sample(REFERENCE, env)
+        sample(FRAMEWORK, env)
         sample(MDREADER, env)
         for _ in range(args.runs):
             floor.append(sample("pass", env)["total"])
             reference.append(sample(REFERENCE, env))
+            framework.append(sample(FRAMEWORK, env))
             mdreader.append(sample(MDREADER, env))
 
     def med(rows: list[dict[str, float]], key: str) -> float:
@@ -142,11 +169,18 @@ def main() -> None:
     print(
         f"beyond the interpreter: MDReader {cold_m:.0f} ms, reference {cold_r:.0f} ms, ratio {cold_m / cold_r:.2f}"
     )
+    fw_import = med(framework, "import")
+    print(
+        f"For context, FastAPI+SQLAlchemy+pydantic-settings+redis+PyJWT behind Mangum imports in "
+        f"{fw_import * 1000:.0f} ms = {fw_import / rows['import'][1]:.2f} of the reference; "
+        f"MDReader's import = {rows['import'][0] / fw_import:.2f} of it"
+    )
     print(
         json.dumps(
             {
                 "runs": args.runs,
                 "python_ms": round(python_ms, 1),
+                "framework_import_ms": round(fw_import * 1000, 1),
                 **{
                     name.replace(" ", "_"): {
                         "mdreader_ms": round(m * 1000, 1),

@@ -48,6 +48,10 @@ async def test_upload_and_download_by_members_only(client, factory: Factory):
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["content-disposition"].startswith("inline;")
     assert "sandbox" in r.headers["content-security-policy"]
+    again = await client.get(
+        body["url"], headers={**viewer.headers, "If-None-Match": r.headers["etag"]}
+    )
+    assert again.status_code == 304 and again.content == b""
 
     assert (await client.get(body["url"], headers=outsider.headers)).status_code == 404
     assert (await client.get(body["url"])).status_code == 401

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, UploadFile
+from fastapi import APIRouter, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
@@ -77,7 +77,7 @@ async def list_files(
 
 @router.get("/files/{file_id}", response_model=None)
 async def download_file(
-    access: FileGuard(Subject.FILE, Action.READ), services: ServicesDep
+    access: FileGuard(Subject.FILE, Action.READ), services: ServicesDep, request: Request
 ) -> Response:
     row = access.file
     inline = row.content_type in svc.SAFE_INLINE_TYPES
@@ -101,6 +101,8 @@ async def download_file(
             status_code=307,
             headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
         )
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
     data = await services.storage.get(row.storage_key)
     if data is None:
         raise AppError(404, "File not found.", "not_found")
