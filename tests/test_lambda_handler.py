@@ -147,3 +147,34 @@ def test_module_handler_builds_from_the_environment(monkeypatch, tmp_path):
     finally:
         if module._app is not None:
             module._app.close()
+
+
+def test_binary_upload_and_download_through_http_api(lambda_app: LambdaApp):
+    import httpx
+
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    email = f"files-{uuid.uuid4().hex[:6]}@example.com"
+    lambda_app(
+        http_event(
+            "POST", "/api/auth/register", {"email": email, "password": PASSWORD, "name": "F"}
+        ),
+        Context(),
+    )
+    login = lambda_app(
+        http_event("POST", "/api/auth/login", {"email": email, "password": PASSWORD}), Context()
+    )
+    auth = {"Authorization": f"Bearer {body_of(login)['access_token']}"}
+    r = lambda_app(http_event("POST", "/api/workspaces", {"name": "W"}, auth), Context())
+    workspace_id = body_of(r)["id"]
+    form = httpx.Request("POST", "http://x/", files={"file": ("p.png", png, "image/png")})
+    event = http_event("POST", f"/api/workspaces/{workspace_id}/files", headers=auth)
+    event["headers"]["content-type"] = form.headers["content-type"]
+    event["body"] = base64.b64encode(form.read()).decode()
+    event["isBase64Encoded"] = True
+    r = lambda_app(event, Context())
+    assert r["statusCode"] == 201, r
+    r = lambda_app(http_event("GET", body_of(r)["url"], headers=auth), Context())
+    assert r["statusCode"] == 200
+    assert r["isBase64Encoded"] is True
+    assert base64.b64decode(r["body"]) == png
+    assert r["headers"]["x-content-type-options"] == "nosniff"
