@@ -40,10 +40,7 @@ class Services:
 
 @asynccontextmanager
 async def build_services(
-    settings: Settings,
-    metrics: Metrics,
-    mailer: Mailer | None = None,
-    storage: Storage | None = None,
+    settings: Settings, metrics: Metrics, mailer: Mailer | None = None
 ) -> AsyncIterator[Services]:
     async with AsyncExitStack() as stack:
         db = Database(
@@ -72,7 +69,7 @@ async def build_services(
             mailer=mailer or create_mailer(settings),
             templates=Templates(),
             metrics=metrics,
-            storage=storage or create_storage(settings),
+            storage=create_storage(settings),
             identity=create_identity_provider(settings, settings.resolved_secret_key),
             redis=redis,
             secret_key=settings.resolved_secret_key,
