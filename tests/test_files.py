@@ -84,26 +84,27 @@ async def test_svg_and_text_are_served_as_attachments_that_cannot_run(client, fa
     assert got.headers["content-disposition"].startswith("attachment;")
 
 
-@pytest.mark.parametrize(
-    ("name", "data", "declared"),
-    [
-        ("page.html", HTML, "text/html"),
-        ("page.txt", HTML, "text/plain"),  # HTML that claims to be text
-        ("photo.png", PDF, "image/png"),  # a PDF dressed as an image
-        ("photo.png", PNG, "application/pdf"),
-        ("doc.pdf", PNG, "application/octet-stream"),  # the extension disagrees
-        ("tool.exe", b"MZ\x90\x00\x03\x00\x00\x00", "application/octet-stream"),
-        ("x.txt", b"\x00\x01\x02binary", "text/plain"),
-    ],
-)
-async def test_types_not_allowed_or_mismatched_are_415(
-    client, factory: Factory, name, data, declared
-):
+REFUSED = [
+    ("page.html", HTML, "text/html"),
+    ("page.txt", HTML, "text/plain"),  # HTML that claims to be text
+    ("photo.png", PDF, "image/png"),  # a PDF dressed as an image
+    ("photo.png", PNG, "application/pdf"),
+    ("doc.pdf", PNG, "application/octet-stream"),  # the extension disagrees
+    ("logo.png", SVG, "image/png"),  # script-capable SVG dressed as a raster image
+    ("tool.exe", b"MZ\x90\x00\x03\x00\x00\x00", "application/octet-stream"),
+    ("x.txt", b"\x00\x01\x02binary", "text/plain"),
+]
+
+
+async def test_types_not_allowed_or_mismatched_are_415(client, factory: Factory):
     owner = await factory.user()
     ws = await factory.workspace(owner)
-    r = await upload(client, ws, owner, name, data, declared)
-    assert r.status_code == 415, r.text
-    assert r.json()["code"] == "unsupported_media_type"
+    for name, data, declared in REFUSED:
+        r = await upload(client, ws, owner, name, data, declared)
+        assert r.status_code == 415, (name, declared, r.text)
+        assert r.json()["code"] == "unsupported_media_type"
+    listed = await client.get(f"/api/workspaces/{ws['id']}/files", headers=owner.headers)
+    assert listed.json() == []
 
 
 async def test_over_the_limit_is_413(tmp_path, database_url, outbox):
