@@ -94,16 +94,22 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         headers=owner.headers,
     )
     invitation_id = r.json()["invitation"]["id"]
-    r = await c.post(
+    uploaded = await c.post(
         f"/api/workspaces/{ws['id']}/files",
         files={"file": ("a.png", b"\x89PNG\r\n\x1a\n", "image/png")},
         headers=owner.headers,
     )
-    assert r.status_code == 201, r.text
+    assert uploaded.status_code == 201, uploaded.text
+    versions = await c.get(f"/api/documents/{doc['id']}/versions", headers=owner.headers)
+    assert versions.status_code == 200 and versions.json(), versions.text
+    share = await c.post(f"/api/documents/{doc['id']}/shares", json={}, headers=owner.headers)
+    assert share.status_code == 201, share.text
     return {
+        "token": share.json()["token"],
         "workspace_id": ws["id"],
-        "file_id": r.json()["id"],
+        "file_id": uploaded.json()["id"],
         "document_id": doc["id"],
+        "version_id": versions.json()[0]["id"],
         "user_id": users["viewer"].id,
         "invitation_id": invitation_id,
         "session_id": "00000000-0000-4000-8000-000000000000",

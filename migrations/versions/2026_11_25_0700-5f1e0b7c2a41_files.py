@@ -1,7 +1,7 @@
 """files: uploaded attachments
 
 Revision ID: 5f1e0b7c2a41
-Revises: c105cdb8a3a9
+Revises: 5e4c1a7d9b20
 Create Date: 2026-11-25 07:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import mdreader.db.types
 
 revision: str = "5f1e0b7c2a41"
-down_revision: str | None = "c105cdb8a3a9"
+down_revision: str | None = "5e4c1a7d9b20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,10 +10,21 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from mdreader import __version__
-from mdreader.api import auth, documents, files, health, workspaces
+from mdreader.api import (
+    auth,
+    documents,
+    files,
+    health,
+    search,
+    shares,
+    transfer,
+    versions,
+    workspaces,
+)
 from mdreader.api.limits import RateLimitMiddleware
 from mdreader.backends.mail import Mailer
 from mdreader.backends.secrets import apply_secrets
+from mdreader.collab.asgi import hocuspocus_endpoint, ywebsocket_endpoint
 from mdreader.context import build_services
 from mdreader.errors import error_body, install_error_handlers
 from mdreader.observability import (
@@ -45,8 +56,12 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (auth, workspaces, documents, files, health):
+    modules = (auth, workspaces, documents, versions, search, shares, transfer, files, health)
+    for module in modules:
         app.include_router(module.router)
+    # Collaboration: authorization happens per document inside the protocol (policy.py).
+    app.add_api_websocket_route("/ws", hocuspocus_endpoint)
+    app.add_api_websocket_route("/ws/y/{document_id}", ywebsocket_endpoint)
     mount_web(app, settings.resolved_web_dist)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -19,7 +19,10 @@ from mdreader.observability import Metrics
 from mdreader.settings import Settings
 
 if TYPE_CHECKING:
+    from mdreader.collab import CollabServer
     from mdreader.services.compaction import Compactor
+    from mdreader.services.transfer import Attachments
+    from mdreader.services.versions import Versioner
 
 
 @dataclass
@@ -36,6 +39,10 @@ class Services:
     redis: Redis | None = None
     secret_key: str = field(default="", repr=False)
     compactor: Compactor | None = None
+    versioner: Versioner | None = None
+    # Reads and stores files for export and import; None until a storage backend exists.
+    attachments: Attachments | None = None
+    collab: CollabServer | None = None
 
 
 @asynccontextmanager
@@ -75,8 +82,17 @@ async def build_services(
             secret_key=settings.resolved_secret_key,
         )
         from mdreader.services.compaction import Compactor
+        from mdreader.services.versions import Versioner
 
+        # Entered before the compactor so that it exits after it: the compactor's last
+        # flush may schedule versions, which the versioner's exit then takes.
+        versioner = Versioner(services, settings.version_quiet_period)
+        services.versioner = versioner
+        await stack.enter_async_context(versioner)
         compactor = Compactor(services)
         services.compactor = compactor
         await stack.enter_async_context(compactor)
+        from mdreader.collab import build_collab
+
+        services.collab = await stack.enter_async_context(build_collab(services))
         yield services

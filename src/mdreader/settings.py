@@ -101,6 +101,28 @@ class Settings(BaseSettings):
     max_document_bytes: int = 1024 * 1024
     upload_types: list[str] = Field(default_factory=lambda: list(DEFAULT_UPLOAD_TYPES))
 
+    # History, import and export
+    version_quiet_period: float = Field(default=300.0, ge=0)
+    import_max_files: int = Field(default=10_000, ge=1)
+    import_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    import_max_ratio: float = Field(default=100.0, ge=1)
+    # Collaboration (WebSocket) limits and timings
+    collab_max_message_bytes: int = 4 * 1024 * 1024
+    collab_max_connections: int = 10_000
+    collab_max_documents_per_socket: int = 100
+    collab_max_pending_documents: int = 20
+    collab_max_preauth_messages: int = 200
+    collab_max_preauth_bytes: int = 1024 * 1024
+    collab_max_awareness_bytes: int = 64 * 1024
+    collab_outbox_bytes: int = 32 * 1024 * 1024
+    collab_auth_timeout: float = 10.0
+    collab_idle_timeout: float = 60.0
+    collab_ping_interval: float = 15.0
+    collab_awareness_timeout: float = 30.0
+    collab_recheck_interval: float = 2.0
+    collab_unload_delay: float = 5.0
+    collab_store_writers: int = 0
+
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
         if self.environment == "production" and self.secret_key in {"changeme", "secret", "dev"}:
