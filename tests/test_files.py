@@ -220,3 +220,64 @@ async def test_deleting_the_workspace_deletes_its_files(client, factory: Factory
     ).status_code == 204
     stored = [p.name for p in settings.files_dir.rglob("*") if p.is_file()]
     assert stored == [uuid.UUID(kept["id"]).hex]
+
+
+async def test_import_and_export_keep_attachments_in_storage(client, factory: Factory, settings):
+    import io
+    import zipfile
+
+    owner = await factory.user()
+    ws = await factory.workspace(owner)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("Trip.md", "![map](img/map.png) [tool](tool.exe)")
+        zf.writestr("img/map.png", PNG)
+        zf.writestr("tool.exe", b"MZ\x90\x00")
+    r = await client.post(
+        f"/api/workspaces/{ws['id']}/import",
+        files={"files": ("trip.zip", buf.getvalue(), "application/zip")},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    (listed,) = (
+        await client.get(f"/api/workspaces/{ws['id']}/files", headers=owner.headers)
+    ).json()
+    assert (listed["name"], listed["content_type"], listed["size"]) == (
+        "map.png",
+        "image/png",
+        len(PNG),
+    )
+    doc = (await client.get(f"/api/documents/{r.json()[0]['id']}", headers=owner.headers)).json()
+    assert doc["content"] == f"![map]({listed['url']}) [tool](tool.exe)"  # the .exe is not taken
+    assert (await client.get(listed["url"], headers=owner.headers)).content == PNG
+    exported = await client.get(f"/api/workspaces/{ws['id']}/export", headers=owner.headers)
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as zf:
+        assert zf.read(f"_attachments/{listed['id']}-map.png") == PNG
+
+
+async def test_failed_import_leaves_no_stored_file(tmp_path, database_url, outbox):
+    import io
+    import zipfile
+
+    settings = make_settings(tmp_path, database_url, max_document_bytes=100)
+    app = create_app(settings, mailer=outbox)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            factory = Factory(client, outbox)
+            owner = await factory.user()
+            ws = await factory.workspace(owner)
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as zf:
+                zf.writestr("a.md", "![i](i.png)")
+                zf.writestr("i.png", PNG)
+                zf.writestr("b.md", "x" * 200)
+            r = await client.post(
+                f"/api/workspaces/{ws['id']}/import",
+                files={"files": ("a.zip", buf.getvalue(), "application/zip")},
+                headers=owner.headers,
+            )
+            assert r.status_code == 413, r.text
+            listed = await client.get(f"/api/workspaces/{ws['id']}/files", headers=owner.headers)
+            assert listed.json() == []
+    assert not [p for p in settings.files_dir.rglob("*") if p.is_file()]

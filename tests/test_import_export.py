@@ -33,12 +33,12 @@ class MemoryAttachments:
     async def read(self, file_id):
         return self.files.get(str(file_id))
 
-    async def save(self, workspace_id, user_id, name, data):
+    async def save(self, workspace_id, user_id, name, data, *, session=None):
         file_id = str(uuid.uuid4())
         self.files[file_id] = (name, data)
         return file_id, f"/api/files/{file_id}"
 
-    async def delete(self, file_id):
+    async def delete(self, file_id, *, session=None):
         self.files.pop(file_id, None)
 
 

@@ -40,7 +40,7 @@ class Services:
     secret_key: str = field(default="", repr=False)
     compactor: Compactor | None = None
     versioner: Versioner | None = None
-    # Reads and stores files for export and import; None until a storage backend exists.
+    # Reads and stores files for export and import (the storage backend's adapter).
     attachments: Attachments | None = None
     collab: CollabServer | None = None
 
@@ -82,7 +82,10 @@ async def build_services(
             secret_key=settings.resolved_secret_key,
         )
         from mdreader.services.compaction import Compactor
+        from mdreader.services.files import StoredAttachments
         from mdreader.services.versions import Versioner
+
+        services.attachments = StoredAttachments(services)
 
         # Entered before the compactor so that it exits after it: the compactor's last
         # flush may schedule versions, which the versioner's exit then takes.

@@ -126,7 +126,7 @@ async def store_file(
     session: AsyncSession,
     *,
     workspace_id: uuid.UUID,
-    uploader_id: uuid.UUID,
+    uploader_id: uuid.UUID | None,
     filename: str | None,
     declared_type: str | None,
     data: bytes,
@@ -182,3 +182,52 @@ async def purge(services: Services, keys: list[str]) -> None:
             await services.storage.delete(key)
         except Exception:
             log.warning("could not delete stored file %s", key, exc_info=True)
+
+
+class StoredAttachments:
+    """Files for export and import (``services.transfer.Attachments``) on the storage
+    backend: the same records, limits and type checks as uploads."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def read(self, file_id: uuid.UUID) -> tuple[str, bytes] | None:
+        async with self.services.db.primary_read_session() as session:
+            row = await session.get(File, file_id)
+        if row is None:
+            return None
+        data = await self.services.storage.get(row.storage_key)
+        return None if data is None else (row.name, data)
+
+    async def save(
+        self,
+        workspace_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        name: str,
+        data: bytes,
+        *,
+        session: AsyncSession | None = None,
+    ) -> tuple[str, str]:
+        if session is None:
+            async with self.services.db.session() as own:
+                return await self.save(workspace_id, user_id, name, data, session=own)
+        row = await store_file(
+            self.services,
+            session,
+            workspace_id=workspace_id,
+            uploader_id=user_id,
+            filename=name,
+            declared_type=None,
+            data=data,
+        )
+        return str(row.id), f"/api/files/{row.id}"
+
+    async def delete(self, file_id: str, *, session: AsyncSession | None = None) -> None:
+        if session is None:
+            async with self.services.db.session() as own:
+                await self.delete(file_id, session=own)
+            return
+        row = await session.get(File, uuid.UUID(file_id))
+        if row is not None:
+            # The import's transaction rolls the record back; the bytes go now.
+            await purge(self.services, [row.storage_key])

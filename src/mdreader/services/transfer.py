@@ -73,11 +73,18 @@ class Attachments(Protocol):
         """The file's name and bytes, or None when it does not exist."""
 
     async def save(
-        self, workspace_id: uuid.UUID, user_id: uuid.UUID | None, name: str, data: bytes
+        self,
+        workspace_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        name: str,
+        data: bytes,
+        *,
+        session: AsyncSession | None = None,
     ) -> tuple[str, str]:
-        """Store a file; return its id and the URL documents use for it."""
+        """Store a file (its record in ``session``, the import's transaction); return its id
+        and the URL documents use for it. AppError (415) when its type is not allowed."""
 
-    async def delete(self, file_id: str) -> None:
+    async def delete(self, file_id: str, *, session: AsyncSession | None = None) -> None:
         """Remove a file stored by ``save`` (an import that failed after storing it)."""
 
 
@@ -468,9 +475,18 @@ async def import_files(
             if attachments is not None:
                 for path in _referenced(item.content, folder, others):
                     if path not in saved:
-                        file_id, url = await attachments.save(
-                            workspace_id, user_id, posixpath.basename(path), others[path]
-                        )
+                        try:
+                            file_id, url = await attachments.save(
+                                workspace_id,
+                                user_id,
+                                posixpath.basename(path),
+                                others[path],
+                                session=session,
+                            )
+                        except AppError as exc:
+                            if exc.status != 415:
+                                raise
+                            continue  # a type uploads may not have: left as a plain link
                         saved_ids.append(file_id)
                         saved[path] = url
             item.content = rewrite_links(item.content, resolve)
@@ -482,7 +498,7 @@ async def import_files(
         if attachments is not None:
             for file_id in saved_ids:
                 try:
-                    await attachments.delete(file_id)
+                    await attachments.delete(file_id, session=session)
                 except Exception:
                     log.exception("could not remove attachment %s of a failed import", file_id)
         raise
