@@ -61,6 +61,7 @@ test: install web
 
 bench: install
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.lambda_cold
 	$(BIN)/python -m bench.collab
 
 clean:

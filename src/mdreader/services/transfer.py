@@ -92,62 +92,10 @@ class Attachments(Protocol):
         """Remove the bytes of a file saved by an import that then failed."""
 
 
-class StorageAttachments:
-    """``Attachments`` over the files service and storage backend (``/api/files``)."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    async def read(
-        self, session: AsyncSession, workspace_id: uuid.UUID, file_id: uuid.UUID
-    ) -> tuple[str, bytes] | None:
-        from mdreader.db.models import File  # type: ignore[attr-defined]
-
-        row = await session.get(File, file_id)
-        if row is None or row.workspace_id != workspace_id:
-            return None
-        data = await self.services.storage.get(row.storage_key)  # type: ignore[attr-defined]
-        return None if data is None else (row.name, data)
-
-    async def save(
-        self,
-        session: AsyncSession,
-        workspace_id: uuid.UUID,
-        user_id: uuid.UUID | None,
-        name: str,
-        data: bytes,
-    ) -> tuple[uuid.UUID, str]:
-        from mdreader.services.files import store_file  # type: ignore[import-not-found]
-
-        row = await store_file(
-            self.services,
-            session,
-            workspace_id=workspace_id,
-            uploader_id=user_id,
-            filename=name,
-            declared_type=None,
-            data=data,
-        )
-        return row.id, f"/api/files/{row.id}"
-
-    async def delete(self, workspace_id: uuid.UUID, file_id: uuid.UUID) -> None:
-        from mdreader.services.files import storage_key  # type: ignore[import-not-found]
-
-        await self.services.storage.delete(storage_key(workspace_id, file_id))  # type: ignore[attr-defined]
-
-
 def attachments_of(services: Services) -> Attachments | None:
-    """The instance's attachments: set explicitly, or over its storage backend when it has
-    one (``services.storage`` and the files service); None means attachments are skipped."""
-    if services.attachments is not None:
-        return services.attachments
-    if getattr(services, "storage", None) is None:
-        return None
-    try:
-        import mdreader.services.files  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        return None
-    return StorageAttachments(services)
+    """The instance's attachments (the files service over the storage backend, built in the
+    lifespan); None means attachments are skipped."""
+    return services.attachments
 
 
 def rewrite_links(content: str, resolve: Callable[[str], str | None]) -> str:
