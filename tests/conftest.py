@@ -11,9 +11,12 @@ The backend is chosen by the environment so that `make test` runs the whole suit
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import io
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -257,6 +260,35 @@ class Factory:
 @pytest.fixture
 def factory(client: httpx.AsyncClient, outbox: Outbox) -> Factory:
     return Factory(client, outbox)
+
+
+class Inbox:
+    """An aiosmtpd handler keeping what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)  # type: ignore[arg-type]
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free port: (inbox, port)."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield controller.handler, controller.port
+    finally:
+        controller.stop()
 
 
 @dataclass(frozen=True)

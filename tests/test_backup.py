@@ -320,47 +320,24 @@ def test_backup_prunes_its_destination(tmp_path):
 
 
 async def test_backup_to_s3_and_restore_from_it(
-    tmp_path, settings, database_url, client, factory, empty_database
+    tmp_path, settings, database_url, client, factory, empty_database, moto
 ):
     """An s3:// destination, against moto in server mode."""
-    boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        port = server._server.server_port  # type: ignore[union-attr]
-        endpoint = f"http://127.0.0.1:{port}"
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-        s3.create_bucket(Bucket="backups")
-        user = await factory.user("s3")
-        env = _env(settings.data_dir, database_url)
-        env.update(
-            {
-                "MDREADER_S3_ENDPOINT_URL": endpoint,
-                "MDREADER_S3_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test",
-            }
-        )
-        r = _cli(env, "backup", "s3://backups/nightly")
-        assert r.returncode == 0, r.stderr
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="backups")["Contents"]]
-        assert len(keys) == 1 and keys[0].startswith("nightly/mdreader-")
-        env2 = {
-            **env,
-            "MDREADER_DATA_DIR": str(tmp_path / "r"),
-            "MDREADER_DATABASE_URL": empty_database,
-        }
-        r = _cli(env2, "restore", "s3://backups/nightly")
-        assert r.returncode == 0, r.stderr
-        users = (await _rows(empty_database))["users"]
-        assert [u["email"] for u in users] == [user.email]
-    finally:
-        server.stop()
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="backups")
+    user = await factory.user("s3")
+    env = _env(settings.data_dir, database_url)
+    env.update({"MDREADER_S3_ENDPOINT_URL": moto.endpoint, "MDREADER_S3_REGION": moto.region})
+    r = _cli(env, "backup", "s3://backups/nightly")
+    assert r.returncode == 0, r.stderr
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="backups")["Contents"]]
+    assert len(keys) == 1 and keys[0].startswith("nightly/mdreader-")
+    env2 = {
+        **env,
+        "MDREADER_DATA_DIR": str(tmp_path / "r"),
+        "MDREADER_DATABASE_URL": empty_database,
+    }
+    r = _cli(env2, "restore", "s3://backups/nightly")
+    assert r.returncode == 0, r.stderr
+    users = (await _rows(empty_database))["users"]
+    assert [u["email"] for u in users] == [user.email]

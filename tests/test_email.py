@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import io
-import socket
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from mdreader.app import create_app
 from mdreader.backends.mail import ConsoleMailer, SmtpMailer, Templates, create_mailer
 from tests.conftest import PASSWORD, make_settings
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
 
 
 @pytest.mark.parametrize(

@@ -200,29 +200,16 @@ def _s3_client(settings: Settings):  # type: ignore[no-untyped-def]
 def backup_command(dest: str, keep_daily: int, keep_weekly: int) -> None:
     """Archive the database and files into DEST (a folder or s3://bucket/prefix)."""
     from mdreader import backup as backups
-    from mdreader.db import Database
 
     settings = load_settings()
 
-    async def run() -> backups.Summary:
-        db = Database(settings.resolved_database_url)
-        try:
-            with _progress("Backing up") as bar:
-                return await backups.backup(
-                    db,
-                    backups.file_store(settings, db),
-                    backups.destination(dest, _s3_client(settings)),
-                    daily=keep_daily,
-                    weekly=keep_weekly,
-                    progress=_staged(bar),
-                )
-        finally:
-            await db.dispose()
+    async def work(db, files, step):  # type: ignore[no-untyped-def]
+        where = backups.destination(dest, _s3_client(settings))
+        return await backups.backup(
+            db, files, where, daily=keep_daily, weekly=keep_weekly, progress=step
+        )
 
-    try:
-        summary = asyncio.run(run())
-    except backups.BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+    summary = _backup_job(settings, "Backing up", work)
     rows = sum(summary.tables.values())
     click.echo(f"Backed up {rows} rows and {summary.files} files to {summary.where}.")
     for name in summary.pruned:
@@ -234,38 +221,49 @@ def backup_command(dest: str, keep_daily: int, keep_weekly: int) -> None:
 def restore_command(src: str) -> None:
     """Restore an archive into an empty instance. SRC is an archive file, or a folder or
     s3://bucket/prefix whose newest archive is taken."""
+    import tempfile
+    from pathlib import Path
+
     from mdreader import backup as backups
-    from mdreader.db import Database
     from mdreader.db import migrate as run_migrations
 
     settings = load_settings()
 
-    async def run() -> backups.Summary:
-        import tempfile
-        from pathlib import Path
+    async def work(db, files, step):  # type: ignore[no-untyped-def]
+        with tempfile.TemporaryDirectory(prefix="mdreader-restore-") as tmp:
+            archive = Path(src)
+            if not archive.is_file():  # noqa: ASYNC240 - once, before any work
+                source = backups.destination(src, _s3_client(settings))
+                name = backups.latest(source)
+                archive = Path(tmp) / name
+                step("download", 0, 1)
+                source.download(name, archive)
+                step("download", 1, 1)
+            return await backups.load(db, files, archive, run_migrations, step)
 
+    summary = _backup_job(settings, "Restoring", work)
+    rows = sum(summary.tables.values())
+    click.echo(f"Restored {rows} rows and {summary.files} files.")
+
+
+def _backup_job(settings: Settings, title: str, work):  # type: ignore[no-untyped-def]
+    """Run ``work(db, files, progress)`` against the instance's database and files under a
+    progress bar; a BackupError becomes the command's error message."""
+    from mdreader import backup as backups
+    from mdreader.db import Database
+
+    async def run():  # type: ignore[no-untyped-def]
         db = Database(settings.resolved_database_url)
         try:
-            with tempfile.TemporaryDirectory(prefix="mdreader-restore-") as tmp:
-                archive = Path(src)
-                if not archive.is_file():  # noqa: ASYNC240 - once, before any work
-                    source = backups.destination(src, _s3_client(settings))
-                    name = backups.latest(source)
-                    archive = Path(tmp) / name
-                    source.download(name, archive)
-                with _progress("Restoring") as bar:
-                    return await backups.load(
-                        db, backups.file_store(settings, db), archive, run_migrations, _staged(bar)
-                    )
+            with _progress(title) as bar:
+                return await work(db, backups.file_store(settings, db), _staged(bar))
         finally:
             await db.dispose()
 
     try:
-        summary = asyncio.run(run())
+        return asyncio.run(run())
     except backups.BackupError as exc:
         raise click.ClickException(str(exc)) from None
-    rows = sum(summary.tables.values())
-    click.echo(f"Restored {rows} rows and {summary.files} files.")
 
 
 def _workspace_id(value: str):  # type: ignore[no-untyped-def]

@@ -7,16 +7,14 @@ import email
 import email.policy
 import io
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from mdreader.backends.mail import ConsoleMailer, Mailer, Message, build_mime, create_mailer
 from tests.conftest import Moto, make_settings
-from tests.test_email import Inbox, _free_port
 
 SENDER = "MDReader <no-reply@example.com>"
 
@@ -32,17 +30,6 @@ def parse(raw: bytes | str) -> EmailMessage:
     return email.message_from_bytes(data, policy=email.policy.default)  # type: ignore[return-value]
 
 
-@pytest.fixture
-def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
-
-
 @pytest.fixture(params=["console", "smtp", "ses"])
 def case(request, tmp_path) -> Case:
     if request.param == "console":
@@ -52,7 +39,7 @@ def case(request, tmp_path) -> Case:
             console, lambda: [parse(build_mime(SENDER, m).as_bytes()) for m in console.sent]
         )
     if request.param == "smtp":
-        inbox, port = request.getfixturevalue("smtp_inbox")
+        inbox, port = request.getfixturevalue("smtp_server")
         settings = make_settings(
             tmp_path,
             "sqlite+aiosqlite://",
