@@ -61,6 +61,9 @@ test: install web
 
 bench: install
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.api --postgres $(TEST_POSTGRES_URL)
+	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.search --postgres $(TEST_POSTGRES_URL)
 	$(BIN)/python -m bench.lambda_cold
 	$(BIN)/python -m bench.collab
 

@@ -2,7 +2,7 @@
 
 Both run under the same server (uvicorn, one worker, same flags) in the same run, driven by
 the same load generator; the ratio MDReader / bare is the figure to watch (goal >= 0.4).
-Usage: python -m bench.api [--seconds 5] [--concurrency 50]
+Usage: python -m bench.api [--seconds 5] [--concurrency 50] [--postgres ADMIN_URL]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from bench import loadgen
+from bench.scratch import scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-pass-1"
@@ -115,15 +116,26 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
-        "--database-url", default=None, help="an empty database (default: SQLite in a temp dir)"
+        "--postgres",
+        default=None,
+        help="an admin URL of a PostgreSQL server; a scratch database is made there "
+        "(default: SQLite in a temporary folder)",
     )
     args = parser.parse_args()
+    if args.postgres:
+        with scratch_postgres(args.postgres) as url:
+            run(args, url)
+    else:
+        run(args, None)
+
+
+def run(args: argparse.Namespace, database_url: str | None) -> None:
 
     with tempfile.TemporaryDirectory() as data:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MDREADER_")}
         env.update({"MDREADER_DATA_DIR": data, "MDREADER_LOG_LEVEL": "WARNING"})
-        if args.database_url:
-            env["MDREADER_DATABASE_URL"] = args.database_url
+        if database_url:
+            env["MDREADER_DATABASE_URL"] = database_url
         subprocess.run(
             [sys.executable, "-m", "mdreader", "migrate"],
             env=env,
@@ -148,7 +160,7 @@ def main() -> None:
             for proc in (app, bare, fw):
                 proc.terminate()
                 proc.wait(timeout=20)
-    backend = "PostgreSQL" if args.database_url else "SQLite"
+    backend = "PostgreSQL" if database_url else "SQLite"
     print(
         f"bench/api  concurrency={args.concurrency}  {args.seconds:.0f}s per run  (uvicorn, 1 worker, {backend})"
     )

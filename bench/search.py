@@ -24,9 +24,8 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import insert, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.scratch import scratch_postgres
 from mdreader.context import build_services
 from mdreader.db import migrate
 from mdreader.db.models import Document, Membership, User, Workspace
@@ -63,15 +62,6 @@ def corpus(count: int, rng: random.Random, words: list[str]) -> list[ImportFile]
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-async def _admin(url: str, sql: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
 
 
 async def run(documents: int, queries: int, database_url: str, data_dir: Path) -> None:
@@ -186,14 +176,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mdreader-bench-") as tmp:
         if args.postgres:
-            name = f"mdreader_bench_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_admin(args.postgres, f'CREATE DATABASE "{name}"'))
-            url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
-            try:
+            with scratch_postgres(args.postgres) as url:
                 migrate(url)
                 asyncio.run(run(args.documents, args.queries, url, Path(tmp)))
-            finally:
-                asyncio.run(_admin(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         else:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
             migrate(url)
