@@ -172,6 +172,11 @@ class RedisBus:
                 first = False
                 while not self._closing:
                     message = await pubsub.get_message(timeout=1.0)
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        # redis-py can swallow a cancellation that lands inside its read
+                        # timeout; without this the task would never stop.
+                        raise asyncio.CancelledError
                     if message is None:
                         continue
                     await self._dispatch(message)
