@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from mdreader import __version__
 from mdreader.api import auth, documents, health, workspaces
 from mdreader.backends.mail import Mailer
+from mdreader.collab.asgi import hocuspocus_endpoint, ywebsocket_endpoint
 from mdreader.context import build_services
 from mdreader.errors import error_body, install_error_handlers
 from mdreader.observability import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
@@ -40,6 +41,9 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     install_error_handlers(app)
     for module in (auth, workspaces, documents, health):
         app.include_router(module.router)
+    # Collaboration: authorization happens per document inside the protocol (policy.py).
+    app.add_api_websocket_route("/ws", hocuspocus_endpoint)
+    app.add_api_websocket_route("/ws/y/{document_id}", ywebsocket_endpoint)
     mount_web(app, settings.resolved_web_dist)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -52,7 +52,7 @@ def serve(host: str, port: int, workers: int) -> None:
         proxy_headers=False,  # client addresses are resolved from MDREADER_TRUSTED_PROXIES
         log_config=None,
         access_log=False,
-        ws_max_size=16 * 1024 * 1024,
+        ws_max_size=settings.collab_max_message_bytes + 1024,
     )
 
 

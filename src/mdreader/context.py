@@ -17,6 +17,7 @@ from mdreader.observability import Metrics
 from mdreader.settings import Settings
 
 if TYPE_CHECKING:
+    from mdreader.collab import CollabServer
     from mdreader.services.compaction import Compactor
 
 
@@ -32,6 +33,7 @@ class Services:
     redis: Redis | None = None
     secret_key: str = field(default="", repr=False)
     compactor: Compactor | None = None
+    collab: CollabServer | None = None
 
 
 @asynccontextmanager
@@ -73,4 +75,7 @@ async def build_services(
         compactor = Compactor(services)
         services.compactor = compactor
         await stack.enter_async_context(compactor)
+        from mdreader.collab import build_collab
+
+        services.collab = await stack.enter_async_context(build_collab(services))
         yield services

@@ -78,6 +78,37 @@ class Metrics:
             "HTTP requests being served.",
             registry=self.registry,
         )
+        self.collab_connections = Gauge(
+            "mdreader_collab_connections",
+            "Open collaboration WebSockets.",
+            registry=self.registry,
+        )
+        self.collab_documents = Gauge(
+            "mdreader_collab_documents_loaded",
+            "Documents loaded in this process for live editing.",
+            registry=self.registry,
+        )
+        self.collab_updates = Counter(
+            "mdreader_collab_updates_total",
+            "Document updates received from clients and stored.",
+            registry=self.registry,
+        )
+        self.collab_ack_seconds = Histogram(
+            "mdreader_collab_ack_seconds",
+            "From receiving an update to acknowledging it (durable).",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.collab_denied = Counter(
+            "mdreader_collab_denied_total",
+            "Collaboration connections refused or dropped for lack of access.",
+            registry=self.registry,
+        )
+        self.collab_rejected = Counter(
+            "mdreader_collab_rejected_total",
+            "Collaboration sockets closed for a malformed or refused message.",
+            registry=self.registry,
+        )
 
 
 def route_template(scope: Scope) -> str:

@@ -82,6 +82,23 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     max_document_bytes: int = 1024 * 1024
 
+    # Collaboration (WebSocket) limits and timings
+    collab_max_message_bytes: int = 4 * 1024 * 1024
+    collab_max_connections: int = 10_000
+    collab_max_documents_per_socket: int = 100
+    collab_max_pending_documents: int = 20
+    collab_max_preauth_messages: int = 200
+    collab_max_preauth_bytes: int = 1024 * 1024
+    collab_max_awareness_bytes: int = 64 * 1024
+    collab_outbox_bytes: int = 32 * 1024 * 1024
+    collab_auth_timeout: float = 10.0
+    collab_idle_timeout: float = 60.0
+    collab_ping_interval: float = 15.0
+    collab_awareness_timeout: float = 30.0
+    collab_recheck_interval: float = 2.0
+    collab_unload_delay: float = 5.0
+    collab_store_writers: int = 0
+
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
         if self.environment == "production" and self.secret_key in {"changeme", "secret", "dev"}:

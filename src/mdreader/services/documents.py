@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.context import Services
+from mdreader.db.engine import after_commit
 from mdreader.db.models import Document, DocumentUpdate
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -171,6 +172,11 @@ async def write_content(
     if update_bytes is None:
         return None
     session.add(DocumentUpdate(document_id=document.id, data=update_bytes, user_id=user_id))
+    collab = services.collab
+    if collab is not None:
+        # Once committed, open editors (in this process and, over the bus, in others) get it.
+        document_id = document.id
+        after_commit(session, lambda: collab.external_update(document_id, update_bytes))
     return update_bytes
 
 

@@ -1,0 +1,126 @@
+"""Who may open a document over the WebSocket: the same token check and the same policy
+rules (``mdreader.policy``) as the REST API, checked again every few seconds while open."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from mdreader import policy
+from mdreader.api.deps import resolve_token
+from mdreader.collab import protocol as p
+from mdreader.collab.extensions import AuthContext, Denied, Extension
+from mdreader.db.models import AuthSession, Document, Membership
+from mdreader.db.types import utcnow
+from mdreader.policy import Action, Role, Subject
+
+if TYPE_CHECKING:
+    from mdreader.collab.server import CollabServer
+    from mdreader.context import Services
+
+_CHUNK = 500
+
+
+def access(role: Role | None) -> tuple[bool, bool]:
+    """(may read, read-only) for a workspace role, from the policy table."""
+    readable = policy.can(role, Action.READ, Subject.DOCUMENT)
+    return readable, not policy.can(role, Action.UPDATE, Subject.DOCUMENT)
+
+
+class Authorization(Extension):
+    priority = 10
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def authenticate(self, ctx: AuthContext) -> None:
+        if not ctx.token:
+            raise Denied()
+        try:
+            document_id = uuid.UUID(ctx.document_name)
+        except ValueError:
+            raise Denied() from None
+        caller = await resolve_token(self.services, ctx.token)
+        if caller is None:
+            raise Denied()
+        async with self.services.db.primary_read_session() as session:
+            row = (
+                await session.execute(
+                    select(Document.deleted_at, Membership.role)
+                    .join(Membership, Membership.workspace_id == Document.workspace_id)
+                    .where(Document.id == document_id, Membership.user_id == caller.user.id)
+                )
+            ).first()
+        if row is None or row.deleted_at is not None:
+            raise Denied()
+        role = Role[row.role.upper()]
+        readable, read_only = access(role)
+        if not readable:
+            raise Denied()
+        ctx.document_id = document_id
+        ctx.user_id = caller.user.id
+        ctx.session_id = caller.session_id
+        ctx.role = role
+        ctx.read_only = read_only
+
+
+async def recheck(server: CollabServer) -> None:
+    """Drop connections whose member left, whose document was trashed or whose session was
+    revoked; tell the others when their role moved across read-only."""
+    conns = [c for doc in list(server.documents.values()) for c in list(doc.connections)]
+    if not conns:
+        return
+    docs = list({c.auth.document_id for c in conns if c.auth.document_id})
+    users = list({c.auth.user_id for c in conns if c.auth.user_id})
+    sessions = list({c.auth.session_id for c in conns if c.auth.session_id})
+    roles: dict[tuple[uuid.UUID, uuid.UUID], Role] = {}
+    live_sessions: set[uuid.UUID] = set()
+    db = server.services.db
+    async with db.primary_read_session() as session:
+        for i in range(0, len(docs), _CHUNK):
+            chunk = docs[i : i + _CHUNK]
+            rows = await session.execute(
+                select(Document.id, Membership.user_id, Membership.role)
+                .join(Membership, Membership.workspace_id == Document.workspace_id)
+                .where(
+                    Document.id.in_(chunk),
+                    Document.deleted_at.is_(None),
+                    Membership.user_id.in_(users),
+                )
+            )
+            for doc_id, user_id, role in rows:
+                roles[(doc_id, user_id)] = Role[role.upper()]
+        now = utcnow()
+        for i in range(0, len(sessions), _CHUNK):
+            rows = await session.execute(
+                select(AuthSession.id).where(
+                    AuthSession.id.in_(sessions[i : i + _CHUNK]),
+                    AuthSession.revoked_at.is_(None),
+                    AuthSession.expires_at > now,
+                )
+            )
+            live_sessions.update(r for (r,) in rows)
+    for conn in conns:
+        if conn.closed:
+            continue
+        auth = conn.auth
+        role = roles.get((auth.document_id, auth.user_id))  # type: ignore[arg-type]
+        if auth.session_id not in live_sessions:
+            role = None
+        readable, read_only = access(role)
+        if not readable:
+            server.metrics_denied()
+            if conn.acks:
+                conn.send(p.permission_denied(p.PERMISSION_DENIED))
+            else:
+                conn.send(p.yws_permission_denied(p.PERMISSION_DENIED))
+            socket = conn.socket
+            await socket.drop(conn, reason=p.PERMISSION_DENIED)
+            if not socket.connections:
+                socket.transport.close(p.CLOSE_FORBIDDEN, "Forbidden")
+        elif read_only != auth.read_only:
+            auth.role, auth.read_only = role, read_only
+            if conn.acks:
+                conn.send(p.authenticated(read_only))

@@ -1,0 +1,166 @@
+"""Fan-out between server processes: updates and awareness of a document go to every process
+that has it open. In-process when there is no Redis; Redis pub/sub otherwise.
+
+A Redis outage loses no update: appends go to the database before they are published, and
+when the subscription comes back every open document re-reads the database (``on_resync``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+log = logging.getLogger("mdreader.collab.bus")
+
+Handler = Callable[[str, str, bytes], Awaitable[None]]
+Resync = Callable[[], Awaitable[None]]
+
+KINDS = ("update", "awareness", "query-awareness")
+
+
+class Bus(Protocol):
+    async def publish(self, document: str, kind: str, data: bytes) -> None: ...
+    async def subscribe(self, document: str) -> None: ...
+    async def unsubscribe(self, document: str) -> None: ...
+
+
+class MemoryBus:
+    """One process: nobody else to tell."""
+
+    def __init__(self, handler: Handler | None = None, on_resync: Resync | None = None) -> None:
+        self.handler = handler
+        self.on_resync = on_resync
+
+    async def publish(self, document: str, kind: str, data: bytes) -> None:
+        return None
+
+    async def subscribe(self, document: str) -> None:
+        return None
+
+    async def unsubscribe(self, document: str) -> None:
+        return None
+
+    async def __aenter__(self) -> MemoryBus:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class RedisBus:
+    """Redis pub/sub, one channel per document. Each message carries the sending node's id
+    so a process ignores its own messages."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        handler: Handler | None = None,
+        on_resync: Resync | None = None,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.handler = handler
+        self.on_resync = on_resync
+        self.retry_delay = retry_delay
+        self.node = os.urandom(8)
+        self.channels: set[str] = set()
+        self._pubsub = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    def channel(self, document: str) -> str:
+        return f"{self.prefix}{document}"
+
+    async def publish(self, document: str, kind: str, data: bytes) -> None:
+        frame = self.node + bytes([KINDS.index(kind)]) + data
+        try:
+            await self.redis.publish(self.channel(document), frame)
+        except Exception as exc:
+            # The update is durable already; peers catch up from the database on reconnect.
+            log.warning("publishing to Redis failed: %s", exc)
+
+    async def subscribe(self, document: str) -> None:
+        channel = self.channel(document)
+        self.channels.add(channel)
+        if self._pubsub is not None:
+            try:
+                await self._pubsub.subscribe(channel)
+            except Exception as exc:
+                log.warning("subscribing to %s failed: %s", channel, exc)
+
+    async def unsubscribe(self, document: str) -> None:
+        channel = self.channel(document)
+        self.channels.discard(channel)
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.unsubscribe(channel)
+
+    async def __aenter__(self) -> RedisBus:
+        self._task = asyncio.create_task(self._run(), name="collab-redis-bus")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close_pubsub()
+
+    async def _close_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _run(self) -> None:
+        first = True
+        while True:
+            try:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                # A dedicated channel keeps the connection subscribed even with no document.
+                await pubsub.subscribe(self.prefix + "~")
+                if self.channels:
+                    await pubsub.subscribe(*self.channels)
+                self._pubsub = pubsub
+                if not first and self.on_resync is not None:
+                    await self.on_resync()
+                first = False
+                while True:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is None:
+                        continue
+                    await self._dispatch(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("the Redis subscription dropped (%s); reconnecting", exc)
+                await self._close_pubsub()
+                first = False
+                await asyncio.sleep(self.retry_delay)
+
+    async def _dispatch(self, message: dict[str, object]) -> None:
+        if message.get("type") != "message":
+            return
+        channel = message["channel"]
+        data = message["data"]
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        if not isinstance(data, bytes) or len(data) < 9 or data[:8] == self.node:
+            return
+        assert isinstance(channel, str)
+        kind_index = data[8]
+        if kind_index >= len(KINDS) or self.handler is None:
+            return
+        document = channel[len(self.prefix) :]
+        try:
+            await self.handler(document, KINDS[kind_index], data[9:])
+        except Exception:
+            log.exception("handling a bus message for %s failed", document)

@@ -1,0 +1,138 @@
+"""Durability: documents load from the database and updates are appended to their log.
+
+Appends are group-committed: while one transaction is in flight, the updates that arrive
+queue up and go together in the next one, so many clients cost few commits. An update's
+``store`` returns only after its transaction committed; the background ``Compactor`` later
+folds the log into the stored state and Markdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select
+
+from mdreader.collab.extensions import Extension, Origin
+from mdreader.db.models import Document, DocumentUpdate
+from mdreader.db.types import utcnow
+
+if TYPE_CHECKING:
+    from mdreader.collab.document import LiveDocument
+    from mdreader.context import Services
+
+log = logging.getLogger("mdreader.collab.store")
+
+_Item = tuple[uuid.UUID, bytes, uuid.UUID | None, asyncio.Future[None]]
+
+
+async def read_document(services: Services, document_id: uuid.UUID) -> list[bytes]:
+    """The stored state and every logged update after it, in order."""
+    async with services.db.primary_read_session() as session:
+        state = await session.scalar(select(Document.ystate).where(Document.id == document_id))
+        rows = await session.scalars(
+            select(DocumentUpdate.data)
+            .where(DocumentUpdate.document_id == document_id)
+            .order_by(DocumentUpdate.id)
+        )
+        updates = list(rows)
+    return ([state] if state else []) + updates
+
+
+class DatabaseStore(Extension):
+    priority = 50
+
+    def __init__(self, services: Services, writers: int = 1, batch: int = 500) -> None:
+        self.services = services
+        self.writers = writers
+        self.batch = batch
+        self._queue: list[_Item] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._outstanding: dict[uuid.UUID, set[asyncio.Future[None]]] = defaultdict(set)
+
+    async def __aenter__(self) -> DatabaseStore:
+        self._tasks = [
+            asyncio.create_task(self._writer(), name=f"collab-store-{i}")
+            for i in range(self.writers)
+        ]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        # Let queued appends finish: they may already be applied in memory.
+        while self._queue or any(self._outstanding.values()):
+            pending = [f for fs in self._outstanding.values() for f in fs]
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+            else:
+                await asyncio.sleep(0.01)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def load(self, doc: LiveDocument) -> None:
+        for update in await read_document(self.services, doc.id):
+            doc.apply(update)
+
+    async def store(self, doc: LiveDocument, update: bytes, origin: Origin) -> None:
+        if origin.source != "connection":
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        outstanding = self._outstanding[doc.id]
+        outstanding.add(future)
+        future.add_done_callback(lambda f: self._done(doc.id, f))
+        self._queue.append((doc.id, update, origin.user_id, future))
+        self._wake.set()
+        await asyncio.shield(future)
+
+    def _done(self, document_id: uuid.UUID, future: asyncio.Future[None]) -> None:
+        outstanding = self._outstanding.get(document_id)
+        if outstanding is not None:
+            outstanding.discard(future)
+            if not outstanding:
+                del self._outstanding[document_id]
+
+    async def barrier(self, doc: LiveDocument) -> None:
+        """Wait until every append of this document queued so far has committed."""
+        pending = list(self._outstanding.get(doc.id, ()))
+        if pending:
+            results = await asyncio.gather(*pending, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+    async def _writer(self) -> None:
+        while True:
+            while not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+            batch, self._queue = self._queue[: self.batch], self._queue[self.batch :]
+            try:
+                now = utcnow()
+                async with self.services.db.session() as session:
+                    await session.execute(
+                        insert(DocumentUpdate),
+                        [
+                            {"document_id": d, "data": data, "user_id": u, "created_at": now}
+                            for d, data, u, _ in batch
+                        ],
+                    )
+            except Exception as exc:
+                log.exception("appending %d updates failed", len(batch))
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for *_, future in batch:
+                if not future.done():
+                    future.set_result(None)
+            compactor = self.services.compactor
+            if compactor is not None:
+                for document_id in {d for d, *_ in batch}:
+                    compactor.schedule(document_id)

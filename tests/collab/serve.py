@@ -1,0 +1,46 @@
+"""A real MDReader server for the collaboration tests: settings from the environment, a
+socket bound to port 0 (or ``MDREADER_TEST_PORT``, to come back on the same port after a
+kill), ``READY <port>`` on stdout once it listens."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+
+import uvicorn
+
+from mdreader.app import create_app
+from mdreader.settings import Settings
+
+
+def main() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", int(os.environ.get("MDREADER_TEST_PORT", "0"))))
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        ws="websockets-sansio",
+        ws_max_size=settings.collab_max_message_bytes + 1024,
+    )
+    server = uvicorn.Server(config)
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if task.done():
+                await task
+                return
+            await asyncio.sleep(0.02)
+        print(f"READY {sock.getsockname()[1]}", flush=True)
+        await task
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
