@@ -1,0 +1,57 @@
+// Rendered, sanitized Markdown: the live preview and reader mode. Diagrams and private
+// images are filled in after the HTML is in place.
+import { forwardRef, useEffect, useImperativeHandle, useMemo, useRef } from "react";
+import { useAuth } from "../auth";
+import { renderDiagrams } from "../lib/diagrams";
+import { authorizeImages } from "../lib/files";
+import { renderMarkdown } from "../lib/markdown";
+import type { TocEntry } from "../lib/markdown";
+import "katex/dist/katex.min.css";
+
+export interface MarkdownViewHandle {
+  /** scroll so that the block rendered from source line `line` is at the top */
+  scrollToLine: (line: number) => void;
+  element: HTMLElement | null;
+}
+
+export const MarkdownView = forwardRef<
+  MarkdownViewHandle,
+  { source: string; dark: boolean; onToc?: (toc: TocEntry[]) => void; className?: string; testId?: string }
+>(function MarkdownView({ source, dark, onToc, className, testId }, ref) {
+  const { api } = useAuth();
+  const host = useRef<HTMLDivElement>(null);
+  const rendered = useMemo(() => renderMarkdown(source), [source]);
+
+  useEffect(() => {
+    onToc?.(rendered.toc);
+  }, [rendered, onToc]);
+
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    el.innerHTML = rendered.html;
+    authorizeImages(el, api);
+    void renderDiagrams(el, dark);
+  }, [rendered, dark, api]);
+
+  useImperativeHandle(
+    ref,
+    () => ({
+      element: host.current,
+      scrollToLine(line: number) {
+        const el = host.current;
+        const scroller = el?.closest<HTMLElement>(".scroll-pane");
+        if (!el || !scroller) return;
+        let target: HTMLElement | null = null;
+        for (const block of el.querySelectorAll<HTMLElement>("[data-line]")) {
+          if (Number(block.dataset.line) > line) break;
+          target = block;
+        }
+        scroller.scrollTop = target ? target.offsetTop - el.offsetTop : 0;
+      },
+    }),
+    [],
+  );
+
+  return <article className={`markdown-body ${className ?? ""}`} ref={host} data-testid={testId} />;
+});
