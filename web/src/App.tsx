@@ -1,4 +1,5 @@
 import { Navigate, Route, Routes, useLocation } from "react-router";
+import { Suspense, lazy } from "react";
 import type { ReactNode } from "react";
 import { useAuth } from "./auth";
 import { Button, Spinner } from "./components/ui";
@@ -13,11 +14,17 @@ import {
 import { HomePage } from "./pages/HomePage";
 import { WorkspaceLayout } from "./pages/WorkspaceLayout";
 import { WorkspaceHome } from "./pages/WorkspaceHome";
-import { DocumentPage } from "./pages/DocumentPage";
 import { MembersPage } from "./pages/MembersPage";
 import { TrashPage } from "./pages/TrashPage";
 import { WorkspaceSettingsPage } from "./pages/WorkspaceSettingsPage";
-import { AccountPage } from "./pages/AccountPage";
+
+// The editor (CodeMirror, Yjs, markdown-it) and the account page (QR codes) load on demand.
+const DocumentPage = lazy(() => import("./pages/DocumentPage").then((m) => ({ default: m.DocumentPage })));
+const AccountPage = lazy(() => import("./pages/AccountPage").then((m) => ({ default: m.AccountPage })));
+
+function Lazy({ children }: { children: ReactNode }) {
+  return <Suspense fallback={<Spinner />}>{children}</Suspense>;
+}
 
 function RequireAuth({ children }: { children: ReactNode }) {
   const { user, loading, error, reload } = useAuth();
@@ -48,10 +55,10 @@ export function App() {
       <Route path="/reset-password" element={<ResetPasswordPage />} />
       <Route path="/invite" element={<AcceptInvitePage />} />
       <Route path="/" element={<RequireAuth><HomePage /></RequireAuth>} />
-      <Route path="/settings" element={<RequireAuth><AccountPage /></RequireAuth>} />
+      <Route path="/settings" element={<RequireAuth><Lazy><AccountPage /></Lazy></RequireAuth>} />
       <Route path="/w/:wid" element={<RequireAuth><WorkspaceLayout /></RequireAuth>}>
         <Route index element={<WorkspaceHome />} />
-        <Route path="d/:did" element={<DocumentPage />} />
+        <Route path="d/:did" element={<Lazy><DocumentPage /></Lazy>} />
         <Route path="members" element={<MembersPage />} />
         <Route path="trash" element={<TrashPage />} />
         <Route path="settings" element={<WorkspaceSettingsPage />} />

@@ -8,6 +8,7 @@ import { ancestors, buildTree, planMove, subtreeIds, visibleRows } from "../lib/
 import type { DropWhere, TreeNode } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
 import { Modal, messageOf } from "./ui";
+import { ChevronDown, ChevronRight, MoreIcon, PlusIcon } from "./icons";
 
 const DRAG_TYPE = "application/x-mdreader-document";
 
@@ -169,7 +170,7 @@ export function DocTree() {
                 onClick={() => toggle(d.id)}
                 tabIndex={node.children.length ? 0 : -1}
               >
-                {collapsed.has(d.id) ? "▸" : "▾"}
+                {collapsed.has(d.id) ? <ChevronRight /> : <ChevronDown />}
               </button>
               {renaming === d.id ? (
                 <input
@@ -196,10 +197,10 @@ export function DocTree() {
               {editable ? (
                 <span className="row-actions">
                   <button className="icon-btn small" title="New document inside" aria-label={`New document inside ${d.title}`} onClick={() => void createDocument(d.id)}>
-                    +
+                    <PlusIcon />
                   </button>
                   <button className="icon-btn small" title="More" aria-label={`Actions for ${d.title}`} onClick={() => setMenu(menu === d.id ? null : d.id)}>
-                    ⋯
+                    <MoreIcon />
                   </button>
                 </span>
               ) : null}
@@ -248,7 +249,7 @@ function MoveDialog({ id, onClose, onMove }: { id: string; onClose: () => void; 
       <ul className="move-list">
         <li>
           <button className="menu-item" disabled={!current?.parent_id} onClick={() => onMove(null)}>
-            ⌂ Top level
+            Top level
           </button>
         </li>
         {rows.map((n) => (

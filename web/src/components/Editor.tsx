@@ -3,10 +3,11 @@
 // inserts its Markdown.
 import { useEffect, useRef } from "react";
 import { defaultKeymap, indentWithTab } from "@codemirror/commands";
-import { markdown, markdownLanguage } from "@codemirror/lang-markdown";
-import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
+// markdownLanguage alone: `markdown()` would bring HTML, CSS and JavaScript parsers along.
+import { markdownKeymap, markdownLanguage } from "@codemirror/lang-markdown";
+import { HighlightStyle, LanguageSupport, syntaxHighlighting } from "@codemirror/language";
 import { highlightSelectionMatches, search, searchKeymap } from "@codemirror/search";
-import { Compartment, EditorState } from "@codemirror/state";
+import { Compartment, EditorState, Prec } from "@codemirror/state";
 import {
   EditorView,
   drawSelection,
@@ -118,7 +119,8 @@ export function Editor({
           highlightSelectionMatches(),
           search({ top: true }),
           EditorView.lineWrapping,
-          markdown({ base: markdownLanguage }),
+          new LanguageSupport(markdownLanguage),
+          Prec.high(keymap.of(markdownKeymap)),
           syntaxHighlighting(markdownHighlight),
           keymap.of([...yUndoManagerKeymap, ...searchKeymap, indentWithTab, ...defaultKeymap]),
           placeholder("Start writing Markdown…"),

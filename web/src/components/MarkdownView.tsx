@@ -1,12 +1,11 @@
 // Rendered, sanitized Markdown: the live preview and reader mode. Diagrams and private
 // images are filled in after the HTML is in place.
-import { forwardRef, useEffect, useImperativeHandle, useMemo, useRef } from "react";
+import { forwardRef, useEffect, useImperativeHandle, useMemo, useReducer, useRef } from "react";
 import { useAuth } from "../auth";
 import { renderDiagrams } from "../lib/diagrams";
 import { authorizeImages } from "../lib/files";
-import { renderMarkdown } from "../lib/markdown";
+import { onMathReady, renderMarkdown } from "../lib/markdown";
 import type { TocEntry } from "../lib/markdown";
-import "katex/dist/katex.min.css";
 
 export interface MarkdownViewHandle {
   /** scroll so that the block rendered from source line `line` is at the top */
@@ -20,7 +19,10 @@ export const MarkdownView = forwardRef<
 >(function MarkdownView({ source, dark, onToc, className, testId }, ref) {
   const { api } = useAuth();
   const host = useRef<HTMLDivElement>(null);
-  const rendered = useMemo(() => renderMarkdown(source), [source]);
+  const [mathVersion, mathLoaded] = useReducer((n: number) => n + 1, 0);
+  useEffect(() => onMathReady(mathLoaded), []);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const rendered = useMemo(() => renderMarkdown(source), [source, mathVersion]);
 
   useEffect(() => {
     onToc?.(rendered.toc);

@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { applyTheme, isDark, loadTheme } from "../lib/theme";
+import { MoonIcon, SunIcon } from "./icons";
 
 export function ThemeToggle() {
   const [dark, setDark] = useState(() => isDark(loadTheme()));
@@ -14,7 +15,7 @@ export function ThemeToggle() {
         window.dispatchEvent(new Event("mdreader-theme"));
       }}
     >
-      {dark ? "☀" : "☾"}
+      {dark ? <SunIcon /> : <MoonIcon />}
     </button>
   );
 }

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import type { ButtonHTMLAttributes, ComponentPropsWithRef, ReactNode } from "react";
 import { ApiError } from "../api/client";
 import { initials, userColor } from "../lib/colors";
+import { CloseIcon } from "./icons";
 
 export function messageOf(e: unknown): string {
   if (e instanceof ApiError) return e.message;
@@ -93,7 +94,7 @@ export function Modal({
         <header className="modal-header">
           <h2>{title}</h2>
           <button className="icon-btn" onClick={onClose} aria-label="Close">
-            ✕
+            <CloseIcon />
           </button>
         </header>
         <div className="modal-body">{children}</div>

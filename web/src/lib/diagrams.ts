@@ -1,6 +1,6 @@
 // Mermaid diagrams in the preview: the library (large) is loaded only when a document has a
 // ```mermaid fence, runs with securityLevel "strict", and its SVG is sanitized again.
-import { sanitize } from "./markdown";
+import { sanitize } from "./sanitize";
 
 type Mermaid = (typeof import("mermaid"))["default"];
 

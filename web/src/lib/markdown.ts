@@ -6,9 +6,6 @@
 // DOMPurify: a document's author must never run script in a reader's browser.
 import MarkdownItFactory from "markdown-it";
 import type { MarkdownIt, StateCore, Token } from "markdown-it";
-import * as katexPluginModule from "@vscode/markdown-it-katex";
-import createDOMPurify from "dompurify";
-import type { DOMPurify as Purifier } from "dompurify";
 import hljs from "highlight.js/lib/core";
 import bash from "highlight.js/lib/languages/bash";
 import c from "highlight.js/lib/languages/c";
@@ -28,6 +25,7 @@ import sql from "highlight.js/lib/languages/sql";
 import typescript from "highlight.js/lib/languages/typescript";
 import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
+import { sanitize } from "./sanitize";
 import { slugify } from "./slug";
 
 const languages = {
@@ -155,7 +153,9 @@ function highlight(code: string, lang: string): string {
   return escapeHtml(code);
 }
 
-function createMarkdown(): MarkdownIt {
+type MathPlugin = (md: MarkdownIt) => void;
+
+function createMarkdown(math: MathPlugin | null): MarkdownIt {
   const md = new MarkdownItFactory({
     html: true,
     linkify: true,
@@ -163,11 +163,7 @@ function createMarkdown(): MarkdownIt {
     // markdown-it wraps the result in <pre><code class="language-x" data-line=…>.
     highlight: (code, lang) => highlight(code, lang),
   });
-  const mod = katexPluginModule as unknown as { default?: unknown };
-  const katexPlugin = (
-    typeof mod.default === "function" ? mod.default : (mod.default as { default?: unknown })?.default ?? mod
-  ) as (md: MarkdownIt, options: object) => void;
-  md.use(katexPlugin, { throwOnError: false, enableFencedBlocks: true });
+  if (math) md.use(math);
   md.use(taskLists).use(headingIds).use(sourceLines);
 
   const fence = md.renderer.rules.fence!;
@@ -184,67 +180,36 @@ function createMarkdown(): MarkdownIt {
   return md;
 }
 
-let md: MarkdownIt | null = null;
-let purifier: Purifier | null = null;
+// KaTeX is large: it is loaded the first time a document has something that looks like math,
+// and until then math shows as written. `onMathReady` listeners render again once it is in.
+let plain: MarkdownIt | null = null;
+let withMath: MarkdownIt | null = null;
+let mathLoading: Promise<void> | null = null;
+const mathListeners = new Set<() => void>();
 
-const FORBID_TAGS = ["style", "form", "button", "textarea", "select", "option", "iframe", "frame",
-  "frameset", "object", "embed", "base", "link", "meta", "dialog", "template"];
-const UNSAFE_STYLE = /position|url\s*\(|expression|behavior|-moz-binding|@import|z-index/i;
+const MATH_HINT = /\$|```\s*math|~~~\s*math/;
 
-function getPurifier(): Purifier {
-  if (purifier) return purifier;
-  const p = createDOMPurify(window);
-  p.addHook("uponSanitizeAttribute", (node, data) => {
-    if (data.attrName === "style") {
-      // Inline styles only for KaTeX's layout, and nothing that can cover the page.
-      const inMath = (node as Element).closest?.(".katex, .katex-display") != null;
-      if (!inMath || UNSAFE_STYLE.test(data.attrValue)) data.keepAttr = false;
-    }
-    if (data.attrName === "type" && node.nodeName === "INPUT" && data.attrValue !== "checkbox") {
-      data.keepAttr = false;
-    }
+/** Load KaTeX (once); resolves when math renders. */
+export function loadMath(): Promise<void> {
+  mathLoading ??= import("./math").then((m) => {
+    withMath = createMarkdown(m.mathPlugin);
+    mathListeners.forEach((l) => l());
   });
-  p.addHook("afterSanitizeAttributes", (node) => {
-    if (node.nodeName === "A") {
-      const href = node.getAttribute("href") ?? "";
-      if (/^https?:\/\//i.test(href)) {
-        node.setAttribute("target", "_blank");
-        node.setAttribute("rel", "noopener noreferrer nofollow");
-      } else {
-        node.removeAttribute("target");
-      }
-    }
-    if (node.nodeName === "INPUT") {
-      node.setAttribute("disabled", "");
-      node.removeAttribute("name");
-    }
-  });
-  purifier = p;
-  return p;
+  return mathLoading;
 }
 
-/** Sanitize HTML for the page (also used for mermaid's SVG). */
-export function sanitize(html: string, svg = false): string {
-  const p = getPurifier();
-  if (svg) {
-    return p.sanitize(html, {
-      USE_PROFILES: { svg: true, svgFilters: true, html: true },
-      ADD_TAGS: ["foreignObject"],
-      FORBID_TAGS: ["script", "iframe", "object", "embed", "form"],
-      HTML_INTEGRATION_POINTS: { foreignobject: true },
-    } as never) as unknown as string;
-  }
-  return p.sanitize(html, {
-    FORBID_TAGS,
-    FORBID_ATTR: ["autofocus", "formaction", "srcdoc", "ping"],
-    ADD_ATTR: ["target"],
-    ALLOW_DATA_ATTR: true,
-  }) as unknown as string;
+export function onMathReady(listener: () => void): () => void {
+  mathListeners.add(listener);
+  return () => mathListeners.delete(listener);
 }
 
 /** Render Markdown to sanitized HTML plus its table of contents. */
 export function renderMarkdown(source: string): Rendered {
-  md ??= createMarkdown();
+  let md = withMath;
+  if (!md) {
+    if (MATH_HINT.test(source)) void loadMath();
+    md = plain ??= createMarkdown(null);
+  }
   const env: Env = { toc: [], slugs: new Map() };
   const raw = md.render(source, env as unknown as Parameters<MarkdownIt["render"]>[1]);
   return { html: sanitize(raw), toc: env.toc };

@@ -12,6 +12,7 @@ import { Presence, SyncBadge, Toc } from "../components/DocParts";
 import { HistoryDialog } from "../components/HistoryDialog";
 import { ShareDialog } from "../components/ShareDialog";
 import { ErrorText, Spinner, messageOf } from "../components/ui";
+import { HistoryIcon, MoreIcon, ShareIcon } from "../components/icons";
 import { useCollab, useYText } from "../lib/collab";
 import { fileMarkdown, uploadFile } from "../lib/files";
 import type { TocEntry } from "../lib/markdown";
@@ -180,10 +181,10 @@ function DocumentView({
             ) : null}
             <button className={mode === "read" ? "on" : ""} onClick={() => chooseMode("read")}>Read</button>
           </div>
-          <button className="btn btn-ghost" onClick={() => setDialog("history")}>History</button>
-          <button className="btn btn-ghost" onClick={() => setDialog("share")}>Share</button>
+          <button className="btn btn-ghost" onClick={() => setDialog("history")}><HistoryIcon /> <span className="label">History</span></button>
+          <button className="btn btn-ghost" onClick={() => setDialog("share")}><ShareIcon /> <span className="label">Share</span></button>
           <div className="menu-anchor">
-            <button className="icon-btn" aria-label="More actions" onClick={() => setMenu((v) => !v)}>⋯</button>
+            <button className="icon-btn" aria-label="More actions" onClick={() => setMenu((v) => !v)}><MoreIcon /></button>
             {menu ? (
               <div className="menu menu-right" role="menu" onMouseLeave={() => setMenu(false)}>
                 <button role="menuitem" className="menu-item" onClick={download}>Download Markdown</button>

@@ -5,6 +5,7 @@ import { useAuth } from "../auth";
 import { DocTree } from "../components/DocTree";
 import { SearchDialog } from "../components/SearchDialog";
 import { ThemeToggle } from "../components/ThemeToggle";
+import { MenuIcon, PlusIcon, SearchIcon, SettingsIcon, TrashIcon, UsersIcon } from "../components/icons";
 import { Avatar, Button, ErrorText, Modal, Spinner, messageOf } from "../components/ui";
 import { CreateWorkspaceForm } from "./HomePage";
 import { WorkspaceContext, can, rememberWorkspace } from "../workspace";
@@ -124,11 +125,11 @@ export function WorkspaceLayout() {
       <div className={`app ${drawer ? "drawer-open" : ""}`}>
         <header className="mobile-bar">
           <button className="icon-btn" aria-label="Open the menu" onClick={() => setDrawer(true)}>
-            ☰
+            <MenuIcon />
           </button>
           <span className="mobile-title">{state.workspace.name}</span>
           <button className="icon-btn" aria-label="Search" onClick={() => setSearching(true)}>
-            ⌕
+            <SearchIcon />
           </button>
         </header>
         <div className="drawer-scrim" onClick={() => setDrawer(false)} />
@@ -165,12 +166,12 @@ export function WorkspaceLayout() {
               ) : null}
             </div>
             <button className="search-btn" onClick={() => setSearching(true)}>
-              <span>⌕ Search</span>
+              <span className="row"><SearchIcon /> Search</span>
               <kbd>Ctrl K</kbd>
             </button>
             {can(state.workspace, "document", "create") ? (
               <Button variant="primary" className="new-doc-btn" onClick={() => void createDocument(null)}>
-                + New document
+                <PlusIcon /> New document
               </Button>
             ) : null}
           </div>
@@ -178,9 +179,9 @@ export function WorkspaceLayout() {
             <DocTree />
           </nav>
           <div className="sidebar-bottom">
-            <NavLink to={`/w/${wid}/members`} className="nav-item">👥 Members</NavLink>
-            {can(state.workspace, "trash", "read") ? <NavLink to={`/w/${wid}/trash`} className="nav-item">🗑 Trash</NavLink> : null}
-            <NavLink to={`/w/${wid}/settings`} className="nav-item">⚙ Workspace settings</NavLink>
+            <NavLink to={`/w/${wid}/members`} className="nav-item"><UsersIcon /> Members</NavLink>
+            {can(state.workspace, "trash", "read") ? <NavLink to={`/w/${wid}/trash`} className="nav-item"><TrashIcon /> Trash</NavLink> : null}
+            <NavLink to={`/w/${wid}/settings`} className="nav-item"><SettingsIcon /> Workspace settings</NavLink>
             <div className="user-row">
               <button className="user-btn" onClick={() => setUserMenu((v) => !v)} aria-haspopup="menu">
                 {user ? <Avatar id={user.id} name={user.name} /> : null}
