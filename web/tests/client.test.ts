@@ -165,11 +165,11 @@ describe("Api", () => {
     const server = fakeServer();
     const api = new Api({ store: memoryTokenStore(), fetch: server.fetch, now: server.now });
     await api.login("a@b.c", "pw");
-    const err = await api.get("/api/missing").catch((e) => e);
+    const err = (await api.get("/api/missing").catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
     expect(err.message).toBe("Not found.");
     expect(err.code).toBe("not_found");
-    const invalid = await api.post("/api/broken", {}).catch((e) => e);
+    const invalid = (await api.post("/api/broken", {}).catch((e: unknown) => e)) as ApiError;
     expect(invalid.message).toBe("name: the name cannot be blank");
     expect(errorMessage(null, 500)).toBe("The request failed (500).");
   });
