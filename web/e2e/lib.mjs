@@ -131,3 +131,31 @@ export async function editorText(page) {
     return el ? [...el.querySelectorAll(".cm-line")].map((l) => l.textContent).join("\n") : null;
   });
 }
+
+/** The current TOTP code (RFC 6238, SHA-1, 30 s, 6 digits) of a base32 secret. */
+export async function totp(secret, at = Date.now()) {
+  const { createHmac } = await import("node:crypto");
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(code).padStart(6, "0");
+}
+
+/** Path and query of a mailed link, to open on the test server whatever PUBLIC_URL says. */
+export function localPath(link) {
+  const u = new URL(link);
+  return u.pathname + u.search;
+}
+
+/** Whether the server has a route (for endpoints other branches are still building). */
+export async function serverHas(path, method = "get") {
+  const response = await fetch(`${BASE_URL}/api/openapi.json`);
+  const spec = await response.json();
+  return Boolean(spec.paths?.[path]?.[method]);
+}
