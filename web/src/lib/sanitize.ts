@@ -14,9 +14,11 @@ function getPurifier(): Purifier {
   const p = createDOMPurify(window);
   p.addHook("uponSanitizeAttribute", (node, data) => {
     if (data.attrName === "style") {
-      // Inline styles only for KaTeX's layout, and nothing that can cover the page.
-      const inMath = (node as Element).closest?.(".katex, .katex-display") != null;
-      if (!inMath || UNSAFE_STYLE.test(data.attrValue)) data.keepAttr = false;
+      // Inline styles only for KaTeX's layout and diagrams' shapes, and nothing that can
+      // cover the page or fetch anything.
+      const el = node as Element;
+      const allowed = el.closest?.(".katex, .katex-display") != null || el.closest?.("svg") != null;
+      if (!allowed || UNSAFE_STYLE.test(data.attrValue)) data.keepAttr = false;
     }
     if (data.attrName === "type" && node.nodeName === "INPUT" && data.attrValue !== "checkbox") {
       data.keepAttr = false;
