@@ -148,7 +148,9 @@ def web_server(database_url: str, redis_url: str | None, tmp: Path) -> Iterator[
                 proc.wait()
 
 
-def run_e2e(script: str, server: WebServer, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_e2e(
+    script: str, server: WebServer, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """One e2e file under web/e2e with Node's test runner."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     env = {
