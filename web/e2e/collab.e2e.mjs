@@ -3,7 +3,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  api, createWorkspace, eventually, launch, newPage, shot, signUp, typeInEditor, uniqueEmail,
+  api, createWorkspace, eventually, launch, newDocument, newPage, shot, signUp, typeInEditor, uniqueEmail,
 } from "./lib.mjs";
 
 let browser;
@@ -48,11 +48,8 @@ test("two people edit one document live and see each other's cursor", async () =
   await shot(alice, "collab-01-members");
 
   // Alice creates a document from the sidebar and names it.
-  await alice.getByRole("button", { name: "New document" }).first().click();
-  await alice.locator(".cm-content").waitFor();
-  await alice.getByRole("textbox", { name: "Title", exact: true }).fill("Tea party");
+  const did = await newDocument(alice, "Tea party");
   await alice.keyboard.press("Enter");
-  const did = alice.url().split("/d/")[1].split("?")[0];
   await eventually(async () => (await api(alice, "GET", `/api/documents/${did}`)).title === "Tea party", {
     what: "the title saved",
   });

@@ -159,3 +159,16 @@ export async function serverHas(path, method = "get") {
   const spec = await response.json();
   return Boolean(spec.paths?.[path]?.[method]);
 }
+
+/** Create a document with the sidebar's button (or a row's "+") and give it a title. */
+export async function newDocument(page, title, button = page.getByRole("button", { name: "New document" }).first()) {
+  const before = page.url();
+  await button.click();
+  await page.waitForURL((url) => url.href !== before && /\/d\/[^/?]+/.test(url.pathname));
+  const id = new URL(page.url()).pathname.split("/d/")[1];
+  const input = page.getByRole("textbox", { name: "Title", exact: true });
+  await eventually(async () => (await input.inputValue()) === "Untitled", { what: "the new document's page" });
+  await input.fill(title);
+  await page.locator(".tree-link", { hasText: title }).waitFor();
+  return id;
+}

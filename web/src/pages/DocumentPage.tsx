@@ -106,21 +106,34 @@ function DocumentView({
     if (listed && document.activeElement !== titleRef.current) setTitle(listed);
   }, [listed]);
 
+  // Titles are saved shortly after typing stops, and at once when leaving the page.
+  const pendingTitle = useRef<string | null>(null);
+  const flushTitle = useCallback(() => {
+    window.clearTimeout(titleTimer.current);
+    const t = pendingTitle.current;
+    pendingTitle.current = null;
+    if (t === null) return;
+    api
+      .patch(`/api/documents/${doc.id}`, { title: t })
+      .then(() => {
+        setError(null);
+        patchDoc(doc.id, { title: t }); // the tree may have reloaded in between
+      })
+      .catch((e) => setError(messageOf(e)));
+  }, [api, doc.id, patchDoc]);
+
   const saveTitle = useCallback(
     (value: string) => {
-      window.clearTimeout(titleTimer.current);
       const t = value.trim();
       if (!t) return;
       patchDoc(doc.id, { title: t });
-      titleTimer.current = window.setTimeout(() => {
-        api
-          .patch(`/api/documents/${doc.id}`, { title: t })
-          .then(() => setError(null))
-          .catch((e) => setError(messageOf(e)));
-      }, 500);
+      pendingTitle.current = t;
+      window.clearTimeout(titleTimer.current);
+      titleTimer.current = window.setTimeout(flushTitle, 400);
     },
-    [api, doc.id, patchDoc],
+    [doc.id, patchDoc, flushTitle],
   );
+  useEffect(() => flushTitle, [flushTitle]);
 
   const onUpload = useCallback(
     async (file: File) => fileMarkdown(await uploadFile(api, workspace.id, file)),
