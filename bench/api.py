@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -56,6 +57,8 @@ def start_server(target: str, port: int, env: dict[str, str], factory: bool) -> 
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
             return proc
+        except urllib.error.HTTPError:
+            return proc  # answered, if only with a 404 (the references have no /health)
         except OSError:
             time.sleep(0.2)
         except Exception:
@@ -128,17 +131,21 @@ def main() -> None:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
-        app_port, bare_port = free_port(), free_port()
+        app_port, bare_port, fw_port = free_port(), free_port(), free_port()
         app = start_server("mdreader.app:create_app", app_port, env, factory=True)
         bare = start_server("bench.bare:app", bare_port, env, factory=False)
+        fw = start_server("bench.bare:framework", fw_port, env, factory=False)
         try:
             token, doc_id = prepare(app_port)
             mdreader = asyncio.run(measure(app_port, token, doc_id, args.seconds, args.concurrency))
             reference = asyncio.run(
                 measure(bare_port, token, doc_id, args.seconds, args.concurrency)
             )
+            framework = asyncio.run(
+                measure(fw_port, token, doc_id, args.seconds, args.concurrency)
+            )
         finally:
-            for proc in (app, bare):
+            for proc in (app, bare, fw):
                 proc.terminate()
                 proc.wait(timeout=20)
     backend = "PostgreSQL" if args.database_url else "SQLite"
@@ -156,7 +163,14 @@ def main() -> None:
         )
         if m["errors"]:
             print(f"  {name}: {m['errors']} error responses from MDReader")
-    print(json.dumps({"mdreader": mdreader, "bare": reference}))
+    print("For context, the same answer from a one-route FastAPI app (no auth, no database):")
+    for name in ("GET", "PATCH"):
+        f, r = framework[name], reference[name]
+        print(
+            f"{name:8}{f['req_per_s']:>10} req/s = {f['req_per_s'] / r['req_per_s']:.2f} of bare;"
+            f" MDReader = {mdreader[name]['req_per_s'] / f['req_per_s']:.2f} of it"
+        )
+    print(json.dumps({"mdreader": mdreader, "bare": reference, "fastapi": framework}))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The reference: a bare ASGI app answering JSON of the same size, no framework, no database."""
+"""The references: a bare ASGI app answering JSON of the same size (no framework, no database),
+and the same answer from a one-route FastAPI app (the framework's own cost, for context)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,22 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _framework_app():  # type: ignore[no-untyped-def]
+    from fastapi import FastAPI, Response
+
+    api = FastAPI()
+
+    @api.get("/api/documents/{document_id}")
+    async def get_document(document_id: str) -> Response:
+        return Response(DOC, media_type="application/json")
+
+    @api.patch("/api/documents/{document_id}")
+    async def patch_document(document_id: str) -> Response:
+        return Response(DOC, media_type="application/json")
+
+    return api
+
+
+framework = _framework_app()

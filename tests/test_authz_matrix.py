@@ -87,9 +87,15 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         json={"email": "invitee@example.com", "role": "viewer"},
         headers=owner.headers,
     )
+    versions = await c.get(f"/api/documents/{doc['id']}/versions", headers=owner.headers)
+    assert versions.status_code == 200 and versions.json(), versions.text
+    share = await c.post(f"/api/documents/{doc['id']}/shares", json={}, headers=owner.headers)
+    assert share.status_code == 201, share.text
     return {
+        "token": share.json()["token"],
         "workspace_id": ws["id"],
         "document_id": doc["id"],
+        "version_id": versions.json()[0]["id"],
         "user_id": users["viewer"].id,
         "invitation_id": r.json()["invitation"]["id"],
         "session_id": "00000000-0000-4000-8000-000000000000",

@@ -7,13 +7,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mdreader.db import Base, migrate
+from mdreader.db.models import include_name
 
 
 async def test_models_match_migrations(database_url):
     engine = create_async_engine(database_url)
 
     def diff(conn):
-        return compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        return compare_metadata(
+            MigrationContext.configure(conn, opts={"include_name": include_name}), Base.metadata
+        )
 
     try:
         async with engine.connect() as conn:

@@ -61,3 +61,27 @@ async def test_a_reader_sees_commits_and_holds_no_transaction(db):
             await w.execute(text("INSERT INTO t (v) VALUES ('y')"))
         # Autocommit reads: the next statement sees the write at once.
         assert (await r.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+
+
+async def test_writers_take_turns_and_a_starved_one_gets_busy(db, monkeypatch):
+    import asyncio
+
+    from mdreader.db import engine as engine_module
+
+    order: list[str] = []
+
+    async def writer(name: str, hold: float) -> None:
+        async with db.session() as s:
+            order.append(f"{name} in")
+            await s.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": name})
+            await asyncio.sleep(hold)
+            order.append(f"{name} out")
+
+    await asyncio.gather(writer("a", 0.05), writer("b", 0), writer("c", 0))
+    assert order == ["a in", "a out", "b in", "b out", "c in", "c out"]
+
+    monkeypatch.setattr(engine_module, "WRITE_TURN_TIMEOUT", 0.05)
+    with pytest.raises(engine_module.DatabaseBusy) as busy:
+        async with db.session(), db.session():
+            pass
+    assert busy.value.status == 503

@@ -10,7 +10,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from mdreader import __version__
-from mdreader.api import auth, documents, health, workspaces
+from mdreader.api import (
+    auth,
+    documents,
+    health,
+    search,
+    shares,
+    transfer,
+    versions,
+    workspaces,
+)
 from mdreader.backends.mail import Mailer
 from mdreader.collab.asgi import hocuspocus_endpoint, ywebsocket_endpoint
 from mdreader.context import build_services
@@ -39,7 +48,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (auth, workspaces, documents, health):
+    for module in (auth, workspaces, documents, versions, search, shares, transfer, health):
         app.include_router(module.router)
     # Collaboration: authorization happens per document inside the protocol (policy.py).
     app.add_api_websocket_route("/ws", hocuspocus_endpoint)

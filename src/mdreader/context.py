@@ -19,6 +19,8 @@ from mdreader.settings import Settings
 if TYPE_CHECKING:
     from mdreader.collab import CollabServer
     from mdreader.services.compaction import Compactor
+    from mdreader.services.transfer import Attachments
+    from mdreader.services.versions import Versioner
 
 
 @dataclass
@@ -34,6 +36,9 @@ class Services:
     secret_key: str = field(default="", repr=False)
     compactor: Compactor | None = None
     collab: CollabServer | None = None
+    versioner: Versioner | None = None
+    # Reads and stores files for export and import; None until a storage backend exists.
+    attachments: Attachments | None = None
 
 
 @asynccontextmanager
@@ -71,7 +76,13 @@ async def build_services(
             secret_key=settings.resolved_secret_key,
         )
         from mdreader.services.compaction import Compactor
+        from mdreader.services.versions import Versioner
 
+        # Entered before the compactor so that it exits after it: the compactor's last
+        # flush may schedule versions, which the versioner's exit then takes.
+        versioner = Versioner(services, settings.version_quiet_period)
+        services.versioner = versioner
+        await stack.enter_async_context(versioner)
         compactor = Compactor(services)
         services.compactor = compactor
         await stack.enter_async_context(compactor)

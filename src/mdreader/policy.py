@@ -94,9 +94,11 @@ allow(Action.READ, Subject.VERSION, Role.VIEWER)
 allow(Action.CREATE, Subject.VERSION, Role.EDITOR)
 allow(Action.RESTORE, Subject.VERSION, Role.EDITOR)
 
-allow(Action.READ, Subject.SHARE, Role.EDITOR)
+# As in Outline: every member sees a document's share links, editors make them, and a link
+# is revoked by whoever made it or by an admin.
+allow(Action.READ, Subject.SHARE, Role.VIEWER)
 allow(Action.CREATE, Subject.SHARE, Role.EDITOR)
-allow(Action.DELETE, Subject.SHARE, Role.EDITOR)
+allow(Action.DELETE, Subject.SHARE, Role.ADMIN, self_allowed=True)
 
 allow(Action.READ, Subject.FILE, Role.VIEWER)
 allow(Action.CREATE, Subject.FILE, Role.EDITOR)

@@ -180,3 +180,46 @@ class DocumentPublic(BaseModel):
     updated_by: uuid.UUID | None
     deleted_at: datetime | None = None
     role: RoleName
+
+
+# --- search, versions, shares, import -------------------------------------------------------
+
+
+class SearchHit(BaseModel):
+    document_id: uuid.UUID
+    title: str
+    snippet: str = Field(description="HTML-escaped text around the match, hits in <mark>")
+
+
+class AuthorPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class VersionIn(Body):
+    label: str | None = Field(default=None, max_length=200)
+
+
+class VersionPublic(BaseModel):
+    id: uuid.UUID
+    created_at: datetime
+    author: AuthorPublic | None
+    label: str | None
+
+
+class VersionDetail(VersionPublic):
+    document_id: uuid.UUID
+    title: str
+    content: str
+
+
+class ShareIn(Body):
+    expires_at: datetime | None = None
+
+
+class SharePublic(BaseModel):
+    token: str
+    url: str
+    created_at: datetime
+    created_by: uuid.UUID | None
+    expires_at: datetime | None

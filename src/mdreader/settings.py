@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     collab_recheck_interval: float = 2.0
     collab_unload_delay: float = 5.0
     collab_store_writers: int = 0
+    # History, import and export
+    version_quiet_period: float = Field(default=300.0, ge=0)
+    import_max_files: int = Field(default=10_000, ge=1)
+    import_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    import_max_ratio: float = Field(default=100.0, ge=1)
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import defer
 from mdreader import policy
 from mdreader.auth.tokens import decode_access_token
 from mdreader.context import Services
-from mdreader.db.models import AuthSession, Document, Membership, User, Workspace
+from mdreader.db.models import AuthSession, Document, Membership, Share, User, Workspace
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.policy import Action, Role, Subject
@@ -321,3 +321,59 @@ def WorkspaceGuard(subject: Subject, action: Action) -> type[WorkspaceAccess]:
 def DocumentGuard(subject: Subject, action: Action, **kw: bool) -> type[DocumentAccess]:
     """The annotation of a route parameter guarded by ``document_guard``."""
     return Annotated[DocumentAccess, Depends(document_guard(subject, action, **kw))]  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareAccess:
+    caller: Caller
+    document: Document
+    share: Share
+    role: Role
+
+
+def share_guard(action: Action) -> Callable[..., Any]:
+    """Guard for /documents/{document_id}/shares/{token}: the document's workspace role
+    decides, and whoever made the link counts as its owner (``self_allowed`` rules)."""
+    policy.rule(Subject.SHARE, action)
+
+    async def guard(
+        document_id: uuid.UUID, token: str, caller: CurrentCaller, services: ServicesDep
+    ) -> ShareAccess:
+        async with services.db.primary_read_session() as session:
+            row = (
+                await session.execute(
+                    select(Document, Membership.role)
+                    .options(defer(Document.content), defer(Document.ystate))
+                    .outerjoin(
+                        Membership,
+                        (Membership.workspace_id == Document.workspace_id)
+                        & (Membership.user_id == caller.user.id),
+                    )
+                    .where(Document.id == document_id, Document.deleted_at.is_(None))
+                )
+            ).first()
+            document, role = (row[0], _role(row[1])) if row else (None, None)
+            share = None
+            if role is not None:
+                share = await session.scalar(
+                    select(Share).where(
+                        Share.token == token,
+                        Share.document_id == document_id,
+                        Share.revoked_at.is_(None),
+                    )
+                )
+        if share is None:
+            policy.authorize(role, Action.READ, Subject.SHARE, what="Document")
+            raise AppError(404, "Share link not found.", "not_found")
+        is_self = share.created_by == caller.user.id
+        policy.authorize(role, action, Subject.SHARE, is_self=is_self, what="Document")
+        assert document is not None and role is not None
+        return ShareAccess(caller, document, share, role)
+
+    guard.__policy__ = (Subject.SHARE, action)  # type: ignore[attr-defined]
+    return guard
+
+
+def ShareGuard(action: Action) -> type[ShareAccess]:
+    """The annotation of a route parameter guarded by ``share_guard``."""
+    return Annotated[ShareAccess, Depends(share_guard(action))]  # type: ignore[return-value]

@@ -26,6 +26,7 @@ from mdreader.schemas import (
     TrashItem,
 )
 from mdreader.services import documents as svc
+from mdreader.services import search
 
 router = APIRouter(prefix="/api", tags=["documents"])
 # Rendered Markdown is already sanitized; the policy is a second wall should it ever fail.
@@ -159,6 +160,8 @@ async def update_document(
         document.updated_by = user_id
     await session.flush()
     content = await svc.live_content(session, document.id)
+    if changed:
+        await search.index(session, document.id, document.workspace_id, document.title, content)
     await session.commit()
     if logged is not None and services.compactor is not None:
         services.compactor.schedule(document.id)

@@ -218,5 +218,5 @@ async def revoke_invitation(
 async def accept_invitation(
     body: TokenIn, caller: CurrentCaller, session: SessionDep
 ) -> WorkspacePublic:
-    workspace, role = await svc.accept_invitation(session, body.token, caller.user)
+    workspace, role = await svc.accept_invitation(session, body.token, caller.user.id)
     return workspace_public(workspace, role)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from mdreader.errors import AppError
+
 
 def _is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -78,6 +80,21 @@ def _create_engine(url: str | URL, *, write: bool, pool_size: int, echo: bool) -
     return engine if write else engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+WRITE_TURN_TIMEOUT = 30.0  # seconds, as SQLite's busy_timeout
+
+
+class DatabaseBusy(AppError):
+    """No write turn within WRITE_TURN_TIMEOUT: the database is overloaded."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "The database is busy; try again in a moment.",
+            "busy",
+            headers={"Retry-After": "5"},
+        )
+
+
 class Database:
     """The primary (writes) and the read side (a replica, or the primary again)."""
 
@@ -105,10 +122,31 @@ class Database:
             self.primary_read_engine, expire_on_commit=False
         )
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Writers of this process queue here in order instead
+        # of polling the file lock (busy_timeout), which starves some of them for seconds;
+        # other processes (the CLI) still meet at the file lock.
+        self._write_turn = asyncio.Lock() if _is_sqlite(url) else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed when the block ends, rolled back on error."""
+        if self._write_turn is None:
+            async with self._session() as session:
+                yield session
+            return
+        try:
+            async with asyncio.timeout(WRITE_TURN_TIMEOUT):
+                await self._write_turn.acquire()
+        except TimeoutError:
+            raise DatabaseBusy() from None
+        try:
+            async with self._session() as session:
+                yield session
+        finally:
+            self._write_turn.release()
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
             try:
                 yield session

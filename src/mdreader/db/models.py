@@ -182,14 +182,83 @@ class DocumentUpdate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class SearchDocument(Base):
+    """The searchable text of one document, kept current by ``services.search.index``.
+
+    The full-text index over it lives outside the models (and outside Alembic's
+    autogenerate comparison, see ``SEARCH_INDEX_NAMES``): on SQLite an FTS5 table fed by
+    triggers on this table, on PostgreSQL a generated ``tsvector`` column with a GIN index.
+    """
+
+    __tablename__ = "search_documents"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), unique=True
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class DocumentVersion(Base):
+    """A saved state of a document: taken after a quiet period, on request, or before a
+    restore. Immutable once written."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (Index("ix_document_versions_document_created", "document_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500))
+    content: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(String(200))
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Share(Base):
+    """A public read-only link to one document: ``/s/{token}``, revocable, may expire."""
+
+    __tablename__ = "shares"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Full-text index objects made by the migrations by hand (FTS5 virtual table and its shadow
+# tables on SQLite, the tsvector column and GIN index on PostgreSQL): not models, so Alembic's
+# autogenerate must not compare them (``include_name`` below, used by migrations/env.py).
+SEARCH_INDEX_NAMES = ("search_fts", "search_vector", "ix_search_documents_vector")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic ``include_name`` hook: leave the hand-made full-text objects alone."""
+    return not (name and name.startswith(SEARCH_INDEX_NAMES))
+
+
 __all__ = [
     "AuthSession",
     "Base",
     "Document",
     "DocumentUpdate",
+    "DocumentVersion",
     "Invitation",
     "Membership",
     "RefreshToken",
+    "SearchDocument",
+    "Share",
     "User",
     "UserToken",
     "Workspace",

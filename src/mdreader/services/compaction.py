@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 
 from mdreader.db.models import Document, DocumentUpdate
+from mdreader.services import search
 from mdreader.ytext import make_doc, text_of
 
 if TYPE_CHECKING:
@@ -39,13 +40,20 @@ async def compact(services: Services, document_id: uuid.UUID) -> int:
             return 0
         ydoc = make_doc(doc.ystate, (row.data for row in rows))
         doc.ystate = ydoc.get_update()
-        doc.content = text_of(ydoc)
+        content = text_of(ydoc)
+        changed = content != doc.content
+        if changed:
+            doc.content = content
+            # The search text follows the compacted content in the same transaction.
+            await search.index(session, doc.id, doc.workspace_id, doc.title, content)
         last = rows[-1].id
         await session.execute(
             delete(DocumentUpdate).where(
                 DocumentUpdate.document_id == document_id, DocumentUpdate.id <= last
             )
         )
+    if changed and services.versioner is not None:
+        services.versioner.schedule(document_id)
     return len(rows)
 
 

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.context import Services
 from mdreader.db.engine import after_commit
-from mdreader.db.models import Document, DocumentUpdate
+from mdreader.db.models import Document, DocumentUpdate, DocumentVersion
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
+from mdreader.services import search
 from mdreader.ytext import apply_text, initial_state, make_doc, text_of
 
 
@@ -56,7 +57,7 @@ async def live_content(session: AsyncSession, document_id: uuid.UUID) -> str:
     return text_of(make_doc(state or b"", await pending_updates(session, document_id)))
 
 
-async def _parent_in(
+async def parent_in(
     session: AsyncSession, workspace_id: uuid.UUID, parent_id: uuid.UUID | None
 ) -> None:
     if parent_id is None:
@@ -91,7 +92,7 @@ async def create_document(
     parent_id: uuid.UUID | None = None,
 ) -> Document:
     check_size(services, content)
-    await _parent_in(session, workspace_id, parent_id)
+    await parent_in(session, workspace_id, parent_id)
     siblings = await _siblings(session, workspace_id, parent_id, None)
     now = utcnow()
     document = Document(
@@ -108,6 +109,18 @@ async def create_document(
     )
     session.add(document)
     await session.flush()
+    await search.index(session, document.id, workspace_id, document.title, content)
+    if content:
+        # The first version: what the document was created with (import, or a REST create).
+        session.add(
+            DocumentVersion(
+                document_id=document.id,
+                title=document.title,
+                content=content,
+                author_id=user_id,
+                created_at=now,
+            )
+        )
     return document
 
 
@@ -144,7 +157,7 @@ async def move_document(
     if parent_id is not None:
         if parent_id == document.id:
             raise AppError(409, "A document cannot be its own parent.", "cycle")
-        await _parent_in(session, document.workspace_id, parent_id)
+        await parent_in(session, document.workspace_id, parent_id)
         tree = await _tree(session, document.workspace_id)
         if parent_id in descendants(tree, document.id):
             raise AppError(409, "A document cannot move under one of its own descendants.", "cycle")

@@ -147,7 +147,7 @@ async def remove_member(
 
 
 async def accept_invitation(
-    session: AsyncSession, token: str, user: User
+    session: AsyncSession, token: str, user_id: uuid.UUID
 ) -> tuple[Workspace, Role]:
     invitation = await session.scalar(
         select(Invitation).where(Invitation.token_hash == hash_token(token))
@@ -161,9 +161,9 @@ async def accept_invitation(
     workspace = await session.get(Workspace, invitation.workspace_id)
     assert workspace is not None
     invitation.accepted_at = utcnow()
-    membership = await session.get(Membership, (workspace.id, user.id))
+    membership = await session.get(Membership, (workspace.id, user_id))
     if membership is None:
-        membership = Membership(workspace_id=workspace.id, user_id=user.id, role=invitation.role)
+        membership = Membership(workspace_id=workspace.id, user_id=user_id, role=invitation.role)
         session.add(membership)
     elif Role[invitation.role.upper()] > Role[membership.role.upper()]:
         membership.role = invitation.role

@@ -1,0 +1,92 @@
+"""/api/documents/{id}/shares (make, list, revoke links) and the public page /s/{token}."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import HTMLResponse
+
+from mdreader.api.deps import (
+    DocumentGuard,
+    ReadSessionDep,
+    ServicesDep,
+    SessionDep,
+    ShareGuard,
+    public,
+)
+from mdreader.db.models import Share
+from mdreader.policy import Action, Subject
+from mdreader.render import page, render_markdown
+from mdreader.schemas import ShareIn, SharePublic
+from mdreader.services import documents as docs
+from mdreader.services import shares as svc
+
+router = APIRouter(tags=["shares"])
+
+# The page is sanitized HTML; the policy forbids scripts and framing should that ever fail.
+PAGE_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+PAGE_HEADERS = {
+    "Content-Security-Policy": PAGE_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    # Revoking a link must take effect at once: no shared caches.
+    "Cache-Control": "private, no-store",
+}
+NOT_FOUND_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found</title>'
+    "</head><body><p>This link does not exist, has expired, or was revoked.</p></body></html>"
+)
+
+
+def share_public(share: Share, public_url: str) -> SharePublic:
+    return SharePublic(
+        token=share.token,
+        url=svc.url_of(public_url, share.token),
+        created_at=share.created_at,
+        created_by=share.created_by,
+        expires_at=share.expires_at,
+    )
+
+
+@router.post("/api/documents/{document_id}/shares", status_code=201)
+async def create_share(
+    access: DocumentGuard(Subject.SHARE, Action.CREATE),
+    services: ServicesDep,
+    session: SessionDep,
+    body: ShareIn | None = None,
+) -> SharePublic:
+    """A public read-only link to the document, optionally expiring at ``expires_at``."""
+    expires_at = body.expires_at if body else None
+    share = await svc.create(session, access.document.id, access.caller.user.id, expires_at)
+    return share_public(share, services.settings.public_url)
+
+
+@router.get("/api/documents/{document_id}/shares")
+async def list_shares(
+    access: DocumentGuard(Subject.SHARE, Action.READ),
+    services: ServicesDep,
+    session: ReadSessionDep,
+) -> list[SharePublic]:
+    """The links that work now (not revoked, not expired), newest first."""
+    shares = await svc.active(session, access.document.id)
+    return [share_public(s, services.settings.public_url) for s in shares]
+
+
+@router.delete("/api/documents/{document_id}/shares/{token}", status_code=204)
+async def revoke_share(access: ShareGuard(Action.DELETE), session: SessionDep) -> Response:
+    await svc.revoke(session, access.share.id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/s/{token}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(public)],
+    include_in_schema=False,
+)
+async def shared_page(token: str, session: ReadSessionDep) -> HTMLResponse:
+    document = await svc.resolve(session, token)
+    if document is None:
+        return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=PAGE_HEADERS)
+    content = await docs.live_content(session, document.id)
+    return HTMLResponse(page(document.title, render_markdown(content)), headers=PAGE_HEADERS)

@@ -1,0 +1,178 @@
+"""Versions of documents: kept after a quiet period, on request, and before a restore."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mdreader.db.engine import after_commit
+from mdreader.db.models import Document, DocumentVersion
+from mdreader.db.types import utcnow
+from mdreader.errors import AppError
+from mdreader.services import documents as docs
+from mdreader.services import search
+
+if TYPE_CHECKING:
+    from mdreader.context import Services
+
+log = logging.getLogger("mdreader.versions")
+
+
+async def latest(session: AsyncSession, document_id: uuid.UUID) -> DocumentVersion | None:
+    return await session.scalar(
+        select(DocumentVersion)
+        .where(DocumentVersion.document_id == document_id)
+        .order_by(DocumentVersion.created_at.desc(), DocumentVersion.id)
+        .limit(1)
+    )
+
+
+async def record(
+    session: AsyncSession,
+    document: Document,
+    content: str,
+    author_id: uuid.UUID | None,
+    label: str | None = None,
+) -> DocumentVersion:
+    version = DocumentVersion(
+        document_id=document.id,
+        title=document.title,
+        content=content,
+        label=label,
+        author_id=author_id,
+        created_at=utcnow(),
+    )
+    session.add(version)
+    await session.flush()
+    return version
+
+
+async def snapshot_if_changed(services: Services, document_id: uuid.UUID) -> bool:
+    """Keep a version of the live text unless the newest version already holds it."""
+    async with services.db.session() as session:
+        document = await session.get(Document, document_id)
+        if document is None or document.deleted_at is not None:
+            return False
+        content = await docs.live_content(session, document_id)
+        last = await latest(session, document_id)
+        if last is not None and last.content == content and last.title == document.title:
+            return False
+        await record(session, document, content, document.updated_by)
+    return True
+
+
+async def get(
+    session: AsyncSession, document_id: uuid.UUID, version_id: uuid.UUID
+) -> DocumentVersion:
+    version = await session.get(DocumentVersion, version_id)
+    if version is None or version.document_id != document_id:
+        raise AppError(404, "Version not found.", "not_found")
+    return version
+
+
+def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=old_name,
+        tofile=new_name,
+    )
+    out = []
+    for line in lines:
+        # A last line without a newline still ends its diff line, like `diff` says so.
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+async def restore(
+    services: Services,
+    session: AsyncSession,
+    document: Document,
+    version: DocumentVersion,
+    user_id: uuid.UUID,
+) -> str:
+    """Bring the version back through the live Yjs state; keep the current state first."""
+    current = await docs.live_content(session, document.id)
+    await record(session, document, current, user_id, f"Before restoring {version.id}")
+    logged = await docs.write_content(services, session, document, version.content, user_id)
+    document.title = version.title
+    document.updated_at = utcnow()
+    document.updated_by = user_id
+    await search.index(session, document.id, document.workspace_id, document.title, version.content)
+    if logged is not None:
+        document_id = document.id
+
+        async def _compact() -> None:
+            if services.compactor is not None:
+                services.compactor.schedule(document_id)
+
+        after_commit(session, _compact)
+    return version.content
+
+
+class Versioner:
+    """Debounced versions: a changed document gets a version once its edits have been quiet
+    for ``quiet_period`` seconds. Pending ones are taken at exit."""
+
+    def __init__(self, services: Services, quiet_period: float) -> None:
+        self.services = services
+        self.quiet_period = quiet_period
+        self._due: dict[uuid.UUID, float] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[Any] | None = None
+
+    def schedule(self, document_id: uuid.UUID) -> None:
+        self._due[document_id] = time.monotonic() + self.quiet_period
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._due)
+
+    async def flush(self) -> None:
+        pending, self._due = list(self._due), {}
+        for document_id in pending:
+            await self._snapshot(document_id)
+
+    async def _snapshot(self, document_id: uuid.UUID) -> None:
+        try:
+            await snapshot_if_changed(self.services, document_id)
+        except Exception:
+            log.exception("keeping a version of %s failed", document_id)
+
+    async def _run(self) -> None:
+        while True:
+            if not self._due:
+                self._wake.clear()
+                await self._wake.wait()
+            now = time.monotonic()
+            for document_id in [d for d, due in self._due.items() if due <= now]:
+                self._due.pop(document_id, None)
+                await self._snapshot(document_id)
+            if self._due:
+                next_due = min(self._due.values())
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), max(0.01, next_due - now))
+                except TimeoutError:
+                    pass
+
+    async def __aenter__(self) -> Versioner:
+        self._task = asyncio.create_task(self._run(), name="mdreader-versioner")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.flush()

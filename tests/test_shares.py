@@ -1,0 +1,139 @@
+"""Share links: a public, sanitized, read-only page at /s/{token}; listed, revocable, may
+expire; dead (404) once revoked, expired, or the document is in the trash."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from mdreader.db.models import Share
+
+
+async def _share(client, doc, user, **body):
+    r = await client.post(f"/api/documents/{doc['id']}/shares", json=body, headers=user.headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_public_page_is_rendered_and_sanitized(client, factory, settings):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    doc = await factory.document(
+        ws, owner, "Plan <b>x</b>", "# Hello\n\n*world* <script>alert(1)</script>"
+    )
+    share = await _share(client, doc, owner)
+    assert set(share) >= {"token", "url"}
+    assert share["url"] == f"{settings.public_url.rstrip('/')}/s/{share['token']}"
+    r = await client.get(f"/s/{share['token']}")  # no login
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert "<em>world</em>" in r.text and "Hello" in r.text
+    assert "<script" not in r.text and "<b>x</b>" not in r.text
+    assert "script-src" not in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "private, no-store"
+    assert "noindex" in r.headers["x-robots-tag"]
+    # The page shows the live text.
+    await client.patch(
+        f"/api/documents/{doc['id']}", json={"content": "changed"}, headers=owner.headers
+    )
+    assert "changed" in (await client.get(f"/s/{share['token']}")).text
+    assert (await client.get("/s/not-a-token")).status_code == 404
+    assert (await client.get("/s/" + "x" * 300)).status_code == 404
+
+
+async def test_list_and_revoke(client, factory):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    doc = await factory.document(ws, owner, "Doc", "text")
+    first = await _share(client, doc, owner)
+    second = await _share(client, doc, owner)
+    r = await client.get(f"/api/documents/{doc['id']}/shares", headers=owner.headers)
+    assert [s["token"] for s in r.json()] == [second["token"], first["token"]]
+    r = await client.delete(
+        f"/api/documents/{doc['id']}/shares/{first['token']}", headers=owner.headers
+    )
+    assert r.status_code == 204
+    assert (await client.get(f"/s/{first['token']}")).status_code == 404
+    assert (await client.get(f"/s/{second['token']}")).status_code == 200
+    r = await client.get(f"/api/documents/{doc['id']}/shares", headers=owner.headers)
+    assert [s["token"] for s in r.json()] == [second["token"]]
+    r = await client.delete(
+        f"/api/documents/{doc['id']}/shares/{first['token']}", headers=owner.headers
+    )
+    assert r.status_code == 404
+    # A token is only found through its own document.
+    other = await factory.document(ws, owner, "Other", "")
+    r = await client.delete(
+        f"/api/documents/{other['id']}/shares/{second['token']}", headers=owner.headers
+    )
+    assert r.status_code == 404
+
+
+async def test_expiry(app, client, factory):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    doc = await factory.document(ws, owner, "Doc", "text")
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    r = await client.post(
+        f"/api/documents/{doc['id']}/shares", json={"expires_at": past}, headers=owner.headers
+    )
+    assert r.status_code == 422
+    r = await client.post(
+        f"/api/documents/{doc['id']}/shares", json={"expires_at": "soon"}, headers=owner.headers
+    )
+    assert r.status_code == 422
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    share = await _share(client, doc, owner, expires_at=future)
+    assert share["expires_at"] is not None
+    assert (await client.get(f"/s/{share['token']}")).status_code == 200
+    async with app.state.services.db.session() as session:
+        await session.execute(
+            update(Share)
+            .where(Share.token == share["token"])
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert (await client.get(f"/s/{share['token']}")).status_code == 404
+    r = await client.get(f"/api/documents/{doc['id']}/shares", headers=owner.headers)
+    assert r.json() == []
+
+
+async def test_trashed_document_is_not_shown(client, factory):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    parent = await factory.document(ws, owner, "Parent", "")
+    child = await factory.document(ws, owner, "Child", "text", parent_id=parent["id"])
+    share = await _share(client, child, owner)
+    await client.delete(f"/api/documents/{parent['id']}", headers=owner.headers)
+    assert (await client.get(f"/s/{share['token']}")).status_code == 404
+    await client.post(f"/api/documents/{parent['id']}/restore", headers=owner.headers)
+    assert (await client.get(f"/s/{share['token']}")).status_code == 200
+
+
+async def test_who_may_do_what(client, factory):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    admin = await factory.member(ws, owner, "admin")
+    editor = await factory.member(ws, owner, "editor")
+    viewer = await factory.member(ws, owner, "viewer")
+    doc = await factory.document(ws, owner, "Doc", "text")
+    r = await client.post(f"/api/documents/{doc['id']}/shares", json={}, headers=viewer.headers)
+    assert r.status_code == 403
+    r = await client.get(f"/api/documents/{doc['id']}/shares", headers=viewer.headers)
+    assert r.status_code == 200
+    mine = await _share(client, doc, editor)
+    theirs = await _share(client, doc, owner)
+    base = f"/api/documents/{doc['id']}/shares"
+    # An editor revokes their own link, not somebody else's; an admin revokes any.
+    assert (
+        await client.delete(f"{base}/{theirs['token']}", headers=editor.headers)
+    ).status_code == 403
+    assert (
+        await client.delete(f"{base}/{mine['token']}", headers=editor.headers)
+    ).status_code == 204
+    assert (
+        await client.delete(f"{base}/{theirs['token']}", headers=admin.headers)
+    ).status_code == 204
+    outsider = await factory.user("outsider")
+    r = await client.get(base, headers=outsider.headers)
+    assert r.status_code == 404
