@@ -10,7 +10,7 @@ PORT   ?= 8000
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test test-sqlite test-postgresql test-web web-deps chromium bench lint install web migrate clean
+.PHONY: run test test-sqlite test-postgresql test-web web-deps chromium bench lint install web migrate clean collab-clients
 
 install: $(STAMP)
 
@@ -45,6 +45,13 @@ chromium:
 test-web: web-deps
 	@if [ -f web/package.json ]; then (cd web && npx vitest run); fi
 
+# The real Yjs clients (Hocuspocus provider, y-websocket) the collaboration tests drive.
+COLLAB_NODE := tests/collab/node
+collab-clients:
+	@if [ ! -f $(COLLAB_NODE)/node_modules/.package-lock.json ] || \
+	   [ $(COLLAB_NODE)/package-lock.json -nt $(COLLAB_NODE)/node_modules/.package-lock.json ]; then \
+	  (cd $(COLLAB_NODE) && npm ci --no-audit --no-fund --loglevel=error); fi
+
 migrate: install
 	$(BIN)/mdreader migrate
 
@@ -56,10 +63,10 @@ lint: install
 	$(BIN)/ruff format --check src tests bench migrations || true
 	$(BIN)/mypy src/mdreader
 
-test-sqlite: install
+test-sqlite: install collab-clients
 	MDREADER_TEST_DATABASE=sqlite $(BIN)/pytest -q
 
-test-postgresql: install
+test-postgresql: install collab-clients
 	MDREADER_TEST_DATABASE=postgresql MDREADER_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
 	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
 
@@ -72,6 +79,7 @@ test: install web chromium
 
 bench: install
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.collab
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist .pytest_cache

@@ -53,6 +53,9 @@ def serve(host: str, port: int, workers: int) -> None:
         log_config=None,
         access_log=False,
         ws_max_size=settings.collab_max_message_bytes + 1024,
+        # Yjs updates are small and binary: compressing every frame costs both ends more
+        # than it saves (and Node's ws inflates through a small thread pool).
+        ws_per_message_deflate=False,
     )
 
 

@@ -154,6 +154,7 @@ class InProcessServer:
             access_log=False,
             ws="websockets-sansio",
             ws_max_size=max_message + 1024,
+            ws_per_message_deflate=False,
         )
         self.server = uvicorn.Server(self.config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

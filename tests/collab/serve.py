@@ -26,6 +26,7 @@ def main() -> None:
         access_log=False,
         ws="websockets-sansio",
         ws_max_size=settings.collab_max_message_bytes + 1024,
+        ws_per_message_deflate=False,
     )
     server = uvicorn.Server(config)
 

@@ -79,7 +79,9 @@ async def test_two_documents_share_one_socket(factory: Factory, live, node: Node
         assert r.json()["content"] == text
     # A denied document on the same socket leaves the others alone.
     assert other["id"]
-    await node.open("c", live.base, "00000000-0000-4000-8000-000000000001", owner.access_token, sid="s")
+    await node.open(
+        "c", live.base, "00000000-0000-4000-8000-000000000001", owner.access_token, sid="s"
+    )
     await node.wait("c", "denied")
     await node.call("insert", cid="a", index=0, text=">")
     assert (await node.wait("a", "acked"))["text"] == ">one+A"

@@ -78,3 +78,26 @@ async def test_rest_writes_reach_open_editors_and_live_edits_reach_rest(factory,
         assert r.json()["content"] == "# Hello brave world\nfrom y-websocket\n"
 
     await eventually(rest_has_it)
+
+
+async def test_metrics_count_connections_documents_updates_and_ack_latency(
+    factory: Factory, live, node: NodeClients
+):
+    _ws, doc, owner = await _world(factory, "")
+    await node.open("m", live.base, doc["id"], owner.access_token)
+    await node.wait("m", "synced")
+    for i in range(3):
+        await node.call("insert", cid="m", index=0, text=str(i))
+    await node.wait("m", "acked")
+    text = (await factory.client.get("/metrics")).text
+
+    def value(name: str) -> float:
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"{name} is not in /metrics")
+
+    assert value("mdreader_collab_connections") == 1
+    assert value("mdreader_collab_documents_loaded") == 1
+    assert value("mdreader_collab_updates_total") >= 3
+    assert value("mdreader_collab_ack_seconds_count") >= 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -32,8 +33,10 @@ class WebSocketTransport:
         self.websocket = websocket
         self.outbox = Outbox(outbox_limit)
         self.task = asyncio.create_task(self._write())
+        self.last_sent = time.monotonic()
 
     def send(self, data: bytes) -> None:
+        self.last_sent = time.monotonic()
         if not self.outbox.push(data):
             self.close(p.CLOSE_POLICY, "the client reads too slowly")
 

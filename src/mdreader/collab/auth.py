@@ -90,18 +90,18 @@ async def recheck(server: CollabServer) -> None:
                     Membership.user_id.in_(users),
                 )
             )
-            for doc_id, user_id, role in rows:
-                roles[(doc_id, user_id)] = Role[role.upper()]
+            for doc_id, user_id, role_name in rows:
+                roles[(doc_id, user_id)] = Role[role_name.upper()]
         now = utcnow()
         for i in range(0, len(sessions), _CHUNK):
-            rows = await session.execute(
+            found = await session.execute(
                 select(AuthSession.id).where(
                     AuthSession.id.in_(sessions[i : i + _CHUNK]),
                     AuthSession.revoked_at.is_(None),
                     AuthSession.expires_at > now,
                 )
             )
-            live_sessions.update(r for (r,) in rows)
+            live_sessions.update(found.scalars())
     for conn in conns:
         if conn.closed:
             continue

@@ -11,17 +11,19 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 log = logging.getLogger("mdreader.collab.bus")
 
 Handler = Callable[[str, str, bytes], Awaitable[None]]
 Resync = Callable[[], Awaitable[None]]
 
-KINDS = ("update", "awareness", "query-awareness")
+KINDS = ("update", "awareness", "query-awareness", "resync")
 
 
 class Bus(Protocol):
@@ -72,20 +74,49 @@ class RedisBus:
         self.retry_delay = retry_delay
         self.node = os.urandom(8)
         self.channels: set[str] = set()
-        self._pubsub = None
+        self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
+        self._publisher: asyncio.Task[None] | None = None
+        self._outgoing: deque[tuple[str, str, bytes]] = deque()
+        self._wake = asyncio.Event()
+        self._dirty: set[str] = set()  # documents whose messages may not have gone out
 
     def channel(self, document: str) -> str:
         return f"{self.prefix}{document}"
 
     async def publish(self, document: str, kind: str, data: bytes) -> None:
-        frame = self.node + bytes([KINDS.index(kind)]) + data
-        try:
-            await self.redis.publish(self.channel(document), frame)
-        except Exception as exc:
-            # The update is durable already; peers catch up from the database on reconnect.
-            log.warning("publishing to Redis failed: %s", exc)
+        """Queue a message; a background task sends queued messages in order, pipelined, so
+        acknowledgements never wait for Redis."""
+        self._outgoing.append((document, kind, data))
+        self._wake.set()
+
+    async def _publish_loop(self) -> None:
+        while True:
+            while not self._outgoing:
+                self._wake.clear()
+                await self._wake.wait()
+            batch = [self._outgoing.popleft() for _ in range(min(256, len(self._outgoing)))]
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for document in self._dirty:
+                        pipe.publish(self.channel(document), self._frame("resync", b""))
+                    for document, kind, data in batch:
+                        pipe.publish(self.channel(document), self._frame(kind, data))
+                    await pipe.execute()
+                self._dirty.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Every update is durable already: once Redis answers again, the peers of
+                # these documents are told to re-read them from the database.
+                log.warning("publishing to Redis failed: %s", exc)
+                self._dirty.update(d for d, kind, _ in batch if kind != "query-awareness")
+                await asyncio.sleep(self.retry_delay)
+                if self._dirty and not self._outgoing:
+                    self._outgoing.append((next(iter(self._dirty)), "resync", b""))
+
+    def _frame(self, kind: str, data: bytes) -> bytes:
+        return self.node + bytes([KINDS.index(kind)]) + data
 
     async def subscribe(self, document: str) -> None:
         channel = self.channel(document)
@@ -105,13 +136,15 @@ class RedisBus:
 
     async def __aenter__(self) -> RedisBus:
         self._task = asyncio.create_task(self._run(), name="collab-redis-bus")
+        self._publisher = asyncio.create_task(self._publish_loop(), name="collab-redis-pub")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._publisher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._close_pubsub()
 
     async def _close_pubsub(self) -> None:

@@ -32,6 +32,8 @@ log = logging.getLogger("mdreader.collab")
 class Transport(Protocol):
     """Carries frames of one socket. ``send`` never blocks: it queues."""
 
+    last_sent: float  # monotonic time of the last frame queued
+
     def send(self, data: bytes) -> None: ...
     def close(self, code: int, reason: str) -> None: ...
 
@@ -141,6 +143,10 @@ class BaseSocket:
 
     def fail(self, code: int, reason: str) -> SocketClosed:
         return SocketClosed(code, reason)
+
+    def ping(self) -> None:
+        """Something for a quiet client to receive (providers reconnect after 30 s of silence)."""
+        self.transport.send(p.PING)
 
     async def drop(self, conn: DocumentConnection, reason: str | None) -> None:
         """End one document connection; ``reason`` is sent to the client as CLOSE."""
@@ -255,6 +261,11 @@ class YWebsocketSocket(BaseSocket):
     def __init__(self, server: CollabServer, transport: Transport) -> None:
         super().__init__(server, transport)
         self.conn: DocumentConnection | None = None
+
+    def ping(self) -> None:
+        # y-websocket knows no Ping; a query for awareness is answered with the client's
+        # states, which proves it alive and changes nothing.
+        self.transport.send(p.query_awareness())
 
     async def open(self, document_name: str, token: str | None) -> bool:
         ctx = AuthContext(token=token or "", document_name=document_name)

@@ -23,6 +23,7 @@ from mdreader.collab import protocol as p
 from mdreader.collab.connection import BaseSocket, DocumentConnection
 from mdreader.collab.document import CrdtError, LiveDocument
 from mdreader.collab.extensions import AuthContext, Extension, Hooks, Origin
+from mdreader.collab.store import read_document
 
 if TYPE_CHECKING:
     from mdreader.collab.bus import Bus
@@ -227,6 +228,8 @@ class CollabServer:
                 changed, _present, _removed = doc.awareness.apply(data)
                 if changed is not None:
                     await self.hooks.awareness(doc, changed, origin)
+            elif kind == "resync":
+                await self.resync(doc, await read_document(self.services, doc.id))
             elif kind == "query-awareness":
                 states = doc.awareness.encode_all()
                 if states is not None:
@@ -275,8 +278,11 @@ class CollabServer:
                     now - sock.last_received > s.collab_idle_timeout
                 ):
                     sock.transport.close(p.CLOSE_TIMEOUT, "Connection Timeout")
-                elif now - sock.last_received > s.collab_ping_interval:
-                    sock.transport.send(p.PING)
+                elif (
+                    now - sock.last_received > s.collab_ping_interval
+                    or now - sock.transport.last_sent > s.collab_ping_interval
+                ):
+                    sock.ping()
             for doc in list(self.documents.values()):
                 stale = doc.awareness.outdated(s.collab_awareness_timeout)
                 if stale:

@@ -135,6 +135,7 @@ const ops = {
       else if (until === "acked") ok = s.synced && s.unsynced === 0;
       else if (until === "text") ok = s.text === value;
       else if (until === "length") ok = s.text.length >= value;
+      else if (until === "typedAcks") ok = s.synced && s.typed.length - s.unsynced >= value;
       else if (until === "authenticated") ok = s.authenticated;
       else if (until === "denied") ok = s.denied.length > 0;
       else if (until === "closed") ok = s.closes.length > 0;

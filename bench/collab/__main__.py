@@ -1,0 +1,299 @@
+"""bench/collab: live co-editing, MDReader against the stock @hocuspocus/server, same run.
+
+One Node load generator (``node/loadgen.mjs``, Hocuspocus providers) drives each server in
+turn: 10, 100 and 500 clients on one document, then 1,000 documents with one client each.
+Reported per case and server: updates delivered/s (to the other clients of a document),
+updates acknowledged/s, end-to-end delivery and acknowledgement latency p50/p99, and the
+server's peak RSS and CPU; then the MDReader / reference ratios.
+
+The reference keeps documents in memory and acknowledges at once; MDReader acknowledges only
+after the update is in the database (SQLite here unless ``--database-url``). The Node packages
+are installed for the benchmark only (``npm ci`` in ``bench/collab/node``).
+
+Usage: python -m bench.collab [--seconds 5] [--cases 10,100,500,1000x1] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE = Path(__file__).resolve().parent / "node"
+PASSWORD = "Bench-pass-1"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Case:
+    name: str
+    docs: int
+    clients_per_doc: int
+    writers_per_doc: int
+    rate: float  # updates per second per writer
+
+
+CASES = {
+    "10": Case("10 clients, 1 doc", 1, 10, 10, 20),
+    "100": Case("100 clients, 1 doc", 1, 100, 10, 20),
+    "500": Case("500 clients, 1 doc", 1, 500, 10, 5),
+    "1000x1": Case("1000 docs x 1 client", 1000, 1, 1, 1),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def npm_ci() -> None:
+    marker = NODE / "node_modules" / ".package-lock.json"
+    lock = NODE / "package-lock.json"
+    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE, check=True
+        )
+
+
+class Sampler:
+    """Peak RSS and CPU seconds of one process while a run goes on."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def cpu(self) -> float:
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def rss(self) -> int:
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_rss = max(self.peak_rss, self.rss())
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> Sampler:
+        self.cpu_start, self.wall_start = self.cpu(), time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.cpu_seconds = self.cpu() - self.cpu_start
+        self.wall = time.monotonic() - self.wall_start
+
+
+@dataclass
+class Server:
+    name: str
+    proc: subprocess.Popen
+    url: str
+    token: str = "bench"
+    doc_ids: list[str] = field(default_factory=list)
+
+
+def start_mdreader(env: dict[str, str]) -> Server:
+    subprocess.run(
+        [sys.executable, "-m", "mdreader", "migrate"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "mdreader.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--ws",
+            "websockets-sansio",
+            "--ws-per-message-deflate",
+            "false",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,  # the console mailer prints the sign-up e-mail there
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return Server("MDReader", proc, f"ws://127.0.0.1:{port}/ws")
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("MDReader did not start")
+
+
+def start_reference() -> Server:
+    proc = subprocess.Popen(
+        ["node", str(NODE / "ref-server.mjs")], cwd=NODE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout
+    line = proc.stdout.readline()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise RuntimeError(f"the reference server did not start: {line!r}")
+    return Server("@hocuspocus/server", proc, f"ws://127.0.0.1:{line.split()[1]}/ws")
+
+
+def prepare(server: Server, docs: int) -> None:
+    """A user, a workspace and ``docs`` documents on MDReader (names reused for the reference)."""
+    base = server.url.replace("ws://", "http://").removesuffix("/ws")
+    with httpx.Client(base_url=base, timeout=30) as c:
+        c.post(
+            "/api/auth/register",
+            json={"email": "bench@example.com", "password": PASSWORD, "name": "Bench"},
+        )
+        server.token = c.post(
+            "/api/auth/login", json={"email": "bench@example.com", "password": PASSWORD}
+        ).json()["access_token"]
+        h = {"Authorization": f"Bearer {server.token}"}
+        ws = c.post("/api/workspaces", json={"name": "Bench"}, headers=h).json()
+        for i in range(docs):
+            r = c.post(
+                f"/api/workspaces/{ws['id']}/documents",
+                json={"title": f"Doc {i}", "content": "# Bench\n"},
+                headers=h,
+            )
+            r.raise_for_status()
+            server.doc_ids.append(r.json()["id"])
+
+
+def run_case(server: Server, case: Case, docs: list[str], seconds: float) -> dict:
+    cfg = {
+        "url": server.url,
+        "token": server.token,
+        "docs": docs,
+        "clientsPerDoc": case.clients_per_doc,
+        "writersPerDoc": case.writers_per_doc,
+        "rate": case.rate,
+        "warmupMs": 1000,
+        "durationMs": int(seconds * 1000),
+    }
+    with Sampler(server.proc.pid) as sampler:
+        out = subprocess.run(
+            ["node", "--max-old-space-size=4096", str(NODE / "loadgen.mjs"), json.dumps(cfg)],
+            cwd=NODE,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    if out.returncode != 0:
+        raise RuntimeError(f"the load generator failed on {server.name}: {out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["server_rss_mb"] = round(sampler.peak_rss / 2**20, 1)
+    result["server_cpu_cores"] = round(sampler.cpu_seconds / sampler.wall, 2)
+    return result
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or not b:
+        return "-"
+    return f"{a / b:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--cases", default="10,100,500,1000x1")
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    if not shutil.which("node"):
+        sys.exit("bench/collab needs Node.js (node and npm)")
+    npm_ci()
+    cases = [CASES[c] for c in args.cases.split(",")]
+    needed = sum(c.docs for c in cases)
+    results: list[tuple[Case, dict, dict]] = []
+    with tempfile.TemporaryDirectory() as data:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MDREADER_")}
+        env.update({"MDREADER_DATA_DIR": data, "MDREADER_LOG_LEVEL": "WARNING"})
+        if args.database_url:
+            env["MDREADER_DATABASE_URL"] = args.database_url
+        mdreader = start_mdreader(env)
+        reference = start_reference()
+        try:
+            prepare(mdreader, needed)
+            reference.doc_ids = mdreader.doc_ids
+            offset = 0
+            for case in cases:
+                docs = mdreader.doc_ids[offset : offset + case.docs]
+                offset += case.docs
+                m = run_case(mdreader, case, docs, args.seconds)
+                r = run_case(reference, case, docs, args.seconds)
+                results.append((case, m, r))
+                print(f"  {case.name}: done", file=sys.stderr, flush=True)
+        finally:
+            for server in (mdreader, reference):
+                server.proc.terminate()
+                try:
+                    server.proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.proc.kill()
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"bench/collab  {args.seconds:.0f}s per run  (MDReader: uvicorn, 1 worker, {backend})")
+    cols = [
+        ("delivered/s", "delivered_per_s"),
+        ("acked/s", "acked_per_s"),
+        ("deliv p50", "delivery_p50_ms"),
+        ("deliv p99", "delivery_p99_ms"),
+        ("ack p50", "ack_p50_ms"),
+        ("ack p99", "ack_p99_ms"),
+        ("RSS MB", "server_rss_mb"),
+        ("CPU", "server_cpu_cores"),
+    ]
+    header = f"{'case':24}{'server':20}" + "".join(f"{c:>13}" for c, _ in cols)
+    print(header)
+    for case, m, r in results:
+        for label, res in (("MDReader", m), ("reference", r)):
+            print(
+                f"{case.name:24}{label:20}"
+                + "".join(f"{'-' if res.get(k) is None else res[k]!s:>13}" for _, k in cols)
+            )
+        print(
+            f"{'':24}{'ratio MDR/ref':20}"
+            + "".join(f"{ratio(m.get(k), r.get(k)):>13}" for _, k in cols)
+        )
+    print(
+        json.dumps(
+            {case.name: {"mdreader": m, "reference": r} for case, m, r in results}, default=str
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
