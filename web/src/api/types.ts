@@ -1,6 +1,5 @@
-// Named shapes of the API. Those of main come from the generated OpenAPI schema; the ones of
-// endpoints still being built on other branches (versions, search, shares: `history`; files:
-// `backends`) are written here from the contract until those land, then regenerate.
+// Named shapes of the API, from the generated OpenAPI schema (`npm run gen:api`). Files
+// (branch `backends`) are written here from the contract until they land; then regenerate.
 import type { components } from "./schema";
 
 type S = components["schemas"];
@@ -19,40 +18,11 @@ export type DocumentFull = S["DocumentPublic"];
 
 export const ROLES: Role[] = ["owner", "admin", "editor", "viewer"];
 
-// --- from the contract (branch `history`) ---------------------------------------------------
-
-export interface Author {
-  id: string;
-  name: string;
-}
-
-export interface Version {
-  id: string;
-  created_at: string;
-  author: Author | null;
-  label: string | null;
-}
-
-export interface VersionDetail extends Version {
-  document_id: string;
-  title: string;
-  content: string;
-}
-
-export interface SearchHit {
-  document_id: string;
-  title: string;
-  /** HTML-escaped text around the match, hits wrapped in <mark> */
-  snippet: string;
-}
-
-export interface Share {
-  token: string;
-  url: string;
-  created_at?: string;
-  created_by?: string | null;
-  expires_at?: string | null;
-}
+export type Author = S["AuthorPublic"];
+export type Version = S["VersionPublic"];
+export type VersionDetail = S["VersionDetail"];
+export type SearchHit = S["SearchHit"];
+export type Share = S["SharePublic"];
 
 // --- from the contract (branch `backends`) --------------------------------------------------
 

@@ -1,7 +1,7 @@
 // Version history: the list, a preview of one version, restore (which goes through the live
 // document, so every open editor sees it), and keeping the current text as a named version.
 import { useState } from "react";
-import type { Version, VersionDetail } from "../api/types";
+import type { DocumentFull, Version, VersionDetail } from "../api/types";
 import { useAuth } from "../auth";
 import { MarkdownView } from "./MarkdownView";
 import { Button, ErrorText, Modal, formatDate, messageOf, useLoad } from "./ui";
@@ -11,11 +11,13 @@ export function HistoryDialog({
   canRestore,
   dark,
   onClose,
+  onRestored,
 }: {
   documentId: string;
   canRestore: boolean;
   dark: boolean;
   onClose: () => void;
+  onRestored?: (doc: DocumentFull) => void;
 }) {
   const { api } = useAuth();
   const versions = useLoad(() => api.get<Version[]>(`/api/documents/${documentId}/versions`), [api, documentId]);
@@ -37,7 +39,8 @@ export function HistoryDialog({
     if (!selected) return;
     setBusy(true);
     try {
-      await api.post(`/api/documents/${documentId}/versions/${selected.id}/restore`);
+      const doc = await api.post<DocumentFull>(`/api/documents/${documentId}/versions/${selected.id}/restore`);
+      onRestored?.(doc);
       onClose();
     } catch (e) {
       setError(messageOf(e));

@@ -271,7 +271,16 @@ function DocumentView({
         ) : null}
       </div>
       {dialog === "history" ? (
-        <HistoryDialog documentId={doc.id} canRestore={writable} dark={dark} onClose={() => setDialog(null)} />
+        <HistoryDialog
+          documentId={doc.id}
+          canRestore={writable}
+          dark={dark}
+          onClose={() => setDialog(null)}
+          onRestored={(restored) => {
+            setTitle(restored.title);
+            patchDoc(doc.id, { title: restored.title });
+          }}
+        />
       ) : null}
       {dialog === "share" ? (
         <ShareDialog documentId={doc.id} canShare={can(workspace, "share", "create")} onClose={() => setDialog(null)} />
