@@ -159,8 +159,11 @@ class Versioner:
             if self._due:
                 next_due = min(self._due.values())
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+                # cancellation at exit when the event is set at the same moment.
                 try:
-                    await asyncio.wait_for(self._wake.wait(), max(0.01, next_due - now))
+                    async with asyncio.timeout(max(0.01, next_due - now)):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
 
