@@ -16,6 +16,8 @@ export default defineConfig({
     target: "es2022",
     sourcemap: false,
     chunkSizeWarningLimit: 2000,
+    // dist/.vite/manifest.json: the chunk graph, read by bench/web.py to size each route.
+    manifest: true,
   },
   test: {
     environment: "jsdom",
