@@ -23,7 +23,6 @@ import tempfile
 from pathlib import Path
 
 import httpx
-
 from tests.web.harness import CHROMIUM, WEB, prepare_web, web_server
 
 PASSWORD = "Bench-pass-1"
@@ -75,7 +74,17 @@ def bare_react_bytes() -> int:
         (root / "index.html").write_text(BARE_HTML)
         (root / "main.js").write_text(BARE_MAIN)
         subprocess.run(
-            ["npx", "vite", "build", str(root), "--outDir", str(out), "--emptyOutDir", "--logLevel", "error"],
+            [
+                "npx",
+                "vite",
+                "build",
+                str(root),
+                "--outDir",
+                str(out),
+                "--emptyOutDir",
+                "--logLevel",
+                "error",
+            ],
             cwd=WEB,
             check=True,
             capture_output=True,
@@ -178,7 +187,9 @@ def main() -> None:
     times = open_times(args.runs)
     small = statistics.median(times["1 KB"])
     large = statistics.median(times["1 MB"])
-    print(f"bench/web: open a document in Chromium until synced and previewed ({args.runs} runs, median)")
+    print(
+        f"bench/web: open a document in Chromium until synced and previewed ({args.runs} runs, median)"
+    )
     print(f"  1 KB document           {small:8.0f} ms   {times['1 KB']}")
     print(f"  1 MB document           {large:8.0f} ms   {times['1 MB']}")
     print(f"  ratio 1 MB / 1 KB       {large / small:8.2f}")

@@ -8,11 +8,38 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.mark.structures import ParameterSet
 
+from mdreader.app import create_app
+from mdreader.settings import Settings
 from tests.conftest import BACKEND, PG_ADMIN_URL, REDIS_URL
 from tests.web.harness import WEB, WebServer, database, prepare_web, run_e2e, web_server
 
 SCRIPTS = sorted(p.name for p in (WEB / "e2e").glob("*.e2e.mjs"))
+
+# Scripts that need routes other branches build; without them the script is an expected
+# failure (strict: once the route lands, the script must pass), never a skip.
+NEEDS = {
+    "collab.e2e.mjs": ("/ws", "the collaboration server (branch collab)"),
+    "features.e2e.mjs": ("/api/documents/{document_id}/versions", "history (branch history)"),
+    "upload.e2e.mjs": ("/api/workspaces/{workspace_id}/files", "file uploads (branch backends)"),
+}
+
+
+def _routes() -> set[str]:
+    app = create_app(Settings(_env_file=None, web_dist=WEB / "dist"))  # type: ignore[call-arg]
+    return {getattr(route, "path", "") for route in app.routes}
+
+
+ROUTES = _routes()
+
+
+def _param(script: str) -> ParameterSet:
+    need = NEEDS.get(script)
+    if need and need[0] not in ROUTES:
+        mark = pytest.mark.xfail(strict=True, reason=f"waits on {need[1]}: no {need[0]} here")
+        return pytest.param(script, marks=mark)
+    return pytest.param(script)
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +54,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
 
 
 def test_scripts_are_found() -> None:
-    assert {"auth.e2e.mjs", "collab.e2e.mjs", "reader.e2e.mjs"} <= set(SCRIPTS)
+    assert {"auth.e2e.mjs", "collab.e2e.mjs", "reader.e2e.mjs", "workspace.e2e.mjs"} <= set(SCRIPTS)
+    assert set(NEEDS) <= set(SCRIPTS)
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", [_param(s) for s in SCRIPTS])
 def test_e2e(script: str, server: WebServer) -> None:
     result = run_e2e(script, server)
     if result.returncode != 0:
