@@ -28,7 +28,8 @@ NEEDS = {
 
 def _routes() -> set[str]:
     app = create_app(Settings(_env_file=None, web_dist=WEB / "dist"))  # type: ignore[call-arg]
-    return {getattr(route, "path", "") for route in app.routes}
+    # REST routes from the OpenAPI document (included routers), WebSockets from the app.
+    return set(app.openapi()["paths"]) | {getattr(route, "path", "") for route in app.routes}
 
 
 ROUTES = _routes()

@@ -10,7 +10,7 @@ let wid;
 before(async () => {
   browser = await launch();
   owner = await newPage(browser);
-  await signUp(owner.page, { name: "Hana History", email: uniqueEmail("history") });
+  await signUp(owner.page, { name: "Hana Archivist", email: uniqueEmail("history") });
   wid = await createWorkspace(owner.page, "Archive");
 });
 after(async () => {
@@ -26,7 +26,7 @@ test("version history: keep a version, preview it, restore it into the open edit
   await page.getByRole("button", { name: "Split", exact: true }).click();
   await eventually(editorHas(page, "First draft."), { what: "the text" });
 
-  await page.getByRole("button", { name: "History" }).click();
+  await page.getByRole("button", { name: "History", exact: true }).click();
   const dialog = page.getByRole("dialog", { name: "Version history" });
   await dialog.getByLabel("Version label").fill("first");
   await dialog.getByRole("button", { name: "Save version" }).click();
@@ -41,7 +41,7 @@ test("version history: keep a version, preview it, restore it into the open edit
     what: "the rewrite on the server",
   });
 
-  await page.getByRole("button", { name: "History" }).click();
+  await page.getByRole("button", { name: "History", exact: true }).click();
   await dialog.locator(".version-row", { hasText: "first" }).click();
   await dialog.getByText("First draft.").waitFor();
   await shot(page, "features-01-history");
@@ -60,7 +60,7 @@ test("share link: a public read-only page for anyone, until revoked", async () =
     content: "# Public note\n\n| shared | table |\n|---|---|\n| yes | 1 |\n",
   });
   await page.goto(`/w/${wid}/d/${doc.id}`);
-  await page.getByRole("button", { name: "Share" }).click();
+  await page.getByRole("button", { name: "Share", exact: true }).click();
   const dialog = page.getByRole("dialog", { name: "Share" });
   await dialog.getByRole("button", { name: "Create a share link" }).click();
   const url = await dialog.getByTestId("share-url").first().inputValue();
@@ -89,6 +89,7 @@ test("search finds words inside documents, with the match highlighted", async ()
     content: "We discussed the zeppelin budget at length.",
   });
   await page.goto(`/w/${wid}`);
+  await page.locator(".tree-link", { hasText: "Minutes" }).waitFor();
   await page.keyboard.press("Control+k");
   const dialog = page.getByRole("dialog", { name: "Search" });
   await dialog.getByLabel("Search documents").fill("zeppelin");

@@ -25,13 +25,16 @@ export function WorkspaceLayout() {
   const [creatingWs, setCreatingWs] = useState(false);
   const [userMenu, setUserMenu] = useState(false);
 
+  // The workspace id the list was last fetched for: only then is "not a member" certain.
+  const [checked, setChecked] = useState<string | null>(null);
   const reloadWorkspaces = useCallback(async () => {
     try {
       setWorkspaces(await api.get<Workspace[]>("/api/workspaces"));
+      setChecked(wid);
     } catch (e) {
       setError(messageOf(e));
     }
-  }, [api]);
+  }, [api, wid]);
 
   const reloadDocs = useCallback(async () => {
     try {
@@ -110,7 +113,7 @@ export function WorkspaceLayout() {
     [workspace, workspaces, docs, reloadDocs, reloadWorkspaces, createDocument],
   );
 
-  if (workspaces && !workspace) {
+  if (workspaces && !workspace && checked === wid) {
     return (
       <div className="center-page">
         <ErrorText error="This workspace does not exist or you are not a member." />
