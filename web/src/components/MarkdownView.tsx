@@ -4,7 +4,8 @@ import { forwardRef, useEffect, useImperativeHandle, useMemo, useReducer, useRef
 import { useAuth } from "../auth";
 import { renderDiagrams } from "../lib/diagrams";
 import { authorizeImages } from "../lib/files";
-import { onMathReady, renderMarkdown } from "../lib/markdown";
+import { onMathReady, renderMarkdownFragment } from "../lib/markdown";
+import type { RenderedFragment } from "../lib/markdown";
 import type { TocEntry } from "../lib/markdown";
 
 export interface MarkdownViewHandle {
@@ -22,7 +23,9 @@ export const MarkdownView = forwardRef<
   const [mathVersion, mathLoaded] = useReducer((n: number) => n + 1, 0);
   useEffect(() => onMathReady(mathLoaded), []);
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const rendered = useMemo(() => renderMarkdown(source), [source, mathVersion]);
+  // Rendered again on a theme change too, for diagrams to follow it.
+  const rendered = useMemo(() => renderMarkdownFragment(source), [source, mathVersion, dark]);
+  const applied = useRef<RenderedFragment | null>(null);
 
   useEffect(() => {
     onToc?.(rendered.toc);
@@ -30,11 +33,13 @@ export const MarkdownView = forwardRef<
 
   useEffect(() => {
     const el = host.current;
-    if (!el) return;
-    el.innerHTML = rendered.html;
+    if (!el || applied.current === rendered) return;
+    applied.current = rendered; // the fragment is used up by inserting it
+    el.replaceChildren(rendered.fragment);
+    el.classList.toggle("large-document", source.length > 200_000);
     authorizeImages(el, api);
     void renderDiagrams(el, dark);
-  }, [rendered, dark, api]);
+  }, [rendered, dark, api, source.length]);
 
   useImperativeHandle(
     ref,

@@ -185,13 +185,22 @@ export function useYText(ytext: Y.Text | undefined, delay: (length: number) => n
   const [text, setText] = useState(() => ytext?.toString() ?? "");
   useEffect(() => {
     if (!ytext) return;
-    setText(ytext.toString());
+    let shown = ytext.toString();
+    setText(shown);
     let timer: number | undefined;
     const observer = () => {
+      if (shown === "") {
+        // The first sync fills an empty text: show it at once (it is usually the text the
+        // page already rendered from the REST answer, so nothing renders twice).
+        shown = ytext.toString();
+        setText(shown);
+        return;
+      }
       if (timer !== undefined) return;
       timer = window.setTimeout(() => {
         timer = undefined;
-        setText(ytext.toString());
+        shown = ytext.toString();
+        setText(shown);
       }, delay(ytext.length));
     };
     ytext.observe(observer);

@@ -25,7 +25,7 @@ import sql from "highlight.js/lib/languages/sql";
 import typescript from "highlight.js/lib/languages/typescript";
 import xml from "highlight.js/lib/languages/xml";
 import yaml from "highlight.js/lib/languages/yaml";
-import { sanitize } from "./sanitize";
+import { sanitize, sanitizeToFragment } from "./sanitize";
 import { slugify } from "./slug";
 
 const languages = {
@@ -203,8 +203,7 @@ export function onMathReady(listener: () => void): () => void {
   return () => mathListeners.delete(listener);
 }
 
-/** Render Markdown to sanitized HTML plus its table of contents. */
-export function renderMarkdown(source: string): Rendered {
+function toHtml(source: string): { raw: string; toc: TocEntry[] } {
   let md = withMath;
   if (!md) {
     if (MATH_HINT.test(source)) void loadMath();
@@ -212,7 +211,24 @@ export function renderMarkdown(source: string): Rendered {
   }
   const env: Env = { toc: [], slugs: new Map() };
   const raw = md.render(source, env as unknown as Parameters<MarkdownIt["render"]>[1]);
-  return { html: sanitize(raw), toc: env.toc };
+  return { raw, toc: env.toc };
+}
+
+/** Render Markdown to sanitized HTML plus its table of contents. */
+export function renderMarkdown(source: string): Rendered {
+  const { raw, toc } = toHtml(source);
+  return { html: sanitize(raw), toc };
+}
+
+export interface RenderedFragment {
+  fragment: DocumentFragment;
+  toc: TocEntry[];
+}
+
+/** The same as a sanitized fragment of this document, ready to insert. */
+export function renderMarkdownFragment(source: string): RenderedFragment {
+  const { raw, toc } = toHtml(source);
+  return { fragment: sanitizeToFragment(raw), toc };
 }
 
 /** The first heading, or the first line, for a title suggestion. */
