@@ -79,6 +79,7 @@ test: install web chromium
 
 bench: install
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.lambda_cold
 	$(BIN)/python -m bench.collab
 
 clean:

@@ -117,6 +117,9 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         "environment": "test",
         "log_json": False,
         "web_dist": tmp_path / "no-web",
+        # The route matrix alone sends well over the production limit from one address;
+        # tests/test_rate_limits.py checks the limit itself.
+        "rate_limit_requests": 100_000,
         "_env_file": None,
     }
     values.update(overrides)
@@ -254,6 +257,46 @@ class Factory:
 @pytest.fixture
 def factory(client: httpx.AsyncClient, outbox: Outbox) -> Factory:
     return Factory(client, outbox)
+
+
+@dataclass(frozen=True)
+class Moto:
+    """A moto server (real HTTP, like AWS) for the S3, SES, Secrets Manager and Cognito tests."""
+
+    endpoint: str
+    region: str = "us-east-1"
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[Moto]:
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as mp:
+        # Never reach real AWS: dummy credentials, and every client aims at moto.
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        mp.setenv("AWS_ENDPOINT_URL", endpoint)
+        try:
+            yield Moto(endpoint)
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def moto(moto_server: Moto) -> Moto:
+    return moto_server
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -31,6 +31,12 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/workspaces"): {"name": "Mine"},
     ("POST", "/api/invitations/accept"): {"token": "not-a-real-token"},
 }
+# Multipart routes: the form files sent instead of a JSON body.
+SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
+    ("POST", "/api/workspaces/{workspace_id}/files"): {
+        "file": ("note.txt", b"hello", "text/plain")
+    },
+}
 
 
 def api_routes(app: Any) -> Iterator[APIRoute]:
@@ -87,6 +93,13 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         json={"email": "invitee@example.com", "role": "viewer"},
         headers=owner.headers,
     )
+    invitation_id = r.json()["invitation"]["id"]
+    uploaded = await c.post(
+        f"/api/workspaces/{ws['id']}/files",
+        files={"file": ("a.png", b"\x89PNG\r\n\x1a\n", "image/png")},
+        headers=owner.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
     versions = await c.get(f"/api/documents/{doc['id']}/versions", headers=owner.headers)
     assert versions.status_code == 200 and versions.json(), versions.text
     share = await c.post(f"/api/documents/{doc['id']}/shares", json={}, headers=owner.headers)
@@ -94,10 +107,11 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
     return {
         "token": share.json()["token"],
         "workspace_id": ws["id"],
+        "file_id": uploaded.json()["id"],
         "document_id": doc["id"],
         "version_id": versions.json()[0]["id"],
         "user_id": users["viewer"].id,
-        "invitation_id": r.json()["invitation"]["id"],
+        "invitation_id": invitation_id,
         "session_id": "00000000-0000-4000-8000-000000000000",
     }
 
@@ -137,7 +151,9 @@ async def test_authorization_matrix(app, client, factory: Factory):
                 headers = {} if caller == "anonymous" else users[caller].headers
                 body = SAMPLE_BODIES.get((method, route.path), {})
                 kwargs: dict[str, Any] = {"headers": headers}
-                if method in ("POST", "PATCH", "PUT", "DELETE"):
+                if (method, route.path) in SAMPLE_UPLOADS:
+                    kwargs["files"] = SAMPLE_UPLOADS[(method, route.path)]
+                elif method in ("POST", "PATCH", "PUT", "DELETE"):
                     kwargs["json"] = body
                 r = await client.request(method, path, **kwargs)
                 is_self = (

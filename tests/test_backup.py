@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mdreader import backup as backups
+from mdreader.backends.storage import create_storage
 from mdreader.db import Database, migrate
 from mdreader.db.models import Base
 
@@ -56,6 +57,18 @@ async def _rows(url: str) -> dict[str, list[dict[str, Any]]]:
         return out
     finally:
         await db.dispose()
+
+
+async def _files(settings, url: str) -> dict[str, str]:
+    """sha256 of every stored file the database knows, by storage key."""
+    storage = create_storage(settings)
+    rows = (await _rows(url))["files"]
+    out = {}
+    for row in rows:
+        data = await storage.get(row["storage_key"])
+        assert data is not None and hashlib.sha256(data).hexdigest() == row["sha256"]
+        out[row["storage_key"]] = row["sha256"]
+    return out
 
 
 @pytest.fixture
@@ -103,11 +116,17 @@ async def _populate(client, factory, settings) -> dict[str, str]:
     assert (
         await client.delete(f"/api/documents/{trashed['id']}", headers=owner.headers)
     ).status_code == 204
-    # Files in the instance's storage, binary and with nested keys.
-    files = settings.files_dir
-    (files / "ab" / "cd").mkdir(parents=True)
-    (files / "ab" / "cd" / "image.png").write_bytes(bytes(range(256)) * 64)
-    (files / "plain.txt").write_bytes("text ✓\n".encode())
+    # Uploaded files, through the API into the instance's storage.
+    for name, data, kind in (
+        ("image.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64, "image/png"),
+        ("notes.txt", "text ✓\n".encode(), "text/plain"),
+    ):
+        up = await client.post(
+            f"/api/workspaces/{ws['id']}/files",
+            files={"file": (name, data, kind)},
+            headers=owner.headers,
+        )
+        assert up.status_code == 201, up.text
     return {
         "email": owner.email,
         "workspace": ws["id"],
@@ -123,11 +142,8 @@ async def test_backup_then_restore_into_an_empty_instance_is_byte_for_byte(
 ):
     ids = await _populate(client, factory, settings)
     before = await _rows(database_url)
-    files_before = {
-        p.relative_to(settings.files_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in settings.files_dir.rglob("*")
-        if p.is_file()
-    }
+    files_before = await _files(settings, database_url)
+    assert len(files_before) == 2
 
     backups_dir = tmp_path / "backups"
     r = _cli(_env(settings.data_dir, database_url), "backup", str(backups_dir))
@@ -142,22 +158,17 @@ async def test_backup_then_restore_into_an_empty_instance_is_byte_for_byte(
     assert r.returncode == 0, r.stderr
     assert "Restored" in r.stdout
 
+    restored = make_settings(tmp_path / "r", empty_database, data_dir=restored_dir)
     after = await _rows(empty_database)
-    for table in ("documents", "document_versions", "shares", "search_documents"):
+    for table in ("documents", "document_versions", "shares", "search_documents", "files"):
         assert before[table], f"the test wrote no {table}"
     for table in before:
         assert after[table] == before[table], f"table {table} differs after restore"
-    files_after = {
-        p.relative_to(restored_dir / "files").as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in (restored_dir / "files").rglob("*")
-        if p.is_file()
-    }
-    assert files_after == files_before
+    assert await _files(restored, empty_database) == files_before
 
     # The restored instance works: the same documents, and it takes new edits.
     from mdreader.app import create_app
 
-    restored = make_settings(tmp_path / "r", empty_database, data_dir=restored_dir)
     app = create_app(restored)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -87,3 +87,45 @@ def test_serve_migrates_and_answers(tmp_path):
         proc.wait(timeout=20)
         if proc.stdout:
             proc.stdout.close()
+
+
+def test_users_export_for_cognito(tmp_path):
+    import csv
+    import json
+
+    env = _env(tmp_path)
+    for email in ("b@example.com", "a@example.com"):
+        r = subprocess.run(
+            [*MDREADER, "users", "create", email, "--name", "Ünï", "--password", "Admin-pass-1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+    out_json, out_csv = tmp_path / "users.json", tmp_path / "users.csv"
+    for dest in (out_json, out_csv):
+        r = subprocess.run(
+            [*MDREADER, "users", "export", str(dest)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        assert "Exported 2 user(s)" in r.stdout
+    users = json.loads(out_json.read_text())["users"]
+    assert {u["email"] for u in users} == {"a@example.com", "b@example.com"}
+    assert all(u["email_verified"] and "password" not in str(u) for u in users)
+    with out_csv.open(newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames
+        rows = list(reader)
+    # Cognito's import needs these columns, and cognito:username last as in GetCSVHeader.
+    assert header[-1] == "cognito:username"
+    assert {"email", "email_verified", "cognito:mfa_enabled", "phone_number_verified"} <= set(
+        header
+    )
+    assert {r["cognito:username"] for r in rows} == {"a@example.com", "b@example.com"}
+    assert all(r["email_verified"] == "true" and r["name"] == "Ünï" for r in rows)
+    assert all(r["updated_at"].isdigit() for r in rows)

@@ -28,17 +28,22 @@ class MemoryAttachments:
     """An in-memory attachments backend (what a storage backend's adapter provides)."""
 
     def __init__(self) -> None:
-        self.files: dict[str, tuple[str, bytes]] = {}
+        self.files: dict[uuid.UUID, tuple[uuid.UUID, str, bytes]] = {}
 
-    async def read(self, file_id):
-        return self.files.get(str(file_id))
+    async def read(self, session, workspace_id, file_id):
+        found = self.files.get(file_id)
+        if found is None or found[0] != workspace_id:
+            return None
+        return found[1], found[2]
 
-    async def save(self, workspace_id, user_id, name, data):
-        file_id = str(uuid.uuid4())
-        self.files[file_id] = (name, data)
+    async def save(self, session, workspace_id, user_id, name, data):
+        if name.endswith(".exe"):
+            raise AppError(415, "This type of file is not allowed.", "unsupported_media_type")
+        file_id = uuid.uuid4()
+        self.files[file_id] = (workspace_id, name, data)
         return file_id, f"/api/files/{file_id}"
 
-    async def delete(self, file_id):
+    async def delete(self, workspace_id, file_id):
         self.files.pop(file_id, None)
 
 
@@ -272,7 +277,8 @@ async def test_attachments_with_a_storage_backend(tmp_path, database_url, outbox
         ws = await factory.workspace(owner)
         archive = make_zip(
             {
-                "Trip.md": b"![map](images/map%20one.png) ![gone](images/missing.png)",
+                "Trip.md": b"![map](images/map%20one.png) ![gone](images/missing.png) [x](run.exe)",
+                "run.exe": b"MZ",  # a type the storage refuses: skipped, the import goes on
                 "Trip/Day 1.md": b"![map](<../images/map one.png>) [back](../Trip.md)",
                 "images/map one.png": b"\x89PNG-map",
                 "images/unused.png": b"\x89PNG-unused",
@@ -295,6 +301,13 @@ async def test_attachments_with_a_storage_backend(tmp_path, database_url, outbox
             assert attachment in names and zf.read(attachment) == b"\x89PNG-map"
             day = zf.read("Trip/Day 1.md").decode()
         assert day == f"![map](<../_attachments/{file_id}-map%20one.png>) [back](../Trip.md)"
+        # A link to another workspace's file is never followed into the export.
+        other = await factory.workspace(owner, "Other")
+        await factory.document(other, owner, "Thief", f"![x](/api/files/{file_id})")
+        r = await client.get(f"/api/workspaces/{other['id']}/export", headers=owner.headers)
+        with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+            assert zf.namelist() == ["Thief.md"]
+            assert zf.read("Thief.md").decode() == f"![x](/api/files/{file_id})"
 
 
 async def test_failed_import_removes_stored_attachments(tmp_path, database_url, outbox):

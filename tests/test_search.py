@@ -32,8 +32,9 @@ async def test_ranked_with_snippets(client, factory):
     by_id = {h["document_id"]: h for h in hits}
     assert "<mark>kiwi</mark>" in by_id[many["id"]]["snippet"].lower()
     assert by_id[title["id"]]["title"] == "Kiwi growing"
-    # Prefix matching, several words (all must match), paging.
-    assert [h["document_id"] for h in await _search(client, ws, owner, "harv jam")] == [many["id"]]
+    # Several words (all must match, the last as a prefix), paging.
+    assert [h["document_id"] for h in await _search(client, ws, owner, "jam harv")] == [many["id"]]
+    assert await _search(client, ws, owner, "harv jam") == []
     assert len(await _search(client, ws, owner, "kiwi", limit=1)) == 1
     assert len(await _search(client, ws, owner, "kiwi", limit=2, offset=2)) == 1
 
@@ -106,3 +107,27 @@ async def test_compaction_of_live_edits_updates_the_index(app, client, factory):
     assert await _search(client, ws, owner, "capybara") == []
     assert await compact(services, uuid.UUID(doc["id"])) == 1
     assert [h["document_id"] for h in await _search(client, ws, owner, "capybara")] == [doc["id"]]
+
+
+async def test_planner_settings_do_not_outlive_the_query(app, factory):
+    """On PostgreSQL the search sets two planner settings for its own query only."""
+    from sqlalchemy import text
+
+    from mdreader.services.search import search
+
+    services = app.state.services
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    await factory.document(ws, owner, "Doc", "okapi")
+    postgresql = services.db.dialect == "postgresql"
+
+    async def planner(session):
+        if not postgresql:
+            return None
+        cost = (await session.execute(text("SHOW random_page_cost"))).scalar()
+        return cost, (await session.execute(text("SHOW plan_cache_mode"))).scalar()
+
+    async with services.db.read_session() as session:
+        before = await planner(session)
+        assert len(await search(session, uuid.UUID(ws["id"]), "okapi")) == 1
+        assert await planner(session) == before

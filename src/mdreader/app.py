@@ -13,6 +13,7 @@ from mdreader import __version__
 from mdreader.api import (
     auth,
     documents,
+    files,
     health,
     search,
     shares,
@@ -20,16 +21,23 @@ from mdreader.api import (
     versions,
     workspaces,
 )
+from mdreader.api.limits import RateLimitMiddleware
 from mdreader.backends.mail import Mailer
+from mdreader.backends.secrets import apply_secrets
 from mdreader.collab.asgi import hocuspocus_endpoint, ywebsocket_endpoint
 from mdreader.context import build_services
 from mdreader.errors import error_body, install_error_handlers
-from mdreader.observability import BodyLimitMiddleware, Metrics, ObservabilityMiddleware
+from mdreader.observability import (
+    BodyLimitMiddleware,
+    EmfEmitter,
+    Metrics,
+    ObservabilityMiddleware,
+)
 from mdreader.settings import Settings
 
 
 def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = apply_secrets(settings or Settings())
     metrics = Metrics()
 
     @asynccontextmanager
@@ -48,7 +56,8 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (auth, workspaces, documents, versions, search, shares, transfer, health):
+    modules = (auth, workspaces, documents, versions, search, shares, transfer, files, health)
+    for module in modules:
         app.include_router(module.router)
     # Collaboration: authorization happens per document inside the protocol (policy.py).
     app.add_api_websocket_route("/ws", hocuspocus_endpoint)
@@ -59,7 +68,9 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
     )
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    app.add_middleware(RateLimitMiddleware)
+    emf = EmfEmitter(settings.emf_namespace) if settings.log_emf else None
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, emf=emf)
     return app
 
 

@@ -37,8 +37,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
 
 from mdreader import __version__
+from mdreader.backends.storage import Storage, create_storage
 from mdreader.db.engine import Database
-from mdreader.db.models import Base
+from mdreader.db.models import Base, File
 from mdreader.settings import Settings
 
 FORMAT = 1
@@ -70,60 +71,34 @@ class FileStore(Protocol):
     async def write(self, key: str, data: bytes) -> None: ...
 
 
-@dataclass
-class LocalFiles:
-    """Files kept under a folder (MDREADER_STORAGE=local), keys are relative paths."""
+class StoredFiles:
+    """The files the database knows (``files.storage_key``), in the instance's storage."""
 
-    root: Path
-
-    async def list_keys(self) -> AsyncIterator[str]:
-        if not self.root.is_dir():
-            return
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
-                yield path.relative_to(self.root).as_posix()
-
-    async def read(self, key: str) -> bytes:
-        return (self.root / _safe_key(key)).read_bytes()
-
-    async def write(self, key: str, data: bytes) -> None:
-        path = self.root / _safe_key(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-
-
-@dataclass
-class S3Files:
-    """Files kept in a bucket (MDREADER_STORAGE=s3)."""
-
-    bucket: str
-    client: Any
-    prefix: str = ""
+    def __init__(self, db: Database, storage: Storage) -> None:
+        self.db = db
+        self.storage = storage
 
     async def list_keys(self) -> AsyncIterator[str]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
-            for item in page.get("Contents", []):
-                yield item["Key"][len(self.prefix) :]
+        async with self.db.engine.connect() as conn:
+            keys = (await conn.execute(select(File.storage_key).order_by(File.id))).scalars()
+            for key in list(keys):
+                yield key
 
     async def read(self, key: str) -> bytes:
-        body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"]
-        return body.read()  # type: ignore[no-any-return]
+        data = await self.storage.get(key)
+        if data is None:
+            raise BackupError(f"The stored file {key} is missing from the storage.")
+        return data
 
     async def write(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+        async with self.db.engine.connect() as conn:
+            kind = await conn.scalar(select(File.content_type).where(File.storage_key == key))
+        await self.storage.put(key, data, kind or "application/octet-stream")
 
 
-def file_store(settings: Settings) -> FileStore:
+def file_store(settings: Settings, db: Database) -> FileStore:
     """The instance's file storage, as backups see it."""
-    if settings.storage == "s3":
-        import boto3
-
-        client = boto3.client(
-            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region
-        )
-        return S3Files(settings.s3_bucket or "", client)
-    return LocalFiles(settings.files_dir)
+    return StoredFiles(db, create_storage(settings))
 
 
 # --- where archives go ----------------------------------------------------------------------

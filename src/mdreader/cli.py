@@ -11,6 +11,13 @@ from mdreader import __version__
 from mdreader.settings import Settings
 
 
+def load_settings() -> Settings:
+    """The environment's settings, with Secrets Manager's values when a prefix is set."""
+    from mdreader.backends.secrets import apply_secrets
+
+    return apply_secrets(Settings())
+
+
 @click.group()
 @click.version_option(__version__, prog_name="mdreader")
 def main() -> None:
@@ -22,7 +29,7 @@ def migrate() -> None:
     """Apply database migrations."""
     from mdreader.db import migrate as run_migrations
 
-    settings = Settings()
+    settings = load_settings()
     run_migrations(settings.resolved_database_url)
     click.echo("Database is up to date.")
 
@@ -38,7 +45,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from mdreader.db import migrate as run_migrations
     from mdreader.observability import configure_logging
 
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     run_migrations(settings.resolved_database_url)
     settings.resolved_secret_key  # noqa: B018 - create the key file once, before workers fork
@@ -78,7 +85,7 @@ def users_create(email: str, name: str | None, admin: bool, password: str) -> No
     from mdreader.errors import AppError
     from mdreader.services.auth import normalize_email
 
-    settings = Settings()
+    settings = load_settings()
     try:
         check_policy(password, settings)
     except AppError as exc:
@@ -108,6 +115,41 @@ def users_create(email: str, name: str | None, admin: bool, password: str) -> No
 
     asyncio.run(create())
     click.echo(f"Created {email}{' (administrator)' if admin else ''}.")
+
+
+@users.command("export")
+@click.argument("dest", type=click.Path(dir_okay=False, writable=True))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv"]),
+    default=None,
+    help="json, or csv in the layout of Cognito's user import (default: from DEST's extension).",
+)
+def users_export(dest: str, fmt: str | None) -> None:
+    """Write every user to DEST, for moving accounts to a Cognito user pool.
+
+    The CSV has Cognito's import columns (cognito:username is the e-mail address). Passwords
+    are not exported: imported users set a new one on first sign-in (or migrate with a
+    user-migration trigger). In cognito mode a user is then matched by verified e-mail.
+    """
+    from mdreader.db import Database
+    from mdreader.services.identity import export_users, write_users
+
+    settings = load_settings()
+    fmt = fmt or ("csv" if dest.lower().endswith(".csv") else "json")
+
+    async def run() -> list[dict[str, object]]:
+        db = Database(settings.resolved_database_url)
+        try:
+            return await export_users(db)
+        finally:
+            await db.dispose()
+
+    rows = asyncio.run(run())
+    with open(dest, "w", encoding="utf-8", newline="") as out:
+        write_users(rows, out, fmt)
+    click.echo(f"Exported {len(rows)} user(s) to {dest} ({fmt}).")
 
 
 def _progress(description: str):  # type: ignore[no-untyped-def]
@@ -160,7 +202,7 @@ def backup_command(dest: str, keep_daily: int, keep_weekly: int) -> None:
     from mdreader import backup as backups
     from mdreader.db import Database
 
-    settings = Settings()
+    settings = load_settings()
 
     async def run() -> backups.Summary:
         db = Database(settings.resolved_database_url)
@@ -168,7 +210,7 @@ def backup_command(dest: str, keep_daily: int, keep_weekly: int) -> None:
             with _progress("Backing up") as bar:
                 return await backups.backup(
                     db,
-                    backups.file_store(settings),
+                    backups.file_store(settings, db),
                     backups.destination(dest, _s3_client(settings)),
                     daily=keep_daily,
                     weekly=keep_weekly,
@@ -196,7 +238,7 @@ def restore_command(src: str) -> None:
     from mdreader.db import Database
     from mdreader.db import migrate as run_migrations
 
-    settings = Settings()
+    settings = load_settings()
 
     async def run() -> backups.Summary:
         import tempfile
@@ -213,7 +255,7 @@ def restore_command(src: str) -> None:
                     source.download(name, archive)
                 with _progress("Restoring") as bar:
                     return await backups.load(
-                        db, backups.file_store(settings), archive, run_migrations, _staged(bar)
+                        db, backups.file_store(settings, db), archive, run_migrations, _staged(bar)
                     )
         finally:
             await db.dispose()
@@ -300,7 +342,7 @@ def import_command(path: str, workspace: str, email: str | None) -> None:
     from mdreader.observability import Metrics
     from mdreader.services.transfer import import_files
 
-    settings = Settings()
+    settings = load_settings()
     workspace_id = _workspace_id(workspace)
     run_migrations(settings.resolved_database_url)
 
@@ -341,7 +383,7 @@ def export_command(workspace: str, dest: str) -> None:
     from mdreader.observability import Metrics
     from mdreader.services.transfer import export_workspace, spooled_export
 
-    settings = Settings()
+    settings = load_settings()
     workspace_id = _workspace_id(workspace)
     target = Path(dest)
     if target.exists() and not (target.is_dir() and not any(target.iterdir())):

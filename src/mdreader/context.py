@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 
 from mdreader.backends.cache import Cache, MemoryCache, RedisCache
+from mdreader.backends.identity import IdentityProvider, create_identity_provider
 from mdreader.backends.mail import Mailer, Templates, create_mailer
 from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from mdreader.backends.storage import Storage, create_storage
 from mdreader.db import Database
 from mdreader.observability import Metrics
 from mdreader.settings import Settings
@@ -32,13 +34,15 @@ class Services:
     mailer: Mailer
     templates: Templates
     metrics: Metrics
+    storage: Storage
+    identity: IdentityProvider
     redis: Redis | None = None
     secret_key: str = field(default="", repr=False)
     compactor: Compactor | None = None
-    collab: CollabServer | None = None
     versioner: Versioner | None = None
-    # Reads and stores files for export and import; None until a storage backend exists.
+    # Reads and stores files for export and import (the storage backend's adapter).
     attachments: Attachments | None = None
+    collab: CollabServer | None = None
 
 
 @asynccontextmanager
@@ -72,11 +76,16 @@ async def build_services(
             mailer=mailer or create_mailer(settings),
             templates=Templates(),
             metrics=metrics,
+            storage=create_storage(settings),
+            identity=create_identity_provider(settings, settings.resolved_secret_key),
             redis=redis,
             secret_key=settings.resolved_secret_key,
         )
         from mdreader.services.compaction import Compactor
+        from mdreader.services.files import StoredAttachments
         from mdreader.services.versions import Versioner
+
+        services.attachments = StoredAttachments(services)
 
         # Entered before the compactor so that it exits after it: the compactor's last
         # flush may schedule versions, which the versioner's exit then takes.

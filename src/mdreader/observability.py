@@ -1,4 +1,5 @@
-"""JSON logs with a request id, Prometheus metrics by route template, and body-size limits."""
+"""JSON logs with a request id, Prometheus metrics by route template (and, optionally,
+CloudWatch embedded-metric-format lines), and body-size limits."""
 
 from __future__ import annotations
 
@@ -121,12 +122,53 @@ def route_template(scope: Scope) -> str:
     return "/{path}" if path == "/{path:path}" else path
 
 
+class EmfEmitter:
+    """CloudWatch embedded metric format: one JSON line per request on stdout, which the
+    Lambda runtime or the ECS awslogs driver ships to CloudWatch Logs, where the metrics are
+    extracted without any API call."""
+
+    def __init__(self, namespace: str = "MDReader", stream: Any = None) -> None:
+        self.namespace = namespace
+        self.stream = stream
+
+    def record(self, method: str, route: str, status: int, seconds: float, request_id: str) -> None:
+        line = {
+            "_aws": {
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": [["Method", "Route"], []],
+                        "Metrics": [
+                            {"Name": "Latency", "Unit": "Milliseconds"},
+                            {"Name": "Requests", "Unit": "Count"},
+                            {"Name": "ClientErrors", "Unit": "Count"},
+                            {"Name": "ServerErrors", "Unit": "Count"},
+                        ],
+                    }
+                ],
+            },
+            "Method": method,
+            "Route": route,
+            "Latency": round(seconds * 1000, 3),
+            "Requests": 1,
+            "ClientErrors": int(400 <= status < 500),
+            "ServerErrors": int(status >= 500),
+            "Status": status,
+            "request_id": request_id,
+        }
+        out = self.stream or sys.stdout
+        out.write(json.dumps(line, separators=(",", ":")) + "\n")
+        out.flush()
+
+
 class ObservabilityMiddleware:
     """Request id, access log line and metrics, as plain ASGI (no per-request task)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, emf: EmfEmitter | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.emf = emf
         self.log = logging.getLogger("mdreader.access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -162,6 +204,8 @@ class ObservabilityMiddleware:
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
+            if self.emf is not None:
+                self.emf.record(method, route, status, elapsed, request_id)
             if not scope["path"].startswith(("/assets/", "/health", "/metrics")):
                 self.log.info(
                     "%s %s %s",

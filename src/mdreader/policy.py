@@ -102,6 +102,7 @@ allow(Action.DELETE, Subject.SHARE, Role.ADMIN, self_allowed=True)
 
 allow(Action.READ, Subject.FILE, Role.VIEWER)
 allow(Action.CREATE, Subject.FILE, Role.EDITOR)
+allow(Action.DELETE, Subject.FILE, Role.EDITOR)
 
 allow(Action.READ, Subject.SEARCH, Role.VIEWER)
 allow(Action.READ, Subject.TRANSFER, Role.VIEWER)  # export: anyone who may read everything

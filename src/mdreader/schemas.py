@@ -182,6 +182,18 @@ class DocumentPublic(BaseModel):
     role: RoleName
 
 
+# --- files ----------------------------------------------------------------------------------
+
+
+class FilePublic(BaseModel):
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+    created_at: datetime
 # --- search, versions, shares, import -------------------------------------------------------
 
 

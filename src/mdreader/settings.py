@@ -18,6 +18,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret_key"
 DEFAULT_EMAIL_FROM = "MDReader <no-reply@localhost>"
+DEFAULT_UPLOAD_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/svg+xml",
+    "application/pdf",
+    "text/plain",
+    "text/markdown",
+    "text/csv",
+)
 
 
 class Settings(BaseSettings):
@@ -37,6 +48,8 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     cdn_base_url: str | None = None
+    s3_url_ttl: int = 300
+    s3_downloads: Literal["redirect", "proxy"] = "redirect"
     email_backend: Literal["console", "smtp", "ses"] = "console"
     email_from: str = DEFAULT_EMAIL_FROM
     smtp_host: str = "localhost"
@@ -51,6 +64,7 @@ class Settings(BaseSettings):
     cognito_client_id: str | None = None
     cognito_region: str | None = None
     secrets_manager_prefix: str | None = None
+    cognito_jwks_url: str | None = None
 
     # Operational settings (documented in the README)
     environment: Literal["development", "production", "test"] = "development"
@@ -60,6 +74,8 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     db_pool_size: int = 20
     db_echo: bool = False
+    log_emf: bool = False
+    emf_namespace: str = "MDReader"
 
     # Auth policy (defaults from the deployment spec)
     access_token_ttl: int = 3600
@@ -76,12 +92,20 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = 30
     login_failure_window: int = 15 * 60
     session_cache_ttl: int = 30
+    rate_limit_requests: int = 1000
+    rate_limit_window: int = 300
 
     # Hard limits
     max_body_bytes: int = 2 * 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
     max_document_bytes: int = 1024 * 1024
+    upload_types: list[str] = Field(default_factory=lambda: list(DEFAULT_UPLOAD_TYPES))
 
+    # History, import and export
+    version_quiet_period: float = Field(default=300.0, ge=0)
+    import_max_files: int = Field(default=10_000, ge=1)
+    import_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    import_max_ratio: float = Field(default=100.0, ge=1)
     # Collaboration (WebSocket) limits and timings
     collab_max_message_bytes: int = 4 * 1024 * 1024
     collab_max_connections: int = 10_000
@@ -98,11 +122,6 @@ class Settings(BaseSettings):
     collab_recheck_interval: float = 2.0
     collab_unload_delay: float = 5.0
     collab_store_writers: int = 0
-    # History, import and export
-    version_quiet_period: float = Field(default=300.0, ge=0)
-    import_max_files: int = Field(default=10_000, ge=1)
-    import_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
-    import_max_ratio: float = Field(default=100.0, ge=1)
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

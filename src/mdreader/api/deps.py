@@ -1,7 +1,8 @@
 """Request dependencies: database sessions, the caller, and the policy guard of each route.
 
 Every route under /api declares exactly one guard from here (``public``, ``authenticated``,
-``workspace_guard`` or ``document_guard``); the route-matrix test fails for a route without.
+``workspace_guard``, ``document_guard`` or ``file_guard``); the route-matrix test fails for a
+route without.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from mdreader import policy
-from mdreader.auth.tokens import decode_access_token
+from mdreader.backends.identity import Identity
 from mdreader.context import Services
-from mdreader.db.models import AuthSession, Document, Membership, Share, User, Workspace
+from mdreader.db.models import AuthSession, Document, File, Membership, Share, User, Workspace
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.policy import Action, Role, Subject
@@ -147,40 +148,73 @@ async def resolve_token(services: Services, token: str) -> Caller | None:
     """The caller behind an access token, or None (bad, expired, or its session revoked).
 
     The session's validity and the user's fields are cached for a few seconds; revoking a
-    session or changing the user deletes those entries (``services.auth.forget``).
+    session or changing the user deletes those entries (``services.auth.forget``). Tokens of
+    an outside identity provider (Cognito) name no local session: their user is found by the
+    provider's subject, then by e-mail, and created on first sight.
     """
-    claims = decode_access_token(services.secret_key, token)
-    if claims is None:
+    identity = await services.identity.verify(token)
+    if identity is None:
         return None
+    if identity.session_id is None:
+        return await resolve_external(services, identity, token)
+    user_id, session_id = uuid.UUID(identity.subject), identity.session_id
     cache, ttl = services.cache, services.settings.session_cache_ttl
-    session_key, user_key = f"sess:{claims.session_id}", f"user:{claims.user_id}"
+    session_key = f"sess:{session_id}"
     if await cache.get(session_key) is None:
         async with services.db.primary_read_session() as session:
-            row = await session.get(AuthSession, claims.session_id)
+            row = await session.get(AuthSession, session_id)
         now = utcnow()
         if (
             row is None
             or row.revoked_at is not None
             or row.expires_at <= now
-            or row.user_id != claims.user_id
+            or row.user_id != user_id
         ):
             return None
         await cache.set(session_key, b"1", ttl)
         if now - row.last_seen_at > timedelta(minutes=5):
             async with services.db.session() as w:
-                fresh = await w.get(AuthSession, claims.session_id)
+                fresh = await w.get(AuthSession, session_id)
                 if fresh is not None:
                     fresh.last_seen_at = now
+    principal = await load_principal(services, user_id)
+    return Caller(principal, session_id) if principal is not None else None
+
+
+async def load_principal(services: Services, user_id: uuid.UUID) -> Principal | None:
+    cache, user_key = services.cache, f"user:{user_id}"
     raw = await cache.get(user_key)
     if raw is not None:
-        return Caller(Principal.load(raw), claims.session_id)
+        return Principal.load(raw)
     async with services.db.primary_read_session() as session:
-        user = await session.get(User, claims.user_id)
+        user = await session.get(User, user_id)
     if user is None:
         return None
     principal = Principal.of(user)
-    await cache.set(user_key, principal.dump(), ttl)
-    return Caller(principal, claims.session_id)
+    await cache.set(user_key, principal.dump(), services.settings.session_cache_ttl)
+    return principal
+
+
+async def resolve_external(services: Services, identity: Identity, token: str) -> Caller | None:
+    from mdreader.services.identity import user_for_identity
+
+    # The subject → user link never changes once made, so it may stay cached for long.
+    link_key = f"ext:{identity.provider}:{identity.subject}"
+    raw = await services.cache.get(link_key)
+    user_id = uuid.UUID(raw.decode()) if raw else await user_for_identity(services, identity, token)
+    if user_id is None:
+        return None
+    if raw is None:
+        await services.cache.set(link_key, str(user_id).encode(), 3600)
+    principal = await load_principal(services, user_id)
+    if principal is None:
+        await services.cache.delete(link_key)
+        return None
+    # No local session: a stable stand-in id, which never matches a stored session.
+    return Caller(principal, uuid.uuid5(EXTERNAL_SESSIONS, link_key))
+
+
+EXTERNAL_SESSIONS = uuid.UUID("5b0f6a4e-4f53-4c0c-9a52-8f2b1d0c7e11")
 
 
 async def get_caller(request: Request, services: ServicesDep) -> Caller:
@@ -238,6 +272,13 @@ class DocumentAccess:
     role: Role
 
 
+@dataclass(frozen=True, slots=True)
+class FileAccess:
+    caller: Caller
+    file: File
+    role: Role
+
+
 # The guards' queries, built once: every request only binds its ids.
 WORKSPACE_AND_ROLE = (
     select(Workspace, Membership.role)
@@ -257,6 +298,16 @@ DOCUMENT_AND_ROLE = (
         & (Membership.user_id == bindparam("user_id")),
     )
     .where(Document.id == bindparam("document_id"))
+)
+
+FILE_AND_ROLE = (
+    select(File, Membership.role)
+    .outerjoin(
+        Membership,
+        (Membership.workspace_id == File.workspace_id)
+        & (Membership.user_id == bindparam("user_id")),
+    )
+    .where(File.id == bindparam("file_id"))
 )
 
 
@@ -313,6 +364,26 @@ def document_guard(
     return guard
 
 
+def file_guard(subject: Subject, action: Action) -> Callable[..., Any]:
+    """Guard for /files/{file_id}: the file's workspace role decides."""
+    policy.rule(subject, action)
+
+    async def guard(file_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep) -> FileAccess:
+        async with services.db.primary_read_session() as session:
+            row = (
+                await session.execute(
+                    FILE_AND_ROLE, {"file_id": file_id, "user_id": caller.user.id}
+                )
+            ).first()
+        file, role = (row[0], _role(row[1])) if row else (None, None)
+        policy.authorize(role, action, subject, what="File")
+        assert file is not None and role is not None
+        return FileAccess(caller, file, role)
+
+    guard.__policy__ = (subject, action)  # type: ignore[attr-defined]
+    return guard
+
+
 def WorkspaceGuard(subject: Subject, action: Action) -> type[WorkspaceAccess]:
     """The annotation of a route parameter guarded by ``workspace_guard``."""
     return Annotated[WorkspaceAccess, Depends(workspace_guard(subject, action))]  # type: ignore[return-value]
@@ -321,6 +392,11 @@ def WorkspaceGuard(subject: Subject, action: Action) -> type[WorkspaceAccess]:
 def DocumentGuard(subject: Subject, action: Action, **kw: bool) -> type[DocumentAccess]:
     """The annotation of a route parameter guarded by ``document_guard``."""
     return Annotated[DocumentAccess, Depends(document_guard(subject, action, **kw))]  # type: ignore[return-value]
+
+
+def FileGuard(subject: Subject, action: Action) -> type[FileAccess]:
+    """The annotation of a route parameter guarded by ``file_guard``."""
+    return Annotated[FileAccess, Depends(file_guard(subject, action))]  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)

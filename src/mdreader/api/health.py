@@ -46,14 +46,7 @@ async def ready(services: ServicesDep) -> JSONResponse:
 
 
 async def _storage_ping(services: ServicesDep) -> None:
-    storage = getattr(services, "storage", None)
-    if storage is not None:
-        await storage.ping()
-        return
-    files = services.settings.files_dir
-    files.mkdir(parents=True, exist_ok=True)
-    if not files.is_dir():
-        raise OSError(f"{files} is not a directory")
+    await services.storage.ping()
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -29,6 +29,7 @@ from mdreader.schemas import (
     WorkspaceIn,
     WorkspacePublic,
 )
+from mdreader.services import files as files_svc
 from mdreader.services import workspaces as svc
 
 router = APIRouter(prefix="/api", tags=["workspaces"])
@@ -96,8 +97,11 @@ async def update_workspace(
 
 @router.delete("/workspaces/{workspace_id}", status_code=204)
 async def delete_workspace(
-    access: WorkspaceGuard(Subject.WORKSPACE, Action.DELETE), session: SessionDep
+    access: WorkspaceGuard(Subject.WORKSPACE, Action.DELETE),
+    services: ServicesDep,
+    session: SessionDep,
 ) -> Response:
+    await files_svc.delete_workspace_files(services, session, access.workspace.id)
     await session.execute(delete(Workspace).where(Workspace.id == access.workspace.id))
     return Response(status_code=204)
 

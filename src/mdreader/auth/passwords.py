@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import string
 
 import bcrypt
@@ -12,8 +13,13 @@ from mdreader.errors import AppError
 from mdreader.settings import Settings
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
-# A fixed hash to verify against when the account does not exist: same cost, no timing oracle.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-Aa1!")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A fixed hash to verify against when the account does not exist: same cost, no timing
+    oracle. Made on first use, not at import (an Argon2 hash would slow every cold start)."""
+    return _hasher.hash("not-a-real-password-Aa1!")
 
 
 def hash_password(password: str) -> str:
@@ -40,7 +46,7 @@ def verify_password(password: str, stored: str | None) -> tuple[bool, str | None
 
 def _safe_dummy(password: str) -> None:
     try:
-        _hasher.verify(_DUMMY_HASH, password)
+        _hasher.verify(_dummy_hash(), password)
     except VerificationError:
         pass
 

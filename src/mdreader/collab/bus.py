@@ -80,6 +80,7 @@ class RedisBus:
         self._outgoing: deque[tuple[str, str, bytes]] = deque()
         self._wake = asyncio.Event()
         self._dirty: set[str] = set()  # documents whose messages may not have gone out
+        self._closing = False
 
     def channel(self, document: str) -> str:
         return f"{self.prefix}{document}"
@@ -140,6 +141,9 @@ class RedisBus:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        # redis-py's get_message(timeout=) can swallow a cancellation; the flag ends the loop
+        # at its next turn whatever happens to the CancelledError.
+        self._closing = True
         for task in (self._task, self._publisher):
             if task is not None:
                 task.cancel()
@@ -155,7 +159,7 @@ class RedisBus:
 
     async def _run(self) -> None:
         first = True
-        while True:
+        while not self._closing:
             try:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 # A dedicated channel keeps the connection subscribed even with no document.
@@ -166,8 +170,8 @@ class RedisBus:
                 if not first and self.on_resync is not None:
                     await self.on_resync()
                 first = False
-                while True:
-                    message = await pubsub.get_message(timeout=5.0)
+                while not self._closing:
+                    message = await pubsub.get_message(timeout=1.0)
                     if message is None:
                         continue
                     await self._dispatch(message)

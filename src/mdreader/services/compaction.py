@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
 from mdreader.db.models import Document, DocumentUpdate
 from mdreader.services import search
+from mdreader.services.debounce import Debouncer
 from mdreader.ytext import make_doc, text_of
 
 if TYPE_CHECKING:
@@ -57,63 +56,28 @@ async def compact(services: Services, document_id: uuid.UUID) -> int:
     return len(rows)
 
 
-class Compactor:
+class Compactor(Debouncer):
     """Debounced compaction: a document is compacted once edits pause (or at the latest
     ``max_delay`` after its first pending edit). Everything pending is compacted at exit."""
 
+    name = "mdreader-compactor"
+
     def __init__(self, services: Services, delay: float = 2.0, max_delay: float = 10.0) -> None:
+        super().__init__()
         self.services = services
         self.delay = delay
         self.max_delay = max_delay
-        self._due: dict[uuid.UUID, tuple[float, float]] = {}  # id -> (due, deadline)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[Any] | None = None
+        self._deadlines: dict[uuid.UUID, float] = {}
 
-    def schedule(self, document_id: uuid.UUID) -> None:
-        now = time.monotonic()
-        _, deadline = self._due.get(document_id, (0.0, now + self.max_delay))
-        self._due[document_id] = (min(now + self.delay, deadline), deadline)
-        self._wake.set()
+    def due(self, document_id: uuid.UUID, now: float) -> float:
+        deadline = self._deadlines.setdefault(document_id, now + self.max_delay)
+        return min(now + self.delay, deadline)
 
-    async def flush(self) -> None:
-        pending, self._due = list(self._due), {}
-        for document_id in pending:
-            await self._compact(document_id)
-
-    async def _compact(self, document_id: uuid.UUID) -> None:
+    async def fire(self, document_id: uuid.UUID) -> None:
+        self._deadlines.pop(document_id, None)
         try:
             await compact(self.services, document_id)
         except Exception:
             log.exception("compaction of %s failed; it will be retried", document_id)
-            self.schedule(document_id)
-
-    async def _run(self) -> None:
-        while True:
-            if not self._due:
-                self._wake.clear()
-                await self._wake.wait()
-            now = time.monotonic()
-            ready = [d for d, (due, _) in self._due.items() if due <= now]
-            for document_id in ready:
-                self._due.pop(document_id, None)
-                await self._compact(document_id)
-            if self._due:
-                next_due = min(due for due, _ in self._due.values())
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), max(0.05, next_due - now))
-                except TimeoutError:
-                    pass
-
-    async def __aenter__(self) -> Compactor:
-        self._task = asyncio.create_task(self._run(), name="mdreader-compactor")
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        await self.flush()
+            if not self._closing:
+                self.schedule(document_id)

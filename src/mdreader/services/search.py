@@ -8,6 +8,7 @@ matched words in ``<mark>``.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import uuid
@@ -34,7 +35,9 @@ class Hit:
 
 
 def terms(query: str) -> list[str]:
-    """The words of a query (punctuation and operators dropped), at most ``MAX_TERMS``."""
+    """The words of a query (punctuation and operators dropped), at most ``MAX_TERMS``.
+
+    Every word must match; the last one as a prefix, since it may still be being typed."""
     return [t.lower() for t in _TERM.findall(query)][:MAX_TERMS]
 
 
@@ -109,9 +112,20 @@ _POSTGRESQL = text(
     ORDER BY r.rank DESC, r.document_id
     """  # noqa: S608 - only constant markers are formatted in
 ).bindparams(bindparam("workspace_id", type_=Uuid))
-# The default random_page_cost (4, for spinning disks) makes the planner scan the whole
-# table rather than the GIN index for all but huge tables; on SSDs 1.1 is the usual value.
-_PG_PLANNER = text("SET LOCAL random_page_cost = 1.1")
+# Two planner settings for the search query, made for the connection and restored right
+# after (read sessions may run in autocommit mode, where SET LOCAL would not reach it):
+# - random_page_cost 1.1 (the usual value for SSDs; the default 4 is for spinning disks)
+#   lets the planner use the GIN index for selective queries instead of reading the table;
+# - custom plans: the driver prepares statements, and a generic plan cannot tell a rare word
+#   from a common one, so it would read the whole table every time.
+_PG_PLANNER = text(
+    "SELECT set_config('random_page_cost', '1.1', false), "
+    "set_config('plan_cache_mode', 'force_custom_plan', false)"
+)
+_PG_PLANNER_RESET = text(
+    "SELECT set_config(name, reset_val, false) FROM pg_settings "
+    "WHERE name IN ('random_page_cost', 'plan_cache_mode')"
+)
 
 
 async def search(
@@ -125,14 +139,22 @@ async def search(
     words = terms(query)
     if not words:
         return []
+    params = {"workspace_id": workspace_id, "limit": limit, "offset": offset}
     if session.get_bind().dialect.name == "postgresql":
+        tsquery = " & ".join([*words[:-1], f"{words[-1]}:*"])
+        stmt = _POSTGRESQL.bindparams(tsquery=tsquery, **params)
         await session.execute(_PG_PLANNER)
-        stmt = _POSTGRESQL.bindparams(tsquery=" & ".join(f"{w}:*" for w in words))
+        try:
+            rows = (await session.execute(stmt)).all()
+        except BaseException:
+            with contextlib.suppress(Exception):  # an aborted transaction undoes SET anyway
+                await session.execute(_PG_PLANNER_RESET)
+            raise
+        await session.execute(_PG_PLANNER_RESET)
     else:
-        stmt = _SQLITE.bindparams(match=" ".join(f'"{w}"*' for w in words))
-    rows = await session.execute(
-        stmt.bindparams(workspace_id=workspace_id, limit=limit, offset=offset)
-    )
+        match = " ".join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
+        stmt = _SQLITE.bindparams(match=match, **params)
+        rows = (await session.execute(stmt)).all()
     return [
         Hit(
             document_id=row.document_id

@@ -67,18 +67,35 @@ Progress = Callable[[int, int], None]
 
 
 class Attachments(Protocol):
-    """Files referenced by documents, for export and import (a storage backend's adapter)."""
+    """Files referenced by documents, for export and import (a storage backend's adapter).
 
-    async def read(self, file_id: uuid.UUID) -> tuple[str, bytes] | None:
-        """The file's name and bytes, or None when it does not exist."""
+    Both work inside the caller's transaction, scoped to one workspace: an export never
+    copies another workspace's file, and an import's file rows go with its documents."""
+
+    async def read(
+        self, session: AsyncSession, workspace_id: uuid.UUID, file_id: uuid.UUID
+    ) -> tuple[str, bytes] | None:
+        """The file's name and bytes, or None when the workspace has no such file."""
 
     async def save(
-        self, workspace_id: uuid.UUID, user_id: uuid.UUID | None, name: str, data: bytes
-    ) -> tuple[str, str]:
-        """Store a file; return its id and the URL documents use for it."""
+        self,
+        session: AsyncSession,
+        workspace_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        name: str,
+        data: bytes,
+    ) -> tuple[uuid.UUID, str]:
+        """Store a file; return its id and the URL documents use for it. Raise ``AppError``
+        (413, 415) for a file the instance does not take: the import then skips it."""
 
-    async def delete(self, file_id: str) -> None:
-        """Remove a file stored by ``save`` (an import that failed after storing it)."""
+    async def delete(self, workspace_id: uuid.UUID, file_id: uuid.UUID) -> None:
+        """Remove the bytes of a file saved by an import that then failed."""
+
+
+def attachments_of(services: Services) -> Attachments | None:
+    """The instance's attachments (the files service over the storage backend, built in the
+    lifespan); None means attachments are skipped."""
+    return services.attachments
 
 
 def rewrite_links(content: str, resolve: Callable[[str], str | None]) -> str:
@@ -200,7 +217,7 @@ async def export_workspace(
     nodes = list(_walk(roots))
     by_id = {node.id: node for node in nodes}
     public = services.settings.public_url.rstrip("/")
-    attachments = services.attachments
+    attachments = attachments_of(services)
     stored: dict[uuid.UUID, str | None] = {}  # file id -> path in the zip (None: missing)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for done, node in enumerate(nodes, 1):
@@ -226,7 +243,9 @@ async def export_workspace(
             content = rewrite_links(node.content, resolve)
             for file_id in files:
                 if file_id not in stored:
-                    stored[file_id] = await _export_file(attachments, zf, file_id)
+                    stored[file_id] = await _export_file(
+                        attachments, session, workspace_id, zf, file_id
+                    )
                 where = stored[file_id]
                 marker = f"\0file:{file_id}\0"
                 if where is None:  # not found: keep the original link
@@ -241,12 +260,16 @@ async def export_workspace(
 
 
 async def _export_file(
-    attachments: Attachments | None, zf: zipfile.ZipFile, file_id: uuid.UUID
+    attachments: Attachments | None,
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    zf: zipfile.ZipFile,
+    file_id: uuid.UUID,
 ) -> str | None:
     if attachments is None:
         return None
     try:
-        found = await attachments.read(file_id)
+        found = await attachments.read(session, workspace_id, file_id)
     except Exception:
         log.exception("attachment %s could not be read for the export", file_id)
         return None
@@ -448,9 +471,10 @@ async def import_files(
     for item in planned:
         docs.check_size(services, item.content)
     by_path = {item.source: item for item in planned if item.source}
-    attachments = services.attachments
+    attachments = attachments_of(services)
     saved: dict[str, str] = {}  # attachment path -> URL
-    saved_ids: list[str] = []
+    saved_ids: list[uuid.UUID] = []
+    refused: set[str] = set()
     try:
         for item in planned:
             folder = posixpath.dirname(item.source or item.key)
@@ -467,12 +491,19 @@ async def import_files(
 
             if attachments is not None:
                 for path in _referenced(item.content, folder, others):
-                    if path not in saved:
+                    if path in saved or path in refused:
+                        continue
+                    try:
                         file_id, url = await attachments.save(
-                            workspace_id, user_id, posixpath.basename(path), others[path]
+                            session, workspace_id, user_id, posixpath.basename(path), others[path]
                         )
-                        saved_ids.append(file_id)
-                        saved[path] = url
+                    except AppError as exc:
+                        if exc.status not in (413, 415):
+                            raise
+                        refused.add(path)  # a type or size the instance does not take
+                        continue
+                    saved_ids.append(file_id)
+                    saved[path] = url
             item.content = rewrite_links(item.content, resolve)
         created = await _insert(
             services, session, workspace_id, user_id, planned, parent_id, progress
@@ -482,7 +513,7 @@ async def import_files(
         if attachments is not None:
             for file_id in saved_ids:
                 try:
-                    await attachments.delete(file_id)
+                    await attachments.delete(workspace_id, file_id)
                 except Exception:
                     log.exception("could not remove attachment %s of a failed import", file_id)
         raise

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import logging
-import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +16,7 @@ from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.services import documents as docs
 from mdreader.services import search
+from mdreader.services.debounce import Debouncer
 
 if TYPE_CHECKING:
     from mdreader.context import Services
@@ -117,65 +116,22 @@ async def restore(
     return version.content
 
 
-class Versioner:
+class Versioner(Debouncer):
     """Debounced versions: a changed document gets a version once its edits have been quiet
     for ``quiet_period`` seconds. Pending ones are taken at exit."""
 
+    name = "mdreader-versioner"
+
     def __init__(self, services: Services, quiet_period: float) -> None:
+        super().__init__()
         self.services = services
         self.quiet_period = quiet_period
-        self._due: dict[uuid.UUID, float] = {}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[Any] | None = None
 
-    def schedule(self, document_id: uuid.UUID) -> None:
-        self._due[document_id] = time.monotonic() + self.quiet_period
-        self._wake.set()
+    def due(self, document_id: uuid.UUID, now: float) -> float:
+        return now + self.quiet_period
 
-    @property
-    def pending(self) -> int:
-        return len(self._due)
-
-    async def flush(self) -> None:
-        pending, self._due = list(self._due), {}
-        for document_id in pending:
-            await self._snapshot(document_id)
-
-    async def _snapshot(self, document_id: uuid.UUID) -> None:
+    async def fire(self, document_id: uuid.UUID) -> None:
         try:
             await snapshot_if_changed(self.services, document_id)
         except Exception:
             log.exception("keeping a version of %s failed", document_id)
-
-    async def _run(self) -> None:
-        while True:
-            if not self._due:
-                self._wake.clear()
-                await self._wake.wait()
-            now = time.monotonic()
-            for document_id in [d for d, due in self._due.items() if due <= now]:
-                self._due.pop(document_id, None)
-                await self._snapshot(document_id)
-            if self._due:
-                next_due = min(self._due.values())
-                self._wake.clear()
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
-                # cancellation at exit when the event is set at the same moment.
-                try:
-                    async with asyncio.timeout(max(0.01, next_due - now)):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
-
-    async def __aenter__(self) -> Versioner:
-        self._task = asyncio.create_task(self._run(), name="mdreader-versioner")
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        await self.flush()

@@ -1,0 +1,198 @@
+"""bench/lambda_cold: the Lambda handler's cold start, beside a bare Mangum + Starlette app.
+
+Each sample is a fresh interpreter (what a new Lambda execution environment pays): it imports
+the handler module, then answers its first event (an HTTP API v2 ``GET /health``). The same is
+done for a one-route Starlette app behind Mangum (the reference), for a one-route FastAPI app
+importing the libraries MDReader stands on (context: the framework's share), and
+``python -c pass`` is timed as the floor; the figures to watch are the ratios
+MDReader / reference (lower is better).
+Usage: python -m bench.lambda_cold [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EVENT = {
+    "version": "2.0",
+    "routeKey": "$default",
+    "rawPath": "/health",
+    "rawQueryString": "",
+    "headers": {"host": "bench.execute-api.us-east-1.amazonaws.com"},
+    "requestContext": {
+        "http": {
+            "method": "GET",
+            "path": "/health",
+            "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.1",
+            "userAgent": "bench",
+        },
+        "requestId": "bench",
+        "routeKey": "$default",
+        "stage": "$default",
+    },
+    "body": None,
+    "isBase64Encoded": False,
+}
+
+MDREADER = """
+import json, time
+t0 = time.perf_counter()
+from mdreader.lambda_handler import handler
+t1 = time.perf_counter()
+r = handler(json.loads(EVENT), None)
+t2 = time.perf_counter()
+assert r["statusCode"] == 200, r
+print(json.dumps({"import": t1 - t0, "first": t2 - t1}))
+"""
+
+REFERENCE = """
+import json, time
+t0 = time.perf_counter()
+from mangum import Mangum
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+async def health(request):
+    return JSONResponse({"status": "healthy"})
+
+handler = Mangum(Starlette(routes=[Route("/health", health)]), lifespan="off")
+t1 = time.perf_counter()
+r = handler(json.loads(EVENT), None)
+t2 = time.perf_counter()
+assert r["statusCode"] == 200, r
+print(json.dumps({"import": t1 - t0, "first": t2 - t1}))
+"""
+
+# For context: the libraries MDReader stands on (FastAPI, SQLAlchemy, pydantic-settings,
+# redis, PyJWT), imported with a one-route FastAPI app behind Mangum: the framework's share.
+FRAMEWORK = """
+import json, time
+t0 = time.perf_counter()
+import jwt, pydantic_settings, redis.asyncio, sqlalchemy.ext.asyncio, sqlalchemy.orm
+from fastapi import FastAPI
+from mangum import Mangum
+
+app = FastAPI()
+
+@app.get("/health")
+async def health():
+    return {"status": "healthy"}
+
+handler = Mangum(app, lifespan="off")
+t1 = time.perf_counter()
+r = handler(json.loads(EVENT), None)
+t2 = time.perf_counter()
+assert r["statusCode"] == 200, r
+print(json.dumps({"import": t1 - t0, "first": t2 - t1}))
+"""
+
+
+def sample(code: str, env: dict[str, str]) -> dict[str, float]:
+    script = f"EVENT = {json.dumps(json.dumps(EVENT))}\n{code}"
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    total = time.perf_counter() - start
+    if out.returncode != 0:
+        raise SystemExit(f"sample failed:\n{out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else {}
+    result["total"] = total
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MDREADER_", "AWS_"))}
+        env.update(
+            MDREADER_DATA_DIR=tmp,
+            MDREADER_SECRET_KEY="bench-" + "k" * 58,
+            MDREADER_WEB_DIST=str(Path(tmp) / "no-web"),
+            MDREADER_LOG_JSON="false",
+            PYTHONDONTWRITEBYTECODE="",
+        )
+        from mdreader.db import migrate
+
+        migrate(f"sqlite+aiosqlite:///{Path(tmp) / 'mdreader.db'}")  # done at deploy time
+        floor, reference, framework, mdreader = [], [], [], []
+        # Interleaved, so that machine noise hits all three alike; one warm-up of each fills
+        # the OS file cache and the bytecode cache (a Lambda image ships compiled bytecode).
+        sample("pass", env)
+        sample(REFERENCE, env)
+        sample(FRAMEWORK, env)
+        sample(MDREADER, env)
+        for _ in range(args.runs):
+            floor.append(sample("pass", env)["total"])
+            reference.append(sample(REFERENCE, env))
+            framework.append(sample(FRAMEWORK, env))
+            mdreader.append(sample(MDREADER, env))
+
+    def med(rows: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in rows)
+
+    python_ms = statistics.median(floor) * 1000
+    rows = {
+        "import": (med(mdreader, "import"), med(reference, "import")),
+        "first event": (med(mdreader, "first"), med(reference, "first")),
+        "process total": (med(mdreader, "total"), med(reference, "total")),
+    }
+    print(
+        f"bench/lambda_cold  median of {args.runs} fresh interpreters  (python -c pass: {python_ms:.0f} ms)"
+    )
+    print(f"{'':16}{'MDReader ms':>13}{'Mangum+Starlette ms':>21}{'ratio':>8}")
+    for name, (m, r) in rows.items():
+        print(f"{name:16}{m * 1000:>13.0f}{r * 1000:>21.0f}{m / r:>8.2f}")
+    cold_m = rows["process total"][0] * 1000 - python_ms
+    cold_r = rows["process total"][1] * 1000 - python_ms
+    print(
+        f"beyond the interpreter: MDReader {cold_m:.0f} ms, reference {cold_r:.0f} ms, ratio {cold_m / cold_r:.2f}"
+    )
+    fw_import = med(framework, "import")
+    print(
+        f"For context, FastAPI+SQLAlchemy+pydantic-settings+redis+PyJWT behind Mangum imports in "
+        f"{fw_import * 1000:.0f} ms = {fw_import / rows['import'][1]:.2f} of the reference; "
+        f"MDReader's import = {rows['import'][0] / fw_import:.2f} of it"
+    )
+    print(
+        json.dumps(
+            {
+                "runs": args.runs,
+                "python_ms": round(python_ms, 1),
+                "framework_import_ms": round(fw_import * 1000, 1),
+                **{
+                    name.replace(" ", "_"): {
+                        "mdreader_ms": round(m * 1000, 1),
+                        "reference_ms": round(r * 1000, 1),
+                        "ratio": round(m / r, 2),
+                    }
+                    for name, (m, r) in rows.items()
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""/api/workspaces/{id}/files and /api/files/{id}: uploads, served so they cannot run script."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from mdreader.api.deps import FileGuard, ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
+from mdreader.backends.storage import content_disposition
+from mdreader.db.models import File
+from mdreader.errors import AppError
+from mdreader.policy import Action, Subject
+from mdreader.schemas import FilePublic
+from mdreader.services import files as svc
+
+router = APIRouter(prefix="/api", tags=["files"])
+
+# Whatever a file holds, a browser opening it must not run it in our origin.
+FILE_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+CHUNK = 1024 * 1024
+
+
+def file_public(row: File) -> FilePublic:
+    return FilePublic(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        name=row.name,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.sha256,
+        url=f"/api/files/{row.id}",
+        created_at=row.created_at,
+    )
+
+
+async def read_limited(upload: UploadFile, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await upload.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise AppError(413, f"The file is larger than {limit} bytes.", "too_large")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+@router.post("/workspaces/{workspace_id}/files", status_code=201)
+async def upload_file(
+    file: UploadFile,
+    access: WorkspaceGuard(Subject.FILE, Action.CREATE),
+    services: ServicesDep,
+    session: SessionDep,
+) -> FilePublic:
+    data = await read_limited(file, services.settings.max_upload_bytes)
+    row = await svc.store_file(
+        services,
+        session,
+        workspace_id=access.workspace.id,
+        uploader_id=access.caller.user.id,
+        filename=file.filename,
+        declared_type=file.content_type,
+        data=data,
+    )
+    return file_public(row)
+
+
+@router.get("/workspaces/{workspace_id}/files")
+async def list_files(
+    access: WorkspaceGuard(Subject.FILE, Action.READ), session: ReadSessionDep
+) -> list[FilePublic]:
+    rows = await session.scalars(
+        select(File).where(File.workspace_id == access.workspace.id).order_by(File.created_at)
+    )
+    return [file_public(row) for row in rows]
+
+
+@router.get("/files/{file_id}", response_model=None)
+async def download_file(
+    access: FileGuard(Subject.FILE, Action.READ), services: ServicesDep, request: Request
+) -> Response:
+    row = access.file
+    inline = row.content_type in svc.SAFE_INLINE_TYPES
+    content_type = row.content_type
+    if content_type in svc.TEXT_TYPES:
+        content_type += "; charset=utf-8"
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": FILE_CSP,
+        "Content-Disposition": content_disposition(row.name, inline),
+        "Cache-Control": "private, max-age=300",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "ETag": f'"{row.sha256}"',
+    }
+    link = await services.storage.url(
+        row.storage_key, filename=row.name, content_type=content_type, inline=inline
+    )
+    if link is not None:
+        return RedirectResponse(
+            link,
+            status_code=307,
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        )
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    data = await services.storage.get(row.storage_key)
+    if data is None:
+        raise AppError(404, "File not found.", "not_found")
+    return Response(data, media_type=content_type, headers=headers)
+
+
+@router.delete("/files/{file_id}", status_code=204)
+async def delete_file(
+    access: FileGuard(Subject.FILE, Action.DELETE), services: ServicesDep, session: SessionDep
+) -> Response:
+    row = await session.get(File, access.file.id)
+    if row is not None:
+        await svc.delete_file(services, session, row)
+    return Response(status_code=204)

@@ -1,0 +1,64 @@
+"""The global request limit on /api: N requests per client address per window (like the
+deployment's WAF rule), answered with 429, ``Retry-After`` and the contract's error shape.
+
+Sign-in keeps its own, stricter throttle (``services.auth.throttle_*``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mdreader.api.deps import client_ip
+
+log = logging.getLogger("mdreader.ratelimit")
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, prefix: str = "/api/") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        services = getattr(scope["app"].state, "services", None)
+        if services is None or services.settings.rate_limit_requests <= 0:
+            await self.app(scope, receive, send)
+            return
+        settings = services.settings
+        ip = client_ip(Request(scope), settings.trusted_proxies)
+        try:
+            verdict = await services.limiter.hit(
+                f"api:ip:{ip}", settings.rate_limit_requests, settings.rate_limit_window
+            )
+        except Exception:  # the limiter's store is down: serve rather than refuse everyone
+            log.warning("rate limiter unavailable; request let through", exc_info=True)
+            await self.app(scope, receive, send)
+            return
+        if verdict.allowed:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {
+                "detail": "Too many requests from your address. "
+                f"Try again in {verdict.retry_after} seconds.",
+                "code": "rate_limited",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(verdict.retry_after).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
