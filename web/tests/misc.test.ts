@@ -34,8 +34,9 @@ describe("small helpers", () => {
     expect(initials("  ")).toBe("?");
   });
   it("writes Markdown for uploaded files", () => {
-    expect(fileMarkdown({ id: "1", name: "a [b].png", content_type: "image/png", size: 1, url: "/api/files/1" })).toBe("![a b.png](/api/files/1)");
-    expect(fileMarkdown({ id: "2", name: "r.pdf", content_type: "application/pdf", size: 1, url: "/api/files/2" })).toBe("[r.pdf](/api/files/2)");
+    const file = { id: "1", workspace_id: "w", sha256: "", created_at: "", size: 1 };
+    expect(fileMarkdown({ ...file, name: "a [b].png", content_type: "image/png", url: "/api/files/1" })).toBe("![a b.png](/api/files/1)");
+    expect(fileMarkdown({ ...file, name: "r.pdf", content_type: "application/pdf", url: "/api/files/2" })).toBe("[r.pdf](/api/files/2)");
   });
   it("names devices from user agents", () => {
     expect(describeDevice("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36")).toBe("Chrome on Linux");

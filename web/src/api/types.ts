@@ -1,5 +1,4 @@
-// Named shapes of the API, from the generated OpenAPI schema (`npm run gen:api`). Files
-// (branch `backends`) are written here from the contract until they land; then regenerate.
+// Named shapes of the API, from the generated OpenAPI schema (`npm run gen:api`).
 import type { components } from "./schema";
 
 type S = components["schemas"];
@@ -24,15 +23,7 @@ export type VersionDetail = S["VersionDetail"];
 export type SearchHit = S["SearchHit"];
 export type Share = S["SharePublic"];
 
-// --- from the contract (branch `backends`) --------------------------------------------------
-
-export interface UploadedFile {
-  id: string;
-  name: string;
-  content_type: string;
-  size: number;
-  url: string;
-}
+export type UploadedFile = S["FilePublic"];
 
 /** A 202 answer to adding a member who has no account yet. */
 export interface InvitationSent {
