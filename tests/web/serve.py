@@ -5,7 +5,10 @@ on stdout once it listens. E-mails go to stderr (the console mailer)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import threading
+import time
 
 import uvicorn
 
@@ -14,7 +17,20 @@ from mdreader.db import migrate
 from mdreader.settings import Settings
 
 
+def exit_with_parent() -> None:
+    """Stop when the test run that started this server is gone (killed without teardown)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main() -> None:
+    exit_with_parent()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     migrate(settings.resolved_database_url)
     app = create_app(settings)
