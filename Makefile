@@ -77,10 +77,11 @@ test: install web chromium
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgresql
 
-bench: install
+bench: install web chromium
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.lambda_cold
 	$(BIN)/python -m bench.collab
+	$(BIN)/python -m bench.web
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist .pytest_cache
