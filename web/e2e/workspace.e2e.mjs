@@ -67,7 +67,7 @@ test("the document tree: create, rename, drag to move, trash, restore", async ()
   await eventually(async () => (await tree.locator(".tree-link", { hasText: "Roots" }).count()) === 0, { what: "Roots gone" });
   assert.equal(await tree.locator(".tree-link", { hasText: "Tap root" }).count(), 0);
   await page.getByRole("link", { name: "Trash" }).click();
-  await page.getByText("Roots").waitFor();
+  await page.locator(".list-row", { hasText: "Roots" }).waitFor();
   await shot(page, "workspace-02-trash");
   await page.getByRole("button", { name: "Restore" }).click();
   await page.getByText("The trash is empty.").waitFor();
@@ -106,7 +106,7 @@ test("workspace switcher, search with Ctrl+K, members and roles", async () => {
 
   // Members: the owner is listed; inviting an address with no account sends an invitation.
   await page.getByRole("link", { name: "Members" }).click();
-  await page.getByText("Sam Search").waitFor();
+  await page.locator(".member-row", { hasText: "Sam Search" }).waitFor();
   await page.getByLabel("E-mail to invite").fill(uniqueEmail("newcomer"));
   await page.getByLabel("Role", { exact: true }).selectOption("viewer");
   await page.getByRole("button", { name: "Invite" }).click();
