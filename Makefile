@@ -10,7 +10,7 @@ PORT   ?= 8000
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test test-sqlite test-postgresql bench lint install web migrate clean collab-clients
+.PHONY: run test test-sqlite test-postgresql test-web web-deps chromium bench lint install web migrate clean collab-clients
 
 install: $(STAMP)
 
@@ -21,12 +21,29 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 # The web app is built when web/ exists; the server shows a notice without it.
-web:
+web: web-deps
+	@if [ -f web/package.json ]; then (cd web && npm run build); fi
+
+web-deps:
 	@if [ -f web/package.json ]; then \
 	  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
 	    (cd web && npm ci --no-audit --no-fund); fi; \
-	  (cd web && npm run build); \
 	fi
+
+# The web app's end-to-end tests drive Debian's Chromium (no browser download): install it
+# only when it is missing.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "Installing Debian's chromium for the web app's end-to-end tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# Unit tests of the web app's client logic (Vitest).
+test-web: web-deps
+	@if [ -f web/package.json ]; then (cd web && npx vitest run); fi
 
 # The real Yjs clients (Hocuspocus provider, y-websocket) the collaboration tests drive.
 COLLAB_NODE := tests/collab/node
@@ -54,18 +71,20 @@ test-postgresql: install collab-clients
 	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
 
 # The whole suite on SQLite (in-process cache), then on PostgreSQL with Redis.
-test: install web
+test: install web chromium
 	$(BIN)/ruff check src tests bench migrations
+	$(MAKE) --no-print-directory test-web
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgresql
 
-bench: install
+bench: install web chromium
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.api --postgres $(TEST_POSTGRES_URL)
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.search --postgres $(TEST_POSTGRES_URL)
 	$(BIN)/python -m bench.lambda_cold
 	$(BIN)/python -m bench.collab
+	$(BIN)/python -m bench.web
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist .pytest_cache

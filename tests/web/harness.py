@@ -1,0 +1,170 @@
+"""The web app's end-to-end harness: the built bundle, Debian's Chromium, and a real server
+subprocess (``tests/web/serve.py``) on port 0 with a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+CHROMIUM = os.environ.get("MDREADER_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "web"
+
+
+def prepare_web() -> str | None:
+    """Install the web app's packages and build it when needed; an error sentence if not."""
+    npm = shutil.which("npm")
+    if not shutil.which("node") or not npm:
+        return "node and npm are needed for the web app's tests"
+    if not Path(CHROMIUM).exists():
+        return f"Chromium is needed at {CHROMIUM} (make test installs Debian's chromium)"
+    marker = WEB / "node_modules" / ".package-lock.json"
+    lock = WEB / "package-lock.json"
+    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=WEB,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            return f"npm ci failed: {done.stderr[-2000:]}"
+    if not (WEB / "dist" / "index.html").exists() or _sources_newer_than_dist():
+        done = subprocess.run(
+            [npm, "run", "build"], cwd=WEB, capture_output=True, text=True, timeout=600
+        )
+        if done.returncode != 0:
+            return f"the web app does not build: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+    return None
+
+
+def _sources_newer_than_dist() -> bool:
+    built = (WEB / "dist" / "index.html").stat().st_mtime
+    sources = [WEB / "index.html", WEB / "package-lock.json", *(WEB / "src").rglob("*")]
+    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
+
+
+async def _pg_admin(admin_url: str, sql: str) -> None:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def database(backend: str, pg_admin_url: str, tmp: Path) -> Iterator[str]:
+    """A fresh, empty database for one server: a SQLite file, or a PostgreSQL database."""
+    if backend != "postgresql":
+        yield f"sqlite+aiosqlite:///{tmp / 'mdreader.db'}"
+        return
+    name = f"mdreader_web_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_pg_admin(pg_admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_pg_admin(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@dataclass
+class WebServer:
+    base_url: str
+    mail_log: Path
+    process: subprocess.Popen[str]
+
+
+@contextmanager
+def web_server(database_url: str, redis_url: str | None, tmp: Path) -> Iterator[WebServer]:
+    """`tests/web/serve.py` in a subprocess; its stderr (where the console mailer writes the
+    e-mails) goes to a file the e2e scripts read links from."""
+    data = tmp / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    mail_log = tmp / "server.log"
+    env = {
+        **os.environ,
+        "MDREADER_DATA_DIR": str(data),
+        "MDREADER_DATABASE_URL": database_url,
+        "MDREADER_SECRET_KEY": "e2e-secret-key-" + "x" * 64,
+        "MDREADER_ENVIRONMENT": "test",
+        "MDREADER_LOG_JSON": "false",
+        "MDREADER_LOG_LEVEL": "WARNING",
+        "MDREADER_WEB_DIST": str(WEB / "dist"),
+        "MDREADER_EMAIL_BACKEND": "console",
+        # Many sign-ins from one address in a short time: the tests are not an attack.
+        "MDREADER_LOGIN_MAX_FAILURES_PER_IP": "1000",
+    }
+    env.pop("MDREADER_REDIS_URL", None)
+    if redis_url:
+        env["MDREADER_REDIS_URL"] = redis_url
+    with mail_log.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("serve.py"))],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        port = None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line.startswith("READY "):
+                port = int(line.split()[1])
+                break
+            if not line and proc.poll() is not None:
+                break
+        if port is None:
+            proc.kill()
+            raise RuntimeError(f"the server did not start: {mail_log.read_text()[-3000:]}")
+        yield WebServer(f"http://127.0.0.1:{port}", mail_log, proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def run_e2e(
+    script: str, server: WebServer, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """One e2e file under web/e2e with Node's test runner."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "BASE_URL": server.base_url,
+        "MAIL_LOG": str(server.mail_log),
+        "ARTIFACTS_DIR": str(ARTIFACTS),
+        "CHROMIUM": CHROMIUM,
+    }
+    return subprocess.run(
+        ["node", "--test", "--test-reporter=spec", f"e2e/{script}"],
+        cwd=WEB,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

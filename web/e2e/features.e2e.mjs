@@ -1,0 +1,102 @@
+// Version history (keep, preview, restore through the live document), share links (a public
+// read-only page, revocable) and full-text search.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { BASE_URL, api, createWorkspace, eventually, launch, newPage, shot, signUp, typeInEditor, uniqueEmail } from "./lib.mjs";
+
+let browser;
+let owner;
+let wid;
+before(async () => {
+  browser = await launch();
+  owner = await newPage(browser);
+  await signUp(owner.page, { name: "Hana Archivist", email: uniqueEmail("history") });
+  wid = await createWorkspace(owner.page, "Archive");
+});
+after(async () => {
+  await browser?.close();
+});
+
+const editorHas = (page, text) => async () => (await page.locator(".cm-content").textContent()).includes(text);
+
+test("version history: keep a version, preview it, restore it into the open editor", async () => {
+  const { page } = owner;
+  const doc = await api(page, "POST", `/api/workspaces/${wid}/documents`, { title: "Charter", content: "# Charter\n\nFirst draft." });
+  await page.goto(`/w/${wid}/d/${doc.id}`);
+  await page.getByRole("button", { name: "Split", exact: true }).click();
+  await eventually(editorHas(page, "First draft."), { what: "the text" });
+
+  await page.getByRole("button", { name: "History", exact: true }).click();
+  const dialog = page.getByRole("dialog", { name: "Version history" });
+  await dialog.getByLabel("Version label").fill("first");
+  await dialog.getByRole("button", { name: "Save version" }).click();
+  await dialog.locator(".version-row", { hasText: "first" }).waitFor();
+  await dialog.getByRole("button", { name: "Close" }).click();
+
+  await page.locator(".cm-content").click();
+  await page.keyboard.press("Control+a");
+  await page.keyboard.type("# Charter\n\nRewritten entirely.");
+  await page.getByTestId("sync-state").and(page.locator("[data-state=saved]")).waitFor();
+  await eventually(async () => (await api(page, "GET", `/api/documents/${doc.id}`)).content.includes("Rewritten"), {
+    what: "the rewrite on the server",
+  });
+
+  await page.getByRole("button", { name: "History", exact: true }).click();
+  await dialog.locator(".version-row", { hasText: "first" }).click();
+  await dialog.getByText("First draft.").waitFor();
+  await shot(page, "features-01-history");
+  await dialog.getByRole("button", { name: "Restore this version" }).click();
+  await dialog.waitFor({ state: "detached" });
+  // The restore goes through the live document: the open editor shows it without a reload.
+  await eventually(editorHas(page, "First draft."), { what: "the restored text in the editor" });
+  assert.ok(!(await editorHas(page, "Rewritten")()));
+  assert.deepEqual(page.errors, []);
+});
+
+test("share link: a public read-only page for anyone, until revoked", async () => {
+  const { page } = owner;
+  const doc = await api(page, "POST", `/api/workspaces/${wid}/documents`, {
+    title: "Public note",
+    content: "# Public note\n\n| shared | table |\n|---|---|\n| yes | 1 |\n",
+  });
+  await page.goto(`/w/${wid}/d/${doc.id}`);
+  await page.getByRole("button", { name: "Share", exact: true }).click();
+  const dialog = page.getByRole("dialog", { name: "Share" });
+  await dialog.getByRole("button", { name: "Create a share link" }).click();
+  const url = await dialog.getByTestId("share-url").first().inputValue();
+  assert.match(url, /\/s\/[^/]+$/);
+  await shot(page, "features-02-share");
+
+  // Someone signed out opens it on this server.
+  const visitor = await newPage(browser);
+  const path = new URL(url).pathname;
+  const response = await visitor.page.goto(`${BASE_URL}${path}`);
+  assert.equal(response.status(), 200);
+  await visitor.page.locator("table").getByText("shared").waitFor();
+  await shot(visitor.page, "features-03-shared-page");
+
+  await dialog.getByRole("button", { name: "Revoke" }).click();
+  await dialog.getByRole("button", { name: "Create a share link" }).waitFor();
+  const gone = await visitor.page.goto(`${BASE_URL}${path}`);
+  assert.equal(gone.status(), 404);
+  await visitor.context.close();
+});
+
+test("search finds words inside documents, with the match highlighted", async () => {
+  const { page } = owner;
+  await api(page, "POST", `/api/workspaces/${wid}/documents`, {
+    title: "Minutes",
+    content: "We discussed the zeppelin budget at length.",
+  });
+  await page.goto(`/w/${wid}`);
+  await page.locator(".tree-link", { hasText: "Minutes" }).waitFor();
+  await page.keyboard.press("Control+k");
+  const dialog = page.getByRole("dialog", { name: "Search" });
+  await dialog.getByLabel("Search documents").fill("zeppelin");
+  const row = dialog.locator(".search-row", { hasText: "Minutes" });
+  await row.waitFor();
+  assert.equal(await row.locator("mark").first().textContent(), "zeppelin");
+  await shot(page, "features-04-search");
+  await row.click();
+  await page.locator(".breadcrumbs", { hasText: "Minutes" }).waitFor();
+});

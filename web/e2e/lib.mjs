@@ -1,0 +1,174 @@
+// Shared helpers for the end-to-end tests: Debian's Chromium driven by playwright-core
+// against a real MDReader server (BASE_URL, started by tests/web/test_e2e.py).
+import { mkdirSync, readFileSync, existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BASE_URL = process.env.BASE_URL ?? "http://127.0.0.1:8000";
+export const ARTIFACTS = resolve(process.env.ARTIFACTS_DIR ?? resolve(here, "../../test-artifacts/web"));
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+mkdirSync(ARTIFACTS, { recursive: true });
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+  });
+}
+
+/** A new browser context (its own storage: another person) with a page and error capture. */
+export async function newPage(browser, { viewport = { width: 1280, height: 800 }, name = "page" } = {}) {
+  const context = await browser.newContext({ viewport, baseURL: BASE_URL });
+  const page = await context.newPage();
+  page.errors = [];
+  page.dialogs = [];
+  page.on("pageerror", (e) => page.errors.push(String(e)));
+  page.on("dialog", (d) => {
+    page.dialogs.push(d.message());
+    void d.dismiss();
+  });
+  page.on("console", (m) => {
+    if (m.type() === "error") page.errors.push(`console: ${m.text()}`);
+  });
+  page.label = name;
+  return { context, page };
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: resolve(ARTIFACTS, `${name}.png`), fullPage: false });
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = "user") {
+  return `${prefix}-${Date.now().toString(36)}-${++counter}@example.com`;
+}
+
+export const PASSWORD = "Correct-Horse-7";
+
+export async function signUp(page, { name, email, password = PASSWORD }) {
+  await page.goto("/signup");
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByText(`Welcome, ${name}`).waitFor();
+}
+
+export async function signIn(page, { email, password = PASSWORD }) {
+  await page.goto("/signin");
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+export async function createWorkspace(page, name) {
+  await page.getByLabel("Workspace name").fill(name);
+  await page.getByRole("button", { name: "Create workspace" }).click();
+  await page.locator(".ws-name", { hasText: name }).waitFor();
+  return page.url().split("/w/")[1].split("/")[0];
+}
+
+/** The access token of the signed-in page (for API calls in the test's own set-up). */
+export async function tokenOf(page) {
+  return page.evaluate(() => JSON.parse(localStorage.getItem("mdreader.tokens")).access);
+}
+
+export async function api(page, method, path, body) {
+  const token = await tokenOf(page);
+  const response = await page.request.fetch(`${BASE_URL}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    data: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok()) throw new Error(`${method} ${path}: ${response.status()} ${await response.text()}`);
+  return response.status() === 204 ? null : response.json();
+}
+
+/** Links printed by the console mailer (the server's stderr, MAIL_LOG) for one address. */
+export function mailedLinks(email) {
+  const log = process.env.MAIL_LOG;
+  if (!log || !existsSync(log)) return [];
+  const text = readFileSync(log, "utf8");
+  const links = [];
+  for (const block of text.split("--- e-mail from ").slice(1)) {
+    if (!block.includes(` to ${email}:`)) continue;
+    for (const m of block.matchAll(/https?:\/\/\S+/g)) links.push(m[0]);
+  }
+  return links;
+}
+
+/** Retry `fn` until it returns a truthy value, or fail after `timeout` ms. */
+export async function eventually(fn, { timeout = 10000, interval = 50, what = "condition" } = {}) {
+  const start = Date.now();
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() - start > timeout) throw new Error(`timed out waiting for ${what}: ${last}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** Type into the CodeMirror editor of `page` at the end of the document. */
+export async function typeInEditor(page, text) {
+  const content = page.locator(".cm-content");
+  await content.click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.type(text, { delay: 5 });
+}
+
+export async function editorText(page) {
+  return page.evaluate(() => {
+    const el = document.querySelector(".cm-content");
+    // CodeMirror keeps the text in its view; read it through the DOM lines.
+    return el ? [...el.querySelectorAll(".cm-line")].map((l) => l.textContent).join("\n") : null;
+  });
+}
+
+/** The current TOTP code (RFC 6238, SHA-1, 30 s, 6 digits) of a base32 secret. */
+export async function totp(secret, at = Date.now()) {
+  const { createHmac } = await import("node:crypto");
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(code).padStart(6, "0");
+}
+
+/** Path and query of a mailed link, to open on the test server whatever PUBLIC_URL says. */
+export function localPath(link) {
+  const u = new URL(link);
+  return u.pathname + u.search;
+}
+
+/** Whether the server has a route (for endpoints other branches are still building). */
+export async function serverHas(path, method = "get") {
+  const response = await fetch(`${BASE_URL}/api/openapi.json`);
+  const spec = await response.json();
+  return Boolean(spec.paths?.[path]?.[method]);
+}
+
+/** Create a document with the sidebar's button (or a row's "+") and give it a title. */
+export async function newDocument(page, title, button = page.getByRole("button", { name: "New document" }).first()) {
+  const before = page.url();
+  await button.click();
+  await page.waitForURL((url) => url.href !== before && /\/d\/[^/?]+/.test(url.pathname));
+  const id = new URL(page.url()).pathname.split("/d/")[1];
+  const input = page.getByRole("textbox", { name: "Title", exact: true });
+  await eventually(async () => (await input.inputValue()) === "Untitled", { what: "the new document's page" });
+  await input.fill(title);
+  await page.locator(".tree-link", { hasText: title }).waitFor();
+  return id;
+}

@@ -1,0 +1,32 @@
+// Named shapes of the API, from the generated OpenAPI schema (`npm run gen:api`).
+import type { components } from "./schema";
+
+type S = components["schemas"];
+
+export type TokenPair = S["TokenPair"];
+export type User = S["UserPublic"];
+export type Session = S["SessionPublic"];
+export type TotpEnrol = S["TotpEnrolPublic"];
+export type Workspace = S["WorkspacePublic"];
+export type Member = S["MemberPublic"];
+export type Invitation = S["InvitationPublic"];
+export type Role = S["MemberPublic"]["role"];
+export type DocumentItem = S["DocumentListItem"];
+export type TrashItem = S["TrashItem"];
+export type DocumentFull = S["DocumentPublic"];
+
+export const ROLES: Role[] = ["owner", "admin", "editor", "viewer"];
+
+export type Author = S["AuthorPublic"];
+export type Version = S["VersionPublic"];
+export type VersionDetail = S["VersionDetail"];
+export type SearchHit = S["SearchHit"];
+export type Share = S["SharePublic"];
+
+export type UploadedFile = S["FilePublic"];
+
+/** A 202 answer to adding a member who has no account yet. */
+export interface InvitationSent {
+  invitation: Invitation;
+  detail: string;
+}

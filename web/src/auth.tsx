@@ -1,0 +1,77 @@
+import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
+import type { ReactNode } from "react";
+import { Api, ApiError, localTokenStore } from "./api/client";
+import type { User } from "./api/types";
+
+export interface AuthState {
+  api: Api;
+  user: User | null;
+  /** true until we know whether the stored session still works */
+  loading: boolean;
+  /** set when the server could not be reached while checking the session */
+  error: string | null;
+  reload: () => Promise<void>;
+  setUser: (user: User) => void;
+  signOut: () => Promise<void>;
+}
+
+const AuthContext = createContext<AuthState | null>(null);
+
+export const api = new Api({ store: localTokenStore() });
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const [user, setUser] = useState<User | null>(null);
+  const [loading, setLoading] = useState(api.signedIn);
+  const [error, setError] = useState<string | null>(null);
+
+  const reload = useCallback(async () => {
+    if (!api.signedIn) {
+      setUser(null);
+      setLoading(false);
+      return;
+    }
+    try {
+      setError(null);
+      setUser(await api.get<User>("/api/auth/me"));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 0) setError(e.message);
+      else setUser(null);
+    } finally {
+      setLoading(false);
+    }
+  }, []);
+
+  useEffect(() => {
+    void reload();
+    return api.onAuthChange((signedIn) => {
+      if (signedIn) void reload();
+      else setUser(null);
+    });
+  }, [reload]);
+
+  // Another tab signed in or out.
+  useEffect(() => {
+    const onStorage = (e: StorageEvent) => {
+      if (e.key === "mdreader.tokens" && (e.oldValue === null) !== (e.newValue === null)) void reload();
+    };
+    window.addEventListener("storage", onStorage);
+    return () => window.removeEventListener("storage", onStorage);
+  }, [reload]);
+
+  const signOut = useCallback(async () => {
+    await api.logout();
+    setUser(null);
+  }, []);
+
+  const value = useMemo(
+    () => ({ api, user, loading, error, reload, setUser, signOut }),
+    [user, loading, error, reload, signOut],
+  );
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): AuthState {
+  const ctx = useContext(AuthContext);
+  if (!ctx) throw new Error("useAuth outside AuthProvider");
+  return ctx;
+}

@@ -1,0 +1,213 @@
+// One document's live session: a Y.Doc whose Y.Text "content" holds the Markdown, kept in
+// step with the server over the Hocuspocus protocol at /ws.
+import { useEffect, useState } from "react";
+import { HocuspocusProvider } from "@hocuspocus/provider";
+import * as Y from "yjs";
+import type { Api } from "../api/client";
+import { userColor } from "./colors";
+
+export type SyncState = "connecting" | "syncing" | "saved" | "offline" | "denied";
+
+export interface Peer {
+  clientId: number;
+  name: string;
+  color: string;
+  userId?: string;
+}
+
+export interface Collab {
+  ydoc: Y.Doc;
+  ytext: Y.Text;
+  provider: HocuspocusProvider;
+  undoManager: Y.UndoManager;
+}
+
+export interface CollabStatus {
+  state: SyncState;
+  /** the first sync with the server finished: the text is the document's */
+  loaded: boolean;
+  readOnly: boolean;
+  peers: Peer[];
+  unsynced: number;
+}
+
+export function collabUrl(): string {
+  const { protocol, host } = window.location;
+  return `${protocol === "https:" ? "wss" : "ws"}://${host}/ws`;
+}
+
+/** Combine the provider's signals into one indicator. */
+export function syncState(s: {
+  connected: boolean;
+  everConnected: boolean;
+  synced: boolean;
+  unsynced: number;
+  denied: boolean;
+  online: boolean;
+}): SyncState {
+  if (s.denied) return "denied";
+  if (!s.online || (!s.connected && s.everConnected)) return "offline";
+  if (!s.connected) return "connecting";
+  if (!s.synced || s.unsynced > 0) return "syncing";
+  return "saved";
+}
+
+export function useCollab(
+  documentId: string,
+  api: Api,
+  me: { id: string; name: string },
+): { collab: Collab | null; status: CollabStatus } {
+  const [collab, setCollab] = useState<Collab | null>(null);
+  const [status, setStatus] = useState<CollabStatus>({
+    state: "connecting",
+    loaded: false,
+    readOnly: false,
+    peers: [],
+    unsynced: 0,
+  });
+
+  useEffect(() => {
+    const ydoc = new Y.Doc();
+    const ytext = ydoc.getText("content");
+    const flags = {
+      connected: false,
+      everConnected: false,
+      synced: false,
+      unsynced: 0,
+      denied: false,
+      online: navigator.onLine,
+      loaded: false,
+      readOnly: false,
+      retriedAuth: false,
+    };
+    let disposed = false;
+    const provider = new HocuspocusProvider({
+      url: collabUrl(),
+      name: documentId,
+      document: ydoc,
+      token: async () => (await api.accessToken()) ?? "",
+    });
+    const undoManager = new Y.UndoManager(ytext);
+    const color = userColor(me.id);
+    provider.awareness?.setLocalStateField("user", {
+      name: me.name,
+      color: color.color,
+      colorLight: color.light,
+      id: me.id,
+    });
+
+    const peers = (): Peer[] => {
+      const out: Peer[] = [];
+      provider.awareness?.getStates().forEach((state, clientId) => {
+        const u = (state as { user?: { name?: string; color?: string; id?: string } }).user;
+        if (clientId === ydoc.clientID || !u?.name) return;
+        out.push({ clientId, name: u.name, color: u.color ?? "#888", userId: u.id });
+      });
+      return out;
+    };
+
+    const publish = () => {
+      if (disposed) return;
+      setStatus({
+        state: syncState(flags),
+        loaded: flags.loaded,
+        readOnly: flags.readOnly,
+        peers: peers(),
+        unsynced: flags.unsynced,
+      });
+    };
+
+    provider.on("status", ({ status }: { status: string }) => {
+      flags.connected = status === "connected";
+      if (flags.connected) flags.everConnected = true;
+      else flags.synced = false;
+      publish();
+    });
+    provider.on("synced", ({ state }: { state: boolean }) => {
+      flags.synced = state;
+      if (state) flags.loaded = true;
+      publish();
+    });
+    provider.on("unsyncedChanges", ({ number }: { number: number }) => {
+      flags.unsynced = number;
+      publish();
+    });
+    provider.on("authenticated", ({ scope }: { scope: string }) => {
+      flags.denied = false;
+      flags.readOnly = scope === "readonly";
+      publish();
+    });
+    provider.on("authenticationFailed", () => {
+      // Perhaps the access token just expired: refresh it and try once more.
+      if (!flags.retriedAuth) {
+        flags.retriedAuth = true;
+        void api.refresh().then((t) => {
+          if (t && !disposed) void provider.connect();
+        });
+        return;
+      }
+      flags.denied = true;
+      publish();
+    });
+    provider.on("awarenessChange", publish);
+
+    const online = () => {
+      flags.online = navigator.onLine;
+      publish();
+    };
+    window.addEventListener("online", online);
+    window.addEventListener("offline", online);
+    // Warn before closing the tab while edits are not yet acknowledged.
+    const beforeUnload = (e: BeforeUnloadEvent) => {
+      if (flags.unsynced > 0) e.preventDefault();
+    };
+    window.addEventListener("beforeunload", beforeUnload);
+
+    setCollab({ ydoc, ytext, provider, undoManager });
+    publish();
+    return () => {
+      disposed = true;
+      window.removeEventListener("online", online);
+      window.removeEventListener("offline", online);
+      window.removeEventListener("beforeunload", beforeUnload);
+      undoManager.destroy();
+      provider.destroy();
+      ydoc.destroy();
+      setCollab(null);
+    };
+  }, [documentId, api, me.id, me.name]);
+
+  return { collab, status };
+}
+
+/** The text of a Y.Text as React state, updated at most every `delay(length)` ms. */
+export function useYText(ytext: Y.Text | undefined, delay: (length: number) => number): string {
+  const [text, setText] = useState(() => ytext?.toString() ?? "");
+  useEffect(() => {
+    if (!ytext) return;
+    let shown = ytext.toString();
+    setText(shown);
+    let timer: number | undefined;
+    const observer = () => {
+      if (shown === "") {
+        // The first sync fills an empty text: show it at once (it is usually the text the
+        // page already rendered from the REST answer, so nothing renders twice).
+        shown = ytext.toString();
+        setText(shown);
+        return;
+      }
+      if (timer !== undefined) return;
+      timer = window.setTimeout(() => {
+        timer = undefined;
+        shown = ytext.toString();
+        setText(shown);
+      }, delay(ytext.length));
+    };
+    ytext.observe(observer);
+    return () => {
+      ytext.unobserve(observer);
+      if (timer !== undefined) window.clearTimeout(timer);
+    };
+  }, [ytext, delay]);
+  return text;
+}

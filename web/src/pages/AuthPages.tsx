@@ -1,0 +1,355 @@
+// Sign-up, sign-in (with the authenticator code step), e-mail verification, password reset,
+// and accepting an invitation: the pages someone reaches before (or from) an e-mail.
+import { useEffect, useRef, useState } from "react";
+import type { FormEvent, ReactNode } from "react";
+import { Link, Navigate, useLocation, useNavigate, useSearchParams } from "react-router";
+import { ApiError } from "../api/client";
+import type { User, Workspace } from "../api/types";
+import { useAuth } from "../auth";
+import { Button, ErrorText, Field, Notice, Spinner, messageOf } from "../components/ui";
+
+function AuthCard({ title, children, footer }: { title: string; children: ReactNode; footer?: ReactNode }) {
+  return (
+    <main className="auth-page">
+      <div className="auth-card">
+        <div className="brand brand-large">
+          <span className="brand-mark">M↓</span> MDReader
+        </div>
+        <h1>{title}</h1>
+        {children}
+        {footer ? <div className="auth-footer">{footer}</div> : null}
+      </div>
+    </main>
+  );
+}
+
+/** Where to go after signing in: the `next` the user was sent from, if it is ours. */
+function nextPath(params: URLSearchParams): string {
+  const next = params.get("next") ?? "/";
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+export function SignInPage() {
+  const { api, user } = useAuth();
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [code, setCode] = useState("");
+  const [needCode, setNeedCode] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const codeRef = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    if (needCode) codeRef.current?.focus();
+  }, [needCode]);
+
+  if (user) return <Navigate to={nextPath(params)} replace />;
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.login(email, password, needCode ? code : undefined);
+      navigate(nextPath(params), { replace: true });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "mfa_required") {
+        setNeedCode(true);
+      } else {
+        setError(messageOf(err));
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <AuthCard
+      title={needCode ? "Two-factor sign-in" : "Sign in"}
+      footer={
+        <>
+          <Link to={`/signup${params.toString() ? `?${params}` : ""}`}>Create an account</Link>
+          <Link to="/forgot-password">Forgot your password?</Link>
+        </>
+      }
+    >
+      <form onSubmit={submit} className="stack">
+        {needCode ? (
+          <>
+            <p className="muted">Enter the 6-digit code from your authenticator app.</p>
+            <Field
+              label="Authenticator code"
+              name="totp_code"
+              ref={codeRef}
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              pattern="[0-9 ]*"
+              value={code}
+              onChange={(e) => setCode(e.target.value)}
+              required
+            />
+          </>
+        ) : (
+          <>
+            <Field label="E-mail" name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus />
+            <Field label="Password" name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+          </>
+        )}
+        <ErrorText error={error} />
+        <Button variant="primary" type="submit" busy={busy}>
+          {needCode ? "Verify" : "Sign in"}
+        </Button>
+        {needCode ? (
+          <Button type="button" variant="ghost" onClick={() => { setNeedCode(false); setCode(""); }}>
+            Back
+          </Button>
+        ) : null}
+      </form>
+    </AuthCard>
+  );
+}
+
+export function SignUpPage() {
+  const { api, user } = useAuth();
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const [name, setName] = useState("");
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  if (user) return <Navigate to={nextPath(params)} replace />;
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post<User>("/api/auth/register", { name, email, password }, { anonymous: true });
+      await api.login(email, password);
+      navigate(nextPath(params), { replace: true });
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <AuthCard title="Create your account" footer={<Link to={`/signin${params.toString() ? `?${params}` : ""}`}>Already have an account? Sign in</Link>}>
+      <form onSubmit={submit} className="stack">
+        <Field label="Name" name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} required autoFocus />
+        <Field label="E-mail" name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          hint="At least 8 characters with upper and lower case letters, a digit and a symbol."
+          required
+        />
+        <ErrorText error={error} />
+        <Button variant="primary" type="submit" busy={busy}>
+          Create account
+        </Button>
+      </form>
+    </AuthCard>
+  );
+}
+
+export function VerifyEmailPage() {
+  const { api, user, setUser } = useAuth();
+  const [params] = useSearchParams();
+  const token = params.get("token") ?? "";
+  const [state, setState] = useState<"working" | "done" | "failed">("working");
+  const [error, setError] = useState<string | null>(null);
+  const started = useRef(false);
+
+  useEffect(() => {
+    if (started.current) return;
+    started.current = true;
+    if (!token) {
+      setState("failed");
+      setError("This link has no token. Open the link from the e-mail again.");
+      return;
+    }
+    api
+      .post<User>("/api/auth/verify-email", { token }, { anonymous: true })
+      .then((verified) => {
+        setState("done");
+        if (user && user.id === verified.id) setUser(verified);
+      })
+      .catch((e) => {
+        setState("failed");
+        setError(messageOf(e));
+      });
+  }, [api, token, user, setUser]);
+
+  return (
+    <AuthCard title="Verify your e-mail">
+      {state === "working" ? <Spinner label="Checking the link…" /> : null}
+      {state === "done" ? (
+        <div className="stack">
+          <Notice>Your e-mail address is verified. Thank you!</Notice>
+          <Link className="btn btn-primary" to={user ? "/" : "/signin"}>
+            {user ? "Open MDReader" : "Sign in"}
+          </Link>
+        </div>
+      ) : null}
+      {state === "failed" ? (
+        <div className="stack">
+          <ErrorText error={error} />
+          <p className="muted">Signed in? Ask for a new link from your account settings.</p>
+          <Link to="/">Back to MDReader</Link>
+        </div>
+      ) : null}
+    </AuthCard>
+  );
+}
+
+export function ForgotPasswordPage() {
+  const { api } = useAuth();
+  const [email, setEmail] = useState("");
+  const [sent, setSent] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post("/api/auth/password-reset", { email }, { anonymous: true });
+      setSent(true);
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <AuthCard title="Reset your password" footer={<Link to="/signin">Back to sign in</Link>}>
+      {sent ? (
+        <Notice>If an account uses {email}, a link to reset its password is on its way. It works for one hour.</Notice>
+      ) : (
+        <form onSubmit={submit} className="stack">
+          <p className="muted">We will e-mail you a link to choose a new password.</p>
+          <Field label="E-mail" name="email" type="email" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus />
+          <ErrorText error={error} />
+          <Button variant="primary" type="submit" busy={busy}>
+            Send the link
+          </Button>
+        </form>
+      )}
+    </AuthCard>
+  );
+}
+
+export function ResetPasswordPage() {
+  const { api } = useAuth();
+  const [params] = useSearchParams();
+  const token = params.get("token") ?? "";
+  const [password, setPassword] = useState("");
+  const [confirm, setConfirm] = useState("");
+  const [done, setDone] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (password !== confirm) {
+      setError("The two passwords differ.");
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post("/api/auth/password-reset/confirm", { token, password }, { anonymous: true });
+      api.forget(); // every session of the account was ended
+      setDone(true);
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <AuthCard title="Choose a new password" footer={<Link to="/signin">Back to sign in</Link>}>
+      {done ? (
+        <div className="stack">
+          <Notice>Your password is changed and every session was signed out.</Notice>
+          <Link className="btn btn-primary" to="/signin">
+            Sign in
+          </Link>
+        </div>
+      ) : !token ? (
+        <ErrorText error="This link has no token. Open the link from the e-mail again." />
+      ) : (
+        <form onSubmit={submit} className="stack">
+          <Field label="New password" name="password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} required autoFocus />
+          <Field label="Repeat it" name="confirm" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} required />
+          <ErrorText error={error} />
+          <Button variant="primary" type="submit" busy={busy}>
+            Change password
+          </Button>
+        </form>
+      )}
+    </AuthCard>
+  );
+}
+
+export function AcceptInvitePage() {
+  const { api, user, loading } = useAuth();
+  const [params] = useSearchParams();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const token = params.get("token") ?? "";
+  const [error, setError] = useState<string | null>(null);
+  const started = useRef(false);
+
+  useEffect(() => {
+    if (!user || started.current) return;
+    started.current = true;
+    api
+      .post<Workspace>("/api/invitations/accept", { token })
+      .then((ws) => navigate(`/w/${ws.id}`, { replace: true }))
+      .catch((e) => setError(messageOf(e)));
+  }, [api, user, token, navigate]);
+
+  if (loading) return <Spinner />;
+  if (!user) {
+    const next = encodeURIComponent(location.pathname + location.search);
+    return (
+      <AuthCard title="You are invited">
+        <div className="stack">
+          <p>Sign in or create an account with the invited e-mail address to join the workspace.</p>
+          <Link className="btn btn-primary" to={`/signup?next=${next}`}>
+            Create an account
+          </Link>
+          <Link className="btn" to={`/signin?next=${next}`}>
+            Sign in
+          </Link>
+        </div>
+      </AuthCard>
+    );
+  }
+  return (
+    <AuthCard title="Joining the workspace">
+      {error ? (
+        <div className="stack">
+          <ErrorText error={error} />
+          <Link to="/">Back to MDReader</Link>
+        </div>
+      ) : (
+        <Spinner label="Accepting the invitation…" />
+      )}
+    </AuthCard>
+  );
+}

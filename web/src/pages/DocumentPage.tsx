@@ -1,0 +1,290 @@
+// One document: the title, the live editor bound to the shared text, the live preview, and
+// reader mode with a table of contents; history, sharing and the sync indicator on top.
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import type { EditorView } from "@codemirror/view";
+import type { DocumentFull } from "../api/types";
+import { useAuth } from "../auth";
+import { Editor } from "../components/Editor";
+import { MarkdownView } from "../components/MarkdownView";
+import type { MarkdownViewHandle } from "../components/MarkdownView";
+import { Presence, SyncBadge, Toc } from "../components/DocParts";
+import { HistoryDialog } from "../components/HistoryDialog";
+import { ShareDialog } from "../components/ShareDialog";
+import { ErrorText, Spinner, messageOf } from "../components/ui";
+import { HistoryIcon, MoreIcon, ShareIcon } from "../components/icons";
+import { useCollab, useYText } from "../lib/collab";
+import { fileMarkdown, uploadFile } from "../lib/files";
+import type { TocEntry } from "../lib/markdown";
+import { useDark } from "../lib/theme";
+import { ancestors } from "../lib/tree";
+import { can, useWorkspace } from "../workspace";
+
+type Mode = "write" | "split" | "read";
+const MODE_KEY = "mdreader.mode";
+
+/** Re-render the preview less often as the document grows (1 MB: about once a second). */
+const previewDelay = (length: number) => Math.min(1000, 60 + Math.floor(length / 1200));
+
+export function DocumentPage() {
+  const { did = "" } = useParams();
+  const { api, user } = useAuth();
+  const { workspace, docs, patchDoc, reloadDocs } = useWorkspace();
+  const [doc, setDoc] = useState<DocumentFull | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    setDoc(null);
+    setError(null);
+    api
+      .get<DocumentFull>(`/api/documents/${did}`)
+      .then(setDoc)
+      .catch((e) => setError(messageOf(e)));
+  }, [api, did]);
+
+  if (error) return <div className="doc-error"><ErrorText error={error} /><Link to={`/w/${workspace.id}`}>Back</Link></div>;
+  if (!doc || !user) return <Spinner />;
+  return <DocumentView key={doc.id} doc={doc} docs={docs} patchDoc={patchDoc} reloadDocs={reloadDocs} me={user} />;
+}
+
+function DocumentView({
+  doc,
+  docs,
+  patchDoc,
+  reloadDocs,
+  me,
+}: {
+  doc: DocumentFull;
+  docs: ReturnType<typeof useWorkspace>["docs"];
+  patchDoc: ReturnType<typeof useWorkspace>["patchDoc"];
+  reloadDocs: () => Promise<void>;
+  me: { id: string; name: string };
+}) {
+  const { api } = useAuth();
+  const { workspace } = useWorkspace();
+  const navigate = useNavigate();
+  const [params, setParams] = useSearchParams();
+  const dark = useDark();
+  const { collab, status } = useCollab(doc.id, api, me);
+  const live = useYText(collab?.ytext, previewDelay);
+  const source = status.loaded ? live : doc.content;
+  const writable = doc.role !== "viewer" && !status.readOnly;
+  const [mode, setMode] = useState<Mode>(() => {
+    const saved = localStorage.getItem(MODE_KEY) as Mode | null;
+    if (doc.role === "viewer") return "read";
+    return saved === "write" || saved === "read" || saved === "split" ? saved : "split";
+  });
+  const [title, setTitle] = useState(doc.title);
+  const [toc, setToc] = useState<TocEntry[]>([]);
+  const [dialog, setDialog] = useState<"history" | "share" | null>(null);
+  const [menu, setMenu] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const previewRef = useRef<MarkdownViewHandle>(null);
+  const readerRef = useRef<MarkdownViewHandle>(null);
+  const titleRef = useRef<HTMLInputElement>(null);
+  const viewRef = useRef<EditorView | null>(null);
+  const titleTimer = useRef<number | undefined>(undefined);
+
+  const chooseMode = (m: Mode) => {
+    setMode(m);
+    localStorage.setItem(MODE_KEY, m);
+  };
+
+  // A new document: put the cursor in the title.
+  useEffect(() => {
+    if (params.get("new") && titleRef.current) {
+      titleRef.current.focus();
+      titleRef.current.select();
+      params.delete("new");
+      setParams(params, { replace: true });
+    }
+  }, [params, setParams]);
+
+  // Titles renamed elsewhere (the tree) show here too.
+  const listed = docs.find((d) => d.id === doc.id)?.title;
+  useEffect(() => {
+    if (listed && document.activeElement !== titleRef.current) setTitle(listed);
+  }, [listed]);
+
+  // Titles are saved shortly after typing stops, and at once when leaving the page.
+  const pendingTitle = useRef<string | null>(null);
+  const flushTitle = useCallback(() => {
+    window.clearTimeout(titleTimer.current);
+    const t = pendingTitle.current;
+    pendingTitle.current = null;
+    if (t === null) return;
+    api
+      .patch(`/api/documents/${doc.id}`, { title: t })
+      .then(() => {
+        setError(null);
+        patchDoc(doc.id, { title: t }); // the tree may have reloaded in between
+      })
+      .catch((e) => setError(messageOf(e)));
+  }, [api, doc.id, patchDoc]);
+
+  const saveTitle = useCallback(
+    (value: string) => {
+      const t = value.trim();
+      if (!t) return;
+      patchDoc(doc.id, { title: t });
+      pendingTitle.current = t;
+      window.clearTimeout(titleTimer.current);
+      titleTimer.current = window.setTimeout(flushTitle, 400);
+    },
+    [doc.id, patchDoc, flushTitle],
+  );
+  useEffect(() => flushTitle, [flushTitle]);
+
+  const onUpload = useCallback(
+    async (file: File) => fileMarkdown(await uploadFile(api, workspace.id, file)),
+    [api, workspace.id],
+  );
+
+  const onTopLine = useCallback((line: number) => previewRef.current?.scrollToLine(line), []);
+
+  const jump = (id: string) => {
+    const el = readerRef.current?.element?.querySelector<HTMLElement>(`#${CSS.escape(id)}`);
+    el?.scrollIntoView({ behavior: "smooth", block: "start" });
+  };
+
+  const trash = async () => {
+    setMenu(false);
+    try {
+      await api.delete(`/api/documents/${doc.id}`);
+      await reloadDocs();
+      navigate(`/w/${workspace.id}`);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+
+  const download = () => {
+    setMenu(false);
+    const blob = new Blob([collab?.ytext.toString() ?? source], { type: "text/markdown" });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `${(title || "document").replace(/[\\/:*?"<>|]+/g, "-")}.md`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  };
+
+  const trail = ancestors(docs, doc.id);
+
+  return (
+    <div className={`doc-page mode-${mode}`}>
+      <header className="doc-header">
+        <nav className="breadcrumbs" aria-label="Breadcrumbs">
+          {trail.map((d) => (
+            <span key={d.id}>
+              <Link to={`/w/${workspace.id}/d/${d.id}`}>{d.title}</Link>
+              <span className="sep">/</span>
+            </span>
+          ))}
+          <span className="current">{title}</span>
+        </nav>
+        <div className="doc-toolbar">
+          <SyncBadge state={status.state} />
+          <Presence peers={status.peers} />
+          <div className="segmented" role="group" aria-label="View">
+            {writable ? (
+              <>
+                <button className={mode === "write" ? "on" : ""} onClick={() => chooseMode("write")}>Write</button>
+                <button className={`split-btn ${mode === "split" ? "on" : ""}`} onClick={() => chooseMode("split")}>Split</button>
+              </>
+            ) : null}
+            <button className={mode === "read" ? "on" : ""} onClick={() => chooseMode("read")}>Read</button>
+          </div>
+          <button className="btn btn-ghost" onClick={() => setDialog("history")}><HistoryIcon /> <span className="label">History</span></button>
+          <button className="btn btn-ghost" onClick={() => setDialog("share")}><ShareIcon /> <span className="label">Share</span></button>
+          <div className="menu-anchor">
+            <button className="icon-btn" aria-label="More actions" onClick={() => setMenu((v) => !v)}><MoreIcon /></button>
+            {menu ? (
+              <div className="menu menu-right" role="menu" onMouseLeave={() => setMenu(false)}>
+                <button role="menuitem" className="menu-item" onClick={download}>Download Markdown</button>
+                {can(workspace, "document", "delete") ? (
+                  <button role="menuitem" className="menu-item danger" onClick={() => void trash()}>Move to trash</button>
+                ) : null}
+              </div>
+            ) : null}
+          </div>
+        </div>
+      </header>
+      <ErrorText error={error} />
+      {status.state === "denied" ? <ErrorText error="The live document refused this session; reload the page." /> : null}
+      <div className="doc-body">
+        {mode !== "read" ? (
+          <section className="pane editor-pane">
+            <input
+              ref={titleRef}
+              className="title-input"
+              aria-label="Title"
+              value={title}
+              readOnly={!writable}
+              onChange={(e) => {
+                setTitle(e.target.value);
+                saveTitle(e.target.value);
+              }}
+              onKeyDown={(e) => {
+                if (e.key === "Enter" || e.key === "ArrowDown") {
+                  e.preventDefault();
+                  viewRef.current?.focus();
+                }
+              }}
+            />
+            {collab ? (
+              <div className="editor-wrap">
+                {!status.loaded ? <div className="editor-overlay"><Spinner label="Opening the live document…" /></div> : null}
+                <Editor
+                  collab={collab}
+                  readOnly={!writable || !status.loaded}
+                  dark={dark}
+                  onUpload={onUpload}
+                  onTopLine={mode === "split" ? onTopLine : undefined}
+                  onReady={(v) => {
+                    viewRef.current = v;
+                  }}
+                />
+              </div>
+            ) : null}
+          </section>
+        ) : null}
+        {mode === "split" ? (
+          <section className="pane preview-pane scroll-pane" aria-label="Preview">
+            <MarkdownView ref={previewRef} source={source} dark={dark} testId="preview" />
+          </section>
+        ) : null}
+        {mode === "read" ? (
+          <>
+            <section className="reader scroll-pane" aria-label="Document">
+              <h1 className="reader-title">{title}</h1>
+              <details className="toc-inline">
+                <summary>Contents</summary>
+                <Toc entries={toc} onPick={jump} />
+              </details>
+              <MarkdownView ref={readerRef} source={source} dark={dark} onToc={setToc} testId="reader" />
+            </section>
+            <aside className="toc" aria-label="Table of contents">
+              <h2>Contents</h2>
+              <Toc entries={toc} onPick={jump} />
+            </aside>
+          </>
+        ) : null}
+      </div>
+      {dialog === "history" ? (
+        <HistoryDialog
+          documentId={doc.id}
+          canRestore={writable}
+          dark={dark}
+          onClose={() => setDialog(null)}
+          onRestored={(restored) => {
+            setTitle(restored.title);
+            patchDoc(doc.id, { title: restored.title });
+          }}
+        />
+      ) : null}
+      {dialog === "share" ? (
+        <ShareDialog documentId={doc.id} canShare={can(workspace, "share", "create")} onClose={() => setDialog(null)} />
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,143 @@
+// Members and their roles, and invitations by e-mail.
+import { useState } from "react";
+import type { FormEvent } from "react";
+import type { Invitation, InvitationSent, Member, Role } from "../api/types";
+import { ROLES } from "../api/types";
+import { useAuth } from "../auth";
+import { Avatar, Button, ErrorText, Notice, formatDate, messageOf, useLoad } from "../components/ui";
+import { can, useWorkspace } from "../workspace";
+
+const RANK: Record<Role, number> = { owner: 4, admin: 3, editor: 2, viewer: 1 };
+
+export function MembersPage() {
+  const { api, user } = useAuth();
+  const { workspace, reloadWorkspaces } = useWorkspace();
+  const members = useLoad(() => api.get<Member[]>(`/api/workspaces/${workspace.id}/members`), [api, workspace.id]);
+  const canInvite = can(workspace, "member", "create");
+  const invitations = useLoad(
+    () => (can(workspace, "invitation", "read") ? api.get<Invitation[]>(`/api/workspaces/${workspace.id}/invitations`) : Promise.resolve([])),
+    [api, workspace.id, workspace.role],
+  );
+  const [email, setEmail] = useState("");
+  const [role, setRole] = useState<Role>("editor");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const myRank = RANK[workspace.role];
+  const grantable = ROLES.filter((r) => workspace.role === "owner" || RANK[r] < RANK.owner);
+
+  const invite = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setNotice(null);
+    try {
+      const result = await api.post<Member | InvitationSent>(`/api/workspaces/${workspace.id}/members`, { email, role });
+      setNotice("invitation" in result ? result.detail : `${(result as Member).name} is now a member.`);
+      setEmail("");
+      await Promise.all([members.reload(), invitations.reload()]);
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const changeRole = async (m: Member, next: Role) => {
+    setError(null);
+    try {
+      await api.patch(`/api/workspaces/${workspace.id}/members/${m.user_id}`, { role: next });
+      await members.reload();
+      if (m.user_id === user?.id) await reloadWorkspaces();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+
+  const remove = async (m: Member) => {
+    const leaving = m.user_id === user?.id;
+    if (!window.confirm(leaving ? "Leave this workspace?" : `Remove ${m.name} from ${workspace.name}?`)) return;
+    setError(null);
+    try {
+      await api.delete(`/api/workspaces/${workspace.id}/members/${m.user_id}`);
+      if (leaving) {
+        window.location.assign("/");
+        return;
+      }
+      await members.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+
+  const revoke = async (inv: Invitation) => {
+    try {
+      await api.delete(`/api/workspaces/${workspace.id}/invitations/${inv.id}`);
+      await invitations.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+
+  const manage = (m: Member) => can(workspace, "member", "update") && (workspace.role === "owner" || RANK[m.role] < myRank);
+
+  return (
+    <div className="page">
+      <h1>Members</h1>
+      {canInvite ? (
+        <form className="invite-form" onSubmit={invite}>
+          <input type="email" required placeholder="name@example.com" aria-label="E-mail to invite" value={email} onChange={(e) => setEmail(e.target.value)} />
+          <select aria-label="Role" value={role} onChange={(e) => setRole(e.target.value as Role)}>
+            {grantable.map((r) => (
+              <option key={r} value={r}>{r}</option>
+            ))}
+          </select>
+          <Button variant="primary" type="submit" busy={busy}>Invite</Button>
+        </form>
+      ) : null}
+      {notice ? <Notice>{notice}</Notice> : null}
+      <ErrorText error={error ?? members.error} />
+      <ul className="list">
+        {(members.data ?? []).map((m) => (
+          <li key={m.user_id} className="list-row member-row">
+            <Avatar id={m.user_id} name={m.name} size={32} />
+            <span className="grow">
+              <strong>{m.name}</strong> {m.user_id === user?.id ? <span className="muted">(you)</span> : null}
+              <br />
+              <span className="muted small">{m.email}</span>
+            </span>
+            {manage(m) && m.user_id !== user?.id ? (
+              <select aria-label={`Role of ${m.name}`} value={m.role} onChange={(e) => void changeRole(m, e.target.value as Role)}>
+                {ROLES.filter((r) => grantable.includes(r) || r === m.role).map((r) => (
+                  <option key={r} value={r}>{r}</option>
+                ))}
+              </select>
+            ) : (
+              <span className="role-tag">{m.role}</span>
+            )}
+            {(manage(m) && can(workspace, "member", "delete")) || m.user_id === user?.id ? (
+              <Button variant="ghost" onClick={() => void remove(m)}>{m.user_id === user?.id ? "Leave" : "Remove"}</Button>
+            ) : null}
+          </li>
+        ))}
+      </ul>
+      {invitations.data && invitations.data.length ? (
+        <>
+          <h2>Pending invitations</h2>
+          <ul className="list">
+            {invitations.data.map((inv) => (
+              <li key={inv.id} className="list-row">
+                <span className="grow">
+                  {inv.email} <span className="role-tag">{inv.role}</span>
+                  <br />
+                  <span className="muted small">expires {formatDate(inv.expires_at)}</span>
+                </span>
+                {can(workspace, "invitation", "delete") ? <Button variant="ghost" onClick={() => void revoke(inv)}>Revoke</Button> : null}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+    </div>
+  );
+}

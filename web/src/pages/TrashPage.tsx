@@ -1,0 +1,42 @@
+import { useState } from "react";
+import type { TrashItem } from "../api/types";
+import { useAuth } from "../auth";
+import { Button, ErrorText, Spinner, formatDate, messageOf, useLoad } from "../components/ui";
+import { can, useWorkspace } from "../workspace";
+
+export function TrashPage() {
+  const { api } = useAuth();
+  const { workspace, reloadDocs } = useWorkspace();
+  const trash = useLoad(() => api.get<TrashItem[]>(`/api/workspaces/${workspace.id}/trash`), [api, workspace.id]);
+  const [error, setError] = useState<string | null>(null);
+
+  const restore = async (id: string) => {
+    try {
+      await api.post(`/api/documents/${id}/restore`);
+      await Promise.all([trash.reload(), reloadDocs()]);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+
+  return (
+    <div className="page">
+      <h1>Trash</h1>
+      <p className="muted">Documents moved to the trash, with what was under them. Restore one to put it back in the tree.</p>
+      <ErrorText error={error ?? trash.error} />
+      {trash.loading && !trash.data ? <Spinner /> : null}
+      {trash.data && !trash.data.length ? <p className="muted">The trash is empty.</p> : null}
+      <ul className="list">
+        {(trash.data ?? []).map((d) => (
+          <li key={d.id} className="list-row">
+            <span className="grow">
+              <strong>{d.title}</strong>
+              <span className="muted small"> trashed {formatDate(d.deleted_at)}</span>
+            </span>
+            {can(workspace, "document", "restore") ? <Button onClick={() => void restore(d.id)}>Restore</Button> : null}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}

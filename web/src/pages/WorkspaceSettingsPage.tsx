@@ -1,0 +1,116 @@
+import { useEffect, useState } from "react";
+import type { ChangeEvent, FormEvent } from "react";
+import { useNavigate } from "react-router";
+import type { Workspace } from "../api/types";
+import { useAuth } from "../auth";
+import { Button, ErrorText, Field, Notice, messageOf } from "../components/ui";
+import { can, useWorkspace } from "../workspace";
+
+export function WorkspaceSettingsPage() {
+  const { api } = useAuth();
+  const { workspace, reloadWorkspaces, reloadDocs } = useWorkspace();
+  const navigate = useNavigate();
+  const [name, setName] = useState(workspace.name);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+
+  useEffect(() => setName(workspace.name), [workspace.name]);
+
+  const rename = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy("rename");
+    setError(null);
+    try {
+      await api.patch<Workspace>(`/api/workspaces/${workspace.id}`, { name });
+      await reloadWorkspaces();
+      setNotice("Saved.");
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const exportZip = async () => {
+    setBusy("export");
+    setError(null);
+    try {
+      const response = await api.send("GET", `/api/workspaces/${workspace.id}/export`);
+      const blob = await response.blob();
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = `${workspace.name.replace(/[\\/:*?"<>|]+/g, "-")}.zip`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const importFiles = async (e: ChangeEvent<HTMLInputElement>) => {
+    const files = [...(e.target.files ?? [])];
+    e.target.value = "";
+    if (!files.length) return;
+    setBusy("import");
+    setError(null);
+    try {
+      const form = new FormData();
+      for (const f of files) form.append("files", f, f.name);
+      const created = await api.request<unknown[]>("POST", `/api/workspaces/${workspace.id}/import`, { form });
+      await reloadDocs();
+      setNotice(`Imported ${Array.isArray(created) ? created.length : ""} document(s).`);
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const remove = async () => {
+    if (!window.confirm(`Delete the workspace “${workspace.name}” and every document in it? This cannot be undone.`)) return;
+    try {
+      await api.delete(`/api/workspaces/${workspace.id}`);
+      navigate("/", { replace: true });
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+
+  return (
+    <div className="page narrow">
+      <h1>Workspace settings</h1>
+      {notice ? <Notice>{notice}</Notice> : null}
+      <ErrorText error={error} />
+      <section className="panel">
+        <h2>Name</h2>
+        <form className="stack" onSubmit={rename}>
+          <Field label="Workspace name" value={name} onChange={(e) => setName(e.target.value)} disabled={!can(workspace, "workspace", "update")} required />
+          {can(workspace, "workspace", "update") ? <Button type="submit" busy={busy === "rename"}>Save</Button> : null}
+        </form>
+      </section>
+      <section className="panel">
+        <h2>Import and export</h2>
+        <p className="muted">Export the whole tree as Markdown files in a zip; import .md files or a zip of them.</p>
+        <div className="row">
+          {can(workspace, "transfer", "read") ? <Button onClick={() => void exportZip()} busy={busy === "export"}>Export as zip</Button> : null}
+          {can(workspace, "transfer", "create") ? (
+            <label className="btn">
+              {busy === "import" ? "Importing…" : "Import…"}
+              <input type="file" accept=".md,.markdown,.zip,text/markdown,application/zip" multiple hidden onChange={(e) => void importFiles(e)} />
+            </label>
+          ) : null}
+        </div>
+      </section>
+      {can(workspace, "workspace", "delete") ? (
+        <section className="panel danger-zone">
+          <h2>Delete the workspace</h2>
+          <p className="muted">Every document, version and share link in it goes too.</p>
+          <Button variant="danger" onClick={() => void remove()}>Delete workspace</Button>
+        </section>
+      ) : null}
+    </div>
+  );
+}

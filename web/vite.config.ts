@@ -1,0 +1,26 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+// The dev server proxies the API and the collaboration socket to `mdreader serve` on :8000.
+export default defineConfig({
+  plugins: [react()],
+  server: {
+    proxy: {
+      "/api": "http://127.0.0.1:8000",
+      "/ws": { target: "ws://127.0.0.1:8000", ws: true },
+      "/s/": "http://127.0.0.1:8000",
+    },
+  },
+  build: {
+    target: "es2022",
+    sourcemap: false,
+    chunkSizeWarningLimit: 2000,
+    // dist/.vite/manifest.json: the chunk graph, read by bench/web.py to size each route.
+    manifest: true,
+  },
+  test: {
+    environment: "jsdom",
+    include: ["tests/**/*.test.ts", "tests/**/*.test.tsx"],
+  },
+});
