@@ -185,7 +185,7 @@ async def _started(server: uvicorn.Server) -> None:
 
 
 class ServerProcess:
-    """``python -m tests.collab.serve`` in a subprocess: a real server to kill -9."""
+    """``python -m tests.serve`` in a subprocess: a real server to kill -9."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = {**os.environ, **env}
@@ -202,7 +202,7 @@ class ServerProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.collab.serve",
+            "tests.serve",
             cwd=ROOT,
             env=self.env,
             stdout=asyncio.subprocess.PIPE,

@@ -1,24 +1,20 @@
 """The web app's end-to-end harness: the built bundle, Debian's Chromium, and a real server
-subprocess (``tests/web/serve.py``) on port 0 with a fresh database."""
+subprocess (``tests/serve.py``) on port 0 with a fresh database."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from bench.scratch import scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -60,27 +56,14 @@ def _sources_newer_than_dist() -> bool:
     return any(p.is_file() and p.stat().st_mtime > built for p in sources)
 
 
-async def _pg_admin(admin_url: str, sql: str) -> None:
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 @contextmanager
 def database(backend: str, pg_admin_url: str, tmp: Path) -> Iterator[str]:
     """A fresh, empty database for one server: a SQLite file, or a PostgreSQL database."""
     if backend != "postgresql":
         yield f"sqlite+aiosqlite:///{tmp / 'mdreader.db'}"
         return
-    name = f"mdreader_web_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    asyncio.run(_pg_admin(pg_admin_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(_pg_admin(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgres(pg_admin_url) as url:
+        yield url
 
 
 @dataclass
@@ -92,7 +75,7 @@ class WebServer:
 
 @contextmanager
 def web_server(database_url: str, redis_url: str | None, tmp: Path) -> Iterator[WebServer]:
-    """`tests/web/serve.py` in a subprocess; its stderr (where the console mailer writes the
+    """`python -m tests.serve` in a subprocess; its stderr (where the console mailer writes the
     e-mails) goes to a file the e2e scripts read links from."""
     data = tmp / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -115,7 +98,7 @@ def web_server(database_url: str, redis_url: str | None, tmp: Path) -> Iterator[
         env["MDREADER_REDIS_URL"] = redis_url
     with mail_log.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("serve.py"))],
+            [sys.executable, "-m", "tests.serve"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -1,21 +1,39 @@
-"""A real MDReader server for the collaboration tests: settings from the environment, a
-socket bound to port 0 (or ``MDREADER_TEST_PORT``, to come back on the same port after a
-kill), ``READY <port>`` on stdout once it listens."""
+"""A real MDReader server in a subprocess, for the collaboration and web end-to-end tests and
+the web benchmark: settings from the environment, the database migrated, a socket bound to
+port 0 (or ``MDREADER_TEST_PORT``, to come back on the same port after a kill), ``READY
+<port>`` on stdout once it listens. It exits when the process that started it is gone."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import socket
+import threading
+import time
 
 import uvicorn
 
 from mdreader.app import create_app
+from mdreader.db import migrate
 from mdreader.settings import Settings
 
 
+def exit_with_parent() -> None:
+    """Stop when the test run that started this server is gone (killed without teardown)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main() -> None:
+    exit_with_parent()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    migrate(settings.resolved_database_url)
     app = create_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
