@@ -133,7 +133,14 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
 
     with tempfile.TemporaryDirectory() as data:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MDREADER_")}
-        env.update({"MDREADER_DATA_DIR": data, "MDREADER_LOG_LEVEL": "WARNING"})
+        env.update(
+            {
+                "MDREADER_DATA_DIR": data,
+                "MDREADER_LOG_LEVEL": "WARNING",
+                # One load generator is one address: the per-IP limit would answer 429.
+                "MDREADER_RATE_LIMIT_REQUESTS": "1000000000",
+            }
+        )
         if database_url:
             env["MDREADER_DATABASE_URL"] = database_url
         subprocess.run(
@@ -153,9 +160,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
             reference = asyncio.run(
                 measure(bare_port, token, doc_id, args.seconds, args.concurrency)
             )
-            framework = asyncio.run(
-                measure(fw_port, token, doc_id, args.seconds, args.concurrency)
-            )
+            framework = asyncio.run(measure(fw_port, token, doc_id, args.seconds, args.concurrency))
         finally:
             for proc in (app, bare, fw):
                 proc.terminate()
