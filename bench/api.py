@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench import loadgen
-from bench.scratch import scratch_postgres
+from bench.scratch import scratch_postgres, server_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-pass-1"
@@ -132,15 +131,7 @@ def main() -> None:
 def run(args: argparse.Namespace, database_url: str | None) -> None:
 
     with tempfile.TemporaryDirectory() as data:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MDREADER_")}
-        env.update(
-            {
-                "MDREADER_DATA_DIR": data,
-                "MDREADER_LOG_LEVEL": "WARNING",
-                # One load generator is one address: the per-IP limit would answer 429.
-                "MDREADER_RATE_LIMIT_REQUESTS": "1000000000",
-            }
-        )
+        env = server_env(data)
         if database_url:
             env["MDREADER_DATABASE_URL"] = database_url
         subprocess.run(

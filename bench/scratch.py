@@ -1,8 +1,10 @@
-"""A scratch PostgreSQL database for a benchmark run: created empty, dropped afterwards."""
+"""What benchmark runs share: a scratch PostgreSQL database (created empty, dropped
+afterwards) and the environment of a benchmarked server."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,3 +32,18 @@ def scratch_postgres(admin_url: str) -> Iterator[str]:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def server_env(data_dir: str) -> dict[str, str]:
+    """The environment of an MDReader server under a benchmark: no MDREADER_ settings from
+    the caller, a scratch data dir, quiet logs, and no per-IP limit (one load generator is one
+    address; the limit would answer 429)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MDREADER_")}
+    env.update(
+        {
+            "MDREADER_DATA_DIR": data_dir,
+            "MDREADER_LOG_LEVEL": "WARNING",
+            "MDREADER_RATE_LIMIT_REQUESTS": "1000000000",
+        }
+    )
+    return env

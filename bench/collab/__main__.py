@@ -31,6 +31,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.scratch import server_env
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE = Path(__file__).resolve().parent / "node"
 PASSWORD = "Bench-pass-1"
@@ -240,15 +242,7 @@ def main() -> None:
     needed = sum(c.docs for c in cases)
     results: list[tuple[Case, dict, dict]] = []
     with tempfile.TemporaryDirectory() as data:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MDREADER_")}
-        env.update(
-            {
-                "MDREADER_DATA_DIR": data,
-                "MDREADER_LOG_LEVEL": "WARNING",
-                # One load generator is one address: the per-IP limit would answer 429.
-                "MDREADER_RATE_LIMIT_REQUESTS": "1000000000",
-            }
-        )
+        env = server_env(data)
         if args.database_url:
             env["MDREADER_DATABASE_URL"] = args.database_url
         mdreader = start_mdreader(env)

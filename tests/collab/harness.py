@@ -23,25 +23,30 @@ NODE_DIR = Path(__file__).resolve().parent / "node"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def ensure_node_modules() -> str | None:
-    """Install the Node clients from the lock file (npm ci) when missing or stale; return an
-    error sentence when Node is not available."""
+def npm_ci(folder: Path, timeout: float = 300) -> str | None:
+    """Install ``folder``'s Node packages from its lock file (npm ci) when they are missing or
+    older than the lock; return an error sentence when that cannot be done."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
-        return "node and npm are needed for the collaboration tests"
-    marker = NODE_DIR / "node_modules" / ".package-lock.json"
-    lock = NODE_DIR / "package-lock.json"
+        return f"node and npm are needed to install {folder.name}"
+    marker = folder / "node_modules" / ".package-lock.json"
+    lock = folder / "package-lock.json"
     if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
         result = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=NODE_DIR,
+            cwd=folder,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=timeout,
         )
         if result.returncode != 0:
             return f"npm ci failed: {result.stderr[-2000:]}"
     return None
+
+
+def ensure_node_modules() -> str | None:
+    """The collaboration tests' Node clients, installed."""
+    return npm_ci(NODE_DIR)
 
 
 class NodeClients:

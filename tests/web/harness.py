@@ -16,6 +16,8 @@ from pathlib import Path
 
 from bench.scratch import scratch_postgres
 
+from tests.collab.harness import npm_ci
+
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 CHROMIUM = os.environ.get("MDREADER_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -24,23 +26,12 @@ ARTIFACTS = ROOT / "test-artifacts" / "web"
 
 def prepare_web() -> str | None:
     """Install the web app's packages and build it when needed; an error sentence if not."""
-    npm = shutil.which("npm")
-    if not shutil.which("node") or not npm:
-        return "node and npm are needed for the web app's tests"
     if not Path(CHROMIUM).exists():
         return f"Chromium is needed at {CHROMIUM} (make test installs Debian's chromium)"
-    marker = WEB / "node_modules" / ".package-lock.json"
-    lock = WEB / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=WEB,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if done.returncode != 0:
-            return f"npm ci failed: {done.stderr[-2000:]}"
+    error = npm_ci(WEB, timeout=600)
+    if error:
+        return error
+    npm = shutil.which("npm") or "npm"
     if not (WEB / "dist" / "index.html").exists() or _sources_newer_than_dist():
         done = subprocess.run(
             [npm, "run", "build"], cwd=WEB, capture_output=True, text=True, timeout=600

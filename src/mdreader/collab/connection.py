@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -130,7 +131,7 @@ class _Pending:
     size: int = 0
 
 
-class BaseSocket:
+class BaseSocket(ABC):
     def __init__(self, server: CollabServer, transport: Transport) -> None:
         self.server = server
         self.transport = transport
@@ -174,8 +175,9 @@ class BaseSocket:
             await self.server.detach(conn)
         self.connections.clear()
 
-    async def handle(self, data: bytes) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    async def handle(self, data: bytes) -> None:
+        """One binary frame from the client."""
 
 
 class ClientSocket(BaseSocket):

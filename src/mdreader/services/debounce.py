@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from abc import ABC, abstractmethod
 from typing import Any
 
 
-class Debouncer:
+class Debouncer(ABC):
     """Runs ``fire(document_id)`` once a scheduled document's due time has come; scheduling
     it again moves the due time (``due``). Whatever is pending fires at exit. An async
     context manager, entered in the app's lifespan."""
@@ -21,12 +22,13 @@ class Debouncer:
         self._task: asyncio.Task[Any] | None = None
         self._closing = False
 
+    @abstractmethod
     def due(self, document_id: uuid.UUID, now: float) -> float:
         """When a document scheduled ``now`` should fire."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def fire(self, document_id: uuid.UUID) -> None:
-        raise NotImplementedError
+        """The work for one document (errors are the subclass's to handle)."""
 
     def schedule(self, document_id: uuid.UUID) -> None:
         self._due[document_id] = self.due(document_id, time.monotonic())
