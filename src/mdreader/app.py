@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
 from mdreader import __version__
 from mdreader.api import (
@@ -21,6 +24,7 @@ from mdreader.api import (
     versions,
     workspaces,
 )
+from mdreader.api.hot import HotReads
 from mdreader.api.limits import RateLimitMiddleware
 from mdreader.backends.mail import Mailer
 from mdreader.backends.secrets import apply_secrets
@@ -36,6 +40,21 @@ from mdreader.observability import (
 from mdreader.settings import Settings
 
 
+class Application(FastAPI):
+    """FastAPI with a few layers in front of the framework's own (error pages, exception
+    handlers): the request log and metrics (which so also see the framework's 500s), the
+    per-address request limit, and the cached document read, which is answered there without
+    the framework's per-request cost (api/hot.py)."""
+
+    outer_middleware: Sequence[Middleware] = ()
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app = super().build_middleware_stack()
+        for cls, args, kwargs in reversed(self.outer_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+
 def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None) -> FastAPI:
     settings = apply_secrets(settings or Settings())
     metrics = Metrics()
@@ -46,7 +65,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
             app.state.services = services
             yield
 
-    app = FastAPI(
+    app = Application(
         title="MDReader",
         version=__version__,
         lifespan=lifespan,
@@ -68,10 +87,20 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
     )
-    app.add_middleware(RateLimitMiddleware)
     emf = EmfEmitter(settings.emf_namespace) if settings.log_emf else None
-    app.add_middleware(ObservabilityMiddleware, metrics=metrics, emf=emf)
+    app.outer_middleware = [
+        Middleware(ObservabilityMiddleware, metrics=metrics, emf=emf),
+        Middleware(RateLimitMiddleware),
+        Middleware(HotReads, route=_route(documents.router, "GET", "/api/documents/{document_id}")),
+    ]
     return app
+
+
+def _route(router: APIRouter, method: str, path: str) -> APIRoute:
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.path == path and method in route.methods:
+            return route
+    raise LookupError(f"no route {method} {path}")
 
 
 SECURITY_HEADERS = {

@@ -6,9 +6,9 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import sys
 import time
-import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -105,11 +105,26 @@ class Metrics:
             "Collaboration connections refused or dropped for lack of access.",
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.collab_rejected = Counter(
             "mdreader_collab_rejected_total",
             "Collaboration sockets closed for a malformed or refused message.",
             registry=self.registry,
         )
+
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and its latency (the labelled series are looked up once)."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def route_template(scope: Scope) -> str:
@@ -180,7 +195,7 @@ class ObservabilityMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")[:64]
                 break
-        request_id = incoming if incoming and incoming.isprintable() else uuid.uuid4().hex
+        request_id = incoming if incoming and incoming.isprintable() else os.urandom(16).hex()
         token = request_id_var.set(request_id)
         status = 500
         start = time.perf_counter()
@@ -202,8 +217,7 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - start
             route = route_template(scope)
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
+            self.metrics.observe(method, route, status, elapsed)
             if self.emf is not None:
                 self.emf.record(method, route, status, elapsed, request_id)
             if not scope["path"].startswith(("/assets/", "/health", "/metrics")):

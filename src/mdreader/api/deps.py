@@ -7,6 +7,7 @@ route without.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import uuid
@@ -126,8 +127,14 @@ class Principal:
 
     @classmethod
     def load(cls, raw: bytes) -> Principal:
-        uid, email, name, verified, mfa, created = json.loads(raw)
-        return cls(uuid.UUID(uid), email, name, verified, mfa, datetime.fromisoformat(created))
+        return _load_principal(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _load_principal(raw: bytes) -> Principal:
+    # Immutable, and the cached bytes of a user stay the same until the user changes.
+    uid, email, name, verified, mfa, created = json.loads(raw)
+    return Principal(uuid.UUID(uid), email, name, verified, mfa, datetime.fromisoformat(created))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +144,11 @@ class Caller:
 
 
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+    return parse_bearer(request.headers.get("authorization", ""))
+
+
+def parse_bearer(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else None."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()

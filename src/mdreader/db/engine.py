@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -126,6 +127,19 @@ class Database:
         # of polling the file lock (busy_timeout), which starves some of them for seconds;
         # other processes (the CLI) still meet at the file lock.
         self._write_turn = asyncio.Lock() if _is_sqlite(url) else None
+        self._stamp = _open_stamp(url)
+
+    def change_stamp(self) -> int | None:
+        """A number that changes whenever any connection, in this process or another, commits
+        a change to the database: SQLite's ``PRAGMA data_version`` on a connection of its own
+        that never writes (about 3 µs, no I/O). None where there is no such signal
+        (PostgreSQL, in-memory SQLite): then nothing may be cached against it."""
+        if self._stamp is None:
+            return None
+        try:
+            return self._stamp.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:  # busy for a moment (WAL recovery): no answer, so no caching
+            return None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -175,8 +189,23 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._stamp is not None:
+            self._stamp.close()
+            self._stamp = None
         for engine in {self.engine, self.primary_read_engine, self.read_engine}:
             await engine.dispose()
+
+
+def _open_stamp(url: str) -> sqlite3.Connection | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # Used from the event loop's thread only; a read of the WAL index, never a lock wait.
+    # timeout=0: the loop never waits on a lock here; a busy moment just answers None.
+    return sqlite3.connect(
+        parsed.database, timeout=0, isolation_level=None, check_same_thread=False
+    )
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[Any]]) -> None:
