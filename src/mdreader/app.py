@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mdreader import __version__
 from mdreader.api import (
@@ -47,6 +47,16 @@ class Application(FastAPI):
     the framework's per-request cost (api/hot.py)."""
 
     outer_middleware: Sequence[Middleware] = ()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # HTTP goes straight to the stack built below. FastAPI's own __call__ adds only its
+        # optional OpenTelemetry hook (not used here; it reads the environment per request)
+        # and root_path (never set here).
+        if scope["type"] == "http" and self.middleware_stack is not None:
+            scope["app"] = self
+            await self.middleware_stack(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
         app = super().build_middleware_stack()

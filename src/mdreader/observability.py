@@ -112,7 +112,6 @@ class Metrics:
             registry=self.registry,
         )
 
-
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and its latency (the labelled series are looked up once)."""
         key = (method, route, status)
@@ -220,7 +219,9 @@ class ObservabilityMiddleware:
             self.metrics.observe(method, route, status, elapsed)
             if self.emf is not None:
                 self.emf.record(method, route, status, elapsed, request_id)
-            if not scope["path"].startswith(("/assets/", "/health", "/metrics")):
+            if self.log.isEnabledFor(logging.INFO) and not scope["path"].startswith(
+                ("/assets/", "/health", "/metrics")
+            ):
                 self.log.info(
                     "%s %s %s",
                     method,

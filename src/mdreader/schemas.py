@@ -194,6 +194,8 @@ class FilePublic(BaseModel):
     sha256: str
     url: str
     created_at: datetime
+
+
 # --- search, versions, shares, import -------------------------------------------------------
 
 

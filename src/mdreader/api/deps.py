@@ -168,9 +168,9 @@ async def resolve_token(services: Services, token: str) -> Caller | None:
         return None
     if identity.session_id is None:
         return await resolve_external(services, identity, token)
-    user_id, session_id = uuid.UUID(identity.subject), identity.session_id
+    user_id, session_key, user_key = _session_keys(identity.subject, identity.session_id)
+    session_id = identity.session_id
     cache, ttl = services.cache, services.settings.session_cache_ttl
-    session_key = f"sess:{session_id}"
     if await cache.get(session_key) is None:
         async with services.db.primary_read_session() as session:
             row = await session.get(AuthSession, session_id)
@@ -188,12 +188,20 @@ async def resolve_token(services: Services, token: str) -> Caller | None:
                 fresh = await w.get(AuthSession, session_id)
                 if fresh is not None:
                     fresh.last_seen_at = now
-    principal = await load_principal(services, user_id)
+    principal = await load_principal(services, user_id, user_key)
     return Caller(principal, session_id) if principal is not None else None
 
 
-async def load_principal(services: Services, user_id: uuid.UUID) -> Principal | None:
-    cache, user_key = services.cache, f"user:{user_id}"
+@functools.lru_cache(maxsize=4096)
+def _session_keys(subject: str, session_id: uuid.UUID) -> tuple[uuid.UUID, str, str]:
+    """The user id and the cache keys of a token's session and user, made once per session."""
+    return uuid.UUID(subject), f"sess:{session_id}", f"user:{subject}"
+
+
+async def load_principal(
+    services: Services, user_id: uuid.UUID, user_key: str | None = None
+) -> Principal | None:
+    cache, user_key = services.cache, user_key or f"user:{user_id}"
     raw = await cache.get(user_key)
     if raw is not None:
         return Principal.load(raw)

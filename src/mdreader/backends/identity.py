@@ -10,6 +10,8 @@ that accounts can move over gradually.
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +33,16 @@ class Identity:
     name: str | None = None
 
 
+@functools.lru_cache(maxsize=4096)
+def _local_identity(key: str, token: str) -> Identity | None:
+    """Made once per token (a client sends the same one until it expires); expiry is checked
+    by the caller on every use."""
+    claims = decode_access_token(key, token)
+    if claims is None:
+        return None
+    return Identity("local", str(claims.user_id), claims.expires_at, session_id=claims.session_id)
+
+
 class IdentityProvider(Protocol):
     async def verify(self, token: str) -> Identity | None:
         """The identity behind a valid token; None for anything invalid or expired."""
@@ -44,12 +56,10 @@ class LocalIdentityProvider:
         self.secret_key = secret_key
 
     async def verify(self, token: str) -> Identity | None:
-        claims = decode_access_token(self.secret_key, token)
-        if claims is None:
+        identity = _local_identity(self.secret_key, token)
+        if identity is None or identity.expires_at <= time.time():
             return None
-        return Identity(
-            "local", str(claims.user_id), claims.expires_at, session_id=claims.session_id
-        )
+        return identity
 
     async def email_of(self, token: str) -> tuple[str, bool] | None:
         return None
