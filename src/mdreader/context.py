@@ -21,6 +21,7 @@ from mdreader.settings import Settings
 if TYPE_CHECKING:
     from mdreader.collab import CollabServer
     from mdreader.services.compaction import Compactor
+    from mdreader.services.documents import EditQueue
     from mdreader.services.transfer import Attachments
     from mdreader.services.versions import Versioner
 
@@ -43,6 +44,7 @@ class Services:
     # Reads and stores files for export and import (the storage backend's adapter).
     attachments: Attachments | None = None
     collab: CollabServer | None = None
+    edits: EditQueue | None = None  # group commit of document PATCHes
 
 
 @asynccontextmanager
@@ -82,10 +84,12 @@ async def build_services(
             secret_key=settings.resolved_secret_key,
         )
         from mdreader.services.compaction import Compactor
+        from mdreader.services.documents import EditQueue
         from mdreader.services.files import StoredAttachments
         from mdreader.services.versions import Versioner
 
         services.attachments = StoredAttachments(services)
+        services.edits = EditQueue(services)
 
         # Entered before the compactor so that it exits after it: the compactor's last
         # flush may schedule versions, which the versioner's exit then takes.

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -287,7 +287,7 @@ class WorkspaceAccess:
 @dataclass(frozen=True, slots=True)
 class DocumentAccess:
     caller: Caller
-    document: Document
+    document: Row[Any]  # the columns of DOCUMENT_AND_ROLE: the document's but its text
     role: Role
 
 
@@ -307,10 +307,17 @@ WORKSPACE_AND_ROLE = (
     )
     .where(Workspace.id == bindparam("workspace_id"))
 )
+# The document's columns except its text and Yjs state (which can be large; handlers read
+# them when they need them) and the caller's role: a plain row, no ORM object to build.
 DOCUMENT_AND_ROLE = (
-    select(Document, Membership.role)
-    # The text and Yjs state can be large; handlers read them when they need to.
-    .options(defer(Document.content), defer(Document.ystate))
+    select(
+        *(
+            column
+            for column in Document.__table__.columns
+            if column.key not in ("content", "ystate")
+        ),
+        Membership.role,
+    )
     .outerjoin(
         Membership,
         (Membership.workspace_id == Document.workspace_id)
@@ -366,13 +373,10 @@ def document_guard(
     async def guard(
         document_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep
     ) -> DocumentAccess:
-        async with services.db.primary_read_session() as session:
-            row = (
-                await session.execute(
-                    DOCUMENT_AND_ROLE, {"document_id": document_id, "user_id": caller.user.id}
-                )
-            ).first()
-        document, role = (row[0], _role(row[1])) if row else (None, None)
+        document = await services.db.read_row(
+            DOCUMENT_AND_ROLE, {"document_id": document_id, "user_id": caller.user.id}
+        )
+        role = _role(document.role) if document is not None else None
         if document is not None and document.deleted_at is not None and not include_deleted:
             role = None
         policy.authorize(role, action, subject, what="Document")

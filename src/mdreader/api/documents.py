@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from mdreader.api.deps import (
     DocumentGuard,
@@ -14,8 +16,6 @@ from mdreader.api.deps import (
     WorkspaceGuard,
 )
 from mdreader.db.models import Document
-from mdreader.db.types import utcnow
-from mdreader.errors import AppError
 from mdreader.policy import Action, Role, Subject
 from mdreader.render import render_markdown
 from mdreader.schemas import (
@@ -26,14 +26,13 @@ from mdreader.schemas import (
     TrashItem,
 )
 from mdreader.services import documents as svc
-from mdreader.services import search
 
 router = APIRouter(prefix="/api", tags=["documents"])
 # Rendered Markdown is already sanitized; the policy is a second wall should it ever fail.
 HTML_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
 
 
-def document_public(document: Document, content: str, role: Role) -> DocumentPublic:
+def document_public(document: Document | Row[Any], content: str, role: Role) -> DocumentPublic:
     return DocumentPublic(
         id=document.id,
         workspace_id=document.workspace_id,
@@ -134,37 +133,20 @@ async def update_document(
     body: DocumentPatchIn,
     access: DocumentGuard(Subject.DOCUMENT, Action.UPDATE),
     services: ServicesDep,
-    session: SessionDep,
 ) -> DocumentPublic:
-    document = await session.get(
-        Document, access.document.id, with_for_update=services.db.dialect == "postgresql"
-    )
-    if document is None or document.deleted_at is not None:
-        raise AppError(404, "Document not found.", "not_found")
     fields = body.model_fields_set
-    user_id = access.caller.user.id
-    changed = False
-    if "title" in fields and body.title is not None:
-        document.title = body.title.strip() or document.title
-        changed = True
-    if "parent_id" in fields or "position" in fields:
-        parent_id = body.parent_id if "parent_id" in fields else document.parent_id
-        await svc.move_document(session, document, parent_id, body.position)
-        changed = True
-    logged = None
-    if "content" in fields and body.content is not None:
-        logged = await svc.write_content(services, session, document, body.content, user_id)
-        changed = changed or logged is not None
-    if changed:
-        document.updated_at = utcnow()
-        document.updated_by = user_id
-    await session.flush()
-    content = await svc.live_content(session, document.id)
-    if changed:
-        await search.index(session, document.id, document.workspace_id, document.title, content)
-    await session.commit()
-    if logged is not None and services.compactor is not None:
-        services.compactor.schedule(document.id)
+    edit = svc.Edit(
+        access.document.id,
+        access.caller.user.id,
+        title=body.title if "title" in fields else None,
+        content=body.content if "content" in fields else None,
+        move="parent_id" in fields or "position" in fields,
+        reparent="parent_id" in fields,
+        parent_id=body.parent_id,
+        position=body.position,
+    )
+    assert services.edits is not None
+    document, content = await services.edits.submit(edit)
     return document_public(document, content, access.role)
 
 

@@ -10,14 +10,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import StaticPool
 
 from mdreader.errors import AppError
 
@@ -128,6 +130,7 @@ class Database:
         # other processes (the CLI) still meet at the file lock.
         self._write_turn = asyncio.Lock() if _is_sqlite(url) else None
         self._stamp = _open_stamp(url)
+        self._inline = _inline_engine(url)
 
     def change_stamp(self) -> int | None:
         """A number that changes whenever any connection, in this process or another, commits
@@ -182,6 +185,22 @@ class Database:
         async with self.primary_read_sessionmaker() as session:
             yield session
 
+    async def read_row(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+        """The first row of a small indexed read that must see every commit (the guards).
+
+        On SQLite it runs at once on the event loop's thread over a connection of its own: a
+        primary-key lookup in SQLite's page cache costs a few microseconds, far less than a
+        trip to a driver thread and back, and WAL readers never wait for writers. Elsewhere,
+        or should SQLite be busy for a moment, it goes through the primary's read pool."""
+        if self._inline is not None:
+            try:
+                with self._inline.connect() as conn:
+                    return conn.execute(statement, params).first()
+            except OperationalError:
+                pass
+        async with self.primary_read_session() as session:
+            return (await session.execute(statement, params)).first()
+
     async def ping(self) -> None:
         from sqlalchemy import text
 
@@ -192,6 +211,9 @@ class Database:
         if self._stamp is not None:
             self._stamp.close()
             self._stamp = None
+        if self._inline is not None:
+            self._inline.dispose()
+            self._inline = None
         for engine in {self.engine, self.primary_read_engine, self.read_engine}:
             await engine.dispose()
 
@@ -206,6 +228,24 @@ def _open_stamp(url: str) -> sqlite3.Connection | None:
     return sqlite3.connect(
         parsed.database, timeout=0, isolation_level=None, check_same_thread=False
     )
+
+
+def _inline_engine(url: str) -> Engine | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    engine = create_engine(
+        f"sqlite:///{parsed.database}",
+        poolclass=StaticPool,  # one connection, used only from the event loop's thread
+        isolation_level="AUTOCOMMIT",
+        connect_args={"check_same_thread": False, "timeout": 0},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _read_only(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA query_only=1")
+
+    return engine
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[Any]]) -> None:

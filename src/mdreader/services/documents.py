@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
@@ -221,3 +223,140 @@ async def restore(session: AsyncSession, document: Document) -> None:
             document.parent_id = None
     siblings = await _siblings(session, document.workspace_id, document.parent_id, document.id)
     document.position = (siblings[-1].position + 1) if siblings else 0
+
+
+@dataclass(eq=False)
+class Edit:
+    """One PATCH of a document: what it sets (None: unchanged) and who made it."""
+
+    document_id: uuid.UUID
+    user_id: uuid.UUID
+    title: str | None = None
+    content: str | None = None
+    move: bool = False  # place it: under parent_id (if reparent, else where it is) at position
+    reparent: bool = False
+    parent_id: uuid.UUID | None = None
+    position: int | None = None
+    done: asyncio.Future[tuple[Document, str]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class EditQueue:
+    """Group commit for document edits. Concurrent PATCHes share one transaction and one
+    commit: one write turn and one fsync instead of one each, which is what bounds writes on
+    SQLite (one writer at a time) and saves round trips on PostgreSQL.
+
+    Edits of the same document in one batch apply in arrival order; its text is diffed into
+    the Yjs log once, from the last text given, and it is re-indexed once. Every edit of the
+    batch is answered with the document as committed. An edit that fails on its own (a move
+    that would make a cycle, a document trashed meanwhile) fails alone; if the transaction
+    itself fails, each edit is retried in a transaction of its own.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._queue: list[Edit] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, edit: Edit) -> tuple[Document, str]:
+        """Queue the edit; returns the document (detached) and its live text once committed."""
+        if edit.content is not None:
+            check_size(self.services, edit.content)
+        self._queue.append(edit)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(), name="mdreader-document-edits")
+        # shield: a client that goes away does not cancel the batch the edit is part of.
+        return await asyncio.shield(edit.done)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                await self._commit(batch)
+            except Exception as exc:
+                if len(batch) == 1:
+                    _fail(batch[0], exc)
+                    continue
+                for edit in batch:
+                    if edit.done.done():
+                        continue
+                    try:
+                        await self._commit([edit])
+                    except Exception as alone:
+                        _fail(edit, alone)
+
+    async def _commit(self, batch: list[Edit]) -> None:
+        services = self.services
+        by_document: dict[uuid.UUID, list[Edit]] = {}
+        for edit in batch:
+            by_document.setdefault(edit.document_id, []).append(edit)
+        results: dict[uuid.UUID, tuple[Document, str]] = {}
+        changed: set[uuid.UUID] = set()
+        logged: list[uuid.UUID] = []
+        async with services.db.session() as session:
+            for document_id, edits in by_document.items():
+                document = await session.get(
+                    Document, document_id, with_for_update=services.db.dialect == "postgresql"
+                )
+                if document is None or document.deleted_at is not None:
+                    for edit in edits:
+                        _fail(edit, AppError(404, "Document not found.", "not_found"))
+                    continue
+                was_changed, was_logged = await self._apply(session, document, edits)
+                if was_logged:
+                    logged.append(document_id)
+                if was_changed:
+                    changed.add(document_id)
+                results[document_id] = (document, await live_content(session, document_id))
+            for document_id, (document, content) in results.items():
+                if document_id in changed:
+                    await search.index(
+                        session, document_id, document.workspace_id, document.title, content
+                    )
+        if services.compactor is not None:
+            for document_id in logged:
+                services.compactor.schedule(document_id)
+        for edit in batch:
+            if edit.document_id in results and not edit.done.done():
+                edit.done.set_result(results[edit.document_id])
+
+    async def _apply(
+        self, session: AsyncSession, document: Document, edits: list[Edit]
+    ) -> tuple[bool, bool]:
+        """Apply one document's edits in order: (changed at all, a Yjs update logged)."""
+        changed_by: uuid.UUID | None = None
+        text: Edit | None = None
+        for edit in edits:
+            if edit.move:
+                try:
+                    # Checks everything before it changes anything (no partial move).
+                    parent_id = edit.parent_id if edit.reparent else document.parent_id
+                    await move_document(session, document, parent_id, edit.position)
+                except AppError as exc:
+                    _fail(edit, exc)  # this edit fails whole: its title and text are skipped
+                    continue
+                changed_by = edit.user_id
+            if edit.title is not None:
+                document.title = edit.title.strip() or document.title
+                changed_by = edit.user_id
+            if edit.content is not None:
+                text = edit
+        logged = False
+        if text is not None and text.content is not None:
+            logged = (
+                await write_content(self.services, session, document, text.content, text.user_id)
+                is not None
+            )
+            if logged:
+                changed_by = text.user_id
+        if changed_by is not None:
+            document.updated_at = utcnow()
+            document.updated_by = changed_by
+        await session.flush()
+        return changed_by is not None, logged
+
+
+def _fail(edit: Edit, exc: BaseException) -> None:
+    if not edit.done.done():
+        edit.done.set_exception(exc)
