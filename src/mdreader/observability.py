@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
+import random
 import sys
 import time
 from typing import Any
@@ -74,11 +74,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.in_flight = Gauge(
+        # A plain counter, read when scraped: no lock taken twice per request.
+        self.in_flight = 0
+        Gauge(
             "mdreader_http_requests_in_flight",
             "HTTP requests being served.",
             registry=self.registry,
-        )
+        ).set_function(lambda: self.in_flight)
         self.collab_connections = Gauge(
             "mdreader_collab_connections",
             "Open collaboration WebSockets.",
@@ -194,7 +196,10 @@ class ObservabilityMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")[:64]
                 break
-        request_id = incoming if incoming and incoming.isprintable() else os.urandom(16).hex()
+        # Unique, not secret: no system call for it.
+        request_id = (
+            incoming if incoming and incoming.isprintable() else f"{random.getrandbits(128):032x}"
+        )
         token = request_id_var.set(request_id)
         status = 500
         start = time.perf_counter()
@@ -208,11 +213,11 @@ class ObservabilityMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        self.metrics.in_flight.inc()
+        self.metrics.in_flight += 1
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self.metrics.in_flight.dec()
+            self.metrics.in_flight -= 1
             elapsed = time.perf_counter() - start
             route = route_template(scope)
             method = scope["method"]

@@ -40,7 +40,7 @@ class ResponseCache:
         self.max_total = max_total
         self._owner: object = None
         self._stamp: int | None = None
-        self._entries: dict[tuple[uuid.UUID, uuid.UUID], tuple[list[Any], bytes]] = {}
+        self._entries: dict[tuple[str, uuid.UUID], tuple[list[Any], bytes]] = {}
         self._bytes = 0
 
     def _current(self, owner: object, stamp: int) -> None:
@@ -50,7 +50,7 @@ class ResponseCache:
             self._bytes = 0
 
     def get(
-        self, owner: object, stamp: int, key: tuple[uuid.UUID, uuid.UUID]
+        self, owner: object, stamp: int, key: tuple[str, uuid.UUID]
     ) -> tuple[list[Any], bytes] | None:
         self._current(owner, stamp)
         return self._entries.get(key)
@@ -59,7 +59,7 @@ class ResponseCache:
         self,
         owner: object,
         stamp: int,
-        key: tuple[uuid.UUID, uuid.UUID],
+        key: tuple[str, uuid.UUID],
         headers: list[Any],
         body: bytes,
     ) -> None:
@@ -107,7 +107,7 @@ class HotReads:
         if caller is None or stamp is None:
             await self.app(scope, receive, send)
             return
-        key = (uuid.UUID(match.group(1)), caller.user.id)
+        key = (match.group(1), caller.user.id)  # the id as spelled in the path
         hit = self.cache.get(db, stamp, key)
         if hit is not None:
             headers, body = hit
