@@ -21,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -43,11 +43,16 @@ REQUIRE = os.environ.get("MDREADER_TEST_REQUIRE_SERVICES") == "1"
 PASSWORD = "Correct-horse-1"
 
 
-def _unavailable(what: str, exc: BaseException) -> None:
-    message = f"{what} is not reachable: {exc}"
+def unavailable(message: str) -> NoReturn:
+    """A service or tool the test needs is missing: a failure where services are required
+    (CI: MDREADER_TEST_REQUIRE_SERVICES=1), a skip on a developer's machine."""
     if REQUIRE:
         pytest.fail(message)
     pytest.skip(message)
+
+
+def _unavailable(what: str, exc: BaseException) -> NoReturn:
+    unavailable(f"{what} is not reachable: {exc}")
 
 
 async def _pg_admin(sql: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.collab.harness import InProcessServer, NodeClients, ensure_node_modules
-from tests.conftest import BACKEND, REQUIRE
+from tests.conftest import BACKEND, unavailable
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -28,9 +28,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def node_ready() -> None:
     error = ensure_node_modules()
     if error:
-        if REQUIRE:
-            pytest.fail(error)
-        pytest.skip(error)
+        unavailable(error)
 
 
 @pytest.fixture

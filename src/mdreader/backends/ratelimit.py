@@ -27,6 +27,12 @@ class RateLimiter(Protocol):
     async def reset(self, key: str) -> None: ...
 
 
+def _seconds_left(left: float) -> int:
+    # (now + window) - now can come out a hair above the window in floating point: round
+    # to the millisecond first, so that a fresh 60 s window says 60, not 61.
+    return max(1, math.ceil(round(left, 3)))
+
+
 class MemoryRateLimiter:
     def __init__(self, max_keys: int = 100_000) -> None:
         self._windows: dict[str, tuple[float, int]] = {}
@@ -48,14 +54,14 @@ class MemoryRateLimiter:
                 self._evict(now)
         count += 1
         self._windows[key] = (ends, count)
-        return Verdict(count <= limit, count, max(1, math.ceil(ends - now)))
+        return Verdict(count <= limit, count, _seconds_left(ends - now))
 
     async def peek(self, key: str, limit: int) -> Verdict:
         now = time.monotonic()
         ends, count = self._windows.get(key, (0.0, 0))
         if ends <= now:
             return Verdict(True, 0, 0)
-        return Verdict(count < limit, count, max(1, math.ceil(ends - now)))
+        return Verdict(count < limit, count, _seconds_left(ends - now))
 
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)
