@@ -30,9 +30,9 @@ async def _reader(client, factory: Factory, role: str = "viewer"):
     return owner, ws, reader, doc
 
 
-def caches(app: Any) -> bool:
-    """Only where the database offers a change stamp (SQLite); elsewhere nothing is kept."""
-    return app.state.services.db.change_stamp() is not None
+async def caches(app: Any) -> bool:
+    """Only where the database offers a change stamp; elsewhere nothing is kept."""
+    return await app.state.services.db.change_stamp() is not None
 
 
 async def test_repeated_reads_are_identical_and_counted(client, factory: Factory, app):
@@ -41,7 +41,7 @@ async def test_repeated_reads_are_identical_and_counted(client, factory: Factory
     first = await client.get(url, headers=reader.headers)
     assert first.status_code == 200 and first.json()["role"] == "viewer"
     hot = hot_layer(app)
-    assert len(hot.cache) == (1 if caches(app) else 0)
+    assert len(hot.cache) == (1 if await caches(app) else 0)
     again = [await client.get(url, headers=reader.headers) for _ in range(3)]
     for r in again:
         assert r.status_code == 200

@@ -96,7 +96,7 @@ class HotReads:
             await self.app(scope, receive, send)
             return
         db = services.db
-        stamp = db.change_stamp()
+        stamp = await db.change_stamp()
         token = _bearer(scope) if stamp is not None else None
         caller = None
         if token is not None:
@@ -127,7 +127,7 @@ class HotReads:
             await send(message)
 
         await self.app(scope, receive, capture)
-        if start is not None and start["status"] == 200 and db.change_stamp() == stamp:
+        if start is not None and start["status"] == 200 and await db.change_stamp() == stamp:
             self.cache.put(db, stamp, key, list(start.get("headers", [])), b"".join(parts))
 
 

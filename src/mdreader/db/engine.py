@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from mdreader.db.stamps import open_stamp
 from mdreader.errors import AppError
 
 
@@ -74,13 +75,45 @@ def _create_engine(url: str | URL, *, write: bool, pool_size: int, echo: bool) -
     engine = create_async_engine(
         url,
         echo=echo,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
+        # Up to twice MDREADER_DB_POOL_SIZE, all kept once opened. (Overflow connections
+        # would be closed as soon as they are returned: under steady load above the pool
+        # size, that meant a new connection, TLS negotiation included, for most requests.)
+        pool_size=2 * pool_size,
+        max_overflow=0,
         pool_recycle=1800,
     )
+    _ping_when_idle(engine)
     # Reads need no transaction of their own: no BEGIN and no ROLLBACK round trips.
     return engine if write else engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Test a pooled connection before use only when it sat idle for a while.
+
+    ``pool_pre_ping`` pings on every checkout, and asyncpg's ping is three round trips
+    (BEGIN, a query, COMMIT): on a busy server that tripled the trips of a simple read. A
+    connection in steady use has just proved itself; one that idled may have been cut (a
+    failover, an idle timeout), and is then replaced before anyone sees an error."""
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool drops this connection and checks out (or opens) another.
+            raise DisconnectionError() from exc
 
 
 WRITE_TURN_TIMEOUT = 30.0  # seconds, as SQLite's busy_timeout
@@ -129,20 +162,14 @@ class Database:
         # of polling the file lock (busy_timeout), which starves some of them for seconds;
         # other processes (the CLI) still meet at the file lock.
         self._write_turn = asyncio.Lock() if _is_sqlite(url) else None
-        self._stamp = _open_stamp(url)
+        self._stamp = open_stamp(url, read_url)
         self._inline = _inline_engine(url)
 
-    def change_stamp(self) -> int | None:
-        """A number that changes whenever any connection, in this process or another, commits
-        a change to the database: SQLite's ``PRAGMA data_version`` on a connection of its own
-        that never writes (about 3 µs, no I/O). None where there is no such signal
-        (PostgreSQL, in-memory SQLite): then nothing may be cached against it."""
-        if self._stamp is None:
-            return None
-        try:
-            return self._stamp.execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error:  # busy for a moment (WAL recovery): no answer, so no caching
-            return None
+    async def change_stamp(self) -> int | None:
+        """A number that changes whenever anyone commits a change to this database (see
+        db/stamps.py); None when there is no such signal right now, or none at all (with a
+        read replica, in-memory SQLite): then nothing may be cached against it."""
+        return None if self._stamp is None else await self._stamp.read()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -209,25 +236,13 @@ class Database:
 
     async def dispose(self) -> None:
         if self._stamp is not None:
-            self._stamp.close()
+            await self._stamp.close()
             self._stamp = None
         if self._inline is not None:
             self._inline.dispose()
             self._inline = None
         for engine in {self.engine, self.primary_read_engine, self.read_engine}:
             await engine.dispose()
-
-
-def _open_stamp(url: str) -> sqlite3.Connection | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    # Used from the event loop's thread only; a read of the WAL index, never a lock wait.
-    # timeout=0: the loop never waits on a lock here; a busy moment just answers None.
-    return sqlite3.connect(
-        parsed.database, timeout=0, isolation_level=None, check_same_thread=False
-    )
 
 
 def _inline_engine(url: str) -> Engine | None:
