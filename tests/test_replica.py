@@ -66,3 +66,14 @@ async def test_reads_go_to_the_replica(tmp_path, database_template, outbox):
                 await session.execute(text("UPDATE workspaces SET name = 'Changed'"))
             r = await c.get("/api/workspaces", headers=headers)
             assert r.json()[0]["name"] == "Primary"
+            # The cached document read reads the primary, whose change stamp it keeps: a
+            # lagging replica must not be pinned in the cache.
+            r = await c.post(
+                f"/api/workspaces/{wid}/documents",
+                json={"title": "Fresh", "content": "only on the primary"},
+                headers=headers,
+            )
+            doc_url = f"/api/documents/{r.json()['id']}"
+            for _ in range(2):
+                r = await c.get(doc_url, headers=headers)
+                assert r.status_code == 200 and r.json()["content"] == "only on the primary"

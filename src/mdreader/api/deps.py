@@ -44,10 +44,19 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def get_read_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    """Reads only; served by the read replica when one is configured."""
+async def get_read_session(services: ServicesDep, request: Request) -> AsyncIterator[AsyncSession]:
+    """Reads only; served by the read replica when one is configured, unless the answer is
+    to be cached against the primary's change stamp (api/hot.py), which a lagging replica
+    would not match."""
+    if request.scope.get(PRIMARY_READS):
+        async with services.db.primary_read_session() as session:
+            yield session
+        return
     async with services.db.read_session() as session:
         yield session
+
+
+PRIMARY_READS = "mdreader.primary_reads"  # scope key: this request reads the primary only
 
 
 # scope="function": the transaction commits before the response leaves, so the caller's next

@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mdreader.api.deps import parse_bearer, resolve_token
+from mdreader.api.deps import PRIMARY_READS, parse_bearer, resolve_token
 from mdreader.context import Services
 
 log = logging.getLogger("mdreader.hot")
@@ -126,6 +126,7 @@ class HotReads:
                 parts.append(message.get("body", b""))
             await send(message)
 
+        scope[PRIMARY_READS] = True  # the stamp is the primary's; so must the answer be
         await self.app(scope, receive, capture)
         if start is not None and start["status"] == 200 and await db.change_stamp() == stamp:
             self.cache.put(db, stamp, key, list(start.get("headers", [])), b"".join(parts))

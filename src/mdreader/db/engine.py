@@ -162,13 +162,13 @@ class Database:
         # of polling the file lock (busy_timeout), which starves some of them for seconds;
         # other processes (the CLI) still meet at the file lock.
         self._write_turn = asyncio.Lock() if _is_sqlite(url) else None
-        self._stamp = open_stamp(url, read_url)
+        self._stamp = open_stamp(url)
         self._inline = _inline_engine(url)
 
     async def change_stamp(self) -> int | None:
-        """A number that changes whenever anyone commits a change to this database (see
-        db/stamps.py); None when there is no such signal right now, or none at all (with a
-        read replica, in-memory SQLite): then nothing may be cached against it."""
+        """A number that changes whenever anyone commits a change to the primary (see
+        db/stamps.py); None when there is no such signal right now, or none at all
+        (in-memory SQLite): then nothing may be cached against it."""
         return None if self._stamp is None else await self._stamp.read()
 
     @asynccontextmanager

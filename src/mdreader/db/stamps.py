@@ -125,15 +125,15 @@ class PostgresStamp(ChangeStamp):
         await self._drop()
 
 
-def open_stamp(url: str, read_url: str | None) -> ChangeStamp | None:
-    """The stamp of the database at ``url``; None where cached answers could not be exact."""
+def open_stamp(url: str) -> ChangeStamp | None:
+    """The stamp of the primary database at ``url``; None where there is none. (Answers to
+    be cached are read from the primary, never from a replica: see api/deps.py.)"""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             return None
         return SqliteStamp(parsed.database)
-    if backend == "postgresql" and parsed.get_driver_name() == "asyncpg" and not read_url:
-        # With a read replica, answers are read there and may lag the primary's stamp.
+    if backend == "postgresql" and parsed.get_driver_name() == "asyncpg":
         return PostgresStamp(url)
     return None
