@@ -41,8 +41,10 @@ async def test_repeated_reads_are_identical_and_counted(client, factory: Factory
     first = await client.get(url, headers=reader.headers)
     assert first.status_code == 200 and first.json()["role"] == "viewer"
     hot = hot_layer(app)
-    assert len(hot.cache) == (1 if await caches(app) else 0)
     again = [await client.get(url, headers=reader.headers) for _ in range(3)]
+    # Kept once a read saw no commit meanwhile (background compaction, or on PostgreSQL any
+    # WAL record of the cluster, can move the stamp during the first ones).
+    assert len(hot.cache) == (1 if await caches(app) else 0)
     for r in again:
         assert r.status_code == 200
         assert r.content == first.content
