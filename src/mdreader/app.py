@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
 
 def _route(router: APIRouter, method: str, path: str) -> APIRoute:
     for route in router.routes:
-        if isinstance(route, APIRoute) and route.path == path and method in route.methods:
+        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ()):
             return route
     raise LookupError(f"no route {method} {path}")
 
