@@ -10,61 +10,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import httpx
 
 from bench import loadgen
-from bench.scratch import scratch_postgres, server_env
+from bench.scratch import free_port, scratch_postgres, server_env, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-pass-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(target: str, port: int, env: dict[str, str], factory: bool) -> subprocess.Popen:
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--no-proxy-headers",
-    ]
-    if factory:
-        args.append("--factory")
-    proc = subprocess.Popen(args, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            return proc
-        except urllib.error.HTTPError:
-            return proc  # answered, if only with a 404 (the references have no /health)
-        except OSError:
-            time.sleep(0.2)
-        except Exception:
-            return proc  # answered (the bare app answers every path)
-    proc.kill()
-    raise RuntimeError(f"{target} did not start")
 
 
 def prepare(port: int) -> tuple[str, str]:

@@ -1,17 +1,26 @@
 """What benchmark runs share: a scratch PostgreSQL database (created empty, dropped
-afterwards) and the environment of a benchmarked server."""
+afterwards), the environment of a benchmarked server, and starting that server."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _admin(url: str, sql: str) -> None:
@@ -47,3 +56,47 @@ def server_env(data_dir: str) -> dict[str, str]:
         }
     )
     return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(
+    target: str, port: int, env: dict[str, str], factory: bool, extra: Sequence[str] = ()
+) -> subprocess.Popen:
+    """uvicorn serving ``target`` on ``port``, once it answers (one worker, quiet)."""
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--no-proxy-headers",
+    ]
+    if factory:
+        args.append("--factory")
+    args += extra
+    # stdout: the console mailer prints the bench user's sign-up e-mail there.
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return proc
+        except urllib.error.HTTPError:
+            return proc  # answered, if only with a 404 (the references have no /health)
+        except OSError:
+            time.sleep(0.2)
+        except Exception:
+            return proc  # answered (the bare app answers every path)
+    proc.kill()
+    raise RuntimeError(f"{target} did not start")

@@ -19,19 +19,17 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from bench.scratch import server_env
+from bench.scratch import free_port, server_env, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = Path(__file__).resolve().parent / "node"
@@ -54,12 +52,6 @@ CASES = {
     "500": Case("500 clients, 1 doc", 1, 500, 10, 5),
     "1000x1": Case("1000 docs x 1 client", 1000, 1, 1, 1),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def npm_ci() -> None:
@@ -127,38 +119,14 @@ def start_mdreader(env: dict[str, str]) -> Server:
         stdout=subprocess.DEVNULL,
     )
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "mdreader.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--ws",
-            "websockets-sansio",
-            "--ws-per-message-deflate",
-            "false",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,  # the console mailer prints the sign-up e-mail there
+    proc = start_server(
+        "mdreader.app:create_app",
+        port,
+        env,
+        factory=True,
+        extra=["--ws", "websockets-sansio", "--ws-per-message-deflate", "false"],
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            return Server("MDReader", proc, f"ws://127.0.0.1:{port}/ws")
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("MDReader did not start")
+    return Server("MDReader", proc, f"ws://127.0.0.1:{port}/ws")
 
 
 def start_reference() -> Server:
