@@ -31,7 +31,12 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         settings = services.settings
-        ip = client_ip(Request(scope), settings.trusted_proxies)
+        trusted = settings.trusted_proxies
+        if trusted:
+            ip = client_ip(Request(scope), trusted)
+        else:  # no proxy to believe: the peer, read off the scope (every request passes here)
+            peer = scope.get("client")
+            ip = peer[0] if peer else ""
         try:
             verdict = await services.limiter.hit(
                 f"api:ip:{ip}", settings.rate_limit_requests, settings.rate_limit_window
