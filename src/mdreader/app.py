@@ -25,7 +25,7 @@ from mdreader.api import (
     versions,
     workspaces,
 )
-from mdreader.api.hot import HotReads
+from mdreader.api.hot import HotDocuments
 from mdreader.api.limits import RateLimitMiddleware
 from mdreader.backends.mail import Mailer
 from mdreader.backends.secrets import apply_secrets
@@ -44,7 +44,7 @@ from mdreader.settings import Settings
 class Application(FastAPI):
     """FastAPI with a few layers in front of the framework's own (error pages, exception
     handlers): the request log and metrics (which so also see the framework's 500s), the
-    per-address request limit, and the cached document read, which is answered there without
+    per-address request limit, and the busiest document routes, which are answered there without
     the framework's per-request cost (api/hot.py)."""
 
     outer_middleware: Sequence[Middleware] = ()
@@ -109,7 +109,11 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     app.outer_middleware = [
         Middleware(ObservabilityMiddleware, metrics=metrics, emf=emf),
         Middleware(RateLimitMiddleware),
-        Middleware(HotReads, route=_route(documents.router, "GET", "/api/documents/{document_id}")),
+        Middleware(
+            HotDocuments,
+            get=_route(documents.router, "GET", "/api/documents/{document_id}"),
+            patch=_route(documents.router, "PATCH", "/api/documents/{document_id}"),
+        ),
     ]
     return app
 

@@ -52,6 +52,11 @@ def error_body(detail: object, code: str) -> dict[str, object]:
     return {"detail": detail, "code": code}
 
 
+def internal_error_body() -> dict[str, object]:
+    """What a caller is told of a failure that is ours (the details go to the log)."""
+    return error_body("Something went wrong on our side.", "internal_error")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
@@ -81,4 +86,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("Something went wrong on our side.", "internal_error"), 500)
+        return JSONResponse(internal_error_body(), 500)

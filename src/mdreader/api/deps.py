@@ -382,18 +382,34 @@ def document_guard(
     async def guard(
         document_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep
     ) -> DocumentAccess:
-        document = await services.db.read_row(
-            DOCUMENT_AND_ROLE, {"document_id": document_id, "user_id": caller.user.id}
+        return await document_access(
+            services, caller, document_id, subject, action, include_deleted=include_deleted
         )
-        role = _role(document.role) if document is not None else None
-        if document is not None and document.deleted_at is not None and not include_deleted:
-            role = None
-        policy.authorize(role, action, subject, what="Document")
-        assert document is not None and role is not None
-        return DocumentAccess(caller, document, role)
 
     guard.__policy__ = (subject, action)  # type: ignore[attr-defined]
     return guard
+
+
+async def document_access(
+    services: Services,
+    caller: Caller,
+    document_id: uuid.UUID,
+    subject: Subject,
+    action: Action,
+    *,
+    include_deleted: bool = False,
+) -> DocumentAccess:
+    """What ``document_guard`` decides, for the layer that serves hot routes before the
+    router (api/hot.py): the caller's access to the document, or AppError (404 / 403)."""
+    document = await services.db.read_row(
+        DOCUMENT_AND_ROLE, {"document_id": document_id, "user_id": caller.user.id}
+    )
+    role = _role(document.role) if document is not None else None
+    if document is not None and document.deleted_at is not None and not include_deleted:
+        role = None
+    policy.authorize(role, action, subject, what="Document")
+    assert document is not None and role is not None
+    return DocumentAccess(caller, document, role)
 
 
 def file_guard(subject: Subject, action: Action) -> Callable[..., Any]:

@@ -9,12 +9,14 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Row, select
 
 from mdreader.api.deps import (
+    DocumentAccess,
     DocumentGuard,
     ReadSessionDep,
     ServicesDep,
     SessionDep,
     WorkspaceGuard,
 )
+from mdreader.context import Services
 from mdreader.db.models import Document
 from mdreader.policy import Action, Role, Subject
 from mdreader.render import render_markdown
@@ -134,6 +136,14 @@ async def update_document(
     access: DocumentGuard(Subject.DOCUMENT, Action.UPDATE),
     services: ServicesDep,
 ) -> DocumentPublic:
+    return await apply_patch(services, access, body)
+
+
+async def apply_patch(
+    services: Services, access: DocumentAccess, body: DocumentPatchIn
+) -> DocumentPublic:
+    """A PATCH of a document, through the edit queue (group commit); also used by the layer
+    that serves it before the router (api/hot.py)."""
     fields = body.model_fields_set
     edit = svc.Edit(
         access.document.id,

@@ -1,4 +1,5 @@
-"""The busiest read, ``GET /api/documents/{id}``, answered from a validated response cache.
+"""The busiest routes served before the router: ``GET /api/documents/{id}`` from a validated
+response cache, ``PATCH /api/documents/{id}`` through the route's own guard and handler.
 
 The route itself (api/documents.py, behind its policy guard) stays the only place that decides
 what a caller may read and what the answer is. This layer remembers the exact answer it gave
@@ -13,15 +14,27 @@ revoked token is refused as usual). Without a change stamp (PostgreSQL) nothing 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mdreader.api.deps import PRIMARY_READS, parse_bearer, resolve_token
+from mdreader.api.deps import (
+    PRIMARY_READS,
+    Caller,
+    document_access,
+    parse_bearer,
+    resolve_token,
+)
+from mdreader.api.documents import apply_patch
 from mdreader.context import Services
+from mdreader.errors import AppError, error_body, internal_error_body
+from mdreader.policy import Action, Subject
+from mdreader.schemas import DocumentPatchIn
 
 log = logging.getLogger("mdreader.hot")
 
@@ -78,40 +91,52 @@ class ResponseCache:
         return len(self._entries)
 
 
-class HotReads:
-    """ASGI layer in front of the router for ``GET /api/documents/{id}`` (see module doc)."""
+class HotDocuments:
+    """ASGI layer in front of the router for the two busiest document routes.
 
-    def __init__(self, app: ASGIApp, route: Any) -> None:
+    ``GET /api/documents/{id}``: from the response cache (see module doc).
+    ``PATCH /api/documents/{id}``: the same guard (``document_access``) and the same handler
+    (``apply_patch``, the edit queue) as the route, without the framework's per-request work.
+
+    Anything off the beaten path (no or a bad token, an invalid body, a refusal, a query
+    string) goes on to the route, which gives the usual answer and error.
+    """
+
+    def __init__(self, app: ASGIApp, get: Any, patch: Any) -> None:
         self.app = app
-        self.route = route  # the APIRoute, so that metrics label the hit with its template
+        # The APIRoutes, so that metrics label what is served here with their templates.
+        self.get_route, self.patch_route = get, patch
         self.cache = ResponseCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
+        method = scope["method"] if scope["type"] == "http" else None
+        if method not in ("GET", "PATCH") or scope.get("query_string"):
             await self.app(scope, receive, send)
             return
         match = DOCUMENT_PATH.fullmatch(scope["path"])
         services: Services | None = getattr(scope["app"].state, "services", None)
-        if match is None or services is None or scope.get("query_string"):
+        if match is None or services is None:
             await self.app(scope, receive, send)
             return
+        if method == "GET":
+            await self._get(services, match.group(1), scope, receive, send)
+        else:
+            await self._patch(services, match.group(1), scope, receive, send)
+
+    async def _get(
+        self, services: Services, document_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         db = services.db
         stamp = await db.change_stamp()
-        token = _bearer(scope) if stamp is not None else None
-        caller = None
-        if token is not None:
-            try:
-                caller = await resolve_token(services, token)
-            except Exception:  # the route answers this one, with the usual error handling
-                log.debug("hot read: token not resolved here", exc_info=True)
+        caller = await _caller(services, scope) if stamp is not None else None
         if caller is None or stamp is None:
             await self.app(scope, receive, send)
             return
-        key = (match.group(1), caller.user.id)  # the id as spelled in the path
+        key = (document_id, caller.user.id)  # the id as spelled in the path
         hit = self.cache.get(db, stamp, key)
         if hit is not None:
             headers, body = hit
-            scope["route"] = self.route
+            scope["route"] = self.get_route
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
@@ -130,6 +155,108 @@ class HotReads:
         await self.app(scope, receive, capture)
         if start is not None and start["status"] == 200 and await db.change_stamp() == stamp:
             self.cache.put(db, stamp, key, list(start.get("headers", [])), b"".join(parts))
+
+    async def _patch(
+        self, services: Services, document_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        limit = services.settings.max_body_bytes
+        declared = _content_length(scope)
+        caller = (
+            await _caller(services, scope)
+            if declared is not None and declared <= limit and _is_json(scope)
+            else None
+        )
+        if caller is None:
+            await self.app(scope, receive, send)
+            return
+        body, receive = await _read_body(receive, declared or 0)
+        try:
+            patch = DocumentPatchIn.model_validate_json(body)
+            access = await document_access(
+                services, caller, uuid.UUID(document_id), Subject.DOCUMENT, Action.UPDATE
+            )
+        except (ValidationError, ValueError, AppError):
+            await self.app(scope, receive, send)  # the route says what is wrong
+            return
+        scope["route"] = self.patch_route
+        try:
+            answer = await apply_patch(services, access, patch)
+        except AppError as exc:
+            await _send_json(send, exc.status, error_body(exc.detail, exc.code), exc.headers)
+            return
+        except Exception:  # as the app's own handler does for the routes
+            log.exception("unhandled error on PATCH %s", scope["path"])
+            await _send_json(send, 500, internal_error_body())
+            return
+        await _send(send, 200, answer.model_dump_json().encode())
+
+
+async def _caller(services: Services, scope: Scope) -> Caller | None:
+    token = _bearer(scope)
+    if token is None:
+        return None
+    try:
+        return await resolve_token(services, token)
+    except Exception:  # the route answers this one, with the usual error handling
+        log.debug("hot path: token not resolved here", exc_info=True)
+        return None
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+    return False
+
+
+async def _read_body(receive: Receive, expected: int) -> tuple[bytes, Receive]:
+    """The whole body, and a ``receive`` that hands it out again should the route need it."""
+    parts: list[bytes] = []
+    size, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        parts.append(message.get("body", b""))
+        size += len(parts[-1])
+        more = message.get("more_body", False) and size <= expected
+    body = b"".join(parts)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+async def _send(send: Send, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    for name, value in (extra or {}).items():
+        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json(
+    send: Send, status: int, payload: object, extra: dict[str, str] | None = None
+) -> None:
+    # As Starlette's JSONResponse renders it.
+    text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    await _send(send, status, text.encode(), extra)
 
 
 def _bearer(scope: Scope) -> str | None:

@@ -1,5 +1,7 @@
-"""The cached document read (api/hot.py): same answers as the route, never older than the
-database, and every request still authenticated and counted."""
+"""The document routes served before the router (api/hot.py): the cached read gives the
+route's answers, never older than the database; the PATCH answers as the route does; every
+request is still authenticated and counted, and whatever is off the beaten path gets the
+route's own answer."""
 
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from mdreader.api.hot import HotReads
+from mdreader.api.hot import HotDocuments
 from mdreader.db.models import Document
 from tests.conftest import Factory
 
 
-def hot_layer(app: Any) -> HotReads:
+def hot_layer(app: Any) -> HotDocuments:
     layer = app.middleware_stack
-    while not isinstance(layer, HotReads):
+    while not isinstance(layer, HotDocuments):
         layer = layer.app
     return layer
 
@@ -54,12 +56,7 @@ async def test_repeated_reads_are_identical_and_counted(client, factory: Factory
     mine = await client.get(url, headers=owner.headers)
     assert mine.json()["role"] == "owner" and mine.json()["content"] == first.json()["content"]
     metrics = (await client.get("/metrics")).text
-    line = re.search(
-        r'mdreader_http_requests_total\{method="GET",route="/api/documents/\{document_id\}",'
-        r'status="200"\} (\d+)',
-        metrics,
-    )
-    assert line is not None and float(line.group(1)) >= 5
+    assert _count(metrics, "GET", "200") >= 5
 
 
 async def test_a_write_is_seen_at_once(client, factory: Factory):
@@ -116,3 +113,86 @@ async def test_every_request_is_authenticated(client, factory: Factory):
     r = await client.post("/api/auth/logout", json={"refresh_token": reader.refresh_token})
     assert r.status_code in (200, 204)
     assert (await client.get(url, headers=reader.headers)).status_code == 401
+
+
+def _count(metrics: str, method: str, status: str) -> float:
+    line = re.search(
+        rf'mdreader_http_requests_total\{{method="{method}",route="/api/documents/\{{document_id\}}",'
+        rf'status="{status}"\}} (\d+)',
+        metrics,
+    )
+    return float(line.group(1)) if line else 0.0
+
+
+async def test_patch_answers_as_the_route_does(client, factory: Factory, app):
+    _, _, editor, doc = await _reader(client, factory, "editor")
+    url = f"/api/documents/{doc['id']}"
+    hot = await client.patch(url, json={"title": "Via hot"}, headers=editor.headers)
+    # A query string sends the request on to the router: the route's own answer.
+    routed = await client.patch(
+        url + "?via=route", json={"title": "Via hot"}, headers=editor.headers
+    )
+    assert hot.status_code == routed.status_code == 200
+    h, r = hot.json(), routed.json()
+    assert h.pop("updated_at") <= r.pop("updated_at")
+    assert h == r and h["role"] == "editor" and h["title"] == "Via hot"
+    assert hot.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    assert "x-request-id" in hot.headers
+    metrics = (await client.get("/metrics")).text
+    assert _count(metrics, "PATCH", "200") >= 2
+
+
+async def test_patch_off_the_beaten_path_gets_the_routes_answers(client, factory: Factory):
+    owner, _, viewer, doc = await _reader(client, factory, "viewer")
+    outsider = await factory.user("outsider")
+    url = f"/api/documents/{doc['id']}"
+    cases = [
+        ({"json": {"title": ""}, "headers": owner.headers}, 422, "validation_error"),
+        ({"json": {"position": -1}, "headers": owner.headers}, 422, "validation_error"),
+        (
+            {
+                "content": b"{not json",
+                "headers": {**owner.headers, "Content-Type": "application/json"},
+            },
+            422,
+            "validation_error",
+        ),
+        (
+            {"content": b"title=x", "headers": {**owner.headers, "Content-Type": "text/plain"}},
+            422,
+            "validation_error",
+        ),
+        ({"json": {"title": "x"}}, 401, "not_authenticated"),
+        ({"json": {"title": "x"}, "headers": outsider.headers}, 404, "not_found"),
+        ({"json": {"title": "x"}, "headers": viewer.headers}, 403, "forbidden"),
+        ({"json": {"parent_id": doc["id"]}, "headers": owner.headers}, 409, "cycle"),
+        ({"json": {"content": "x" * 3_000_000}, "headers": owner.headers}, 413, "too_large"),
+    ]
+    for kwargs, status, code in cases:
+        r = await client.patch(url, **kwargs)
+        assert (r.status_code, r.json()["code"]) == (status, code), (kwargs.get("json"), r.text)
+        assert isinstance(r.json()["detail"], (str, list))
+    assert (await client.get(url, headers=owner.headers)).json()["title"] == "Cached"
+    assert (await client.delete(url, headers=owner.headers)).status_code == 204
+    r = await client.patch(url, json={"title": "Gone"}, headers=owner.headers)
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+
+
+async def test_patch_failure_of_ours_is_a_500_in_the_error_shape(
+    client, factory: Factory, monkeypatch
+):
+    from mdreader.api import hot
+
+    owner, _, _, doc = await _reader(client, factory)
+
+    async def broken(*_args: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(hot, "apply_patch", broken)
+    r = await client.patch(
+        f"/api/documents/{doc['id']}", json={"title": "x"}, headers=owner.headers
+    )
+    assert r.status_code == 500 and r.json() == {
+        "detail": "Something went wrong on our side.",
+        "code": "internal_error",
+    }
