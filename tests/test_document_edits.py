@@ -8,8 +8,10 @@ import uuid
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from mdreader.db.models import DocumentUpdate
+from mdreader.db.engine import DatabaseBusy
+from mdreader.db.models import Document, DocumentUpdate
 from mdreader.errors import AppError
 from mdreader.services import documents as svc
 from mdreader.services import search
@@ -117,3 +119,93 @@ async def test_a_failing_transaction_is_retried_edit_by_edit(
     assert isinstance(bad, RuntimeError)
     r = await client.get(f"/api/documents/{other['id']}", headers=owner.headers)
     assert r.json()["title"] == "Other"  # nothing of the failed edit was stored
+
+
+async def test_updated_by_is_the_last_to_change_it(client, factory: Factory, app):
+    owner, editor, _, doc = await _doc(factory)
+    edits = app.state.services.edits
+    did = uuid.UUID(doc["id"])
+    first, second = await asyncio.gather(
+        edits.submit(svc.Edit(did, uuid.UUID(owner.id), content="owner's text")),
+        edits.submit(svc.Edit(did, uuid.UUID(editor.id), title="Editor's title")),
+    )
+    assert first[0] is second[0]  # one batch, one committed document
+    assert str(second[0].updated_by) == editor.id
+    _, fourth = await asyncio.gather(
+        edits.submit(svc.Edit(did, uuid.UUID(editor.id), title="Title again")),
+        edits.submit(svc.Edit(did, uuid.UUID(owner.id), content="owner's text, later")),
+    )
+    assert str(fourth[0].updated_by) == owner.id
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts"), [(DatabaseBusy(), 1), (RuntimeError("one edit's data"), 4)]
+)
+async def test_database_trouble_fails_the_batch_at_once(
+    client, factory: Factory, app, monkeypatch, error, attempts
+):
+    """Split a failed batch edit by edit only when one edit may be the cause; a busy or
+    unreachable database would make every retry wait its timeout again."""
+    owner, _, ws, doc = await _doc(factory)
+    others = [await factory.document(ws, owner, f"Other {i}") for i in range(2)]
+    edits = app.state.services.edits
+    calls = []
+
+    async def failing(batch):
+        calls.append(len(batch))
+        raise error
+
+    monkeypatch.setattr(edits, "_commit", failing)
+    user = uuid.UUID(owner.id)
+    ids = [uuid.UUID(d["id"]) for d in (doc, *others)]
+    if edits._per_document:  # PostgreSQL: one queue (and batch) per document
+        ids = [ids[0]] * 3
+    results = await asyncio.gather(
+        *(edits.submit(svc.Edit(i, user, title="x")) for i in ids), return_exceptions=True
+    )
+    assert all(isinstance(r, type(error)) for r in results)
+    assert len(calls) == attempts and calls[0] == 3
+
+
+async def test_a_locked_document_holds_up_only_its_own_edits(client, factory: Factory, app):
+    owner, _, ws, doc = await _doc(factory)
+    other = await factory.document(ws, owner, "Other")
+    services = app.state.services
+    if services.db.dialect != "postgresql":
+        # SQLite has one writer at a time: one queue for every document.
+        assert services.edits._per_document is False
+        return
+    engine = create_async_engine(services.settings.database_url)
+    try:
+        async with engine.begin() as conn:  # another worker holds the row lock
+            await conn.execute(
+                select(Document.id).where(Document.id == uuid.UUID(doc["id"])).with_for_update()
+            )
+            blocked = asyncio.ensure_future(
+                client.patch(
+                    f"/api/documents/{doc['id']}", json={"title": "Waits"}, headers=owner.headers
+                )
+            )
+            r = await asyncio.wait_for(
+                client.patch(
+                    f"/api/documents/{other['id']}", json={"title": "Free"}, headers=owner.headers
+                ),
+                timeout=5,
+            )
+            assert r.status_code == 200 and r.json()["title"] == "Free"
+            assert not blocked.done()
+        r = await asyncio.wait_for(blocked, timeout=5)
+        assert r.status_code == 200 and r.json()["title"] == "Waits"
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failing_after_commit_step_does_not_fail_the_write(app, caplog):
+    from mdreader.db.engine import after_commit
+
+    async def broken() -> None:
+        raise ConnectionError("the cache is out of reach")
+
+    async with app.state.services.db.session() as session:
+        after_commit(session, broken)
+    assert "after-commit step failed" in caplog.text

@@ -196,3 +196,33 @@ async def test_patch_failure_of_ours_is_a_500_in_the_error_shape(
         "detail": "Something went wrong on our side.",
         "code": "internal_error",
     }
+
+
+async def test_patch_guard_failure_goes_to_the_route(client, factory: Factory, monkeypatch):
+    """A failure in the hot path's guard (the database, say) leaves the answer to the route
+    and its error handling."""
+    from mdreader.api import hot
+
+    owner, _, _, doc = await _reader(client, factory)
+
+    async def broken(*_args: Any, **_kw: Any) -> Any:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(hot, "document_access", broken)
+    r = await client.patch(
+        f"/api/documents/{doc['id']}", json={"title": "Via route"}, headers=owner.headers
+    )
+    assert r.status_code == 200 and r.json()["title"] == "Via route"
+
+
+async def test_patch_reads_the_id_as_the_route_does(client, factory: Factory):
+    owner, _, _, doc = await _reader(client, factory)
+    odd = doc["id"].replace("-", "")
+    odd = f"{odd[:8]}-{odd[8:16]}-{odd[16:20]}-{odd[20:]}"  # hyphens in the wrong places
+    r = await client.patch(f"/api/documents/{odd}", json={"title": "x"}, headers=owner.headers)
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
+    simple = doc["id"].replace("-", "")
+    r = await client.patch(
+        f"/api/documents/{simple}", json={"title": "Simple"}, headers=owner.headers
+    )
+    assert r.status_code == 200 and r.json()["id"] == doc["id"]

@@ -20,7 +20,7 @@ import re
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mdreader.api.deps import (
@@ -32,15 +32,17 @@ from mdreader.api.deps import (
 )
 from mdreader.api.documents import apply_patch
 from mdreader.context import Services
+from mdreader.db.stamps import Stamp
 from mdreader.errors import AppError, error_body, internal_error_body
 from mdreader.policy import Action, Subject
 from mdreader.schemas import DocumentPatchIn
 
 log = logging.getLogger("mdreader.hot")
 
-DOCUMENT_PATH = re.compile(
-    r"/api/documents/([0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})"
-)
+# Candidates only: the id is then read as the route reads it (DOCUMENT_ID), or the route
+# itself answers (a GET is only cached after the route answered it).
+DOCUMENT_PATH = re.compile(r"/api/documents/([0-9a-fA-F-]{32,36})")
+DOCUMENT_ID = TypeAdapter(uuid.UUID)
 MAX_ENTRY_BYTES = 256 * 1024
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 
@@ -52,18 +54,18 @@ class ResponseCache:
         self.max_entry = max_entry
         self.max_total = max_total
         self._owner: object = None
-        self._stamp: int | None = None
+        self._stamp: Stamp | None = None
         self._entries: dict[tuple[str, uuid.UUID], tuple[list[Any], bytes]] = {}
         self._bytes = 0
 
-    def _current(self, owner: object, stamp: int) -> None:
+    def _current(self, owner: object, stamp: Stamp) -> None:
         if owner is not self._owner or stamp != self._stamp:
             self._owner, self._stamp = owner, stamp
             self._entries.clear()
             self._bytes = 0
 
     def get(
-        self, owner: object, stamp: int, key: tuple[str, uuid.UUID]
+        self, owner: object, stamp: Stamp, key: tuple[str, uuid.UUID]
     ) -> tuple[list[Any], bytes] | None:
         self._current(owner, stamp)
         return self._entries.get(key)
@@ -71,7 +73,7 @@ class ResponseCache:
     def put(
         self,
         owner: object,
-        stamp: int,
+        stamp: Stamp,
         key: tuple[str, uuid.UUID],
         headers: list[Any],
         body: bytes,
@@ -173,10 +175,18 @@ class HotDocuments:
         try:
             patch = DocumentPatchIn.model_validate_json(body)
             access = await document_access(
-                services, caller, uuid.UUID(document_id), Subject.DOCUMENT, Action.UPDATE
+                services,
+                caller,
+                DOCUMENT_ID.validate_python(document_id),  # as the route reads it
+                Subject.DOCUMENT,
+                Action.UPDATE,
             )
-        except (ValidationError, ValueError, AppError):
-            await self.app(scope, receive, send)  # the route says what is wrong
+        except Exception as exc:
+            # Invalid, refused, or a failure of ours: the route says what is wrong, in its
+            # own words and error shape.
+            if not isinstance(exc, (ValidationError, AppError)):
+                log.warning("hot PATCH: guard failed; the route answers", exc_info=True)
+            await self.app(scope, receive, send)
             return
         scope["route"] = self.patch_route
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,8 +22,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from mdreader.db.stamps import open_stamp
+from mdreader.db.stamps import Stamp, open_stamp
 from mdreader.errors import AppError
+
+log = logging.getLogger("mdreader.db")
 
 
 def _is_sqlite(url: str | URL) -> bool:
@@ -165,7 +168,7 @@ class Database:
         self._stamp = open_stamp(url)
         self._inline = _inline_engine(url)
 
-    async def change_stamp(self) -> int | None:
+    async def change_stamp(self) -> Stamp | None:
         """A number that changes whenever anyone commits a change to the primary (see
         db/stamps.py); None when there is no such signal right now, or none at all
         (in-memory SQLite): then nothing may be cached against it."""
@@ -269,9 +272,15 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[Any]]) 
 
 
 async def run_after_commit(session: AsyncSession) -> None:
+    """Run them all. The transaction is committed: a callback that fails (a cache or a bus
+    out of reach) is logged, and must not turn a stored write into an error that invites the
+    caller to send it again."""
     callbacks = session.info.pop("after_commit", [])
     for callback in callbacks:
-        await callback()
+        try:
+            await callback()
+        except Exception:
+            log.exception("after-commit step failed; the transaction itself is committed")
 
 
 def migrations_dir() -> Path:

@@ -6,10 +6,10 @@ other workers, the CLI, other instances.
 
 - SQLite: ``PRAGMA data_version`` on a connection of its own that never writes: it changes
   when any other connection commits. A read of the WAL index, about 3 µs, no lock waited for.
-- PostgreSQL: ``pg_current_wal_insert_lsn()``, the position where the next WAL record goes;
-  every commit writes one. One query answers every request that arrived before it was sent
-  (requests arriving meanwhile share the next one), so under load the cost per request is a
-  fraction of a round trip.
+- PostgreSQL: the WAL insert position with the transaction snapshot (see PostgresStamp).
+  One query answers every request that arrived before it was sent (requests arriving
+  meanwhile share the next one), so under load the cost per request is a fraction of a round
+  trip.
 
 A stamp of None means "unknown right now" (busy, disconnected): nothing is cached then.
 """
@@ -29,9 +29,12 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger("mdreader.db")
 
 
+Stamp = int | str  # compared for equality only
+
+
 class ChangeStamp(ABC):
     @abstractmethod
-    async def read(self) -> int | None:
+    async def read(self) -> Stamp | None:
         """The current stamp, taken after the call began; None when it cannot be known."""
 
     @abstractmethod
@@ -63,17 +66,36 @@ class SqliteStamp(ChangeStamp):
 
 
 class PostgresStamp(ChangeStamp):
+    """The WAL insert position and the transaction snapshot, read in one statement.
+
+    The position moves when any transaction writes its commit record; the snapshot (next
+    transaction id, those still running) moves when that commit becomes visible, which may
+    be later (waiting for the WAL flush or a synchronous standby). Either alone could let a
+    read taken in between be cached as current. The connection's generation is part of the
+    stamp, so that nothing cached before a reconnect (a failover) is trusted after it.
+
+    A dedicated one-connection engine from the same URL (same TLS and connect options as the
+    application's). A query that does not answer within QUERY_SECONDS drops the connection
+    and answers None, so a cut connection never holds up the requests waiting for it.
+    """
+
+    QUERY = "SELECT pg_current_wal_insert_lsn()::text || ' ' || pg_current_snapshot()::text"
+    QUERY_SECONDS = 1.0
     RETRY_SECONDS = 1.0
 
     def __init__(self, url: str) -> None:
-        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+        from sqlalchemy.ext.asyncio import create_async_engine
+        from sqlalchemy.pool import NullPool
+
+        self._engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
         self._conn: Any = None
-        self._next: asyncio.Future[int | None] | None = None
+        self._generation = 0
+        self._next: asyncio.Future[str | None] | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._failed_at = 0.0
+        self._failed_at = float("-inf")
         self._closed = False
 
-    async def read(self) -> int | None:
+    async def read(self) -> str | None:
         if self._closed or time.monotonic() - self._failed_at < self.RETRY_SECONDS:
             return None
         if self._next is None:
@@ -95,34 +117,40 @@ class PostgresStamp(ChangeStamp):
                 value = None
             waiter.set_result(value)
 
-    async def _query(self) -> int | None:
-        import asyncpg
-
+    async def _query(self) -> str | None:
         try:
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncpg.connect(self._dsn, timeout=5)
-            lsn: str = await self._conn.fetchval("SELECT pg_current_wal_insert_lsn()::text")
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            async with asyncio.timeout(self.QUERY_SECONDS):
+                if self._conn is None:
+                    self._conn = await self._engine.connect()
+                    self._generation += 1
+                value = (await self._conn.exec_driver_sql(self.QUERY)).scalar_one()
+        except Exception:
             log.warning("change stamp unavailable; nothing is cached for now", exc_info=True)
             self._failed_at = time.monotonic()
             await self._drop()
             return None
-        high, _, low = lsn.partition("/")
-        return (int(high, 16) << 32) | int(low, 16)
+        return f"{self._generation} {value}"
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                await conn.close(timeout=2)
-            except Exception:
-                conn.terminate()
+        if conn is None:
+            return
+        try:
+            async with asyncio.timeout(2):
+                await conn.invalidate()
+        except Exception:
+            log.debug("change stamp connection dropped uncleanly", exc_info=True)
 
     async def close(self) -> None:
         self._closed = True
         if self._runner is not None:
-            await self._runner  # its last round; it catches its own errors
+            try:
+                async with asyncio.timeout(self.QUERY_SECONDS + 1):
+                    await self._runner  # its last round; it catches its own errors
+            except TimeoutError:
+                self._runner.cancel()
         await self._drop()
+        await self._engine.dispose()
 
 
 def open_stamp(url: str) -> ChangeStamp | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,8 @@ from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.services import search
 from mdreader.ytext import apply_text, initial_state, make_doc, text_of
+
+log = logging.getLogger("mdreader.documents")
 
 
 def check_size(services: Services, content: str) -> None:
@@ -250,44 +253,63 @@ class EditQueue:
     Edits of the same document in one batch apply in arrival order; its text is diffed into
     the Yjs log once, from the last text given, and it is re-indexed once. Every edit of the
     batch is answered with the document as committed. An edit that fails on its own (a move
-    that would make a cycle, a document trashed meanwhile) fails alone; if the transaction
-    itself fails, each edit is retried in a transaction of its own.
+    that would make a cycle, a document trashed meanwhile) fails alone. If the transaction
+    fails because of one edit's data, each edit is retried in a transaction of its own; if
+    the database itself is the trouble (busy, unreachable), the whole batch fails at once.
+
+    SQLite takes one writer at a time, so all documents share one queue. PostgreSQL locks
+    rows, so each document has its own queue: a document locked elsewhere (another worker,
+    the compactor) holds up only the edits of that document.
     """
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self._queue: list[Edit] = []
-        self._task: asyncio.Task[None] | None = None
+        self._per_document = services.db.dialect == "postgresql"
+        self._queues: dict[uuid.UUID | None, list[Edit]] = {}
+        self._tasks: dict[uuid.UUID | None, asyncio.Task[None]] = {}
 
     async def submit(self, edit: Edit) -> tuple[Document, str]:
         """Queue the edit; returns the document (detached) and its live text once committed."""
         if edit.content is not None:
             check_size(self.services, edit.content)
-        self._queue.append(edit)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain(), name="mdreader-document-edits")
+        key = edit.document_id if self._per_document else None
+        self._queues.setdefault(key, []).append(edit)
+        if key not in self._tasks:
+            self._tasks[key] = asyncio.create_task(self._drain(key), name="mdreader-document-edits")
         # shield: a client that goes away does not cancel the batch the edit is part of.
         return await asyncio.shield(edit.done)
 
-    async def _drain(self) -> None:
-        # One turn of the event loop first: requests already parsed and waiting their turn
-        # join this batch instead of the next one (costs microseconds when idle).
-        await asyncio.sleep(0)
-        while self._queue:
-            batch, self._queue = self._queue, []
-            try:
-                await self._commit(batch)
-            except Exception as exc:
-                if len(batch) == 1:
-                    _fail(batch[0], exc)
-                    continue
+    async def _drain(self, key: uuid.UUID | None) -> None:
+        try:
+            # One turn of the event loop first: requests already parsed and waiting their
+            # turn join this batch instead of the next one (microseconds when idle).
+            await asyncio.sleep(0)
+            while batch := self._queues.pop(key, None):
+                await self._commit_batch(batch)
+        finally:
+            self._tasks.pop(key, None)
+            if self._queues.get(key):  # came in as this task was ending
+                self._tasks[key] = asyncio.create_task(
+                    self._drain(key), name="mdreader-document-edits"
+                )
+
+    async def _commit_batch(self, batch: list[Edit]) -> None:
+        try:
+            await self._commit(batch)
+            return
+        except Exception as exc:
+            log.warning("a batch of %d document edits failed", len(batch), exc_info=True)
+            if len(batch) == 1 or _database_trouble(exc):
                 for edit in batch:
-                    if edit.done.done():
-                        continue
-                    try:
-                        await self._commit([edit])
-                    except Exception as alone:
-                        _fail(edit, alone)
+                    _fail(edit, exc)
+                return
+        for edit in batch:
+            if edit.done.done():
+                continue
+            try:
+                await self._commit([edit])
+            except Exception as alone:
+                _fail(edit, alone)
 
     async def _commit(self, batch: list[Edit]) -> None:
         services = self.services
@@ -328,9 +350,10 @@ class EditQueue:
         self, session: AsyncSession, document: Document, edits: list[Edit]
     ) -> tuple[bool, bool]:
         """Apply one document's edits in order: (changed at all, a Yjs update logged)."""
-        changed_by: uuid.UUID | None = None
-        text: Edit | None = None
-        for edit in edits:
+        # Who changed it last, in arrival order: (position in the batch, user).
+        last: tuple[int, uuid.UUID] | None = None
+        text: tuple[int, str, uuid.UUID] | None = None
+        for i, edit in enumerate(edits):
             if edit.move:
                 try:
                     # Checks everything before it changes anything (no partial move).
@@ -339,25 +362,47 @@ class EditQueue:
                 except AppError as exc:
                     _fail(edit, exc)  # this edit fails whole: its title and text are skipped
                     continue
-                changed_by = edit.user_id
+                last = (i, edit.user_id)
             if edit.title is not None:
                 document.title = edit.title.strip() or document.title
-                changed_by = edit.user_id
+                last = (i, edit.user_id)
             if edit.content is not None:
-                text = edit
+                text = (i, edit.content, edit.user_id)
         logged = False
-        if text is not None and text.content is not None:
+        if text is not None:
+            i, content, user_id = text
             logged = (
-                await write_content(self.services, session, document, text.content, text.user_id)
-                is not None
+                await write_content(self.services, session, document, content, user_id) is not None
             )
-            if logged:
-                changed_by = text.user_id
-        if changed_by is not None:
+            if logged and (last is None or last[0] <= i):
+                last = (i, user_id)
+        if last is not None:
             document.updated_at = utcnow()
-            document.updated_by = changed_by
+            document.updated_by = last[1]
         await session.flush()
-        return changed_by is not None, logged
+        return last is not None, logged
+
+
+def _database_trouble(exc: BaseException) -> bool:
+    """The database, not one edit, failed (busy, cut off, timed out): retrying the batch
+    edit by edit would only wait the same timeouts once per edit."""
+    from sqlalchemy import exc as sa
+
+    from mdreader.db.engine import DatabaseBusy
+
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    return isinstance(
+        exc,
+        (
+            DatabaseBusy,
+            sa.OperationalError,
+            sa.InterfaceError,
+            sa.TimeoutError,
+            ConnectionError,
+            TimeoutError,
+        ),
+    )
 
 
 def _fail(edit: Edit, exc: BaseException) -> None:
