@@ -1,15 +1,16 @@
 """The busiest routes served before the router: ``GET /api/documents/{id}`` from a validated
 response cache, ``PATCH /api/documents/{id}`` through the route's own guard and handler.
 
-The route itself (api/documents.py, behind its policy guard) stays the only place that decides
-what a caller may read and what the answer is. This layer remembers the exact answer it gave
-to a caller for a document, together with the database's change stamp at the time of the
-read, and gives the same bytes again only while the stamp is unchanged: any commit by anyone
-(this process, another worker, the CLI) changes the stamp and empties the cache. So a cached
-answer is never older than the database, and authorization is re-derived after every change.
+For GET, the route itself (api/documents.py, behind its policy guard) stays the only place
+that decides what a caller may read and what the answer is. This layer remembers the exact
+answer the route gave to a caller for a document, together with the database's change stamp
+(db/stamps.py) taken before the read, and gives the same bytes again only while the stamp is
+unchanged: any commit by anyone (this process, another worker or instance, the CLI) moves it
+and empties the cache. So a cached answer is never older than the database, and
+authorization is re-derived after every change. Without a stamp nothing is cached.
 
 Each request still authenticates (``resolve_token``, the same as every route: an expired or
-revoked token is refused as usual). Without a change stamp (PostgreSQL) nothing is cached.
+revoked token is refused as usual).
 """
 
 from __future__ import annotations
