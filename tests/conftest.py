@@ -19,6 +19,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -167,6 +168,17 @@ class Outbox(ConsoleMailer):
 @pytest.fixture
 def outbox() -> Outbox:
     return Outbox()
+
+
+@asynccontextmanager
+async def serving(settings: Settings, outbox: Outbox) -> AsyncIterator[tuple[Any, Factory]]:
+    """An app of its own (for settings the ``app`` fixture does not have), running, with a
+    client and a factory bound to it."""
+    application = create_app(settings, mailer=outbox)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield application, Factory(client, outbox)
 
 
 @pytest.fixture

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
+import zipfile
 
 import httpx
 import pytest
 
-from mdreader.app import create_app
 from mdreader.backends.storage import S3Storage, create_storage
 from mdreader.services.files import decide_type, normalize_name, sniff
-from tests.conftest import Factory, Moto, make_settings
+from tests.conftest import Factory, Moto, make_settings, serving
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
 SVG = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 HTML = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>"
+
+
+def zip_of(files: dict[str, str | bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
 
 
 async def upload(client, ws, user, name, data, content_type="application/octet-stream"):
@@ -109,19 +118,16 @@ async def test_types_not_allowed_or_mismatched_are_415(client, factory: Factory)
 
 async def test_over_the_limit_is_413(tmp_path, database_url, outbox):
     settings = make_settings(tmp_path, database_url, max_upload_bytes=1000)
-    app = create_app(settings, mailer=outbox)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            factory = Factory(client, outbox)
-            owner = await factory.user()
-            ws = await factory.workspace(owner)
-            assert (await upload(client, ws, owner, "a.txt", b"a" * 1000)).status_code == 201
-            r = await upload(client, ws, owner, "b.txt", b"a" * 1001)
-            assert r.status_code == 413
-            assert r.json()["code"] == "too_large"
-            r = await upload(client, ws, owner, "c.txt", b"a" * 200_000)
-            assert r.status_code == 413
+    async with serving(settings, outbox) as (_, factory):
+        client = factory.client
+        owner = await factory.user()
+        ws = await factory.workspace(owner)
+        assert (await upload(client, ws, owner, "a.txt", b"a" * 1000)).status_code == 201
+        r = await upload(client, ws, owner, "b.txt", b"a" * 1001)
+        assert r.status_code == 413
+        assert r.json()["code"] == "too_large"
+        r = await upload(client, ws, owner, "c.txt", b"a" * 200_000)
+        assert r.status_code == 413
 
 
 async def test_names_are_normalized_and_ids_are_the_servers(client, factory: Factory, settings):
@@ -162,17 +168,14 @@ async def test_s3_storage_redirects_to_a_signed_link_or_proxies(
     storage = create_storage(settings)
     assert isinstance(storage, S3Storage)
     storage.ensure_bucket()
-    app = create_app(settings, mailer=outbox)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            factory = Factory(client, outbox)
-            owner = await factory.user()
-            ws = await factory.workspace(owner)
-            r = await upload(client, ws, owner, "logo.svg", SVG, "image/svg+xml")
-            assert r.status_code == 201, r.text
-            got = await client.get(r.json()["url"], headers=owner.headers)
-            assert (await client.get("/health/ready")).status_code == 200
+    async with serving(settings, outbox) as (_, factory):
+        client = factory.client
+        owner = await factory.user()
+        ws = await factory.workspace(owner)
+        r = await upload(client, ws, owner, "logo.svg", SVG, "image/svg+xml")
+        assert r.status_code == 201, r.text
+        got = await client.get(r.json()["url"], headers=owner.headers)
+        assert (await client.get("/health/ready")).status_code == 200
     if downloads == "proxy":
         assert got.status_code == 200
         assert got.content == SVG
@@ -223,19 +226,18 @@ async def test_deleting_the_workspace_deletes_its_files(client, factory: Factory
 
 
 async def test_import_and_export_keep_attachments_in_storage(client, factory: Factory, settings):
-    import io
-    import zipfile
-
     owner = await factory.user()
     ws = await factory.workspace(owner)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("Trip.md", "![map](img/map.png) [tool](tool.exe)")
-        zf.writestr("img/map.png", PNG)
-        zf.writestr("tool.exe", b"MZ\x90\x00")
+    archive = zip_of(
+        {
+            "Trip.md": "![map](img/map.png) [tool](tool.exe)",
+            "img/map.png": PNG,
+            "tool.exe": b"MZ\x90\x00",
+        }
+    )
     r = await client.post(
         f"/api/workspaces/{ws['id']}/import",
-        files={"files": ("trip.zip", buf.getvalue(), "application/zip")},
+        files={"files": ("trip.zip", archive, "application/zip")},
         headers=owner.headers,
     )
     assert r.status_code == 201, r.text
@@ -256,28 +258,18 @@ async def test_import_and_export_keep_attachments_in_storage(client, factory: Fa
 
 
 async def test_failed_import_leaves_no_stored_file(tmp_path, database_url, outbox):
-    import io
-    import zipfile
-
     settings = make_settings(tmp_path, database_url, max_document_bytes=100)
-    app = create_app(settings, mailer=outbox)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            factory = Factory(client, outbox)
-            owner = await factory.user()
-            ws = await factory.workspace(owner)
-            buf = io.BytesIO()
-            with zipfile.ZipFile(buf, "w") as zf:
-                zf.writestr("a.md", "![i](i.png)")
-                zf.writestr("i.png", PNG)
-                zf.writestr("b.md", "x" * 200)
-            r = await client.post(
-                f"/api/workspaces/{ws['id']}/import",
-                files={"files": ("a.zip", buf.getvalue(), "application/zip")},
-                headers=owner.headers,
-            )
-            assert r.status_code == 413, r.text
-            listed = await client.get(f"/api/workspaces/{ws['id']}/files", headers=owner.headers)
-            assert listed.json() == []
+    async with serving(settings, outbox) as (_, factory):
+        client = factory.client
+        owner = await factory.user()
+        ws = await factory.workspace(owner)
+        archive = zip_of({"a.md": "![i](i.png)", "i.png": PNG, "b.md": "x" * 200})
+        r = await client.post(
+            f"/api/workspaces/{ws['id']}/import",
+            files={"files": ("a.zip", archive, "application/zip")},
+            headers=owner.headers,
+        )
+        assert r.status_code == 413, r.text
+        listed = await client.get(f"/api/workspaces/{ws['id']}/files", headers=owner.headers)
+        assert listed.json() == []
     assert not [p for p in settings.files_dir.rglob("*") if p.is_file()]
