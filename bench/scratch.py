@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def _admin(url: str, sql: str) -> None:
+async def pg_admin(url: str, sql: str) -> None:
+    """Run one statement on the PostgreSQL server at ``url`` outside a transaction (CREATE /
+    DROP DATABASE)."""
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
@@ -36,11 +38,11 @@ async def _admin(url: str, sql: str) -> None:
 def scratch_postgres(admin_url: str) -> Iterator[str]:
     """The URL of a new, empty database on the server ``admin_url`` points at."""
     name = f"mdreader_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(admin_url, f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def server_env(data_dir: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
+from bench.scratch import pg_admin
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -57,12 +58,7 @@ def _unavailable(what: str, exc: BaseException) -> NoReturn:
 
 
 async def _pg_admin(sql: str) -> None:
-    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
+    await pg_admin(PG_ADMIN_URL, sql)
 
 
 @pytest.fixture(scope="session")

@@ -215,9 +215,10 @@ async def test_deleting_the_workspace_deletes_its_files(client, factory: Factory
     owner = await factory.user()
     ws = await factory.workspace(owner)
     keep = await factory.workspace(owner, "Keep")
-    await upload(client, ws, owner, "a.txt", b"one")
-    await upload(client, ws, owner, "b.png", PNG)
+    assert (await upload(client, ws, owner, "a.txt", b"one")).status_code == 201
+    assert (await upload(client, ws, owner, "b.png", PNG)).status_code == 201
     kept = (await upload(client, keep, owner, "c.txt", b"three")).json()
+    assert len([p for p in settings.files_dir.rglob("*") if p.is_file()]) == 3
     assert (
         await client.delete(f"/api/workspaces/{ws['id']}", headers=owner.headers)
     ).status_code == 204

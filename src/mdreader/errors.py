@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 log = logging.getLogger("mdreader.errors")
 
@@ -52,9 +54,28 @@ def error_body(detail: object, code: str) -> dict[str, object]:
     return {"detail": detail, "code": code}
 
 
-def internal_error_body() -> dict[str, object]:
-    """What a caller is told of a failure that is ours (the details go to the log)."""
-    return error_body("Something went wrong on our side.", "internal_error")
+# What a caller is told of a failure that is ours (the details go to the log).
+INTERNAL_DETAIL = "Something went wrong on our side."
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: dict[str, str] | None = None
+) -> None:
+    """A JSON response from plain ASGI code (the layers before the router)."""
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(
+    send: Send, status: int, detail: object, code: str, headers: dict[str, str] | None = None
+) -> None:
+    """The contract's error shape from plain ASGI code, rendered as JSONResponse renders it."""
+    text = json.dumps(
+        error_body(detail, code), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )
+    await send_json(send, status, text.encode(), headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -86,4 +107,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(internal_error_body(), 500)
+        return JSONResponse(error_body(INTERNAL_DETAIL, "internal_error"), 500)

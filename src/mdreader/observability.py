@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mdreader.errors import send_error
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -128,6 +130,14 @@ class Metrics:
         children[1].observe(seconds)
 
 
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of a request header (``name`` in lower case, as ASGI gives them)."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value
+    return None
+
+
 def route_template(scope: Scope) -> str:
     """The matched route's path template (``/api/documents/{document_id}``), not the raw path,
     so that metrics have one series per route. The router records the match in the scope."""
@@ -191,11 +201,8 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = None
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")[:64]
-                break
+        raw = header(scope, b"x-request-id")
+        incoming = raw.decode("latin-1")[:64] if raw is not None else None
         # Unique, not secret: no system call for it.
         request_id = (
             incoming if incoming and incoming.isprintable() else f"{random.getrandbits(128):032x}"
@@ -259,18 +266,15 @@ class BodyLimitMiddleware:
         path = scope["path"]
         if path.endswith(("/files", "/import")):
             limit = self.max_upload + 64 * 1024  # multipart framing
-        declared = None
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    await _reject(
-                        send, 400, "The Content-Length header is not a number.", "bad_request"
-                    )
-                    return
+        raw = header(scope, b"content-length")
+        declared = int(raw) if raw is not None and raw.isdigit() else None
+        if raw is not None and declared is None:
+            await send_error(send, 400, "The Content-Length header is not a number.", "bad_request")
+            return
         if declared is not None and declared > limit:
-            await _reject(send, 413, f"The request body is larger than {limit} bytes.", "too_large")
+            await send_error(
+                send, 413, f"The request body is larger than {limit} bytes.", "too_large"
+            )
             return
         received = 0
 
@@ -291,18 +295,3 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"The request body is larger than {limit} bytes.")
-
-
-async def _reject(send: Send, status: int, detail: str, code: str) -> None:
-    body = json.dumps({"detail": detail, "code": code}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

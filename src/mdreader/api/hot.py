@@ -15,7 +15,6 @@ revoked token is refused as usual).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -34,7 +33,8 @@ from mdreader.api.deps import (
 from mdreader.api.documents import apply_patch
 from mdreader.context import Services
 from mdreader.db.stamps import Stamp
-from mdreader.errors import AppError, error_body, internal_error_body
+from mdreader.errors import INTERNAL_DETAIL, AppError, send_error, send_json
+from mdreader.observability import header
 from mdreader.policy import Action, Subject
 from mdreader.schemas import DocumentPatchIn
 
@@ -89,6 +89,9 @@ class ResponseCache:
             self._bytes = 0
         self._entries[key] = (headers, body)
         self._bytes += len(body)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -193,13 +196,13 @@ class HotDocuments:
         try:
             answer = await apply_patch(services, access, patch)
         except AppError as exc:
-            await _send_json(send, exc.status, error_body(exc.detail, exc.code), exc.headers)
+            await send_error(send, exc.status, exc.detail, exc.code, exc.headers)
             return
         except Exception:  # as the app's own handler does for the routes
             log.exception("unhandled error on PATCH %s", scope["path"])
-            await _send_json(send, 500, internal_error_body())
+            await send_error(send, 500, INTERNAL_DETAIL, "internal_error")
             return
-        await _send(send, 200, answer.model_dump_json().encode())
+        await send_json(send, 200, answer.model_dump_json().encode())
 
 
 async def _caller(services: Services, scope: Scope) -> Caller | None:
@@ -214,17 +217,13 @@ async def _caller(services: Services, scope: Scope) -> Caller | None:
 
 
 def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None
+    raw = header(scope, b"content-length")
+    return int(raw) if raw is not None and raw.isdigit() else None
 
 
 def _is_json(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/json"
-    return False
+    raw = header(scope, b"content-type") or b""
+    return raw.split(b";", 1)[0].strip().lower() == b"application/json"
 
 
 async def _read_body(receive: Receive, expected: int) -> tuple[bytes, Receive]:
@@ -251,27 +250,6 @@ async def _read_body(receive: Receive, expected: int) -> tuple[bytes, Receive]:
     return body, replay
 
 
-async def _send(send: Send, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    for name, value in (extra or {}).items():
-        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _send_json(
-    send: Send, status: int, payload: object, extra: dict[str, str] | None = None
-) -> None:
-    # As Starlette's JSONResponse renders it.
-    text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    await _send(send, status, text.encode(), extra)
-
-
 def _bearer(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return parse_bearer(value.decode("latin-1"))
-    return None
+    raw = header(scope, b"authorization")
+    return parse_bearer(raw.decode("latin-1")) if raw is not None else None

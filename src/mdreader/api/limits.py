@@ -6,13 +6,13 @@ Sign-in keeps its own, stricter throttle (``services.auth.throttle_*``).
 
 from __future__ import annotations
 
-import json
 import logging
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mdreader.api.deps import client_ip
+from mdreader.errors import send_error
 
 log = logging.getLogger("mdreader.ratelimit")
 
@@ -48,22 +48,10 @@ class RateLimitMiddleware:
         if verdict.allowed:
             await self.app(scope, receive, send)
             return
-        body = json.dumps(
-            {
-                "detail": "Too many requests from your address. "
-                f"Try again in {verdict.retry_after} seconds.",
-                "code": "rate_limited",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(verdict.retry_after).encode()),
-                ],
-            }
+        await send_error(
+            send,
+            429,
+            f"Too many requests from your address. Try again in {verdict.retry_after} seconds.",
+            "rate_limited",
+            {"Retry-After": str(verdict.retry_after)},
         )
-        await send({"type": "http.response.body", "body": body})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 import time
@@ -36,17 +35,9 @@ def issue_access_token(key: str, user_id: uuid.UUID, session_id: uuid.UUID, ttl:
 
 
 def decode_access_token(key: str, token: str) -> AccessClaims | None:
-    """The claims of a valid token, or None for anything tampered, expired or malformed."""
-    claims = _verified(key, token)
-    if claims is None or claims.expires_at <= time.time():
-        return None
-    return claims
-
-
-@functools.lru_cache(maxsize=4096)
-def _verified(key: str, token: str) -> AccessClaims | None:
-    """Signature and claims checked once per token: a client sends the same token with every
-    request until it expires, and verifying costs more than the rest of a cached read."""
+    """The claims of a valid token, or None for anything tampered, expired or malformed.
+    (Callers that see the same token often cache the result and re-check ``expires_at``:
+    ``backends.identity``.)"""
     try:
         payload = jwt.decode(
             token,

@@ -35,8 +35,9 @@ class Identity:
 
 @functools.lru_cache(maxsize=4096)
 def _local_identity(key: str, token: str) -> Identity | None:
-    """Made once per token (a client sends the same one until it expires); expiry is checked
-    by the caller on every use."""
+    """Signature and claims checked once per token: a client sends the same token with every
+    request until it expires, and verifying costs more than the rest of a cached read. The
+    caller re-checks expiry on every use."""
     claims = decode_access_token(key, token)
     if claims is None:
         return None

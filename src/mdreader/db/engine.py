@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from mdreader.db.stamps import Stamp, open_stamp
+from mdreader.db.stamps import SqliteStamp, Stamp, open_stamp
 from mdreader.errors import AppError
 
 log = logging.getLogger("mdreader.db")
@@ -30,6 +30,14 @@ log = logging.getLogger("mdreader.db")
 
 def _is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_file(url: str | URL) -> str | None:
+    """The file of an SQLite database URL; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
 
 
 def _create_engine(url: str | URL, *, write: bool, pool_size: int, echo: bool) -> AsyncEngine:
@@ -40,8 +48,8 @@ def _create_engine(url: str | URL, *, write: bool, pool_size: int, echo: bool) -
             import mdreader.db.sqlite_driver  # noqa: F401  (registers the dialect)
 
             url = parsed.set(drivername="sqlite+mdreader")
-        database = make_url(url).database
-        if database and database != ":memory:":
+        database = _sqlite_file(url)
+        if database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             url,
@@ -165,8 +173,12 @@ class Database:
         # of polling the file lock (busy_timeout), which starves some of them for seconds;
         # other processes (the CLI) still meet at the file lock.
         self._write_turn = asyncio.Lock() if _is_sqlite(url) else None
-        self._stamp = open_stamp(url)
-        self._inline = _inline_engine(url)
+        # On SQLite, two connections of the event loop's own (never a thread hop): the change
+        # stamp's, and the guards' (read_row). Both come after the engines, which made the
+        # database's folder.
+        database = _sqlite_file(url)
+        self._stamp = SqliteStamp(database) if database else open_stamp(url)
+        self._inline = _inline_engine(database) if database else None
 
     async def change_stamp(self) -> Stamp | None:
         """A number that changes whenever anyone commits a change to the primary (see
@@ -248,12 +260,9 @@ class Database:
             await engine.dispose()
 
 
-def _inline_engine(url: str) -> Engine | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
+def _inline_engine(database: str) -> Engine:
     engine = create_engine(
-        f"sqlite:///{parsed.database}",
+        f"sqlite:///{database}",
         poolclass=StaticPool,  # one connection, used only from the event loop's thread
         isolation_level="AUTOCOMMIT",
         connect_args={"check_same_thread": False, "timeout": 0},
@@ -299,8 +308,8 @@ def migrate(url: str, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.attributes["database_url"] = url
     if _is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
+        database = _sqlite_file(url)
+        if database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
 
     def run() -> None:

@@ -21,7 +21,6 @@ import logging
 import sqlite3
 import time
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -43,7 +42,6 @@ class ChangeStamp(ABC):
 
 class SqliteStamp(ChangeStamp):
     def __init__(self, path: str) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Used from the event loop's thread only. timeout=0: a busy moment answers None at
         # once instead of blocking the loop.
         self._conn: sqlite3.Connection | None = sqlite3.connect(
@@ -154,14 +152,10 @@ class PostgresStamp(ChangeStamp):
 
 
 def open_stamp(url: str) -> ChangeStamp | None:
-    """The stamp of the primary database at ``url``; None where there is none. (Answers to
-    be cached are read from the primary, never from a replica: see api/deps.py.)"""
+    """The stamp of a primary database other than an SQLite file (that one is
+    ``SqliteStamp``); None where there is none. (Answers to be cached are read from the
+    primary, never from a replica: see api/deps.py.)"""
     parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
-            return None
-        return SqliteStamp(parsed.database)
-    if backend == "postgresql" and parsed.get_driver_name() == "asyncpg":
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "asyncpg":
         return PostgresStamp(url)
     return None

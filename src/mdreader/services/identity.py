@@ -24,25 +24,33 @@ async def user_for_identity(services: Services, identity: Identity, token: str) 
     verified (else anyone could claim someone's account by signing up with their address),
     and never when it is linked to another subject already.
     """
+    async with services.db.primary_read_session() as session:
+        known = await session.scalar(select(User.id).where(User.external_id == identity.subject))
+    if known is not None:
+        return known
+    email, verified = identity.email, identity.email_verified
+    if not email:
+        # Asked of the provider once, and outside any transaction: no write turn or pooled
+        # connection is held during a call to another service.
+        found = await services.identity.email_of(token)
+        if found is None:
+            return None
+        email, verified = found
     for _attempt in range(2):
         try:
-            return await _find_or_create(services, identity, token)
+            return await _find_or_create(services, identity, email, verified)
         except IntegrityError:  # a concurrent first request created or linked it: look again
             continue
     return None
 
 
-async def _find_or_create(services: Services, identity: Identity, token: str) -> uuid.UUID | None:
+async def _find_or_create(
+    services: Services, identity: Identity, email: str, verified: bool
+) -> uuid.UUID | None:
     async with services.db.session() as session:
         user = await session.scalar(select(User).where(User.external_id == identity.subject))
         if user is not None:
             return user.id
-        email, verified = identity.email, identity.email_verified
-        if not email:
-            found = await services.identity.email_of(token)
-            if found is None:
-                return None
-            email, verified = found
         address = normalize_email(email)
         user = await session.scalar(select(User).where(User.email == address))
         if user is not None:

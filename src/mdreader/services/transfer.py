@@ -92,12 +92,6 @@ class Attachments(Protocol):
         """Remove the bytes of a file saved by an import that then failed."""
 
 
-def attachments_of(services: Services) -> Attachments | None:
-    """The instance's attachments (the files service over the storage backend, built in the
-    lifespan); None means attachments are skipped."""
-    return services.attachments
-
-
 def rewrite_links(content: str, resolve: Callable[[str], str | None]) -> str:
     """Replace every link target ``t`` with ``resolve(t)`` when that is not None."""
 
@@ -217,7 +211,7 @@ async def export_workspace(
     nodes = list(_walk(roots))
     by_id = {node.id: node for node in nodes}
     public = services.settings.public_url.rstrip("/")
-    attachments = attachments_of(services)
+    attachments = services.attachments  # None: attachments are skipped
     stored: dict[uuid.UUID, str | None] = {}  # file id -> path in the zip (None: missing)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for done, node in enumerate(nodes, 1):
@@ -471,7 +465,7 @@ async def import_files(
     for item in planned:
         docs.check_size(services, item.content)
     by_path = {item.source: item for item in planned if item.source}
-    attachments = attachments_of(services)
+    attachments = services.attachments  # None: attachments are skipped
     saved: dict[str, str] = {}  # attachment path -> URL
     saved_ids: list[uuid.UUID] = []
     refused: set[str] = set()
