@@ -263,3 +263,56 @@ async def test_document_bad_input(client, factory: Factory, app):
         f"/api/documents/{doc['id']}", json={"position": -1}, headers=owner.headers
     )
     assert r.status_code == 422
+
+
+def test_concurrent_title_edits_merge_and_the_seed_is_one_insertion():
+    from mdreader.ytext import TITLE_NAME, apply_texts, initial_state, seed_update, title_of
+
+    base = initial_state("", "Project Handbook")
+    a, b = make_doc(base), make_doc(base)
+    ua = apply_texts(a, {TITLE_NAME: "Project Handbook 2025"})
+    ub = apply_texts(b, {TITLE_NAME: "The Project Handbook"})
+    a.apply_update(ub)
+    b.apply_update(ua)
+    assert title_of(a) == title_of(b) == "The Project Handbook 2025"
+    # Seeding again (another server, a reload) adds nothing, also to an emptied title.
+    assert seed_update("Project Handbook") == seed_update("Project Handbook")
+    a.apply_update(seed_update("Project Handbook"))
+    assert title_of(a) == "The Project Handbook 2025"
+    empty = make_doc(initial_state("", ""), title="Ignored: already seeded")
+    assert title_of(empty) == ""
+
+
+async def test_rest_rename_of_a_document_from_before_live_titles(client, factory: Factory, app):
+    from pycrdt import Doc, Text
+    from sqlalchemy import update
+
+    from mdreader.db.models import Document
+    from mdreader.services.documents import pending_updates
+    from mdreader.ytext import title_of
+
+    owner, ws = await _setup(factory)
+    doc = await factory.document(ws, owner, "Old name", "text")
+    legacy = Doc()
+    legacy.get("content", type=Text).insert(0, "text")
+    services = app.state.services
+    async with services.db.session() as session:
+        await session.execute(
+            update(Document)
+            .where(Document.id == uuid.UUID(doc["id"]))
+            .values(ystate=legacy.get_update())
+        )
+    r = await client.patch(
+        f"/api/documents/{doc['id']}", json={"title": "New name"}, headers=owner.headers
+    )
+    assert r.json()["title"] == "New name"
+    # The logged update carries the seed ("Old name") with the rename, so a server loading
+    # the state with the new column cannot seed a second, different title.
+    async with services.db.session() as session:
+        row = await session.get(Document, uuid.UUID(doc["id"]))
+        updates = await pending_updates(session, row.id)
+        assert row.title == "New name"
+        assert title_of(make_doc(row.ystate, updates, title=row.title)) == "New name"
+    await compact(services, uuid.UUID(doc["id"]))
+    r = await client.get(f"/api/documents/{doc['id']}", headers=owner.headers)
+    assert (r.json()["title"], r.json()["content"]) == ("New name", "text")

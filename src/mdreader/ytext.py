@@ -1,28 +1,46 @@
-"""The Markdown of a document as a Yjs ``Y.Text`` named ``content`` (pycrdt).
+"""The Yjs document of a Markdown document (pycrdt): a ``Y.Text`` named ``content`` holds the
+Markdown, another named ``title`` the title.
 
 pycrdt indexes text by UTF-8 bytes while Yjs clients count UTF-16 units; edits computed on
 Python strings are turned into byte offsets here, so they land where they belong whatever
 the client's encoding.
+
+The title entered the Yjs document after the first documents were written, so a stored state
+may lack it. ``seed_title`` puts the stored title column in, always as the same update (the
+same client id, clock and text), so that however many servers do it for the same document,
+Yjs sees one insertion. Whether a document has its seed is told by that client id in the
+state vector, not by an empty title (a title may be emptied on purpose). The column only
+changes once the seed is durable (logged with the change, or compacted), so every server
+seeds a document with the same text.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pycrdt import Doc, Text
 
 TEXT_NAME = "content"
+TITLE_NAME = "title"
+# The client id of the seed: beyond 32 bits, so no Yjs client (a random uint32) has it.
+SEED_CLIENT = 2**32
+TITLE_MAX = 500  # the stored column's length
 _FINE_DIFF_LIMIT = 4000  # beyond this many changed characters, replace the changed span
 
 
-def make_doc(state: bytes = b"", updates: Iterable[bytes] = ()) -> Doc:
+def make_doc(state: bytes = b"", updates: Iterable[bytes] = (), title: str | None = None) -> Doc:
+    """The document from its stored state and updates; with ``title`` (the stored column),
+    seeded with it if it has no title yet."""
     doc: Doc = Doc()
     doc.get(TEXT_NAME, type=Text)
+    doc.get(TITLE_NAME, type=Text)
     if state:
         doc.apply_update(state)
     for update in updates:
         doc.apply_update(update)
+    if title is not None:
+        seed_title(doc, title)
     return doc
 
 
@@ -30,8 +48,54 @@ def text_of(doc: Doc) -> str:
     return str(doc.get(TEXT_NAME, type=Text))
 
 
-def initial_state(content: str) -> bytes:
+def title_of(doc: Doc) -> str:
+    return str(doc.get(TITLE_NAME, type=Text))
+
+
+def column_title(title: str) -> str:
+    """The live title as the stored column keeps it: one line, at most ``TITLE_MAX``."""
+    return title.replace("\r", " ").replace("\n", " ")[:TITLE_MAX]
+
+
+def seed_update(title: str) -> bytes:
+    """The one insertion of ``title`` every server makes alike. An empty title still leaves
+    a (deleted) mark, so the document counts as seeded."""
+    doc: Doc = Doc(client_id=SEED_CLIENT)
+    text = doc.get(TITLE_NAME, type=Text)
+    with doc.transaction():
+        text.insert(0, title or " ")
+        if not title:
+            del text[0:1]
+    return doc.get_update()
+
+
+def _clients(state_vector: bytes) -> set[int]:
+    """The client ids of an encoded state vector (pycrdt's own, so well formed)."""
+    numbers, value, shift = [], 0, 0
+    for byte in state_vector:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            numbers.append(value)
+            value, shift = 0, 0
+    return set(numbers[1::2])  # count, then (client, clock) pairs
+
+
+def has_seed(doc: Doc) -> bool:
+    return SEED_CLIENT in _clients(doc.get_state())
+
+
+def seed_title(doc: Doc, title: str) -> bool:
+    """Give a document stored before titles were live its title; True if it was missing."""
+    if has_seed(doc):
+        return False
+    doc.apply_update(seed_update(title))
+    return True
+
+
+def initial_state(content: str, title: str = "") -> bytes:
     doc = make_doc()
+    seed_title(doc, title)
     if content:
         doc.get(TEXT_NAME, type=Text).insert(0, content)
     return doc.get_update()
@@ -59,21 +123,32 @@ def _edits(old: str, new: str) -> list[tuple[int, int, str]]:
     ]
 
 
-def apply_text(doc: Doc, new: str) -> bytes | None:
-    """Turn the doc's text into ``new`` with a minimal edit; return the Yjs update, if any."""
-    text = doc.get(TEXT_NAME, type=Text)
+def _replace(text: Text, new: str) -> bool:
     old = str(text)
     edits = _edits(old, new)
-    if not edits:
-        return None
-    before = doc.get_state()
+    # From the end backwards so earlier offsets stay valid; offsets are UTF-8 bytes.
+    for start, end, replacement in reversed(edits):
+        byte_start = len(old[:start].encode())
+        byte_len = len(old[start:end].encode())
+        if byte_len:
+            del text[byte_start : byte_start + byte_len]
+        if replacement:
+            text.insert(byte_start, replacement)
+    return bool(edits)
+
+
+def apply_texts(doc: Doc, texts: Mapping[str, str], since: bytes | None = None) -> bytes | None:
+    """Turn each named text into its new value with minimal edits, in one transaction;
+    return the Yjs update since the state vector ``since`` (default: before the edits), or
+    None when no text changed."""
+    before = since if since is not None else doc.get_state()
+    changed = False
     with doc.transaction():
-        # From the end backwards so earlier offsets stay valid; offsets are UTF-8 bytes.
-        for start, end, replacement in reversed(edits):
-            byte_start = len(old[:start].encode())
-            byte_len = len(old[start:end].encode())
-            if byte_len:
-                del text[byte_start : byte_start + byte_len]
-            if replacement:
-                text.insert(byte_start, replacement)
-    return doc.get_update(before)
+        for name, new in texts.items():
+            changed = _replace(doc.get(name, type=Text), new) or changed
+    return doc.get_update(before) if changed else None
+
+
+def apply_text(doc: Doc, new: str) -> bytes | None:
+    """Turn the doc's text into ``new`` with a minimal edit; return the Yjs update, if any."""
+    return apply_texts(doc, {TEXT_NAME: new})

@@ -34,12 +34,15 @@ router = APIRouter(prefix="/api", tags=["documents"])
 HTML_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
 
 
-def document_public(document: Document | Row[Any], content: str, role: Role) -> DocumentPublic:
+def document_public(
+    document: Document | Row[Any], content: str, role: Role, title: str | None = None
+) -> DocumentPublic:
+    """The document as answered; ``title`` is the live one when it may differ from the row."""
     return DocumentPublic(
         id=document.id,
         workspace_id=document.workspace_id,
         parent_id=document.parent_id,
-        title=document.title,
+        title=document.title if title is None else title,
         content=content,
         position=document.position,
         created_at=document.created_at,
@@ -115,8 +118,8 @@ async def list_trash(
 async def get_document(
     access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
 ) -> DocumentPublic:
-    content = await svc.live_content(session, access.document.id)
-    return document_public(access.document, content, access.role)
+    title, content = await svc.live_texts(session, access.document.id)
+    return document_public(access.document, content, access.role, title)
 
 
 @router.get("/documents/{document_id}/html", response_class=HTMLResponse)
@@ -156,8 +159,8 @@ async def apply_patch(
         position=body.position,
     )
     assert services.edits is not None
-    document, content = await services.edits.submit(edit)
-    return document_public(document, content, access.role)
+    document, title, content = await services.edits.submit(edit)
+    return document_public(document, content, access.role, title)
 
 
 @router.delete("/documents/{document_id}", status_code=204)
@@ -179,5 +182,5 @@ async def restore_document(
     assert document is not None
     await svc.restore(session, document)
     await session.flush()
-    content = await svc.live_content(session, document.id)
-    return document_public(document, content, access.role)
+    title, content = await svc.live_texts(session, document.id)
+    return document_public(document, content, access.role, title)

@@ -88,5 +88,5 @@ async def shared_page(token: str, session: ReadSessionDep) -> HTMLResponse:
     document = await svc.resolve(session, token)
     if document is None:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=PAGE_HEADERS)
-    content = await docs.live_content(session, document.id)
-    return HTMLResponse(page(document.title, render_markdown(content)), headers=PAGE_HEADERS)
+    title, content = await docs.live_texts(session, document.id)
+    return HTMLResponse(page(title, render_markdown(content)), headers=PAGE_HEADERS)

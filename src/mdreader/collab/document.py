@@ -10,7 +10,7 @@ from pycrdt import Doc, Text, get_state
 
 from mdreader.collab.awareness import Awareness
 from mdreader.collab.encoding import ProtocolError, read_state_vector
-from mdreader.ytext import TEXT_NAME
+from mdreader.ytext import TEXT_NAME, TITLE_NAME
 
 if TYPE_CHECKING:
     from mdreader.collab.connection import DocumentConnection
@@ -44,6 +44,7 @@ class LiveDocument:
         self.id = document_id
         self.ydoc: Doc = Doc()
         self.ydoc.get(TEXT_NAME, type=Text)
+        self.ydoc.get(TITLE_NAME, type=Text)
         self.awareness = Awareness(max_state_bytes=max_awareness_bytes)
         self.connections: set[DocumentConnection] = set()
         self.loaded = asyncio.Event()

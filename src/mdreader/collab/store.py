@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from mdreader.collab.extensions import Extension, Origin
 from mdreader.db.models import Document, DocumentUpdate
 from mdreader.db.types import utcnow
+from mdreader.ytext import seed_title
 
 if TYPE_CHECKING:
     from mdreader.collab.document import LiveDocument
@@ -32,15 +33,26 @@ _Item = tuple[uuid.UUID, bytes, uuid.UUID | None, asyncio.Future[None]]
 
 async def read_document(services: Services, document_id: uuid.UUID) -> list[bytes]:
     """The stored state and every logged update after it, in order."""
+    return (await read_stored(services, document_id))[0]
+
+
+async def read_stored(services: Services, document_id: uuid.UUID) -> tuple[list[bytes], str]:
+    """The stored state and logged updates, and the title column (to seed a document from
+    before live titles, see ytext)."""
     async with services.db.primary_read_session() as session:
-        state = await session.scalar(select(Document.ystate).where(Document.id == document_id))
+        row = (
+            await session.execute(
+                select(Document.ystate, Document.title).where(Document.id == document_id)
+            )
+        ).first()
+        state, title = (row.ystate, row.title) if row is not None else (b"", "")
         rows = await session.scalars(
             select(DocumentUpdate.data)
             .where(DocumentUpdate.document_id == document_id)
             .order_by(DocumentUpdate.id)
         )
         updates = list(rows)
-    return ([state] if state else []) + updates
+    return ([state] if state else []) + updates, title
 
 
 class DatabaseStore(Extension):
@@ -77,8 +89,10 @@ class DatabaseStore(Extension):
                 await task
 
     async def load(self, doc: LiveDocument) -> None:
-        for update in await read_document(self.services, doc.id):
+        updates, title = await read_stored(self.services, doc.id)
+        for update in updates:
             doc.apply(update)
+        seed_title(doc.ydoc, title)  # the same seed on every server: kept in memory only
 
     async def store(self, doc: LiveDocument, update: bytes, origin: Origin) -> None:
         if origin.source != "connection":

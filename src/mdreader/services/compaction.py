@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from mdreader.db.models import Document, DocumentUpdate
 from mdreader.services import search
 from mdreader.services.debounce import Debouncer
-from mdreader.ytext import make_doc, text_of
+from mdreader.ytext import column_title, make_doc, text_of, title_of
 
 if TYPE_CHECKING:
     from mdreader.context import Services
@@ -30,21 +30,36 @@ async def compact(services: Services, document_id: uuid.UUID) -> int:
             return 0
         rows = (
             await session.execute(
-                select(DocumentUpdate.id, DocumentUpdate.data)
+                select(
+                    DocumentUpdate.id,
+                    DocumentUpdate.data,
+                    DocumentUpdate.user_id,
+                    DocumentUpdate.created_at,
+                )
                 .where(DocumentUpdate.document_id == document_id)
                 .order_by(DocumentUpdate.id)
             )
         ).all()
         if not rows:
             return 0
-        ydoc = make_doc(doc.ystate, (row.data for row in rows))
+        # Seeded from the title column if it has no title yet (see ytext): stored from now on.
+        ydoc = make_doc(doc.ystate, (row.data for row in rows), title=doc.title)
         doc.ystate = ydoc.get_update()
-        content = text_of(ydoc)
-        changed = content != doc.content
+        content, title = text_of(ydoc), column_title(title_of(ydoc))
+        changed = content != doc.content or title != doc.title
         if changed:
-            doc.content = content
+            doc.content, doc.title = content, title
             # The search text follows the compacted content in the same transaction.
-            await search.index(session, doc.id, doc.workspace_id, doc.title, content)
+            await search.index(session, doc.id, doc.workspace_id, title, content)
+        # Live edits move "updated": the last logged update's moment and author (a REST write
+        # already set both when it logged its update).
+        newest = rows[-1]
+        if newest.created_at is not None and (
+            doc.updated_at is None or newest.created_at > doc.updated_at
+        ):
+            doc.updated_at = newest.created_at
+            if newest.user_id is not None:
+                doc.updated_by = newest.user_id
         last = rows[-1].id
         await session.execute(
             delete(DocumentUpdate).where(

@@ -17,7 +17,17 @@ from mdreader.db.models import Document, DocumentUpdate, DocumentVersion
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.services import search
-from mdreader.ytext import apply_text, initial_state, make_doc, text_of
+from mdreader.ytext import (
+    TEXT_NAME,
+    TITLE_NAME,
+    apply_texts,
+    column_title,
+    initial_state,
+    make_doc,
+    seed_title,
+    text_of,
+    title_of,
+)
 
 log = logging.getLogger("mdreader.documents")
 
@@ -38,7 +48,8 @@ async def pending_updates(session: AsyncSession, document_id: uuid.UUID) -> list
 
 
 # Built once; a read binds the id. `pending`: are there updates not yet compacted?
-CONTENT_AND_PENDING = select(
+TEXTS_AND_PENDING = select(
+    Document.title,
     Document.content,
     select(DocumentUpdate.id)
     .where(DocumentUpdate.document_id == bindparam("document_id"))
@@ -47,19 +58,25 @@ CONTENT_AND_PENDING = select(
 ).where(Document.id == bindparam("document_id"))
 
 
-async def live_content(session: AsyncSession, document_id: uuid.UUID) -> str:
-    """The Markdown including every acknowledged update not yet compacted.
+async def live_texts(session: AsyncSession, document_id: uuid.UUID) -> tuple[str, str]:
+    """The title and Markdown including every acknowledged update not yet compacted.
 
-    Usually nothing is pending and the compacted text is read as it is; the Yjs state is
-    loaded only when there are updates to fold in.
+    Usually nothing is pending and the compacted columns are read as they are; the Yjs state
+    is loaded only when there are updates to fold in.
     """
-    row = (await session.execute(CONTENT_AND_PENDING, {"document_id": document_id})).first()
+    row = (await session.execute(TEXTS_AND_PENDING, {"document_id": document_id})).first()
     if row is None:
-        return ""
+        return "", ""
     if not row.pending:
-        return row.content or ""
+        return row.title, row.content or ""
     state = await session.scalar(select(Document.ystate).where(Document.id == document_id))
-    return text_of(make_doc(state or b"", await pending_updates(session, document_id)))
+    doc = make_doc(state or b"", await pending_updates(session, document_id), title=row.title)
+    return column_title(title_of(doc)), text_of(doc)
+
+
+async def live_content(session: AsyncSession, document_id: uuid.UUID) -> str:
+    """The Markdown including every acknowledged update not yet compacted."""
+    return (await live_texts(session, document_id))[1]
 
 
 async def parent_in(
@@ -106,7 +123,7 @@ async def create_document(
         title=title.strip() or "Untitled",
         position=(siblings[-1].position + 1) if siblings else 0,
         content=content,
-        ystate=initial_state(content),
+        ystate=initial_state(content, title.strip() or "Untitled"),
         created_by=user_id,
         updated_by=user_id,
         created_at=now,
@@ -175,6 +192,44 @@ async def move_document(
             sibling.position = i
 
 
+async def write_texts(
+    services: Services,
+    session: AsyncSession,
+    document: Document,
+    user_id: uuid.UUID | None,
+    *,
+    content: str | None = None,
+    title: str | None = None,
+) -> bytes | None:
+    """Apply ``content`` and ``title`` as minimal diffs to the live Y.Texts and log the
+    update; the title column follows at once (search, the tree and export read it)."""
+    texts = {}
+    if content is not None:
+        check_size(services, content)
+        texts[TEXT_NAME] = content
+    if title is not None:
+        texts[TITLE_NAME] = title
+    if not texts:
+        return None
+    updates = await pending_updates(session, document.id)
+    ydoc = make_doc(document.ystate, updates)
+    stored = ydoc.get_state()
+    # A document from before live titles gets its seed in the same update (see ytext).
+    seed_title(ydoc, document.title)
+    update_bytes = apply_texts(ydoc, texts, since=stored)
+    if update_bytes is None:
+        return None
+    if title is not None:
+        document.title = column_title(title_of(ydoc))
+    session.add(DocumentUpdate(document_id=document.id, data=update_bytes, user_id=user_id))
+    collab = services.collab
+    if collab is not None:
+        # Once committed, open editors (in this process and, over the bus, in others) get it.
+        document_id = document.id
+        after_commit(session, lambda: collab.external_update(document_id, update_bytes))
+    return update_bytes
+
+
 async def write_content(
     services: Services,
     session: AsyncSession,
@@ -183,19 +238,7 @@ async def write_content(
     user_id: uuid.UUID | None,
 ) -> bytes | None:
     """Apply ``content`` as a minimal diff to the live Y.Text and log the update."""
-    check_size(services, content)
-    updates = await pending_updates(session, document.id)
-    ydoc = make_doc(document.ystate, updates)
-    update_bytes = apply_text(ydoc, content)
-    if update_bytes is None:
-        return None
-    session.add(DocumentUpdate(document_id=document.id, data=update_bytes, user_id=user_id))
-    collab = services.collab
-    if collab is not None:
-        # Once committed, open editors (in this process and, over the bus, in others) get it.
-        document_id = document.id
-        after_commit(session, lambda: collab.external_update(document_id, update_bytes))
-    return update_bytes
+    return await write_texts(services, session, document, user_id, content=content)
 
 
 async def trash(session: AsyncSession, document: Document) -> None:
@@ -240,7 +283,7 @@ class Edit:
     reparent: bool = False
     parent_id: uuid.UUID | None = None
     position: int | None = None
-    done: asyncio.Future[tuple[Document, str]] = field(
+    done: asyncio.Future[tuple[Document, str, str]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -268,8 +311,9 @@ class EditQueue:
         self._queues: dict[uuid.UUID | None, list[Edit]] = {}
         self._tasks: dict[uuid.UUID | None, asyncio.Task[None]] = {}
 
-    async def submit(self, edit: Edit) -> tuple[Document, str]:
-        """Queue the edit; returns the document (detached) and its live text once committed."""
+    async def submit(self, edit: Edit) -> tuple[Document, str, str]:
+        """Queue the edit; returns the document (detached), its live title and live text
+        once committed."""
         if edit.content is not None:
             check_size(self.services, edit.content)
         key = edit.document_id if self._per_document else None
@@ -316,7 +360,7 @@ class EditQueue:
         by_document: dict[uuid.UUID, list[Edit]] = {}
         for edit in batch:
             by_document.setdefault(edit.document_id, []).append(edit)
-        results: dict[uuid.UUID, tuple[Document, str]] = {}
+        results: dict[uuid.UUID, tuple[Document, str, str]] = {}
         changed: set[uuid.UUID] = set()
         logged: list[uuid.UUID] = []
         async with services.db.session() as session:
@@ -333,12 +377,11 @@ class EditQueue:
                     logged.append(document_id)
                 if was_changed:
                     changed.add(document_id)
-                results[document_id] = (document, await live_content(session, document_id))
-            for document_id, (document, content) in results.items():
+                title, content = await live_texts(session, document_id)
+                results[document_id] = (document, title, content)
+            for document_id, (document, title, content) in results.items():
                 if document_id in changed:
-                    await search.index(
-                        session, document_id, document.workspace_id, document.title, content
-                    )
+                    await search.index(session, document_id, document.workspace_id, title, content)
         if services.compactor is not None:
             for document_id in logged:
                 services.compactor.schedule(document_id)
@@ -352,7 +395,8 @@ class EditQueue:
         """Apply one document's edits in order: (changed at all, a Yjs update logged)."""
         # Who changed it last, in arrival order: (position in the batch, user).
         last: tuple[int, uuid.UUID] | None = None
-        text: tuple[int, str, uuid.UUID] | None = None
+        # The last title and the last text given, each with where it came and whose it was.
+        texts: dict[str, tuple[int, str, uuid.UUID]] = {}
         for i, edit in enumerate(edits):
             if edit.move:
                 try:
@@ -363,17 +407,23 @@ class EditQueue:
                     _fail(edit, exc)  # this edit fails whole: its title and text are skipped
                     continue
                 last = (i, edit.user_id)
-            if edit.title is not None:
-                document.title = edit.title.strip() or document.title
-                last = (i, edit.user_id)
+            title = edit.title.strip() if edit.title is not None else ""
+            if title:
+                texts["title"] = (i, title, edit.user_id)
             if edit.content is not None:
-                text = (i, edit.content, edit.user_id)
+                texts["content"] = (i, edit.content, edit.user_id)
         logged = False
-        if text is not None:
-            i, content, user_id = text
-            logged = (
-                await write_content(self.services, session, document, content, user_id) is not None
+        if texts:
+            i, _, user_id = max(texts.values())
+            update = await write_texts(
+                self.services,
+                session,
+                document,
+                user_id,
+                content=texts["content"][1] if "content" in texts else None,
+                title=texts["title"][1] if "title" in texts else None,
             )
+            logged = update is not None
             if logged and (last is None or last[0] <= i):
                 last = (i, user_id)
         if last is not None:

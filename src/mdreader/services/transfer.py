@@ -181,10 +181,10 @@ async def _workspace_tree(session: AsyncSession, workspace_id: uuid.UUID) -> lis
         )
     nodes: dict[uuid.UUID, _Node] = {}
     for row in rows:
-        content = row.content
+        title, content = row.title, row.content
         if row.id in pending:
-            content = await docs.live_content(session, row.id)
-        nodes[row.id] = _Node(row.id, row.parent_id, row.title, content)
+            title, content = await docs.live_texts(session, row.id)
+        nodes[row.id] = _Node(row.id, row.parent_id, title, content)
     roots: list[_Node] = []
     for node in nodes.values():
         parent = nodes.get(node.parent_id) if node.parent_id else None
@@ -560,15 +560,16 @@ async def _insert(
     for item in planned:
         position = next_position.get(item.parent, 0)
         next_position[item.parent] = position + 1
+        title = (item.title.strip() or "Untitled")[:500]
         rows.append(
             {
                 "id": item.id,
                 "workspace_id": workspace_id,
                 "parent_id": ids[item.parent] if item.parent else parent_id,
-                "title": (item.title.strip() or "Untitled")[:500],
+                "title": title,
                 "position": position,
                 "content": item.content,
-                "ystate": initial_state(item.content),
+                "ystate": initial_state(item.content, title),
                 "created_by": user_id,
                 "updated_by": user_id,
                 "created_at": now,

@@ -39,10 +39,11 @@ async def record(
     content: str,
     author_id: uuid.UUID | None,
     label: str | None = None,
+    title: str | None = None,
 ) -> DocumentVersion:
     version = DocumentVersion(
         document_id=document.id,
-        title=document.title,
+        title=document.title if title is None else title,
         content=content,
         label=label,
         author_id=author_id,
@@ -59,11 +60,11 @@ async def snapshot_if_changed(services: Services, document_id: uuid.UUID) -> boo
         document = await session.get(Document, document_id)
         if document is None or document.deleted_at is not None:
             return False
-        content = await docs.live_content(session, document_id)
+        title, content = await docs.live_texts(session, document_id)
         last = await latest(session, document_id)
-        if last is not None and last.content == content and last.title == document.title:
+        if last is not None and last.content == content and last.title == title:
             return False
-        await record(session, document, content, document.updated_by)
+        await record(session, document, content, document.updated_by, title=title)
     return True
 
 
@@ -98,10 +99,11 @@ async def restore(
     user_id: uuid.UUID,
 ) -> str:
     """Bring the version back through the live Yjs state; keep the current state first."""
-    current = await docs.live_content(session, document.id)
-    await record(session, document, current, user_id, f"Before restoring {version.id}")
-    logged = await docs.write_content(services, session, document, version.content, user_id)
-    document.title = version.title
+    title, current = await docs.live_texts(session, document.id)
+    await record(session, document, current, user_id, f"Before restoring {version.id}", title)
+    logged = await docs.write_texts(
+        services, session, document, user_id, content=version.content, title=version.title
+    )
     document.updated_at = utcnow()
     document.updated_by = user_id
     await search.index(session, document.id, document.workspace_id, document.title, version.content)

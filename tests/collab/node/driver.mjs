@@ -16,7 +16,7 @@ function out(msg) {
 
 function track(cid, kind, doc) {
   const c = {
-    cid, kind, doc, text: doc.getText("content"), provider: null,
+    cid, kind, doc, text: doc.getText("content"), title: doc.getText("title"), provider: null,
     authenticated: false, scope: null, denied: [], closes: [], synced: false, status: null,
     unsynced: 0, stateless: [], updatesReceived: 0, typed: "", typing: null,
   };
@@ -30,6 +30,7 @@ function summary(c) {
   const awareness = p && p.awareness ? p.awareness.getStates() : new Map();
   return {
     text: c.text.toString(),
+    title: c.title.toString(),
     authenticated: c.authenticated,
     scope: c.scope,
     denied: c.denied,
@@ -88,10 +89,15 @@ const ops = {
     return {};
   },
   state({ cid }) { return summary(clients.get(cid)); },
-  insert({ cid, index, text }) {
-    const c = clients.get(cid);
-    const at = index == null ? c.text.length : Math.min(index, c.text.length);
-    c.text.insert(at, text);
+  insert({ cid, index, text, field = "text" }) {
+    // field "text" is the Markdown (Y.Text "content"), "title" the title (Y.Text "title").
+    const t = clients.get(cid)[field];
+    const at = index == null ? t.length : Math.min(index, t.length);
+    t.insert(at, text);
+    return {};
+  },
+  remove({ cid, index, length, field = "text" }) {
+    clients.get(cid)[field].delete(index, length);
     return {};
   },
   burst({ cid, count, prefix }) {
@@ -105,13 +111,15 @@ const ops = {
     c.doc.transact(() => { c.text.delete(0, c.text.length); c.text.insert(0, text); });
     return {};
   },
-  type({ cid, text, interval = 2 }) {
-    // Append one character of `text` every `interval` ms, each its own update.
+  type({ cid, text, interval = 2, field = "text", at = "end" }) {
+    // One character of `text` every `interval` ms, each its own update, at the end (or
+    // after what this client typed so far, from the start: at = "start").
     const c = clients.get(cid);
+    const t = c[field];
     let i = 0;
     c.typing = setInterval(() => {
       if (i >= text.length) { clearInterval(c.typing); c.typing = null; return; }
-      c.text.insert(c.text.length, text[i]);
+      t.insert(at === "start" ? i : t.length, text[i]);
       c.typed += text[i];
       i += 1;
     }, interval);
@@ -134,6 +142,7 @@ const ops = {
       if (until === "synced") ok = s.synced;
       else if (until === "acked") ok = s.synced && s.unsynced === 0;
       else if (until === "text") ok = s.text === value;
+      else if (until === "title") ok = s.title === value;
       else if (until === "length") ok = s.text.length >= value;
       else if (until === "typedAcks") ok = s.synced && s.typed.length - s.unsynced >= value;
       else if (until === "authenticated") ok = s.authenticated;
