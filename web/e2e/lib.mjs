@@ -172,3 +172,57 @@ export async function newDocument(page, title, button = page.getByRole("button",
   await page.locator(".tree-link", { hasText: title }).waitFor();
   return id;
 }
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const between = (low, high) => low + Math.random() * (high - low);
+
+/** A slow, uneven network for one browser context: every API request waits 0–`max` ms, and
+ * every WebSocket frame too, in each direction in order (a socket never reorders). While
+ * `net.hold` is true the frames to the server are kept back (sent once it is false again).
+ * `net.requests` lists the API requests (method and path). */
+export async function slowNetwork(context, { max = 300 } = {}) {
+  const net = { hold: false, requests: [], flush: () => {} };
+  await context.route("**/api/**", async (route) => {
+    const request = route.request();
+    net.requests.push(`${request.method()} ${new URL(request.url()).pathname}`);
+    await sleep(between(0, max));
+    await route.continue().catch(() => {});
+  });
+  const held = new Set();
+  net.flush = () => {
+    for (const release of [...held]) release();
+  };
+  await context.routeWebSocket(/\/ws($|\?|\/)/, (ws) => {
+    const server = ws.connectToServer();
+    const lane = (deliver, holdable) => {
+      let last = 0;
+      let queue = Promise.resolve();
+      return (message) => {
+        queue = queue.then(async () => {
+          if (holdable && net.hold) await new Promise((release) => held.add(release)).then(() => {});
+          const at = Math.max(last, Date.now() + between(0, max));
+          last = at;
+          await sleep(at - Date.now());
+          try { deliver(message); } catch { /* closed meanwhile */ }
+        });
+      };
+    };
+    ws.onMessage(lane((m) => server.send(m), true));
+    server.onMessage(lane((m) => ws.send(m), false));
+    ws.onClose((code, reason) => server.close({ code, reason }));
+    server.onClose((code, reason) => ws.close({ code, reason }));
+  });
+  return net;
+}
+
+/** Type like a person: one key every `low`–`high` ms. */
+export async function typeSlowly(page, text, { low = 50, high = 150 } = {}) {
+  for (const ch of text) {
+    await page.keyboard.type(ch);
+    await sleep(between(low, high));
+  }
+}
+
+export async function waitSaved(page, timeout = 20000) {
+  await page.getByTestId("sync-state").and(page.locator("[data-state=saved]")).waitFor({ timeout });
+}

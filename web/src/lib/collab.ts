@@ -1,7 +1,10 @@
-// One document's live session: a Y.Doc whose Y.Text "content" holds the Markdown, kept in
-// step with the server over the Hocuspocus protocol at /ws.
+// One document's live session: a Y.Doc whose Y.Text "content" holds the Markdown and "title"
+// the title, kept in step with the server over the Hocuspocus protocol at /ws, and in this
+// browser's IndexedDB: what was typed but not yet acknowledged (a closed tab, a crash, no
+// network) is there on the next open and goes to the server then.
 import { useEffect, useState } from "react";
 import { HocuspocusProvider } from "@hocuspocus/provider";
+import { IndexeddbPersistence } from "y-indexeddb";
 import * as Y from "yjs";
 import type { Api } from "../api/client";
 import { userColor } from "./colors";
@@ -18,13 +21,15 @@ export interface Peer {
 export interface Collab {
   ydoc: Y.Doc;
   ytext: Y.Text;
+  ytitle: Y.Text;
   provider: HocuspocusProvider;
   undoManager: Y.UndoManager;
 }
 
 export interface CollabStatus {
   state: SyncState;
-  /** the first sync with the server finished: the text is the document's */
+  /** the text is the document's: the first sync with the server finished, or this browser
+   * kept the document from an earlier visit (its edits merge when the server answers) */
   loaded: boolean;
   readOnly: boolean;
   peers: Peer[];
@@ -36,7 +41,11 @@ export function collabUrl(): string {
   return `${protocol === "https:" ? "wss" : "ws"}://${host}/ws`;
 }
 
-/** Combine the provider's signals into one indicator. */
+/** The IndexedDB database of one person's copy of one document. */
+export const localName = (userId: string, documentId: string) => `mdreader:${userId}:${documentId}`;
+
+/** Combine the provider's signals into one indicator: "saved" only once the server
+ * acknowledged every local change (Hocuspocus SyncStatus, sent once it is durable). */
 export function syncState(s: {
   connected: boolean;
   everConnected: boolean;
@@ -69,6 +78,7 @@ export function useCollab(
   useEffect(() => {
     const ydoc = new Y.Doc();
     const ytext = ydoc.getText("content");
+    const ytitle = ydoc.getText("title");
     const flags = {
       connected: false,
       everConnected: false,
@@ -81,6 +91,14 @@ export function useCollab(
       retriedAuth: false,
     };
     let disposed = false;
+    const local = new IndexeddbPersistence(localName(me.id, documentId), ydoc);
+    void local.whenSynced.then(() => {
+      // A copy from an earlier visit: editable at once, merged when the server answers.
+      if (!disposed && ydoc.store.clients.size > 0) {
+        flags.loaded = true;
+        publish();
+      }
+    });
     const provider = new HocuspocusProvider({
       url: collabUrl(),
       name: documentId,
@@ -157,13 +175,24 @@ export function useCollab(
     };
     window.addEventListener("online", online);
     window.addEventListener("offline", online);
-    // Warn before closing the tab while edits are not yet acknowledged.
+    // Edits made here and not yet acknowledged (what came back from IndexedDB is safe there).
+    const edited = { pending: false };
+    ydoc.on("update", (_u: Uint8Array, origin: unknown) => {
+      if (origin !== provider && origin !== local) edited.pending = true;
+    });
+    provider.on("unsyncedChanges", ({ number }: { number: number }) => {
+      if (number === 0) edited.pending = false;
+    });
+    // Ask before closing the tab while edits are not yet acknowledged.
     const beforeUnload = (e: BeforeUnloadEvent) => {
-      if (flags.unsynced > 0) e.preventDefault();
+      if (edited.pending && flags.unsynced > 0) {
+        e.preventDefault();
+        e.returnValue = "";
+      }
     };
     window.addEventListener("beforeunload", beforeUnload);
 
-    setCollab({ ydoc, ytext, provider, undoManager });
+    setCollab({ ydoc, ytext, ytitle, provider, undoManager });
     publish();
     return () => {
       disposed = true;
@@ -171,9 +200,23 @@ export function useCollab(
       window.removeEventListener("offline", online);
       window.removeEventListener("beforeunload", beforeUnload);
       undoManager.destroy();
-      provider.destroy();
-      ydoc.destroy();
       setCollab(null);
+      const close = () => {
+        provider.destroy();
+        void local.destroy();
+        ydoc.destroy();
+      };
+      // Going to another page of the app: what is not acknowledged yet still goes to the
+      // server first (and stays in IndexedDB should that fail).
+      if (flags.unsynced > 0 && flags.connected) {
+        const timer = window.setTimeout(close, 30_000);
+        provider.on("unsyncedChanges", ({ number }: { number: number }) => {
+          if (number === 0) {
+            window.clearTimeout(timer);
+            close();
+          }
+        });
+      } else close();
     };
   }, [documentId, api, me.id, me.name]);
 

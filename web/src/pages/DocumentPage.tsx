@@ -14,6 +14,7 @@ import { ShareDialog } from "../components/ShareDialog";
 import { ErrorText, Spinner, messageOf } from "../components/ui";
 import { HistoryIcon, MoreIcon, ShareIcon } from "../components/icons";
 import { useCollab, useYText } from "../lib/collab";
+import { bindTitleInput, useYString } from "../lib/title";
 import { fileMarkdown, uploadFile } from "../lib/files";
 import type { TocEntry } from "../lib/markdown";
 import { useDark } from "../lib/theme";
@@ -43,7 +44,8 @@ export function DocumentPage() {
   }, [api, did]);
 
   if (error) return <div className="doc-error"><ErrorText error={error} /><Link to={`/w/${workspace.id}`}>Back</Link></div>;
-  if (!doc || !user) return <Spinner />;
+  // The page of the document in the address (not the one open before it) once it is read.
+  if (!doc || doc.id !== did || !user) return <Spinner />;
   return <DocumentView key={doc.id} doc={doc} docs={docs} patchDoc={patchDoc} reloadDocs={reloadDocs} me={user} />;
 }
 
@@ -74,7 +76,8 @@ function DocumentView({
     if (doc.role === "viewer") return "read";
     return saved === "write" || saved === "read" || saved === "split" ? saved : "split";
   });
-  const [title, setTitle] = useState(doc.title);
+  // The live title (Y.Text "title"): the field, breadcrumbs, tree and tab follow it.
+  const title = useYString(status.loaded ? collab?.ytitle : undefined, doc.title);
   const [toc, setToc] = useState<TocEntry[]>([]);
   const [dialog, setDialog] = useState<"history" | "share" | null>(null);
   const [menu, setMenu] = useState(false);
@@ -83,7 +86,6 @@ function DocumentView({
   const readerRef = useRef<MarkdownViewHandle>(null);
   const titleRef = useRef<HTMLInputElement>(null);
   const viewRef = useRef<EditorView | null>(null);
-  const titleTimer = useRef<number | undefined>(undefined);
 
   const chooseMode = (m: Mode) => {
     setMode(m);
@@ -100,40 +102,25 @@ function DocumentView({
     }
   }, [params, setParams]);
 
-  // Titles renamed elsewhere (the tree) show here too.
+  // The field edits the shared title itself: every key is a Yjs change, acknowledged with
+  // the text (no separate save that could arrive out of order).
+  const ytitle = status.loaded ? collab?.ytitle : undefined;
+  useEffect(() => {
+    const input = titleRef.current;
+    if (!input || !ytitle) return;
+    return bindTitleInput(input, ytitle, doc.title);
+  }, [ytitle, mode, doc.title]);
+
   const listed = docs.find((d) => d.id === doc.id)?.title;
   useEffect(() => {
-    if (listed && document.activeElement !== titleRef.current) setTitle(listed);
-  }, [listed]);
-
-  // Titles are saved shortly after typing stops, and at once when leaving the page.
-  const pendingTitle = useRef<string | null>(null);
-  const flushTitle = useCallback(() => {
-    window.clearTimeout(titleTimer.current);
-    const t = pendingTitle.current;
-    pendingTitle.current = null;
-    if (t === null) return;
-    api
-      .patch(`/api/documents/${doc.id}`, { title: t })
-      .then(() => {
-        setError(null);
-        patchDoc(doc.id, { title: t }); // the tree may have reloaded in between
-      })
-      .catch((e) => setError(messageOf(e)));
-  }, [api, doc.id, patchDoc]);
-
-  const saveTitle = useCallback(
-    (value: string) => {
-      const t = value.trim();
-      if (!t) return;
-      patchDoc(doc.id, { title: t });
-      pendingTitle.current = t;
-      window.clearTimeout(titleTimer.current);
-      titleTimer.current = window.setTimeout(flushTitle, 400);
-    },
-    [doc.id, patchDoc, flushTitle],
-  );
-  useEffect(() => flushTitle, [flushTitle]);
+    if (status.loaded && listed !== undefined && listed !== title) patchDoc(doc.id, { title });
+  }, [status.loaded, listed, title, doc.id, patchDoc]);
+  useEffect(() => {
+    document.title = `${title || "Untitled"} · MDReader`;
+    return () => {
+      document.title = "MDReader";
+    };
+  }, [title]);
 
   const onUpload = useCallback(
     async (file: File) => fileMarkdown(await uploadFile(api, workspace.id, file)),
@@ -180,7 +167,7 @@ function DocumentView({
               <span className="sep">/</span>
             </span>
           ))}
-          <span className="current">{title}</span>
+          <span className="current">{title || "Untitled"}</span>
         </nav>
         <div className="doc-toolbar">
           <SyncBadge state={status.state} />
@@ -218,12 +205,9 @@ function DocumentView({
               ref={titleRef}
               className="title-input"
               aria-label="Title"
-              value={title}
+              placeholder="Untitled"
+              defaultValue={title}
               readOnly={!writable}
-              onChange={(e) => {
-                setTitle(e.target.value);
-                saveTitle(e.target.value);
-              }}
               onKeyDown={(e) => {
                 if (e.key === "Enter" || e.key === "ArrowDown") {
                   e.preventDefault();
@@ -256,7 +240,7 @@ function DocumentView({
         {mode === "read" ? (
           <>
             <section className="reader scroll-pane" aria-label="Document">
-              <h1 className="reader-title">{title}</h1>
+              <h1 className="reader-title">{title || "Untitled"}</h1>
               <details className="toc-inline">
                 <summary>Contents</summary>
                 <Toc entries={toc} onPick={jump} />
@@ -276,10 +260,6 @@ function DocumentView({
           canRestore={writable}
           dark={dark}
           onClose={() => setDialog(null)}
-          onRestored={(restored) => {
-            setTitle(restored.title);
-            patchDoc(doc.id, { title: restored.title });
-          }}
         />
       ) : null}
       {dialog === "share" ? (
