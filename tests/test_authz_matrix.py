@@ -1,6 +1,7 @@
 """The authorization matrix, generated from the app's route table.
 
-Every /api route must declare one guard (public, authenticated, or a policy rule). Each route
+Every /api route, and the public share routes under /s/, must declare one guard (public,
+authenticated, a policy rule, or the share link's grant). Each route
 is called as anonymous, a user of another workspace, viewer, editor, admin and owner, and the
 answer must match ``mdreader.policy``: 401 for anonymous, 404 for outsiders, 403 below the
 rule, and anything else (never 401/403/404/5xx) at or above it. A new route without a guard,
@@ -100,6 +101,13 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         headers=owner.headers,
     )
     assert uploaded.status_code == 201, uploaded.text
+    # The document shows the file, so a share link of it grants the file too.
+    r = await c.patch(
+        f"/api/documents/{doc['id']}",
+        json={"content": f"text ![a](/api/files/{uploaded.json()['id']})"},
+        headers=owner.headers,
+    )
+    assert r.status_code == 200, r.text
     versions = await c.get(f"/api/documents/{doc['id']}/versions", headers=owner.headers)
     assert versions.status_code == 200 and versions.json(), versions.text
     share = await c.post(f"/api/documents/{doc['id']}/shares", json={}, headers=owner.headers)
@@ -117,7 +125,7 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
 
 
 def _expected(guard: Any, caller: str, target_is_self: bool) -> str:
-    if guard == "public":
+    if guard in ("public", "share-link"):  # the link is the credential, whoever holds it
         return "allowed"
     if caller == "anonymous":
         return "401"
@@ -141,7 +149,7 @@ async def test_authorization_matrix(app, client, factory: Factory):
     failures: list[str] = []
     checked = 0
     for route in api_routes(app):
-        if not route.path.startswith("/api/"):
+        if not route.path.startswith(("/api/", "/s/")):
             continue
         (guard,) = guards_of(route)
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):

@@ -30,7 +30,9 @@ async def test_public_page_is_rendered_and_sanitized(client, factory, settings):
     assert r.headers["content-type"].startswith("text/html")
     assert "<em>world</em>" in r.text and "Hello" in r.text
     assert "<script" not in r.text and "<b>x</b>" not in r.text
-    assert "script-src" not in r.headers["content-security-policy"]
+    # Scripts only from the app's own origin (the web build's share script), never inline.
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "unsafe-inline';" not in csp.split("style-src")[0]
     assert r.headers["cache-control"] == "private, no-store"
     assert "noindex" in r.headers["x-robots-tag"]
     # The page shows the live text.
@@ -137,3 +139,125 @@ async def test_who_may_do_what(client, factory):
     outsider = await factory.user("outsider")
     r = await client.get(base, headers=outsider.headers)
     assert r.status_code == 404
+
+
+async def test_page_reads_like_the_reader_with_open_graph_and_head(client, factory, settings):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    doc = await factory.document(
+        ws,
+        owner,
+        "Field guide",
+        "# Field guide\n\nBirds of the *coast* & more. Euler: $e^{i\\pi}+1=0$\n\n"
+        "```python\nprint('hi')\n```\n\n```mermaid\ngraph TD; A-->B\n```\n",
+    )
+    share = await _share(client, doc, owner)
+    r = await client.get(f"/s/{share['token']}")
+    body = r.text
+    # The title once: the text's own first heading repeating it is left to the page's.
+    assert body.count(">Field guide</h1>") == 1
+    assert '<meta property="og:title" content="Field guide">' in body
+    assert '<meta property="og:description" content="Birds of the coast &amp; more.' in body
+    assert f'<meta property="og:url" content="{share["url"]}">' in body
+    # Math and code arrive marked up for the page's script (KaTeX, highlight.js, mermaid).
+    assert '<span class="math inline">e^{i\\pi}+1=0</span>' in body
+    assert '<code class="language-python">' in body and '<code class="language-mermaid">' in body
+    head = await client.head(f"/s/{share['token']}")
+    assert head.status_code == 200 and head.headers["content-type"] == r.headers["content-type"]
+    assert head.headers["content-security-policy"] == r.headers["content-security-policy"]
+    assert (await client.head("/s/not-a-token")).status_code == 404
+
+
+async def test_page_uses_the_web_builds_stylesheet_and_script(settings, outbox, tmp_path):
+    import json
+
+    from tests.conftest import serving
+
+    dist = tmp_path / "dist"
+    (dist / ".vite").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>app</title>")
+    (dist / ".vite" / "manifest.json").write_text(
+        json.dumps(
+            {
+                "src/share.ts": {
+                    "file": "assets/share-1.js",
+                    "isEntry": True,
+                    "imports": ["_styles-1.js"],
+                    "css": ["assets/katex-1.css"],
+                },
+                "_styles-1.js": {"file": "assets/styles-1.js", "css": ["assets/styles-1.css"]},
+            }
+        )
+    )
+    async with serving(settings.model_copy(update={"web_dist": dist}), outbox) as (_, factory):
+        owner = await factory.user("owner")
+        ws = await factory.workspace(owner)
+        doc = await factory.document(ws, owner, "Styled", "text")
+        share = await _share(factory.client, doc, owner)
+        body = (await factory.client.get(f"/s/{share['token']}")).text
+    assert '<link rel="stylesheet" href="/assets/katex-1.css">' in body
+    assert '<link rel="stylesheet" href="/assets/styles-1.css">' in body
+    assert '<script type="module" src="/assets/share-1.js"></script>' in body
+
+
+async def _upload(client, ws, user, name="a.png"):
+    r = await client.post(
+        f"/api/workspaces/{ws['id']}/files",
+        files={"file": (name, b"\x89PNG\r\n\x1a\n" + name.encode(), "image/png")},
+        headers=user.headers,
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_images_of_the_shared_document_load_for_anonymous_readers(
+    client, factory, settings, app
+):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    other_ws = await factory.workspace(owner, "Other")
+    shown = await _upload(client, ws, owner, "shown.png")
+    unlinked = await _upload(client, ws, owner, "unlinked.png")
+    foreign = await _upload(client, other_ws, owner, "foreign.png")
+    public = settings.public_url.rstrip("/")
+    doc = await factory.document(
+        ws,
+        owner,
+        "Photos",
+        f"![a]({shown['url']})\n\n[file]({public}{shown['url']})\n\n![b]({foreign['url']})\n",
+    )
+    share = await _share(client, doc, owner)
+    token = share["token"]
+    page = (await client.get(f"/s/{token}")).text
+    assert f'src="/s/{token}/files/{shown["id"]}"' in page
+    assert f'href="/s/{token}/files/{shown["id"]}"' in page
+    r = await client.get(f"/s/{token}/files/{shown['id']}")  # no login
+    assert r.status_code == 200 and r.content.endswith(b"shown.png")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert (await client.head(f"/s/{token}/files/{shown['id']}")).status_code == 200
+    # Only the files this document links to, in its own workspace.
+    assert (await client.get(f"/s/{token}/files/{unlinked['id']}")).status_code == 404
+    assert (await client.get(f"/s/{token}/files/{foreign['id']}")).status_code == 404
+    assert (await client.get(f"/s/wrong-token/files/{shown['id']}")).status_code == 404
+    # The grant ends with the link: revoked, expired, or the document in the trash.
+    second = await _share(client, doc, owner)
+    path = f"/s/{second['token']}/files/{shown['id']}"
+    await client.delete(f"/api/documents/{doc['id']}/shares/{token}", headers=owner.headers)
+    assert (await client.get(f"/s/{token}/files/{shown['id']}")).status_code == 404
+    assert (await client.get(path)).status_code == 200
+    async with app.state.services.db.session() as session:
+        await session.execute(
+            update(Share)
+            .where(Share.token == second["token"])
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert (await client.get(path)).status_code == 404
+    third = await _share(client, doc, owner)
+    await client.delete(f"/api/documents/{doc['id']}", headers=owner.headers)
+    assert (await client.get(f"/s/{third['token']}/files/{shown['id']}")).status_code == 404
+    # Unlinking the image from the text ends its grant too.
+    await client.post(f"/api/documents/{doc['id']}/restore", headers=owner.headers)
+    await client.patch(
+        f"/api/documents/{doc['id']}", json={"content": "no images"}, headers=owner.headers
+    )
+    assert (await client.get(f"/s/{third['token']}/files/{shown['id']}")).status_code == 404

@@ -16,8 +16,13 @@ export default defineConfig({
     target: "es2022",
     sourcemap: false,
     chunkSizeWarningLimit: 2000,
-    // dist/.vite/manifest.json: the chunk graph, read by bench/web.py to size each route.
+    // dist/.vite/manifest.json: the chunk graph, read by bench/web.py to size each route and
+    // by the server to link the share page's script and stylesheet.
     manifest: true,
+    rollupOptions: {
+      // The app, and the script of the public share page (/s/{token}).
+      input: { app: "index.html", share: "src/share.ts" },
+    },
   },
   test: {
     environment: "jsdom",

@@ -155,6 +155,15 @@ def abilities(role: Role | None) -> dict[str, list[str]]:
     return out
 
 
+def authorize_shared(*, link_works: bool, linked: bool = True, what: str = "Page") -> None:
+    """A share link is a credential for anyone holding it, with or without an account: it
+    shows one document, and the files that document's text links to in its own workspace
+    (images, attachments), and only while it works (not revoked, not expired, the document
+    not in the trash). Anything else is 404, as for an unknown link."""
+    if not (link_works and linked):
+        raise AppError(404, f"{what} not found.", "not_found")
+
+
 def can_grant(granter: Role, target_role: Role, current_role: Role | None = None) -> bool:
     """Only owners hand out or take away ownership; admins manage the roles below it."""
     if granter == Role.OWNER:

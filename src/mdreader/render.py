@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
 from mdit_py_plugins.anchors import anchors_plugin
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
@@ -79,7 +80,7 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 _CLASS_OK = re.compile(
     r"^(language-[\w+#.-]{1,40}|contains-task-list|task-list-item(-checkbox)?|footnotes?|"
-    r"footnote-(ref|item|backref)|footnotes-sep|footnotes-list|enabled)$"
+    r"footnote-(ref|item|backref)|footnotes-sep|footnotes-list|enabled|math|inline|block)$"
 )
 
 
@@ -95,6 +96,8 @@ def _parser() -> MarkdownIt:
     md.enable(["table", "strikethrough"])
     md.use(tasklists_plugin)
     md.use(footnote_plugin)
+    # $inline$ and $$display$$ math as TeX in `.math` elements (KaTeX renders them in pages).
+    md.use(dollarmath_plugin, allow_space=False, double_inline=True)
     md.use(anchors_plugin, min_level=1, max_level=6, slug_func=_slugify, permalink=False)
     return md
 
@@ -126,12 +129,45 @@ def render_markdown(text: str) -> str:
     return sanitize(_parser().render(text))
 
 
-def page(title: str, body_html: str, **_: Any) -> str:
-    """A minimal standalone HTML page around rendered Markdown (title escaped)."""
-    safe_title = nh3.clean_text(title)
+def plain_text(body_html: str, limit: int = 200) -> str:
+    """The first ``limit`` characters of what rendered HTML says, on one line."""
+    cleaned = nh3.clean(body_html, tags=set(), clean_content_tags={"pre", "code"})
+    text = " ".join(html.unescape(cleaned).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def page(
+    title: str,
+    body_html: str,
+    *,
+    url: str | None = None,
+    styles: tuple[str, ...] = (),
+    scripts: tuple[str, ...] = (),
+) -> str:
+    """A standalone HTML page around rendered Markdown: the title once, Open Graph tags, and
+    the web build's stylesheets and (same-origin, external) scripts when there are any."""
+    safe_title = html.escape(title or "Untitled")
+    description = html.escape(plain_text(body_html))
+    head = [
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="color-scheme" content="light dark">',
+        f"<title>{safe_title}</title>",
+        f'<meta name="description" content="{description}">',
+        '<meta property="og:type" content="article">',
+        f'<meta property="og:title" content="{safe_title}">',
+        f'<meta property="og:description" content="{description}">',
+        '<meta name="twitter:card" content="summary">',
+    ]
+    if url:
+        head.append(f'<meta property="og:url" content="{html.escape(url)}">')
+    head += [f'<link rel="stylesheet" href="{html.escape(href)}">' for href in styles]
+    head += [f'<script type="module" src="{html.escape(src)}"></script>' for src in scripts]
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{safe_title}</title></head><body><article class="markdown-body">'
-        f"<h1>{safe_title}</h1>{body_html}</article></body></html>"
+        '<!doctype html>\n<html lang="en"><head>'
+        + "".join(head)
+        + '</head><body class="shared-page"><main class="reader shared">'
+        f'<h1 class="reader-title">{safe_title}</h1>'
+        f'<article class="markdown-body">{body_html}</article>'
+        "</main></body></html>"
     )

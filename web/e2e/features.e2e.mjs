@@ -2,7 +2,7 @@
 // read-only page, revocable) and full-text search.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE_URL, api, createWorkspace, eventually, launch, newPage, shot, signUp, typeInEditor, uniqueEmail } from "./lib.mjs";
+import { BASE_URL, api, createWorkspace, eventually, launch, newPage, shot, signUp, tokenOf, typeInEditor, uniqueEmail } from "./lib.mjs";
 
 let browser;
 let owner;
@@ -53,11 +53,28 @@ test("version history: keep a version, preview it, restore it into the open edit
   assert.deepEqual(page.errors, []);
 });
 
-test("share link: a public read-only page for anyone, until revoked", async () => {
+// A 1×1 PNG: an image of the shared document.
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+  "base64",
+);
+
+test("share link: a public read-only page for anyone, like the reader, until revoked", async () => {
   const { page } = owner;
+  const token = await tokenOf(page);
+  const upload = await page.request.post(`${BASE_URL}/api/workspaces/${wid}/files`, {
+    headers: { Authorization: `Bearer ${token}` },
+    multipart: { file: { name: "dot.png", mimeType: "image/png", buffer: PNG } },
+  });
+  assert.equal(upload.status(), 201);
+  const image = await upload.json();
   const doc = await api(page, "POST", `/api/workspaces/${wid}/documents`, {
     title: "Public note",
-    content: "# Public note\n\n| shared | table |\n|---|---|\n| yes | 1 |\n",
+    content:
+      "# Public note\n\n| shared | table |\n|---|---|\n| yes | 1 |\n\n" +
+      "```python\ndef greet():\n    return 'hi'\n```\n\nEuler: $e^{i\\pi}+1=0$\n\n" +
+      "```mermaid\ngraph TD; Draft-->Shared\n```\n\n" +
+      `![a dot](${image.url})\n`,
   });
   await page.goto(`/w/${wid}/d/${doc.id}`);
   await page.getByRole("button", { name: "Share", exact: true }).click();
@@ -67,18 +84,34 @@ test("share link: a public read-only page for anyone, until revoked", async () =
   assert.match(url, /\/s\/[^/]+$/);
   await shot(page, "features-02-share");
 
-  // Someone signed out opens it on this server.
+  // Someone signed out opens it on this server: the reader's look, code highlighted, math
+  // and the diagram rendered, the image loaded, the title once, nothing refused by the CSP.
   const visitor = await newPage(browser);
   const path = new URL(url).pathname;
   const response = await visitor.page.goto(`${BASE_URL}${path}`);
   assert.equal(response.status(), 200);
-  await visitor.page.locator("table").getByText("shared").waitFor();
-  await shot(visitor.page, "features-03-shared-page");
+  const v = visitor.page;
+  await v.locator("table").getByText("shared").waitFor();
+  await v.locator("code.hljs .hljs-keyword", { hasText: "def" }).waitFor();
+  await v.locator(".math .katex").first().waitFor();
+  await v.locator(".mermaid-block svg").waitFor();
+  await eventually(() => v.locator("img[alt='a dot']").evaluate((img) => img.complete && img.naturalWidth === 1), {
+    what: "the document's image for an anonymous reader",
+  });
+  assert.equal(await v.locator("h1", { hasText: "Public note" }).count(), 1);
+  assert.equal(await v.locator("article.markdown-body").evaluate((el) => getComputedStyle(el).lineHeight), `${16 * 1.7}px`);
+  assert.equal(await v.locator('meta[property="og:title"]').getAttribute("content"), "Public note");
+  await shot(v, "features-03-shared-page");
+  await v.setViewportSize({ width: 390, height: 800 });
+  await shot(v, "features-03b-shared-page-phone");
+  assert.deepEqual(v.errors, []);
 
   await dialog.getByRole("button", { name: "Revoke" }).click();
   await dialog.getByRole("button", { name: "Create a share link" }).waitFor();
-  const gone = await visitor.page.goto(`${BASE_URL}${path}`);
+  const gone = await v.goto(`${BASE_URL}${path}`);
   assert.equal(gone.status(), 404);
+  const file = await v.request.get(`${BASE_URL}${path}/files/${image.id}`);
+  assert.equal(file.status(), 404);
   await visitor.context.close();
 });
 

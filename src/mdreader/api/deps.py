@@ -498,6 +498,36 @@ def share_guard(action: Action) -> Callable[..., Any]:
     return guard
 
 
+@dataclass(frozen=True, slots=True)
+class SharedFile:
+    """A file of a shared document, as its public page may show it."""
+
+    token: str
+    file: File
+
+
+async def shared_file_guard(token: str, file_id: uuid.UUID, services: ServicesDep) -> SharedFile:
+    """Guard for /s/{token}/files/{file_id}: the share link is the credential; the policy
+    grants the files its document links to, while the link works."""
+    from mdreader.services import documents, shares
+
+    async with services.db.primary_read_session() as session:
+        document = await shares.resolve(session, token)
+        file = await session.get(File, file_id)
+        linked = False
+        if document is not None and file is not None:
+            content = await documents.live_content(session, document.id)
+            _, files = shares.shared_files(content, services.settings.public_url, token)
+            linked = file.workspace_id == document.workspace_id and file.id in files
+    policy.authorize_shared(link_works=document is not None, linked=linked, what="File")
+    assert file is not None
+    return SharedFile(token, file)
+
+
+shared_file_guard.__policy__ = "share-link"  # type: ignore[attr-defined]
+SharedFileGuard = Annotated[SharedFile, Depends(shared_file_guard)]
+
+
 def ShareGuard(action: Action) -> type[ShareAccess]:
     """The annotation of a route parameter guarded by ``share_guard``."""
     return Annotated[ShareAccess, Depends(share_guard(action))]  # type: ignore[return-value]

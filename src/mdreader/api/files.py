@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from mdreader.api.deps import FileGuard, ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
 from mdreader.backends.storage import content_disposition
+from mdreader.context import Services
 from mdreader.db.models import File
 from mdreader.errors import AppError
 from mdreader.policy import Action, Subject
@@ -79,7 +80,14 @@ async def list_files(
 async def download_file(
     access: FileGuard(Subject.FILE, Action.READ), services: ServicesDep, request: Request
 ) -> Response:
-    row = access.file
+    return await file_response(services, access.file, request)
+
+
+async def file_response(
+    services: Services, row: File, request: Request, cache: str = "private, max-age=300"
+) -> Response:
+    """The bytes of a file (or a redirect to a short-lived signed link), served so that they
+    cannot run script in our origin; also for the files of a share link (api/shares.py)."""
     inline = row.content_type in svc.SAFE_INLINE_TYPES
     content_type = row.content_type
     if content_type in svc.TEXT_TYPES:
@@ -88,7 +96,7 @@ async def download_file(
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": FILE_CSP,
         "Content-Disposition": content_disposition(row.name, inline),
-        "Cache-Control": "private, max-age=300",
+        "Cache-Control": cache,
         "Cross-Origin-Resource-Policy": "same-origin",
         "ETag": f'"{row.sha256}"',
     }

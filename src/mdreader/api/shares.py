@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
 from mdreader.api.deps import (
@@ -10,9 +15,11 @@ from mdreader.api.deps import (
     ReadSessionDep,
     ServicesDep,
     SessionDep,
+    SharedFileGuard,
     ShareGuard,
     public,
 )
+from mdreader.api.files import file_response
 from mdreader.db.models import Share
 from mdreader.policy import Action, Subject
 from mdreader.render import page, render_markdown
@@ -22,8 +29,13 @@ from mdreader.services import shares as svc
 
 router = APIRouter(tags=["shares"])
 
-# The page is sanitized HTML; the policy forbids scripts and framing should that ever fail.
-PAGE_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+# The page is sanitized HTML; only the web build's own scripts and styles run (KaTeX and
+# mermaid set inline styles), and nothing may frame it.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self' data:; img-src * data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 PAGE_HEADERS = {
     "Content-Security-Policy": PAGE_CSP,
     "X-Content-Type-Options": "nosniff",
@@ -78,15 +90,78 @@ async def revoke_share(access: ShareGuard(Action.DELETE), session: SessionDep) -
     return Response(status_code=204)
 
 
-@router.get(
+@lru_cache(maxsize=4)
+def _assets(manifest: Path, _mtime: float) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    chunks = json.loads(manifest.read_text())
+    styles: list[str] = []
+    seen: set[str] = set()
+
+    def collect(key: str) -> None:  # the entry's CSS and that of the chunks it imports
+        if key in seen or key not in chunks:
+            return
+        seen.add(key)
+        styles.extend(f"/{css}" for css in chunks[key].get("css", ()) if f"/{css}" not in styles)
+        for imported in chunks[key].get("imports", ()):
+            collect(imported)
+
+    entry = chunks.get("src/share.ts")
+    if entry is None:
+        return (), ()
+    collect("src/share.ts")
+    return tuple(styles), (f"/{entry['file']}",)
+
+
+def share_assets(web_dist: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The stylesheets and script of the share page in the web build (none without one)."""
+    manifest = web_dist / ".vite" / "manifest.json"
+    try:
+        return _assets(manifest, manifest.stat().st_mtime)
+    except (OSError, ValueError, KeyError, TypeError):
+        return (), ()
+
+
+def _without_title_heading(content: str, title: str) -> str:
+    """The text without a first `# heading` that repeats the title (the page shows it)."""
+    match = re.match(r"\s*#[ \t]+(.+?)[ \t#]*(?:\n|$)", content)
+    if match and match.group(1).strip().casefold() == title.strip().casefold():
+        return content[match.end() :]
+    return content
+
+
+@router.api_route(
     "/s/{token}",
+    methods=["GET", "HEAD"],
     response_class=HTMLResponse,
     dependencies=[Depends(public)],
     include_in_schema=False,
 )
-async def shared_page(token: str, session: ReadSessionDep) -> HTMLResponse:
+async def shared_page(token: str, services: ServicesDep, session: ReadSessionDep) -> HTMLResponse:
+    """The public page: the document's live text, sanitized, with the reader's look. Its
+    images and attachments load through /s/{token}/files/{id}; HEAD answers as GET."""
     document = await svc.resolve(session, token)
     if document is None:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=PAGE_HEADERS)
     title, content = await docs.live_texts(session, document.id)
-    return HTMLResponse(page(title, render_markdown(content)), headers=PAGE_HEADERS)
+    settings = services.settings
+    content, _ = svc.shared_files(content, settings.public_url, token)
+    styles, scripts = share_assets(settings.resolved_web_dist)
+    html = page(
+        title,
+        render_markdown(_without_title_heading(content, title)),
+        url=svc.url_of(settings.public_url, token),
+        styles=styles,
+        scripts=scripts,
+    )
+    return HTMLResponse(html, headers=PAGE_HEADERS)
+
+
+@router.api_route(
+    "/s/{token}/files/{file_id}",
+    methods=["GET", "HEAD"],
+    response_model=None,
+    include_in_schema=False,
+)
+async def shared_file(access: SharedFileGuard, services: ServicesDep, request: Request) -> Response:
+    """An image or attachment of the shared document, for anyone holding the link, while it
+    works (the policy's share grant)."""
+    return await file_response(services, access.file, request, cache="private, no-cache")

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mdreader.db.models import Document, Share
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
+from mdreader.services.transfer import FILE_LINK, rewrite_links
 
 TOKEN_BYTES = 24  # 32 URL-safe characters
 
@@ -75,3 +76,27 @@ async def resolve(session: AsyncSession, token: str) -> Document | None:
         .join(Share, Share.document_id == Document.id)
         .where(Share.token == token, Document.deleted_at.is_(None), *_live(utcnow()))
     )
+
+
+def file_url(token: str, file_id: uuid.UUID) -> str:
+    """Where an anonymous reader of the share fetches one of the document's files."""
+    return f"/s/{token}/files/{file_id}"
+
+
+def shared_files(content: str, public_url: str, token: str) -> tuple[str, set[uuid.UUID]]:
+    """The Markdown with its links to the workspace's files (``/api/files/{id}``, also with the
+    public URL) pointed at the share's own route, and the ids of those files: what the link
+    grants besides the text."""
+    public = public_url.rstrip("/")
+    found: set[uuid.UUID] = set()
+
+    def resolve(target: str) -> str | None:
+        path = target[len(public) :] if target.startswith(public + "/") else target
+        match = FILE_LINK.match(path)
+        if match is None:
+            return None
+        file_id = uuid.UUID(match.group(1))
+        found.add(file_id)
+        return file_url(token, file_id)
+
+    return rewrite_links(content, resolve), found
