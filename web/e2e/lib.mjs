@@ -178,10 +178,10 @@ export const between = (low, high) => low + Math.random() * (high - low);
 
 /** A slow, uneven network for one browser context: every API request waits 0–`max` ms, and
  * every WebSocket frame too, in each direction in order (a socket never reorders). While
- * `net.hold` is true the frames to the server are kept back (sent once it is false again).
- * `net.requests` lists the API requests (method and path). */
+ * `net.hold` is true the frames to the server are kept back; `net.discard()` drops them (they
+ * never arrive: the tab that sent them is gone). `net.requests` lists the API requests. */
 export async function slowNetwork(context, { max = 300 } = {}) {
-  const net = { hold: false, requests: [], flush: () => {} };
+  const net = { hold: false, requests: [], generation: 0, discard: () => {} };
   await context.route("**/api/**", async (route) => {
     const request = route.request();
     net.requests.push(`${request.method()} ${new URL(request.url()).pathname}`);
@@ -189,8 +189,11 @@ export async function slowNetwork(context, { max = 300 } = {}) {
     await route.continue().catch(() => {});
   });
   const held = new Set();
-  net.flush = () => {
+  net.discard = () => {
+    net.generation += 1;
+    net.hold = false;
     for (const release of [...held]) release();
+    held.clear();
   };
   await context.routeWebSocket(/\/ws($|\?|\/)/, (ws) => {
     const server = ws.connectToServer();
@@ -198,8 +201,10 @@ export async function slowNetwork(context, { max = 300 } = {}) {
       let last = 0;
       let queue = Promise.resolve();
       return (message) => {
+        const generation = net.generation;
         queue = queue.then(async () => {
-          if (holdable && net.hold) await new Promise((release) => held.add(release)).then(() => {});
+          if (holdable && net.hold) await new Promise((release) => held.add(release));
+          if (generation !== net.generation) return; // discarded
           const at = Math.max(last, Date.now() + between(0, max));
           last = at;
           await sleep(at - Date.now());
