@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# `make run` needs only the runtime dependencies (the dev install above includes them).
+RUNTIME_STAMP := $(VENV)/.runtime-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -10,9 +12,18 @@ PORT   ?= 8000
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test test-sqlite test-postgresql test-web web-deps chromium bench lint install web migrate clean collab-clients
+.PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients
 
 install: $(STAMP)
+
+install-runtime: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ -f $(STAMP) ]; then echo "runtime dependencies: already installed"; else \
+	  $(BIN)/python -m pip install --quiet --upgrade pip && \
+	  $(BIN)/python -m pip install --quiet -e . ; fi
+	rm -f $(VENV)/.runtime-* && touch $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +31,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# The web app is built when web/ exists; the server shows a notice without it.
+# The web app is built when web/ exists; the server shows a notice without it. `web` always
+# builds; `web-built` only when a source is newer than the last build.
 web: web-deps
 	@if [ -f web/package.json ]; then (cd web && npm run build); fi
+
+WEB_SOURCES := $(wildcard web/package.json web/package-lock.json web/index.html web/vite.config.ts web/tsconfig*.json) \
+	$(shell find web/src web/public -type f 2>/dev/null)
+ifneq ($(wildcard web/package.json),)
+web-built: web/dist/index.html
+web/dist/index.html: $(WEB_SOURCES)
+	$(MAKE) --no-print-directory web-deps
+	cd web && npm run build
+else
+web-built:
+endif
 
 web-deps:
 	@if [ -f web/package.json ]; then \
@@ -52,10 +75,10 @@ collab-clients:
 	   [ $(COLLAB_NODE)/package-lock.json -nt $(COLLAB_NODE)/node_modules/.package-lock.json ]; then \
 	  (cd $(COLLAB_NODE) && npm ci --no-audit --no-fund --loglevel=error); fi
 
-migrate: install
+migrate: install-runtime
 	$(BIN)/mdreader migrate
 
-run: install web
+run: install-runtime web-built
 	$(BIN)/mdreader serve --host $(HOST) --port $(PORT)
 
 lint: install
@@ -71,13 +94,13 @@ test-postgresql: install collab-clients
 	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
 
 # The whole suite on SQLite (in-process cache), then on PostgreSQL with Redis.
-test: install web chromium
+test: install web-built chromium
 	$(BIN)/ruff check src tests bench migrations
 	$(MAKE) --no-print-directory test-web
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgresql
 
-bench: install web chromium
+bench: install web-built chromium
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.api --postgres $(TEST_POSTGRES_URL)
 	$(BIN)/python -m bench.search

@@ -157,7 +157,7 @@ class Outbox(ConsoleMailer):
         text_body = self.last_to(address).text
         for word in text_body.split():
             if "token=" in word:
-                return word.split("token=", 1)[1].strip()
+                return word.split("token=", 1)[1].split("&", 1)[0].strip()
         raise AssertionError(f"no token link in: {text_body}")
 
 

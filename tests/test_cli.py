@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -82,11 +83,33 @@ def test_serve_migrates_and_answers(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=5) as resp:
             assert resp.status == 200
         assert (tmp_path / "data" / "secret_key").exists()
+        # Without MDREADER_PUBLIC_URL, links in e-mails point at the port it serves on.
+        body = json.dumps(
+            {"email": "new@example.com", "password": "Correct-Horse-7", "name": "New"}
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/auth/register",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert resp.status == 201
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        output = proc.stdout.read().decode() if proc.stdout else ""
         if proc.stdout:
             proc.stdout.close()
+    assert f"http://localhost:{port}/verify-email?token=" in output, output[-2000:]
+
+
+def test_public_url_follows_the_served_port():
+    from mdreader.cli import local_public_url
+
+    assert local_public_url("127.0.0.1", 8123) == "http://localhost:8123"
+    assert local_public_url("0.0.0.0", 9000) == "http://localhost:9000"
+    assert local_public_url("notes.example.org", 80) == "http://notes.example.org:80"
+    assert local_public_url("fd00::1", 8000) == "http://[fd00::1]:8000"
 
 
 def test_users_export_for_cognito(tmp_path):

@@ -4,6 +4,7 @@ layout back), hostile archives refused with nothing left behind."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import stat
 import uuid
@@ -115,7 +116,10 @@ async def test_export_layout_and_links(app, client, factory):
         "Same.md",
         "same (2).md",
         "a b c.md",
+        "_titles.json",
     }
+    # Titles a file name could not keep are listed beside the files.
+    assert json.loads(files["_titles.json"]) == {"same (2).md": "same", "a b c.md": 'a/b: "c"?'}
     assert files["A/B/D.md"] == "see [E](../../E.md#part) and [A](<../../A.md>)"
     # No storage backend here: the attachment link is left as it was.
     assert files["A.md"].startswith("![pic](/api/files/") and "[d](A/B/D.md)" in files["A.md"]
@@ -148,6 +152,31 @@ async def test_round_trip(client, factory):
     assert len(r.json()) == 1
     # Exporting the copy gives the same files back.
     assert read_zip(await _export(client, target, owner)).keys() == read_zip(exported).keys()
+
+
+async def test_titles_no_file_name_can_hold_come_back_unchanged(client, factory):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    titles = ["Q3: plan/draft?", "Café ☕ notes 🚀", 'A "quoted" <title> | *']
+    parent = await factory.document(ws, owner, titles[0], "top")
+    for title in titles[1:]:
+        await factory.document(ws, owner, title, "child", parent_id=parent["id"])
+    exported = await _export(client, ws, owner)
+    names = read_zip(exported).keys()
+    assert all(":" not in n and "?" not in n for n in names)  # file names are made safe
+    target = await factory.workspace(owner, "Copy")
+    r = await _import(client, target, owner, {"files": ("export.zip", exported, "application/zip")})
+    assert r.status_code == 201, r.text
+    assert sorted(d["title"] for d in r.json()) == sorted(titles)
+    # A title list that is not one is ignored (the file names give the titles).
+    broken = io.BytesIO()
+    with zipfile.ZipFile(broken, "w") as zf:
+        zf.writestr("Q3 plan.md", "text")
+        zf.writestr("_titles.json", "not json")
+    r = await _import(
+        client, target, owner, {"files": ("b.zip", broken.getvalue(), "application/zip")}
+    )
+    assert [d["title"] for d in r.json()] == ["Q3 plan"]
 
 
 async def test_import_markdown_files_and_folders(client, factory):

@@ -116,6 +116,8 @@ async def test_invitation_by_email_then_accept(client, factory: Factory, outbox)
     assert (
         "Docs" in mail.subject and "/invite?token=" in mail.text and "/invite?token=" in mail.html
     )
+    # The link carries the address, for the sign-up form to start with it.
+    assert "&email=newbie%40example.com" in mail.text
     token = outbox.token_for("newbie@example.com")
     r = await client.get(f"/api/workspaces/{ws['id']}/invitations", headers=owner.headers)
     assert [i["email"] for i in r.json()] == ["newbie@example.com"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import click
@@ -34,6 +35,15 @@ def migrate() -> None:
     click.echo("Database is up to date.")
 
 
+def local_public_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches ``serve --host HOST --port PORT``."""
+    if host in ("127.0.0.1", "0.0.0.0", "::", "::1", "localhost", ""):  # noqa: S104
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -46,6 +56,10 @@ def serve(host: str, port: int, workers: int) -> None:
     from mdreader.observability import configure_logging
 
     settings = load_settings()
+    if "public_url" not in settings.model_fields_set:
+        # Links in e-mails and share links point at this server unless told otherwise; the
+        # app (built by uvicorn in each worker) reads it from the environment.
+        os.environ["MDREADER_PUBLIC_URL"] = local_public_url(host, port)
     configure_logging(settings.log_level, settings.log_json)
     run_migrations(settings.resolved_database_url)
     settings.resolved_secret_key  # noqa: B018 - create the key file once, before workers fork

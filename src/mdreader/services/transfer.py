@@ -17,6 +17,7 @@ are created in the caller's transaction: all or nothing.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import posixpath
 import re
@@ -48,6 +49,9 @@ log = logging.getLogger("mdreader.transfer")
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".txt")
 ATTACHMENTS_DIR = "_attachments"
+# Titles that a file name cannot hold (`:` `/` `?`, emoji on some systems...), by the path of
+# their file in the archive: an export writes it, an import reads it back.
+TITLES_FILE = "_titles.json"
 IMPORT_BATCH = 500
 DOCUMENT_LINK = re.compile(
     r"^/(?:d|doc|documents|api/documents)/([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})"
@@ -250,6 +254,9 @@ async def export_workspace(
             zf.writestr(node.path, content)
             if progress:
                 progress(done, len(nodes))
+        titles = {node.path: node.title for node in nodes if _stem(node.path) != node.title}
+        if titles:
+            zf.writestr(TITLES_FILE, json.dumps(titles, ensure_ascii=False, indent=1))
     return len(nodes)
 
 
@@ -396,6 +403,17 @@ def _is_markdown(path: str) -> bool:
     return path.lower().endswith(MARKDOWN_SUFFIXES)
 
 
+def _titles(data: bytes | None) -> dict[str, str]:
+    """The export's title list (ignored when it is not one)."""
+    try:
+        found = json.loads(data) if data else {}
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str) and v}
+
+
 def _stem(path: str) -> str:
     return posixpath.splitext(posixpath.basename(path))[0]
 
@@ -441,8 +459,11 @@ def _plan(files: list[ImportFile]) -> tuple[list[_Planned], dict[str, bytes]]:
             item.title, item.content, item.source = _stem(f.path), _decode(f.data), f.path
         else:
             planned[key] = _Planned(key, _stem(f.path), _decode(f.data), f.path)
+    titles = _titles(others.pop(TITLES_FILE, None))
     for key, item in planned.items():
         item.parent = posixpath.dirname(key) or None
+        if item.source in titles:
+            item.title = titles[item.source]
     # A stable sort: parents before children, siblings in archive order.
     ordered = sorted(planned.values(), key=lambda p: p.key.count("/"))
     return ordered, others

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,7 +88,9 @@ async def add_member(
     )
     session.add(invitation)
     await session.flush()
-    link = f"{services.settings.public_url.rstrip('/')}/invite?token={token}"
+    # The address rides along so the sign-up form can be filled in with it.
+    query = urlencode({"token": token, "email": email})
+    link = f"{services.settings.public_url.rstrip('/')}/invite?{query}"
     await services.mailer.send(
         services.templates.render(
             "invite",

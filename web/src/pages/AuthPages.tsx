@@ -116,7 +116,8 @@ export function SignUpPage() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const [name, setName] = useState("");
-  const [email, setEmail] = useState("");
+  // An invitation link carries the invited address: the account is made for it.
+  const [email, setEmail] = useState(() => params.get("email") ?? "");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -326,14 +327,16 @@ export function AcceptInvitePage() {
   if (loading) return <Spinner />;
   if (!user) {
     const next = encodeURIComponent(location.pathname + location.search);
+    const invited = params.get("email");
+    const also = invited ? `&email=${encodeURIComponent(invited)}` : "";
     return (
       <AuthCard title="You are invited">
         <div className="stack">
           <p>Sign in or create an account with the invited e-mail address to join the workspace.</p>
-          <Link className="btn btn-primary" to={`/signup?next=${next}`}>
+          <Link className="btn btn-primary" to={`/signup?next=${next}${also}`}>
             Create an account
           </Link>
-          <Link className="btn" to={`/signin?next=${next}`}>
+          <Link className="btn" to={`/signin?next=${next}${also}`}>
             Sign in
           </Link>
         </div>
