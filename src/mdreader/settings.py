@@ -153,9 +153,14 @@ class Settings(BaseSettings):
 
     @cached_property
     def resolved_web_dist(self) -> Path:
+        """The setting; else the checkout's ``web/dist``; else the bundle a wheel carries."""
         if self.web_dist:
             return self.web_dist
-        return Path(__file__).resolve().parents[2] / "web" / "dist"
+        checkout = Path(__file__).resolve().parents[2] / "web" / "dist"
+        packaged = Path(__file__).resolve().parent / "web"
+        if not (checkout / "index.html").is_file() and (packaged / "index.html").is_file():
+            return packaged
+        return checkout
 
     @property
     def files_dir(self) -> Path:
