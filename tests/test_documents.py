@@ -175,6 +175,44 @@ async def test_restoring_a_child_whose_parent_is_trashed_moves_it_to_the_root(
     assert r.status_code == 200 and r.json()["parent_id"] is None
 
 
+async def test_restore_returns_to_the_old_place_and_admins_delete_for_good(
+    client, factory: Factory
+):
+    owner, ws = await _setup(factory)
+    first = await factory.document(ws, owner, "First")
+    middle = await factory.document(ws, owner, "Middle")
+    await factory.document(ws, owner, "Last")
+    child = await factory.document(ws, owner, "Child", "kept text", parent_id=middle["id"])
+    await client.delete(f"/api/documents/{middle['id']}", headers=owner.headers)
+    r = await client.post(f"/api/documents/{middle['id']}/restore", headers=owner.headers)
+    assert r.status_code == 200
+    listed = (
+        await client.get(f"/api/workspaces/{ws['id']}/documents", headers=owner.headers)
+    ).json()
+    top = sorted((d for d in listed if d["parent_id"] is None), key=lambda d: d["position"])
+    assert [d["title"] for d in top] == ["First", "Middle", "Last"]
+
+    # For good: only from the trash, only admins, with what was trashed with it.
+    editor = await factory.member(ws, owner, "editor")
+    url = f"/api/documents/{middle['id']}/permanent"
+    assert (await client.delete(url, headers=owner.headers)).status_code == 409
+    await client.delete(f"/api/documents/{middle['id']}", headers=owner.headers)
+    assert (await client.delete(url, headers=editor.headers)).status_code == 403
+    assert (await client.delete(url, headers=owner.headers)).status_code == 204
+    trash = (await client.get(f"/api/workspaces/{ws['id']}/trash", headers=owner.headers)).json()
+    assert trash == []
+    for gone in (middle, child):
+        r = await client.post(f"/api/documents/{gone['id']}/restore", headers=owner.headers)
+        assert r.status_code == 404
+    hits = await client.get(
+        f"/api/workspaces/{ws['id']}/search", params={"q": "kept"}, headers=owner.headers
+    )
+    assert hits.json() == []
+    assert (
+        await client.get(f"/api/documents/{first['id']}", headers=owner.headers)
+    ).status_code == 200
+
+
 HOSTILE = """# Title
 
 <script>alert('x')</script>

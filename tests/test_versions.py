@@ -151,6 +151,9 @@ async def test_restore_goes_through_the_live_state(app, client, factory):
     # editor holding the document sees it.
     listed = await _versions(client, doc, owner)
     assert listed[0]["label"].startswith("Before restoring")
+    # Named by the restored version's label or moment, never by an id.
+    assert v1["id"] not in listed[0]["label"]
+    assert listed[0]["label"].startswith("Before restoring the version of 20")
     r = await client.get(
         f"/api/documents/{doc['id']}/versions/{listed[0]['id']}", headers=owner.headers
     )

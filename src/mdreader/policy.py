@@ -89,6 +89,7 @@ allow(Action.UPDATE, Subject.DOCUMENT, Role.EDITOR)
 allow(Action.DELETE, Subject.DOCUMENT, Role.EDITOR)
 allow(Action.RESTORE, Subject.DOCUMENT, Role.EDITOR)
 allow(Action.READ, Subject.TRASH, Role.VIEWER)
+allow(Action.DELETE, Subject.TRASH, Role.ADMIN)  # delete a trashed document for good
 
 allow(Action.READ, Subject.VERSION, Role.VIEWER)
 allow(Action.CREATE, Subject.VERSION, Role.EDITOR)

@@ -17,6 +17,9 @@ export interface AuthState {
 
 const AuthContext = createContext<AuthState | null>(null);
 
+/** Written by the tab that verified the e-mail address, for the others to notice. */
+export const VERIFIED_KEY = "mdreader.verified";
+
 export const api = new Api({ store: localTokenStore() });
 
 export function AuthProvider({ children }: { children: ReactNode }) {
@@ -49,14 +52,25 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     });
   }, [reload]);
 
-  // Another tab signed in or out.
+  // Another tab signed in or out, or verified the e-mail address.
   useEffect(() => {
     const onStorage = (e: StorageEvent) => {
       if (e.key === "mdreader.tokens" && (e.oldValue === null) !== (e.newValue === null)) void reload();
+      if (e.key === VERIFIED_KEY) void reload();
     };
     window.addEventListener("storage", onStorage);
     return () => window.removeEventListener("storage", onStorage);
   }, [reload]);
+
+  // Still unverified: look again when the person comes back to this tab (the link may have
+  // been opened in another browser).
+  const unverified = !!user && !user.email_verified;
+  useEffect(() => {
+    if (!unverified) return;
+    const onFocus = () => void reload();
+    window.addEventListener("focus", onFocus);
+    return () => window.removeEventListener("focus", onFocus);
+  }, [unverified, reload]);
 
   const signOut = useCallback(async () => {
     await api.logout();

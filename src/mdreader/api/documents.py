@@ -173,6 +173,18 @@ async def delete_document(
     return Response(status_code=204)
 
 
+@router.delete("/documents/{document_id}/permanent", status_code=204)
+async def delete_document_forever(
+    access: DocumentGuard(Subject.TRASH, Action.DELETE, include_deleted=True),
+    session: SessionDep,
+) -> Response:
+    """Delete a document in the trash for good (admins), with what was trashed with it."""
+    document = await session.get(Document, access.document.id)
+    assert document is not None
+    await svc.delete_forever(session, document)
+    return Response(status_code=204)
+
+
 @router.post("/documents/{document_id}/restore")
 async def restore_document(
     access: DocumentGuard(Subject.DOCUMENT, Action.RESTORE, include_deleted=True),

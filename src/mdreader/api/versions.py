@@ -62,9 +62,9 @@ async def create_version(
     """Keep the current state now, optionally with a label."""
     document = await session.get(Document, access.document.id)
     assert document is not None
-    content = await docs.live_content(session, document.id)
+    title, content = await docs.live_texts(session, document.id)
     label = body.label.strip() if body.label and body.label.strip() else None
-    version = await svc.record(session, document, content, access.caller.user.id, label)
+    version = await svc.record(session, document, content, access.caller.user.id, label, title)
     return version_public(version, access.caller.user.name)
 
 

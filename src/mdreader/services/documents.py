@@ -8,12 +8,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.context import Services
 from mdreader.db.engine import after_commit
-from mdreader.db.models import Document, DocumentUpdate, DocumentVersion
+from mdreader.db.models import Document, DocumentUpdate, DocumentVersion, SearchDocument
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.services import search
@@ -254,6 +254,8 @@ async def trash(session: AsyncSession, document: Document) -> None:
 
 
 async def restore(session: AsyncSession, document: Document) -> None:
+    """Out of the trash with what was trashed with it, back at its old place in the tree
+    (under the same parent, at the same position among its siblings, if they still exist)."""
     if document.deleted_at is None:
         raise AppError(409, "This document is not in the trash.", "not_in_trash")
     stamp: datetime = document.deleted_at
@@ -263,12 +265,25 @@ async def restore(session: AsyncSession, document: Document) -> None:
     for doc in rows:
         if doc.deleted_at == stamp:
             doc.deleted_at = None
-    if document.parent_id is not None:
-        parent = await session.get(Document, document.parent_id)
+    parent_id = document.parent_id
+    if parent_id is not None:
+        parent = await session.get(Document, parent_id)
         if parent is None or parent.deleted_at is not None:
-            document.parent_id = None
-    siblings = await _siblings(session, document.workspace_id, document.parent_id, document.id)
-    document.position = (siblings[-1].position + 1) if siblings else 0
+            parent_id = None
+    await move_document(session, document, parent_id, document.position)
+
+
+async def delete_forever(session: AsyncSession, document: Document) -> None:
+    """Remove a trashed document for good, with what was trashed with it (its text, log,
+    versions, share links and search entry go with it)."""
+    if document.deleted_at is None:
+        raise AppError(409, "Only a document in the trash can be deleted for good.", "not_in_trash")
+    tree = await _tree(session, document.workspace_id)
+    ids = descendants(tree, document.id) | {document.id}
+    rows = list(await session.scalars(select(Document).where(Document.id.in_(ids))))
+    doomed = {d.id for d in rows if d.deleted_at == document.deleted_at}
+    await session.execute(delete(SearchDocument).where(SearchDocument.document_id.in_(doomed)))
+    await session.execute(delete(Document).where(Document.id.in_(doomed)))
 
 
 @dataclass(eq=False)

@@ -91,6 +91,14 @@ def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     return "".join(out)
 
 
+def safety_label(version: DocumentVersion) -> str:
+    """The label of the version kept before a restore: which version replaced it, by its
+    label or its moment (never an id)."""
+    if version.label:
+        return f"Before restoring “{version.label}”"
+    return f"Before restoring the version of {version.created_at:%Y-%m-%d %H:%M} UTC"
+
+
 async def restore(
     services: Services,
     session: AsyncSession,
@@ -100,7 +108,7 @@ async def restore(
 ) -> str:
     """Bring the version back through the live Yjs state; keep the current state first."""
     title, current = await docs.live_texts(session, document.id)
-    await record(session, document, current, user_id, f"Before restoring {version.id}", title)
+    await record(session, document, current, user_id, safety_label(version), title)
     logged = await docs.write_texts(
         services, session, document, user_id, content=version.content, title=version.title
     )

@@ -2,12 +2,12 @@
 // with "Move to…" where dragging is awkward, on phones), and send to the trash.
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { DragEvent } from "react";
-import { NavLink, useNavigate, useParams } from "react-router";
+import { NavLink, useLocation, useNavigate, useParams } from "react-router";
 import { useAuth } from "../auth";
 import { ancestors, buildTree, planMove, subtreeIds, visibleRows } from "../lib/tree";
 import type { DropWhere, TreeNode } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
-import { Modal, messageOf } from "./ui";
+import { Modal, messageOf, useDismiss } from "./ui";
 import { ChevronDown, ChevronRight, MoreIcon, PlusIcon } from "./icons";
 
 const DRAG_TYPE = "application/x-mdreader-document";
@@ -33,6 +33,10 @@ export function DocTree() {
   const [error, setError] = useState<string | null>(null);
   const dragged = useRef<string | null>(null);
   const editable = can(workspace, "document", "update");
+  const location = useLocation();
+  // A row's "…" menu closes on Escape, a press elsewhere, and when the page changes.
+  useDismiss(menu, () => setMenu(null));
+  useEffect(() => setMenu(null), [location.pathname]);
 
   const roots = useMemo(() => buildTree(docs), [docs]);
 
@@ -199,13 +203,13 @@ export function DocTree() {
                   <button className="icon-btn small" title="New document inside" aria-label={`New document inside ${d.title}`} onClick={() => void createDocument(d.id)}>
                     <PlusIcon />
                   </button>
-                  <button className="icon-btn small" title="More" aria-label={`Actions for ${d.title}`} onClick={() => setMenu(menu === d.id ? null : d.id)}>
+                  <button className="icon-btn small" title="More" aria-label={`Actions for ${d.title}`} aria-expanded={menu === d.id} data-menu={d.id} onClick={() => setMenu(menu === d.id ? null : d.id)}>
                     <MoreIcon />
                   </button>
                 </span>
               ) : null}
               {menu === d.id ? (
-                <div className="menu row-menu" role="menu" onMouseLeave={() => setMenu(null)}>
+                <div className="menu row-menu" role="menu" data-menu={d.id}>
                   <button role="menuitem" className="menu-item" onClick={() => { setMenu(null); setRenaming(d.id); }}>Rename</button>
                   <button role="menuitem" className="menu-item" onClick={() => { setMenu(null); setMoving(d.id); }}>Move to…</button>
                   <button role="menuitem" className="menu-item danger" onClick={() => void trash(d.id)}>Move to trash</button>

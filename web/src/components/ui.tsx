@@ -76,18 +76,26 @@ export function Modal({
   wide?: boolean;
 }) {
   const ref = useRef<HTMLDivElement>(null);
+  const close = useRef(onClose);
+  close.current = onClose;
+  // Once, when it opens: the focus goes to the first field (so Ctrl+K then typing searches),
+  // else to the first control of the body; it comes back where it was on closing.
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") onClose();
+      if (e.key === "Escape") close.current();
     };
     window.addEventListener("keydown", onKey);
     const previous = document.activeElement as HTMLElement | null;
-    ref.current?.querySelector<HTMLElement>("input, button, [tabindex]")?.focus();
+    const body = ref.current?.querySelector<HTMLElement>(".modal-body");
+    const first =
+      body?.querySelector<HTMLElement>("input:not([type=hidden]):not([disabled]), textarea, select") ??
+      body?.querySelector<HTMLElement>("button:not([disabled]), [tabindex]:not([tabindex='-1'])");
+    first?.focus();
     return () => {
       window.removeEventListener("keydown", onKey);
       previous?.focus?.();
     };
-  }, [onClose]);
+  }, []);
   return (
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
       <div className={`modal ${wide ? "modal-wide" : ""}`} role="dialog" aria-modal="true" aria-label={title} ref={ref}>
@@ -101,6 +109,30 @@ export function Modal({
       </div>
     </div>
   );
+}
+
+/** While a menu is open, Escape or a press outside the elements marked `data-menu={key}`
+ * (its button and the menu itself) closes it. */
+export function useDismiss(open: string | boolean | null, close: () => void): void {
+  const closeRef = useRef(close);
+  closeRef.current = close;
+  useEffect(() => {
+    if (!open) return;
+    const key = String(open);
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") closeRef.current();
+    };
+    const onDown = (e: PointerEvent) => {
+      const target = e.target as Element | null;
+      if (!target?.closest?.(`[data-menu="${CSS.escape(key)}"]`)) closeRef.current();
+    };
+    document.addEventListener("keydown", onKey);
+    document.addEventListener("pointerdown", onDown);
+    return () => {
+      document.removeEventListener("keydown", onKey);
+      document.removeEventListener("pointerdown", onDown);
+    };
+  }, [open]);
 }
 
 /** Load something once per `deps` change; `reload` fetches again. */

@@ -171,6 +171,9 @@ export function useCollab(
 
     const online = () => {
       flags.online = navigator.onLine;
+      // Back online: try now rather than at the end of the reconnect back-off (up to 30 s),
+      // so the offline indicator clears as soon as the server answers.
+      if (flags.online && !flags.connected) void provider.configuration.websocketProvider.connect();
       publish();
     };
     window.addEventListener("online", online);

@@ -5,7 +5,7 @@ import type { FormEvent, ReactNode } from "react";
 import { Link, Navigate, useLocation, useNavigate, useSearchParams } from "react-router";
 import { ApiError } from "../api/client";
 import type { User, Workspace } from "../api/types";
-import { useAuth } from "../auth";
+import { VERIFIED_KEY, useAuth } from "../auth";
 import { Button, ErrorText, Field, Notice, Spinner, messageOf } from "../components/ui";
 
 function AuthCard({ title, children, footer }: { title: string; children: ReactNode; footer?: ReactNode }) {
@@ -164,7 +164,7 @@ export function SignUpPage() {
 }
 
 export function VerifyEmailPage() {
-  const { api, user, setUser } = useAuth();
+  const { api, user, reload } = useAuth();
   const [params] = useSearchParams();
   const token = params.get("token") ?? "";
   const [state, setState] = useState<"working" | "done" | "failed">("working");
@@ -181,15 +181,17 @@ export function VerifyEmailPage() {
     }
     api
       .post<User>("/api/auth/verify-email", { token }, { anonymous: true })
-      .then((verified) => {
+      .then(() => {
         setState("done");
-        if (user && user.id === verified.id) setUser(verified);
+        // This tab and every other one drop the "verify your e-mail" banner.
+        localStorage.setItem(VERIFIED_KEY, String(Date.now()));
+        void reload();
       })
       .catch((e) => {
         setState("failed");
         setError(messageOf(e));
       });
-  }, [api, token, user, setUser]);
+  }, [api, token, reload]);
 
   return (
     <AuthCard title="Verify your e-mail">

@@ -11,7 +11,7 @@ import type { MarkdownViewHandle } from "../components/MarkdownView";
 import { Presence, SyncBadge, Toc } from "../components/DocParts";
 import { HistoryDialog } from "../components/HistoryDialog";
 import { ShareDialog } from "../components/ShareDialog";
-import { ErrorText, Spinner, messageOf } from "../components/ui";
+import { ErrorText, Spinner, messageOf, useDismiss } from "../components/ui";
 import { HistoryIcon, MoreIcon, ShareIcon } from "../components/icons";
 import { useCollab, useYText } from "../lib/collab";
 import { bindTitleInput, useYString } from "../lib/title";
@@ -63,14 +63,25 @@ function DocumentView({
   me: { id: string; name: string };
 }) {
   const { api } = useAuth();
-  const { workspace } = useWorkspace();
+  const { workspace, reloadWorkspaces } = useWorkspace();
   const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
   const dark = useDark();
   const { collab, status } = useCollab(doc.id, api, me);
   const live = useYText(collab?.ytext, previewDelay);
   const source = status.loaded ? live : doc.content;
-  const writable = doc.role !== "viewer" && !status.readOnly;
+  // The role as it is now: the server turns a demoted member's live document read-only, and
+  // the workspace's abilities (create, share, edit controls) are read again at once.
+  const writable = can(workspace, "document", "update") && !status.readOnly;
+  const readOnlyLive = status.readOnly;
+  const firstScope = useRef(true);
+  useEffect(() => {
+    if (firstScope.current) {
+      firstScope.current = false;
+      return;
+    }
+    void reloadWorkspaces();
+  }, [readOnlyLive, reloadWorkspaces]);
   const [mode, setMode] = useState<Mode>(() => {
     const saved = localStorage.getItem(MODE_KEY) as Mode | null;
     if (doc.role === "viewer") return "read";
@@ -86,6 +97,8 @@ function DocumentView({
   const readerRef = useRef<MarkdownViewHandle>(null);
   const titleRef = useRef<HTMLInputElement>(null);
   const viewRef = useRef<EditorView | null>(null);
+
+  useDismiss(menu ? "document" : null, () => setMenu(false));
 
   const chooseMode = (m: Mode) => {
     setMode(m);
@@ -184,9 +197,9 @@ function DocumentView({
           <button className="btn btn-ghost" onClick={() => setDialog("history")}><HistoryIcon /> <span className="label">History</span></button>
           <button className="btn btn-ghost" onClick={() => setDialog("share")}><ShareIcon /> <span className="label">Share</span></button>
           <div className="menu-anchor">
-            <button className="icon-btn" aria-label="More actions" onClick={() => setMenu((v) => !v)}><MoreIcon /></button>
+            <button className="icon-btn" aria-label="More actions" aria-expanded={menu} data-menu="document" onClick={() => setMenu((v) => !v)}><MoreIcon /></button>
             {menu ? (
-              <div className="menu menu-right" role="menu" onMouseLeave={() => setMenu(false)}>
+              <div className="menu menu-right" role="menu" data-menu="document">
                 <button role="menuitem" className="menu-item" onClick={download}>Download Markdown</button>
                 {can(workspace, "document", "delete") ? (
                   <button role="menuitem" className="menu-item danger" onClick={() => void trash()}>Move to trash</button>

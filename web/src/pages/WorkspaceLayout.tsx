@@ -52,16 +52,21 @@ export function WorkspaceLayout() {
     rememberWorkspace(wid);
   }, [wid, reloadDocs, reloadWorkspaces]);
 
-  // Keep the tree current while others work in the same workspace.
+  // Keep the tree, and the caller's role (what they may do), current while others work in
+  // the same workspace.
   useEffect(() => {
-    const refresh = () => document.visibilityState === "visible" && void reloadDocs();
+    const refresh = () => {
+      if (document.visibilityState !== "visible") return;
+      void reloadDocs();
+      void reloadWorkspaces();
+    };
     const timer = window.setInterval(refresh, 20_000);
     window.addEventListener("focus", refresh);
     return () => {
       window.clearInterval(timer);
       window.removeEventListener("focus", refresh);
     };
-  }, [reloadDocs]);
+  }, [reloadDocs, reloadWorkspaces]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
