@@ -45,11 +45,23 @@ test("version history: keep a version, preview it, restore it into the open edit
   await dialog.locator(".version-row", { hasText: "first" }).click();
   await dialog.getByText("First draft.").waitFor();
   await shot(page, "features-01-history");
+  // The changes restoring it would make, as a diff of the current text.
+  await dialog.getByRole("button", { name: "Changes", exact: true }).click();
+  const diff = dialog.getByTestId("version-diff");
+  await diff.locator(".diff-add", { hasText: "+First draft." }).waitFor();
+  await diff.locator(".diff-del", { hasText: "-Rewritten entirely." }).waitFor();
+  await shot(page, "features-01b-history-changes");
+  // Restoring asks first.
   await dialog.getByRole("button", { name: "Restore this version" }).click();
+  await dialog.getByRole("alertdialog", { name: "Restore this version?" }).getByRole("button", { name: "Restore", exact: true }).click();
   await dialog.waitFor({ state: "detached" });
   // The restore goes through the live document: the open editor shows it without a reload.
   await eventually(editorHas(page, "First draft."), { what: "the restored text in the editor" });
   assert.ok(!(await editorHas(page, "Rewritten")()));
+  // The text it replaced was kept, named after the version that came back (not an id).
+  await page.getByRole("button", { name: "History", exact: true }).click();
+  await page.getByRole("dialog", { name: "Version history" }).locator(".version-row", { hasText: "Before restoring “first”" }).waitFor();
+  await page.keyboard.press("Escape");
   assert.deepEqual(page.errors, []);
 });
 

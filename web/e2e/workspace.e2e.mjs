@@ -64,6 +64,10 @@ test("the document tree: create, rename, drag to move, trash, restore", async ()
   await tree.locator(".tree-row", { hasText: "Roots" }).first().hover();
   await page.getByRole("button", { name: "Actions for Roots" }).click();
   await page.getByRole("menuitem", { name: "Move to trash" }).click();
+  // It asks first.
+  const ask = page.getByRole("dialog", { name: "Move to the trash?" });
+  await ask.getByText("“Roots” and the documents under it go to the trash.").waitFor();
+  await ask.getByRole("button", { name: "Move to trash" }).click();
   await eventually(async () => (await tree.locator(".tree-link", { hasText: "Roots" }).count()) === 0, { what: "Roots gone" });
   assert.equal(await tree.locator(".tree-link", { hasText: "Tap root" }).count(), 0);
   await page.getByRole("link", { name: "Trash" }).click();
@@ -72,6 +76,10 @@ test("the document tree: create, rename, drag to move, trash, restore", async ()
   await page.getByRole("button", { name: "Restore" }).click();
   await page.getByText("The trash is empty.").waitFor();
   await tree.locator(".tree-link", { hasText: "Tap root" }).waitFor();
+  // Back at its old place: first, as before, with Tap root under it.
+  await eventually(async () => (await rows()).map((x) => x[0]).join() === "Roots,Tap root,Foliage", {
+    what: "Roots restored to its old place",
+  });
   assert.deepEqual(page.errors, []);
   await context.close();
 });

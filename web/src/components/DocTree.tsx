@@ -7,7 +7,7 @@ import { useAuth } from "../auth";
 import { ancestors, buildTree, planMove, subtreeIds, visibleRows } from "../lib/tree";
 import type { DropWhere, TreeNode } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
-import { Modal, messageOf, useDismiss } from "./ui";
+import { Confirm, Modal, messageOf, useDismiss } from "./ui";
 import { ChevronDown, ChevronRight, MoreIcon, PlusIcon } from "./icons";
 
 const DRAG_TYPE = "application/x-mdreader-document";
@@ -29,6 +29,7 @@ export function DocTree() {
   const [renaming, setRenaming] = useState<string | null>(null);
   const [menu, setMenu] = useState<string | null>(null);
   const [moving, setMoving] = useState<string | null>(null);
+  const [trashing, setTrashing] = useState<string | null>(null);
   const [drop, setDrop] = useState<{ id: string | null; where: DropWhere } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const dragged = useRef<string | null>(null);
@@ -212,7 +213,7 @@ export function DocTree() {
                 <div className="menu row-menu" role="menu" data-menu={d.id}>
                   <button role="menuitem" className="menu-item" onClick={() => { setMenu(null); setRenaming(d.id); }}>Rename</button>
                   <button role="menuitem" className="menu-item" onClick={() => { setMenu(null); setMoving(d.id); }}>Move to…</button>
-                  <button role="menuitem" className="menu-item danger" onClick={() => void trash(d.id)}>Move to trash</button>
+                  <button role="menuitem" className="menu-item danger" onClick={() => { setMenu(null); setTrashing(d.id); }}>Move to trash</button>
                 </div>
               ) : null}
             </li>
@@ -237,6 +238,24 @@ export function DocTree() {
         >
           Drop here to move to the top level
         </div>
+      ) : null}
+      {trashing ? (
+        <Confirm
+          title="Move to the trash?"
+          action="Move to trash"
+          danger
+          onCancel={() => setTrashing(null)}
+          onConfirm={async () => {
+            const id = trashing;
+            setTrashing(null);
+            await trash(id);
+          }}
+        >
+          <p>
+            “{docs.find((x) => x.id === trashing)?.title || "Untitled"}” and the documents under it go to the trash. They
+            can be restored from there.
+          </p>
+        </Confirm>
       ) : null}
       {moving ? <MoveDialog id={moving} onClose={() => setMoving(null)} onMove={(parent) => { setMoving(null); void move(moving, parent, 1_000_000); }} /> : null}
     </>

@@ -1,4 +1,5 @@
-// Version history: the list, a preview of one version, restore (which goes through the live
+// Version history: the list, one version as it reads or as the changes restoring it would
+// make (a diff from the current text), restore after asking (it goes through the live
 // document, so every open editor sees it), and keeping the current text as a named version.
 import { useState } from "react";
 import type { DocumentFull, Version, VersionDetail } from "../api/types";
@@ -25,11 +26,21 @@ export function HistoryDialog({
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [label, setLabel] = useState("");
+  const [view, setView] = useState<"preview" | "changes">("preview");
+  const [diff, setDiff] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
 
   const open = async (v: Version) => {
     setError(null);
+    setConfirming(false);
+    setDiff(null);
     try {
-      setSelected(await api.get<VersionDetail>(`/api/documents/${documentId}/versions/${v.id}`));
+      const [detail, changes] = await Promise.all([
+        api.get<VersionDetail>(`/api/documents/${documentId}/versions/${v.id}`),
+        api.get<string>(`/api/documents/${documentId}/versions/${v.id}/diff`),
+      ]);
+      setSelected(detail);
+      setDiff(changes);
     } catch (e) {
       setError(messageOf(e));
     }
@@ -93,14 +104,30 @@ export function HistoryDialog({
           {selected ? (
             <>
               <div className="row history-actions">
-                <span className="grow muted">{formatDate(selected.created_at)}</span>
-                {canRestore ? (
-                  <Button variant="primary" busy={busy} onClick={() => void restore()}>
+                <span className="grow muted">{selected.label ? `${selected.label} · ` : ""}{formatDate(selected.created_at)}</span>
+                <div className="segmented" role="group" aria-label="Show">
+                  <button className={view === "preview" ? "on" : ""} onClick={() => setView("preview")}>Preview</button>
+                  <button className={view === "changes" ? "on" : ""} onClick={() => setView("changes")}>Changes</button>
+                </div>
+                {canRestore && !confirming ? (
+                  <Button variant="primary" onClick={() => setConfirming(true)}>
                     Restore this version
                   </Button>
                 ) : null}
               </div>
-              <MarkdownView source={selected.content} dark={dark} />
+              {confirming ? (
+                <div className="confirm" role="alertdialog" aria-label="Restore this version?">
+                  <p>
+                    Restore the version of {formatDate(selected.created_at)}? The text as it is now is kept as a
+                    version first, so this can be undone.
+                  </p>
+                  <div className="row">
+                    <Button variant="primary" busy={busy} onClick={() => void restore()}>Restore</Button>
+                    <Button onClick={() => setConfirming(false)}>Cancel</Button>
+                  </div>
+                </div>
+              ) : null}
+              {view === "changes" ? <DiffView diff={diff} /> : <MarkdownView source={selected.content} dark={dark} />}
             </>
           ) : (
             <p className="muted">Pick a version to see it.</p>
@@ -108,5 +135,23 @@ export function HistoryDialog({
         </div>
       </div>
     </Modal>
+  );
+}
+
+/** A unified diff as lines: what restoring would add (+) and take away (-). */
+function DiffView({ diff }: { diff: string | null }) {
+  if (diff === null) return <p className="muted">Loading the changes…</p>;
+  const lines = diff.split("\n").filter((l, i, all) => l || i < all.length - 1);
+  if (!lines.length) return <p className="muted">Restoring this version would change nothing in the text.</p>;
+  return (
+    <pre className="diff" data-testid="version-diff">
+      {lines.map((line, i) => {
+        const kind = line.startsWith("+++") || line.startsWith("---") ? "meta"
+          : line.startsWith("@@") ? "hunk"
+          : line.startsWith("+") ? "add"
+          : line.startsWith("-") ? "del" : "same";
+        return <div key={i} className={`diff-${kind}`}>{line || " "}</div>;
+      })}
+    </pre>
   );
 }

@@ -16,8 +16,16 @@ export interface MarkdownViewHandle {
 
 export const MarkdownView = forwardRef<
   MarkdownViewHandle,
-  { source: string; dark: boolean; onToc?: (toc: TocEntry[]) => void; className?: string; testId?: string }
->(function MarkdownView({ source, dark, onToc, className, testId }, ref) {
+  {
+    source: string;
+    dark: boolean;
+    onToc?: (toc: TocEntry[]) => void;
+    className?: string;
+    testId?: string;
+    /** editors: a task's checkbox was clicked (its source line, checked or not) */
+    onTask?: (line: number, checked: boolean) => void;
+  }
+>(function MarkdownView({ source, dark, onToc, className, testId, onTask }, ref) {
   const { api } = useAuth();
   const host = useRef<HTMLDivElement>(null);
   const [mathVersion, mathLoaded] = useReducer((n: number) => n + 1, 0);
@@ -40,6 +48,29 @@ export const MarkdownView = forwardRef<
     authorizeImages(el, api);
     void renderDiagrams(el, dark);
   }, [rendered, dark, api, source.length]);
+
+  // Task checkboxes: clickable for editors (the click edits the text), read-only otherwise.
+  const taskRef = useRef(onTask);
+  taskRef.current = onTask;
+  const editable = !!onTask;
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    for (const box of el.querySelectorAll<HTMLInputElement>("input.task-checkbox[data-task-line]")) {
+      box.disabled = !editable;
+    }
+  }, [rendered, editable]);
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    const onChange = (e: Event) => {
+      const box = e.target as HTMLInputElement;
+      if (!box.matches?.("input.task-checkbox[data-task-line]") || !taskRef.current) return;
+      taskRef.current(Number(box.dataset.taskLine), box.checked);
+    };
+    el.addEventListener("change", onChange);
+    return () => el.removeEventListener("change", onChange);
+  }, []);
 
   useImperativeHandle(
     ref,

@@ -111,6 +111,49 @@ export function Modal({
   );
 }
 
+/** Ask before doing something that is hard to take back. */
+export function Confirm({
+  title,
+  children,
+  action,
+  danger,
+  onConfirm,
+  onCancel,
+}: {
+  title: string;
+  children: ReactNode;
+  action: string;
+  danger?: boolean;
+  onConfirm: () => void | Promise<void>;
+  onCancel: () => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <Modal title={title} onClose={onCancel}>
+      <div className="stack">
+        <div>{children}</div>
+        <div className="row">
+          <Button
+            variant={danger ? "danger" : "primary"}
+            busy={busy}
+            onClick={async () => {
+              setBusy(true);
+              try {
+                await onConfirm();
+              } finally {
+                setBusy(false);
+              }
+            }}
+          >
+            {action}
+          </Button>
+          <Button onClick={onCancel}>Cancel</Button>
+        </div>
+      </div>
+    </Modal>
+  );
+}
+
 /** While a menu is open, Escape or a press outside the elements marked `data-menu={key}`
  * (its button and the menu itself) closes it. */
 export function useDismiss(open: string | boolean | null, close: () => void): void {

@@ -49,7 +49,10 @@ const taskLists: PluginSimple = (md) => {
       first.content = first.content.slice(m[0].length);
       const box = new state.Token("html_inline", "", 0);
       const checked = m[1] !== " ";
-      box.content = `<input type="checkbox" class="task-checkbox" disabled${checked ? " checked" : ""}> `;
+      // The item's source line, for an editor's click to toggle `[ ]`/`[x]` in the text.
+      const at = tokens[i - 2].map?.[0];
+      const line = at != null ? ` data-task-line="${at}"` : "";
+      box.content = `<input type="checkbox" class="task-checkbox" disabled${checked ? " checked" : ""}${line}> `;
       inline.children!.unshift(box);
       tokens[i - 2].attrJoin("class", "task-list-item");
       // Mark the enclosing list.

@@ -11,9 +11,10 @@ import type { MarkdownViewHandle } from "../components/MarkdownView";
 import { Presence, SyncBadge, Toc } from "../components/DocParts";
 import { HistoryDialog } from "../components/HistoryDialog";
 import { ShareDialog } from "../components/ShareDialog";
-import { ErrorText, Spinner, messageOf, useDismiss } from "../components/ui";
+import { Confirm, ErrorText, Spinner, messageOf, useDismiss } from "../components/ui";
 import { HistoryIcon, MoreIcon, ShareIcon } from "../components/icons";
 import { useCollab, useYText } from "../lib/collab";
+import { taskToggle } from "../lib/tasks";
 import { bindTitleInput, useYString } from "../lib/title";
 import { fileMarkdown, uploadFile } from "../lib/files";
 import type { TocEntry } from "../lib/markdown";
@@ -90,7 +91,7 @@ function DocumentView({
   // The live title (Y.Text "title"): the field, breadcrumbs, tree and tab follow it.
   const title = useYString(status.loaded ? collab?.ytitle : undefined, doc.title);
   const [toc, setToc] = useState<TocEntry[]>([]);
-  const [dialog, setDialog] = useState<"history" | "share" | null>(null);
+  const [dialog, setDialog] = useState<"history" | "share" | "trash" | null>(null);
   const [menu, setMenu] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const previewRef = useRef<MarkdownViewHandle>(null);
@@ -139,6 +140,22 @@ function DocumentView({
     async (file: File) => fileMarkdown(await uploadFile(api, workspace.id, file)),
     [api, workspace.id],
   );
+
+  // Editors tick a task in the preview or the reader: `[ ]`/`[x]` changes in the live text.
+  const ytext = collab?.ytext;
+  const onTask = useCallback(
+    (line: number, checked: boolean) => {
+      if (!ytext) return;
+      const hit = taskToggle(ytext.toString(), line, checked);
+      if (!hit) return;
+      ytext.doc?.transact(() => {
+        ytext.delete(hit.at, 1);
+        ytext.insert(hit.at, hit.mark);
+      });
+    },
+    [ytext],
+  );
+  const taskHandler = writable && status.loaded ? onTask : undefined;
 
   const onTopLine = useCallback((line: number) => previewRef.current?.scrollToLine(line), []);
 
@@ -202,7 +219,7 @@ function DocumentView({
               <div className="menu menu-right" role="menu" data-menu="document">
                 <button role="menuitem" className="menu-item" onClick={download}>Download Markdown</button>
                 {can(workspace, "document", "delete") ? (
-                  <button role="menuitem" className="menu-item danger" onClick={() => void trash()}>Move to trash</button>
+                  <button role="menuitem" className="menu-item danger" onClick={() => { setMenu(false); setDialog("trash"); }}>Move to trash</button>
                 ) : null}
               </div>
             ) : null}
@@ -247,7 +264,7 @@ function DocumentView({
         ) : null}
         {mode === "split" ? (
           <section className="pane preview-pane scroll-pane" aria-label="Preview">
-            <MarkdownView ref={previewRef} source={source} dark={dark} testId="preview" />
+            <MarkdownView ref={previewRef} source={source} dark={dark} testId="preview" onTask={taskHandler} />
           </section>
         ) : null}
         {mode === "read" ? (
@@ -258,7 +275,7 @@ function DocumentView({
                 <summary>Contents</summary>
                 <Toc entries={toc} onPick={jump} />
               </details>
-              <MarkdownView ref={readerRef} source={source} dark={dark} onToc={setToc} testId="reader" />
+              <MarkdownView ref={readerRef} source={source} dark={dark} onToc={setToc} testId="reader" onTask={taskHandler} />
             </section>
             <aside className="toc" aria-label="Table of contents">
               <h2>Contents</h2>
@@ -274,6 +291,11 @@ function DocumentView({
           dark={dark}
           onClose={() => setDialog(null)}
         />
+      ) : null}
+      {dialog === "trash" ? (
+        <Confirm title="Move to the trash?" action="Move to trash" danger onCancel={() => setDialog(null)} onConfirm={trash}>
+          <p>“{title || "Untitled"}” and the documents under it go to the trash. They can be restored from there.</p>
+        </Confirm>
       ) : null}
       {dialog === "share" ? (
         <ShareDialog documentId={doc.id} canShare={can(workspace, "share", "create")} onClose={() => setDialog(null)} />

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import type { TrashItem } from "../api/types";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Spinner, formatDate, messageOf, useLoad } from "../components/ui";
+import { Button, Confirm, ErrorText, Spinner, formatDate, messageOf, useLoad } from "../components/ui";
 import { can, useWorkspace } from "../workspace";
 
 export function TrashPage() {
@@ -9,11 +9,22 @@ export function TrashPage() {
   const { workspace, reloadDocs } = useWorkspace();
   const trash = useLoad(() => api.get<TrashItem[]>(`/api/workspaces/${workspace.id}/trash`), [api, workspace.id]);
   const [error, setError] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<TrashItem | null>(null);
 
   const restore = async (id: string) => {
     try {
       await api.post(`/api/documents/${id}/restore`);
       await Promise.all([trash.reload(), reloadDocs()]);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+
+  const deleteForGood = async (id: string) => {
+    setDeleting(null);
+    try {
+      await api.delete(`/api/documents/${id}/permanent`);
+      await trash.reload();
     } catch (e) {
       setError(messageOf(e));
     }
@@ -34,9 +45,23 @@ export function TrashPage() {
               <span className="muted small"> trashed {formatDate(d.deleted_at)}</span>
             </span>
             {can(workspace, "document", "restore") ? <Button onClick={() => void restore(d.id)}>Restore</Button> : null}
+            {can(workspace, "trash", "delete") ? (
+              <Button variant="danger" onClick={() => setDeleting(d)}>Delete for good</Button>
+            ) : null}
           </li>
         ))}
       </ul>
+      {deleting ? (
+        <Confirm
+          title="Delete for good?"
+          action="Delete for good"
+          danger
+          onCancel={() => setDeleting(null)}
+          onConfirm={() => deleteForGood(deleting.id)}
+        >
+          <p>“{deleting.title || "Untitled"}”, the documents trashed with it, their history and share links are deleted. This cannot be undone.</p>
+        </Confirm>
+      ) : null}
     </div>
   );
 }
