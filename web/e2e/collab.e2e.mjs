@@ -3,7 +3,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  api, createWorkspace, eventually, launch, newDocument, newPage, shot, signUp, typeInEditor, uniqueEmail,
+  api, createWorkspace, eventually, launch, newDocument, newPage, ownerAndMember, shot, signUp, typeInEditor, uniqueEmail,
 } from "./lib.mjs";
 
 let browser;
@@ -119,13 +119,7 @@ test("two people edit one document live and see each other's cursor", async () =
 });
 
 test("a viewer reads live but cannot type", async () => {
-  const a = await newPage(browser, { name: "owner" });
-  const v = await newPage(browser, { name: "viewer" });
-  const viewerEmail = uniqueEmail("viewer");
-  await signUp(v.page, { name: "Vera Viewer", email: viewerEmail });
-  await signUp(a.page, { name: "Olga Owner", email: uniqueEmail("owner") });
-  const wid = await createWorkspace(a.page, "Readonly");
-  await api(a.page, "POST", `/api/workspaces/${wid}/members`, { email: viewerEmail, role: "viewer" });
+  const { owner: a, member: v, wid } = await ownerAndMember(browser, { member: "Vera Viewer", role: "viewer", workspace: "Readonly" });
   const doc = await api(a.page, "POST", `/api/workspaces/${wid}/documents`, { title: "Notice", content: "Read me." });
 
   await v.page.goto(`/w/${wid}/d/${doc.id}`);

@@ -3,6 +3,7 @@
 import { mkdirSync, readFileSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -230,4 +231,29 @@ export async function typeSlowly(page, text, { low = 50, high = 150 } = {}) {
 
 export async function waitSaved(page, timeout = 20000) {
   await page.getByTestId("sync-state").and(page.locator("[data-state=saved]")).waitFor({ timeout });
+}
+
+/** One browser for the tests of a file: launched before them, closed after. */
+export function browserForFile() {
+  const held = { browser: null };
+  before(async () => {
+    held.browser = await launch();
+  });
+  after(async () => {
+    await held.browser?.close();
+  });
+  return () => held.browser;
+}
+
+/** Two people, each in a browser context of their own: an owner with a workspace and a member
+ * of it with `role`. */
+export async function ownerAndMember(browser, { owner = "Olga Owner", member = "Mo Member", role = "editor", workspace = "Team", memberViewport } = {}) {
+  const a = await newPage(browser, { name: "owner" });
+  const b = await newPage(browser, { name: "member", ...(memberViewport ? { viewport: memberViewport } : {}) });
+  const email = uniqueEmail("member");
+  await signUp(b.page, { name: member, email });
+  await signUp(a.page, { name: owner, email: uniqueEmail("owner") });
+  const wid = await createWorkspace(a.page, workspace);
+  const added = await api(a.page, "POST", `/api/workspaces/${wid}/members`, { email, role });
+  return { owner: a, member: b, wid, memberId: added.user_id };
 }

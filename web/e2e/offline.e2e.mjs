@@ -1,19 +1,13 @@
 // Nothing typed is lost with the tab: edits the server has not acknowledged yet stay in this
 // browser (IndexedDB) and reach the server when the document is opened again; leaving the
 // page while they wait asks first; "Saved" shows only once the server acknowledged.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  api, createWorkspace, eventually, launch, newPage, shot, signUp, slowNetwork, uniqueEmail, waitSaved,
+  api, browserForFile, createWorkspace, eventually, newPage, shot, signUp, slowNetwork, uniqueEmail, waitSaved,
 } from "./lib.mjs";
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browserOf = browserForFile();
 
 /** How many Yjs updates this browser keeps for the document (y-indexeddb's store). */
 function storedUpdates(page) {
@@ -37,7 +31,7 @@ function storedUpdates(page) {
 }
 
 test("a tab closed before the server acknowledged: the edits arrive on the next open", async () => {
-  const { page, context } = await newPage(browser, { name: "writer" });
+  const { page, context } = await newPage(browserOf(), { name: "writer" });
   await signUp(page, { name: "Wren Writer", email: uniqueEmail("offline") });
   const wid = await createWorkspace(page, "Drafts");
   const doc = await api(page, "POST", `/api/workspaces/${wid}/documents`, { title: "Letter", content: "Dear all," });

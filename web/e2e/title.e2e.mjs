@@ -2,19 +2,13 @@
 // and WebSocket frame), then the page is reloaded: the server has exactly what was typed, 20
 // titles in a row. No key sends a REST save of its own; the tree, breadcrumbs and the tab
 // follow the live title; two people renaming at once both keep their words.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  api, createWorkspace, eventually, launch, newPage, shot, signIn, signUp, slowNetwork, typeSlowly, uniqueEmail, waitSaved,
+  api, browserForFile, ownerAndMember, createWorkspace, eventually, newPage, shot, signIn, signUp, slowNetwork, typeSlowly, uniqueEmail, waitSaved,
 } from "./lib.mjs";
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browserOf = browserForFile();
 
 // The slow network routes each socket through the test; a reload can find it closing there.
 const notShim = (e) => !e.includes("WebSocket is already in CLOSING or CLOSED state");
@@ -64,12 +58,12 @@ test("20 titles typed at human speed over a jittery network are kept exactly", a
   // Four windows of one person type five titles each at the same time (to stay within the
   // test run's time), every one over its own slow network.
   const email = uniqueEmail("title");
-  const first = await newPage(browser, { name: "typist-1" });
+  const first = await newPage(browserOf(), { name: "typist-1" });
   await signUp(first.page, { name: "Tess Typist", email });
   const wid = await createWorkspace(first.page, "Titles");
   const windows = [first];
   for (let w = 2; w <= 4; w++) {
-    const other = await newPage(browser, { name: `typist-${w}` });
+    const other = await newPage(browserOf(), { name: `typist-${w}` });
     await signIn(other.page, { email });
     await eventually(() => other.page.evaluate(() => !!localStorage.getItem("mdreader.tokens")), { what: "signed in" });
     windows.push(other);
@@ -96,13 +90,7 @@ test("20 titles typed at human speed over a jittery network are kept exactly", a
 });
 
 test("two people rename one document at once and both keep their words, live", async () => {
-  const a = await newPage(browser, { name: "ann" });
-  const b = await newPage(browser, { name: "ben" });
-  const benEmail = uniqueEmail("ben");
-  await signUp(b.page, { name: "Ben", email: benEmail });
-  await signUp(a.page, { name: "Ann", email: uniqueEmail("ann") });
-  const wid = await createWorkspace(a.page, "Together");
-  await api(a.page, "POST", `/api/workspaces/${wid}/members`, { email: benEmail, role: "editor" });
+  const { owner: a, member: b, wid } = await ownerAndMember(browserOf(), { owner: "Ann", member: "Ben", workspace: "Together" });
   const doc = await api(a.page, "POST", `/api/workspaces/${wid}/documents`, { title: "Handbook", content: "" });
   await slowNetwork(a.context, { max: 150 });
   await slowNetwork(b.context, { max: 150 });

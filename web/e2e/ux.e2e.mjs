@@ -2,24 +2,18 @@
 // document's title is ready for typing, banners and controls follow what changed elsewhere,
 // trashing asks, task boxes tick in the text, and an invitation fills in the e-mail. Partly
 // on a phone-sized screen.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  api, createWorkspace, eventually, launch, localPath, mailedLinks, newDocument, newPage, shot, signUp, uniqueEmail, waitSaved,
+  api, browserForFile, ownerAndMember, createWorkspace, eventually, localPath, mailedLinks, newDocument, newPage, shot, signUp, uniqueEmail, waitSaved,
 } from "./lib.mjs";
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+const browserOf = browserForFile();
 
 const focusedLabel = (page) => page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.tagName);
 
 test("dialogs, menus and a new document take the keyboard where a person expects", async () => {
-  const { page, context } = await newPage(browser, { name: "keys" });
+  const { page, context } = await newPage(browserOf(), { name: "keys" });
   await signUp(page, { name: "Kim Keys", email: uniqueEmail("keys") });
   const wid = await createWorkspace(page, "Keyboard");
   await api(page, "POST", `/api/workspaces/${wid}/documents`, { title: "Harvest notes", content: "apples and pears" });
@@ -73,7 +67,7 @@ test("dialogs, menus and a new document take the keyboard where a person expects
 
 test("the verify banner goes once verified, in every tab", async () => {
   const email = uniqueEmail("banner");
-  const a = await newPage(browser, { name: "tab-a" });
+  const a = await newPage(browserOf(), { name: "tab-a" });
   await signUp(a.page, { name: "Val Verify", email });
   const wid = await createWorkspace(a.page, "Banners");
   const banner = a.page.getByText("Please verify your e-mail address");
@@ -92,13 +86,10 @@ test("the verify banner goes once verified, in every tab", async () => {
 });
 
 test("a member demoted to viewer loses the controls at once; trash asks; admins delete for good", async () => {
-  const owner = await newPage(browser, { name: "owner" });
-  const member = await newPage(browser, { name: "member", viewport: { width: 390, height: 800 } });
-  const memberEmail = uniqueEmail("member");
-  await signUp(member.page, { name: "Mo Member", email: memberEmail });
-  await signUp(owner.page, { name: "Olu Owner", email: uniqueEmail("owner") });
-  const wid = await createWorkspace(owner.page, "Roles");
-  const added = await api(owner.page, "POST", `/api/workspaces/${wid}/members`, { email: memberEmail, role: "editor" });
+  const { owner, member, wid, memberId } = await ownerAndMember(browserOf(), {
+    workspace: "Roles",
+    memberViewport: { width: 390, height: 800 },
+  });
   const doc = await api(owner.page, "POST", `/api/workspaces/${wid}/documents`, {
     title: "Chores",
     content: "- [ ] sweep\n- [x] dust\n",
@@ -119,7 +110,7 @@ test("a member demoted to viewer loses the controls at once; trash asks; admins 
 
   // Demoted to viewer while the page is open: the editing controls go without a reload.
   await m.getByRole("button", { name: "Write", exact: true }).waitFor();
-  await api(owner.page, "PATCH", `/api/workspaces/${wid}/members/${added.user_id}`, { role: "viewer" });
+  await api(owner.page, "PATCH", `/api/workspaces/${wid}/members/${memberId}`, { role: "viewer" });
   await m.getByRole("button", { name: "Write", exact: true }).waitFor({ state: "detached", timeout: 15000 });
   await eventually(async () => await sweep.isDisabled(), { what: "the task box read-only for a viewer" });
   await m.getByRole("button", { name: "Open the menu" }).click();
@@ -150,13 +141,13 @@ test("a member demoted to viewer loses the controls at once; trash asks; admins 
 });
 
 test("an invitation fills in the e-mail; offline clears when the network is back", async () => {
-  const owner = await newPage(browser, { name: "inviter" });
+  const owner = await newPage(browserOf(), { name: "inviter" });
   await signUp(owner.page, { name: "Ivy Inviter", email: uniqueEmail("inviter") });
   const wid = await createWorkspace(owner.page, "Invites");
   const invitee = uniqueEmail("invitee");
   await api(owner.page, "POST", `/api/workspaces/${wid}/members`, { email: invitee, role: "editor" });
   const link = await eventually(() => mailedLinks(invitee).find((l) => l.includes("/invite?token=")), { what: "the invitation" });
-  const guest = await newPage(browser, { name: "guest", viewport: { width: 390, height: 800 } });
+  const guest = await newPage(browserOf(), { name: "guest", viewport: { width: 390, height: 800 } });
   await guest.page.goto(localPath(link));
   await guest.page.getByRole("link", { name: "Create an account" }).click();
   assert.equal(await guest.page.getByLabel("E-mail").inputValue(), invitee);
