@@ -192,6 +192,15 @@ async def move_document(
             sibling.position = i
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a write left: the logged update (None: nothing changed) and the live texts."""
+
+    update: bytes | None
+    title: str
+    content: str
+
+
 async def write_texts(
     services: Services,
     session: AsyncSession,
@@ -200,9 +209,10 @@ async def write_texts(
     *,
     content: str | None = None,
     title: str | None = None,
-) -> bytes | None:
+) -> Written | None:
     """Apply ``content`` and ``title`` as minimal diffs to the live Y.Texts and log the
-    update; the title column follows at once (search, the tree and export read it)."""
+    update; the title column follows at once (search, the tree and export read it).
+    None when neither is given."""
     texts = {}
     if content is not None:
         check_size(services, content)
@@ -217,8 +227,9 @@ async def write_texts(
     # A document from before live titles gets its seed in the same update (see ytext).
     seed_title(ydoc, document.title)
     update_bytes = apply_texts(ydoc, texts, since=stored)
+    written = Written(update_bytes, column_title(title_of(ydoc)), text_of(ydoc))
     if update_bytes is None:
-        return None
+        return written
     if title is not None:
         document.title = column_title(title_of(ydoc))
     session.add(DocumentUpdate(document_id=document.id, data=update_bytes, user_id=user_id))
@@ -227,7 +238,7 @@ async def write_texts(
         # Once committed, open editors (in this process and, over the bus, in others) get it.
         document_id = document.id
         after_commit(session, lambda: collab.external_update(document_id, update_bytes))
-    return update_bytes
+    return written
 
 
 async def write_content(
@@ -237,8 +248,10 @@ async def write_content(
     content: str,
     user_id: uuid.UUID | None,
 ) -> bytes | None:
-    """Apply ``content`` as a minimal diff to the live Y.Text and log the update."""
-    return await write_texts(services, session, document, user_id, content=content)
+    """Apply ``content`` as a minimal diff to the live Y.Text and log the update (returned,
+    None when nothing changed)."""
+    written = await write_texts(services, session, document, user_id, content=content)
+    return written.update if written is not None else None
 
 
 async def trash(session: AsyncSession, document: Document) -> None:
@@ -387,12 +400,18 @@ class EditQueue:
                     for edit in edits:
                         _fail(edit, AppError(404, "Document not found.", "not_found"))
                     continue
-                was_changed, was_logged = await self._apply(session, document, edits)
-                if was_logged:
+                was_changed, written = await self._apply(session, document, edits)
+                if written is not None and written.update is not None:
                     logged.append(document_id)
                 if was_changed:
                     changed.add(document_id)
-                title, content = await live_texts(session, document_id)
+                # The texts the write just built, else as stored (the Yjs state is loaded
+                # once per document and batch).
+                title, content = (
+                    (written.title, written.content)
+                    if written is not None
+                    else await live_texts(session, document_id)
+                )
                 results[document_id] = (document, title, content)
             for document_id, (document, title, content) in results.items():
                 if document_id in changed:
@@ -406,8 +425,8 @@ class EditQueue:
 
     async def _apply(
         self, session: AsyncSession, document: Document, edits: list[Edit]
-    ) -> tuple[bool, bool]:
-        """Apply one document's edits in order: (changed at all, a Yjs update logged)."""
+    ) -> tuple[bool, Written | None]:
+        """Apply one document's edits in order: (changed at all, what the text write left)."""
         # Who changed it last, in arrival order: (position in the batch, user).
         last: tuple[int, uuid.UUID] | None = None
         # The last title and the last text given, each with where it came and whose it was.
@@ -427,10 +446,10 @@ class EditQueue:
                 texts["title"] = (i, title, edit.user_id)
             if edit.content is not None:
                 texts["content"] = (i, edit.content, edit.user_id)
-        logged = False
+        written = None
         if texts:
             i, _, user_id = max(texts.values())
-            update = await write_texts(
+            written = await write_texts(
                 self.services,
                 session,
                 document,
@@ -438,14 +457,17 @@ class EditQueue:
                 content=texts["content"][1] if "content" in texts else None,
                 title=texts["title"][1] if "title" in texts else None,
             )
-            logged = update is not None
-            if logged and (last is None or last[0] <= i):
+            if (
+                written is not None
+                and written.update is not None
+                and (last is None or last[0] <= i)
+            ):
                 last = (i, user_id)
         if last is not None:
             document.updated_at = utcnow()
             document.updated_by = last[1]
         await session.flush()
-        return last is not None, logged
+        return last is not None, written
 
 
 def _database_trouble(exc: BaseException) -> bool:

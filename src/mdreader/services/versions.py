@@ -109,9 +109,10 @@ async def restore(
     """Bring the version back through the live Yjs state; keep the current state first."""
     title, current = await docs.live_texts(session, document.id)
     await record(session, document, current, user_id, safety_label(version), title)
-    logged = await docs.write_texts(
+    written = await docs.write_texts(
         services, session, document, user_id, content=version.content, title=version.title
     )
+    logged = written.update if written is not None else None
     document.updated_at = utcnow()
     document.updated_by = user_id
     await search.index(session, document.id, document.workspace_id, document.title, version.content)
