@@ -344,6 +344,17 @@ def moto(moto_server: Moto) -> Moto:
     return moto_server
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``database_independent`` gain nothing from a second pass: in the PostgreSQL
+    pass they are deselected (not skipped, so CI's no-skip rule holds)."""
+    if BACKEND != "postgresql":
+        return
+    keep = [i for i in items if not i.get_closest_marker("database_independent")]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI (MDREADER_TEST_REQUIRE_SERVICES=1) a skipped test is a failure."""
     if not REQUIRE:

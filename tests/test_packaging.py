@@ -17,6 +17,9 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.database_independent
 ROOT = Path(__file__).resolve().parents[1]
 
 
