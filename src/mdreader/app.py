@@ -26,18 +26,14 @@ from mdreader.api import (
     workspaces,
 )
 from mdreader.api.hot import HotDocuments
+from mdreader.api.input import InputMiddleware
 from mdreader.api.limits import RateLimitMiddleware
 from mdreader.backends.mail import Mailer
 from mdreader.backends.secrets import apply_secrets
 from mdreader.collab.asgi import hocuspocus_endpoint, ywebsocket_endpoint
 from mdreader.context import build_services
 from mdreader.errors import error_body, install_error_handlers
-from mdreader.observability import (
-    BodyLimitMiddleware,
-    EmfEmitter,
-    Metrics,
-    ObservabilityMiddleware,
-)
+from mdreader.observability import EmfEmitter, Metrics, ObservabilityMiddleware
 from mdreader.settings import Settings
 
 
@@ -101,7 +97,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     app.add_api_websocket_route("/ws/y/{document_id}", ywebsocket_endpoint)
     mount_web(app, settings.resolved_web_dist)
     app.add_middleware(
-        BodyLimitMiddleware,
+        InputMiddleware,
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
     )

@@ -34,6 +34,7 @@ from urllib.parse import quote, unquote, urlsplit
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mdreader import storable
 from mdreader.db.models import Document, DocumentUpdate, DocumentVersion, SearchDocument
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -464,6 +465,7 @@ async def import_files(
         raise AppError(422, "There is no Markdown file to import.", "nothing_to_import")
     for item in planned:
         docs.check_size(services, item.content)
+        storable.check(item.content, f"The file {item.source!r}")
     by_path = {item.source: item for item in planned if item.source}
     attachments = services.attachments  # None: attachments are skipped
     saved: dict[str, str] = {}  # attachment path -> URL
