@@ -216,6 +216,24 @@ async def test_password_reset_token_expires_after_an_hour(client, factory: Facto
     assert r.status_code == 400 and r.json()["code"] == "invalid_token"
 
 
+async def test_a_reset_link_dies_when_the_password_changes(client, factory: Factory, outbox):
+    user = await factory.user()
+    await client.post("/api/auth/password-reset", json={"email": user.email})
+    token = outbox.token_for(user.email)
+    r = await client.post(
+        "/api/auth/password-change",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers=user.headers,
+    )
+    assert r.status_code == 204
+    r = await client.post(
+        "/api/auth/password-reset/confirm", json={"token": token, "password": "Other-pass-3!"}
+    )
+    assert r.status_code == 400 and r.json()["code"] == "invalid_token"
+    r = await client.post("/api/auth/login", json={"email": user.email, "password": NEW_PASSWORD})
+    assert r.status_code == 200
+
+
 async def test_password_change(client, factory: Factory):
     user = await factory.user()
     other = await factory.login(user.id, user.email, user.password)

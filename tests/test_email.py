@@ -102,3 +102,119 @@ async def test_console_backend_prints():
         Templates().render("verify", "a@b.c", name="A", email="a@b.c", link="http://l", hours=1)
     )
     assert "http://l" in stream.getvalue() and "a@b.c" in stream.getvalue()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def _until(condition, timeout: float = 20.0) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+
+
+async def test_mail_server_down_never_fails_registration_or_invitation(tmp_path, database_url):
+    """Nothing listens on the SMTP port: registration and an invitation still succeed, and
+    both e-mails arrive once a mail server answers there."""
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import Factory, Inbox, Outbox
+
+    port = _free_port()
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        email_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_timeout=2,
+        email_retry_delay=0.2,
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        r = await c.post(
+            "/api/auth/register",
+            json={"email": "eve@example.com", "password": PASSWORD, "name": "Eve"},
+        )
+        assert r.status_code == 201, r.text
+        owner = await Factory(c, Outbox()).login(r.json()["id"], "eve@example.com", PASSWORD)
+        ws = (await c.post("/api/workspaces", json={"name": "Team"}, headers=owner.headers)).json()
+        r = await c.post(
+            f"/api/workspaces/{ws['id']}/members",
+            json={"email": "newcomer@example.com", "role": "editor"},
+            headers=owner.headers,
+        )
+        assert r.status_code == 202, r.text
+        assert app.state.services.mail.waiting == 2
+        controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            await _until(lambda: len(controller.handler.messages) == 2)
+            assert sorted(m["To"] for m in controller.handler.messages) == [
+                "eve@example.com",
+                "newcomer@example.com",
+            ]
+            assert app.state.services.mail.waiting == 0
+        finally:
+            controller.stop()
+
+
+async def test_line_breaks_in_names_cannot_reach_mail_headers(
+    smtp_server, tmp_path, database_url
+):
+    """A name with CR/LF is refused where it is typed; one already stored (an older MDReader,
+    a direct write) still cannot break the headers of the invitation it appears in."""
+    from sqlalchemy import update
+
+    from mdreader.db.models import User
+    from tests.conftest import Factory, Outbox
+
+    inbox, port = smtp_server
+    settings = make_settings(
+        tmp_path, database_url, email_backend="smtp", smtp_host="127.0.0.1", smtp_port=port
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        evil = "Eve\r\nBcc: victim@example.com"
+        r = await c.post(
+            "/api/auth/register",
+            json={"email": "eve@example.com", "password": PASSWORD, "name": evil},
+        )
+        assert r.status_code == 422
+        r = await c.post(
+            "/api/auth/register",
+            json={"email": "eve@example.com", "password": PASSWORD, "name": "Eve"},
+        )
+        owner = await Factory(c, Outbox()).login(r.json()["id"], "eve@example.com", PASSWORD)
+        for path, method in (("/api/auth/me", "PATCH"), ("/api/workspaces", "POST")):
+            r = await c.request(method, path, json={"name": evil}, headers=owner.headers)
+            assert r.status_code == 422, (path, r.text)
+        ws = (await c.post("/api/workspaces", json={"name": "Team"}, headers=owner.headers)).json()
+        async with app.state.services.db.session() as session:
+            await session.execute(update(User).values(name="Eve\r\nBcc: victim@example.com\r\n"))
+        await app.state.services.cache.delete(f"user:{owner.id}")
+        inbox.messages.clear()
+        r = await c.post(
+            f"/api/workspaces/{ws['id']}/members",
+            json={"email": "newcomer@example.com", "role": "editor"},
+            headers=owner.headers,
+        )
+        assert r.status_code == 202, r.text
+        (received,) = inbox.messages
+        assert received["Bcc"] is None
+        assert received["Subject"] == "Eve Bcc: victim@example.com invited you to Team on MDReader"

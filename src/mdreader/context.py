@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from mdreader.backends.cache import Cache, MemoryCache, RedisCache
 from mdreader.backends.identity import IdentityProvider, create_identity_provider
-from mdreader.backends.mail import Mailer, Templates, create_mailer
+from mdreader.backends.mail import Mailer, MailQueue, Templates, create_mailer
 from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mdreader.backends.storage import Storage, create_storage
 from mdreader.db import Database
@@ -45,6 +45,7 @@ class Services:
     attachments: Attachments | None = None
     collab: CollabServer | None = None
     edits: EditQueue | None = None  # group commit of document PATCHes
+    mail: MailQueue | None = None  # sends, and retries what the mail server did not take
 
 
 @asynccontextmanager
@@ -88,6 +89,9 @@ async def build_services(
         from mdreader.services.files import StoredAttachments
         from mdreader.services.versions import Versioner
 
+        services.mail = await stack.enter_async_context(
+            MailQueue(services.mailer, settings.email_retry_delay)
+        )
         services.attachments = StoredAttachments(services)
         services.edits = EditQueue(services)
 

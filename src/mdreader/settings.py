@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     s3_downloads: Literal["redirect", "proxy"] = "redirect"
     email_backend: Literal["console", "smtp", "ses"] = "console"
     email_from: str = DEFAULT_EMAIL_FROM
+    email_retry_delay: float = Field(default=30.0, gt=0)
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_user: str | None = None

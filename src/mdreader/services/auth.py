@@ -18,6 +18,7 @@ from mdreader.db.models import AuthSession, RefreshToken, User, UserToken
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.schemas import TokenPair
+from mdreader.services.mail import send_after_commit
 
 VERIFY = "verify_email"
 RESET = "password_reset"
@@ -63,10 +64,12 @@ async def send_verification(services: Services, session: AsyncSession, user: Use
     ttl = services.settings.email_token_ttl
     token = await create_user_token(session, user, VERIFY, ttl)
     link = f"{services.settings.public_url.rstrip('/')}/verify-email?token={token}"
-    await services.mailer.send(
+    send_after_commit(
+        services,
+        session,
         services.templates.render(
             "verify", user.email, name=user.name, email=user.email, link=link, hours=ttl // 3600
-        )
+        ),
     )
 
 
@@ -303,8 +306,12 @@ async def request_password_reset(services: Services, session: AsyncSession, emai
     ttl = services.settings.password_reset_ttl
     token = await create_user_token(session, user, RESET, ttl)
     link = f"{services.settings.public_url.rstrip('/')}/reset-password?token={token}"
-    await services.mailer.send(
-        services.templates.render("reset", user.email, name=user.name, link=link, minutes=ttl // 60)
+    send_after_commit(
+        services,
+        session,
+        services.templates.render(
+            "reset", user.email, name=user.name, link=link, minutes=ttl // 60
+        ),
     )
 
 
@@ -314,16 +321,20 @@ async def confirm_password_reset(
     check_policy(password, services.settings)
     user = await consume_user_token(session, token, RESET)
     user.password_hash = hash_password(password)
-    # Other reset links for this account die with this one.
+    await _spend_reset_links(session, user.id)  # other reset links die with this one
+    await revoke_user_sessions(services, session, user.id)
+    await services.limiter.reset(f"login:acct:{user.email}")
+
+
+async def _spend_reset_links(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A new password ends every reset link of the account not used yet."""
     await session.execute(
         update(UserToken)
         .where(
-            UserToken.user_id == user.id, UserToken.purpose == RESET, UserToken.used_at.is_(None)
+            UserToken.user_id == user_id, UserToken.purpose == RESET, UserToken.used_at.is_(None)
         )
         .values(used_at=utcnow())
     )
-    await revoke_user_sessions(services, session, user.id)
-    await services.limiter.reset(f"login:acct:{user.email}")
 
 
 async def change_password(
@@ -341,6 +352,7 @@ async def change_password(
         raise AppError(400, "The current password is wrong.", "invalid_password")
     check_policy(new, services.settings)
     user.password_hash = hash_password(new)
+    await _spend_reset_links(session, user.id)
     await revoke_user_sessions(services, session, user.id, keep=keep_session)
 
 

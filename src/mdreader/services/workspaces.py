@@ -14,6 +14,7 @@ from mdreader.db.models import Invitation, Membership, User, Workspace
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.policy import Role, can_grant
+from mdreader.services.mail import send_after_commit
 
 
 async def create_workspace(session: AsyncSession, name: str, owner: uuid.UUID) -> Workspace:
@@ -88,7 +89,9 @@ async def add_member(
     session.add(invitation)
     await session.flush()
     link = f"{services.settings.public_url.rstrip('/')}/invite?token={token}"
-    await services.mailer.send(
+    send_after_commit(
+        services,
+        session,
         services.templates.render(
             "invite",
             email,
@@ -97,7 +100,7 @@ async def add_member(
             role=role.label,
             link=link,
             days=ttl // 86400,
-        )
+        ),
     )
     return invitation
 
