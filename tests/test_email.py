@@ -9,6 +9,7 @@ import pytest
 
 from mdreader.app import create_app
 from mdreader.backends.mail import ConsoleMailer, SmtpMailer, Templates, create_mailer
+from tests.collab.harness import eventually
 from tests.conftest import PASSWORD, make_settings
 
 
@@ -112,16 +113,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-async def _until(condition, timeout: float = 20.0) -> None:
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
-
-
 async def test_mail_server_down_never_fails_registration_or_invitation(tmp_path, database_url):
     """Nothing listens on the SMTP port: registration and an invitation still succeed, and
     both e-mails arrive once a mail server answers there."""
@@ -161,7 +152,11 @@ async def test_mail_server_down_never_fails_registration_or_invitation(tmp_path,
         controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
         controller.start()
         try:
-            await _until(lambda: len(controller.handler.messages) == 2)
+
+            async def both_arrived() -> None:
+                assert len(controller.handler.messages) == 2
+
+            await eventually(both_arrived, within=20)
             assert sorted(m["To"] for m in controller.handler.messages) == [
                 "eve@example.com",
                 "newcomer@example.com",
@@ -171,9 +166,7 @@ async def test_mail_server_down_never_fails_registration_or_invitation(tmp_path,
             controller.stop()
 
 
-async def test_line_breaks_in_names_cannot_reach_mail_headers(
-    smtp_server, tmp_path, database_url
-):
+async def test_line_breaks_in_names_cannot_reach_mail_headers(smtp_server, tmp_path, database_url):
     """A name with CR/LF is refused where it is typed; one already stored (an older MDReader,
     a direct write) still cannot break the headers of the invitation it appears in."""
     from sqlalchemy import update

@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from mdreader.backends.cache import Cache, MemoryCache, RedisCache
 from mdreader.backends.identity import IdentityProvider, create_identity_provider
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from mdreader.services.documents import EditQueue
     from mdreader.services.transfer import Attachments
     from mdreader.services.versions import Versioner
+
+
+REDIS_CONNECTIONS = 100  # per process
+REDIS_WAIT = 5.0  # seconds a command waits for a free connection
 
 
 @dataclass
@@ -64,7 +68,13 @@ async def build_services(
         cache: Cache
         limiter: RateLimiter
         if settings.redis_url:
-            redis = Redis.from_url(settings.redis_url)
+            # A request waits its turn for a connection when all are busy: redis-py's own
+            # pool refuses at once beyond 100 (a burst of sign-ins would answer 500).
+            pool = BlockingConnectionPool.from_url(
+                settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT
+            )
+            stack.push_async_callback(pool.disconnect)
+            redis = Redis(connection_pool=pool)
             stack.push_async_callback(redis.aclose)
             cache = RedisCache(redis)
             limiter = RedisRateLimiter(redis)

@@ -155,9 +155,9 @@ async def password_reset(
 
 @router.post("/password-reset/confirm", status_code=204, dependencies=Public)
 async def password_reset_confirm(
-    body: ResetConfirmIn, services: ServicesDep, session: SessionDep
+    body: ResetConfirmIn, services: ServicesDep, session: SessionDep, ip: ClientIP
 ) -> Response:
-    await svc.confirm_password_reset(services, session, body.token, body.password)
+    await svc.confirm_password_reset(services, session, body.token, body.password, ip)
     return Response(status_code=204)
 
 

@@ -1,7 +1,7 @@
 """The global request limit on /api: N requests per client address per window (like the
 deployment's WAF rule), answered with 429, ``Retry-After`` and the contract's error shape.
 
-Sign-in keeps its own, stricter throttle (``services.auth.throttle_*``).
+Sign-in keeps its own, stricter throttle (``services.auth.reserve_attempt``).
 """
 
 from __future__ import annotations
