@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     max_document_bytes: int = 1024 * 1024
     upload_types: list[str] = Field(default_factory=lambda: list(DEFAULT_UPLOAD_TYPES))
+    # Slow clients (serving.py)
+    header_timeout: float = Field(default=10.0, ge=0)
+    body_timeout: float = Field(default=30.0, ge=0)
+    max_connections_per_address: int = Field(default=256, ge=0)
 
     # History, import and export
     version_quiet_period: float = Field(default=300.0, ge=0)
