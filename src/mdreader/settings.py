@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
     max_document_bytes: int = 1024 * 1024
+    max_tree_depth: int = Field(default=64, ge=1)
     upload_types: list[str] = Field(default_factory=lambda: list(DEFAULT_UPLOAD_TYPES))
     # Slow clients (serving.py)
     header_timeout: float = Field(default=10.0, ge=0)

@@ -173,11 +173,12 @@ async def delete_document(
 @router.post("/documents/{document_id}/restore")
 async def restore_document(
     access: DocumentGuard(Subject.DOCUMENT, Action.RESTORE, include_deleted=True),
+    services: ServicesDep,
     session: SessionDep,
 ) -> DocumentPublic:
     document = await session.get(Document, access.document.id)
     assert document is not None
-    await svc.restore(session, document)
+    await svc.restore(services, session, document)
     await session.flush()
     content = await svc.live_content(session, document.id)
     return document_public(document, content, access.role)

@@ -138,9 +138,15 @@ class _Node:
     path: str = ""  # "Folder/Title.md"
 
 
-def _assign_paths(roots: list[_Node]) -> None:
-    def place(nodes: list[_Node], folder: str) -> None:
-        taken: set[str] = set()
+def _assign_paths(roots: list[_Node], max_depth: int) -> None:
+    """Give every node its path, parents before children, without recursion (a tree can be
+    deeper than Python's stack). A tree deeper than ``max_depth`` (made before that limit
+    existed) keeps its files, the levels past the limit laid flat in the deepest folder."""
+    todo: list[tuple[list[_Node], str, int]] = [(roots, "", 1)]
+    taken_in: dict[str, set[str]] = {}  # folder -> names used there (case-insensitively)
+    while todo:
+        nodes, folder, depth = todo.pop()
+        taken = taken_in.setdefault(folder, set())
         for node in nodes:
             base = safe_name(node.title)
             name, n = base, 1
@@ -151,12 +157,16 @@ def _assign_paths(roots: list[_Node]) -> None:
             taken.add(name.lower())
             stem = f"{folder}{name}"
             node.path = f"{stem}.md"
-            place(node.children, f"{stem}/")
+            if node.children:
+                if depth < max_depth:
+                    todo.append((node.children, f"{stem}/", depth + 1))
+                else:
+                    todo.append((node.children, folder, depth))
 
-    place(roots, "")
 
-
-async def _workspace_tree(session: AsyncSession, workspace_id: uuid.UUID) -> list[_Node]:
+async def _workspace_tree(
+    session: AsyncSession, workspace_id: uuid.UUID, max_depth: int
+) -> list[_Node]:
     rows = (
         await session.execute(
             select(
@@ -190,14 +200,17 @@ async def _workspace_tree(session: AsyncSession, workspace_id: uuid.UUID) -> lis
     for node in nodes.values():
         parent = nodes.get(node.parent_id) if node.parent_id else None
         (parent.children if parent else roots).append(node)
-    _assign_paths(roots)
+    _assign_paths(roots, max_depth)
     return roots
 
 
 def _walk(nodes: list[_Node]) -> Iterator[_Node]:
-    for node in nodes:
+    """Depth first, parents before their children, without recursion."""
+    stack = list(reversed(nodes))
+    while stack:
+        node = stack.pop()
         yield node
-        yield from _walk(node.children)
+        stack.extend(reversed(node.children))
 
 
 async def export_workspace(
@@ -208,7 +221,7 @@ async def export_workspace(
     progress: Progress | None = None,
 ) -> int:
     """Write the workspace's documents as a zip to ``out``; return how many were written."""
-    roots = await _workspace_tree(session, workspace_id)
+    roots = await _workspace_tree(session, workspace_id, services.settings.max_tree_depth)
     nodes = list(_walk(roots))
     by_id = {node.id: node for node in nodes}
     public = services.settings.public_url.rstrip("/")
@@ -463,6 +476,15 @@ async def import_files(
     planned, others = _plan(files)
     if not planned:
         raise AppError(422, "There is no Markdown file to import.", "nothing_to_import")
+    deepest = max(planned, key=lambda item: item.key.count("/"))
+    under = 0
+    if parent_id is not None:
+        under = docs.level_of(await docs.tree_of(session, workspace_id), parent_id)
+    try:
+        docs.check_depth(services, under + deepest.key.count("/") + 1)
+    except AppError as exc:
+        exc.detail += f" ({deepest.source or deepest.key!r} is the deepest.)"
+        raise
     for item in planned:
         docs.check_size(services, item.content)
         storable.check(item.content, f"The file {item.source!r}")
