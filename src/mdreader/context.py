@@ -16,6 +16,7 @@ from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRat
 from mdreader.backends.storage import Storage, create_storage
 from mdreader.db import Database
 from mdreader.observability import Metrics
+from mdreader.render import Renderer
 from mdreader.settings import Settings
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class Services:
     collab: CollabServer | None = None
     edits: EditQueue | None = None  # group commit of document PATCHes
     mail: MailQueue | None = None  # sends, and retries what the mail server did not take
+    # Markdown rendered off the event loop, once per text (share pages, /html).
+    renderer: Renderer = field(default_factory=Renderer)
 
 
 @asynccontextmanager
@@ -99,6 +102,7 @@ async def build_services(
         from mdreader.services.files import StoredAttachments
         from mdreader.services.versions import Versioner
 
+        await stack.enter_async_context(services.renderer)
         services.mail = await stack.enter_async_context(
             MailQueue(services.mailer, settings.email_retry_delay)
         )

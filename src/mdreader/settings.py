@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     session_cache_ttl: int = 30
     rate_limit_requests: int = 1000
     rate_limit_window: int = 300
+    share_rate_limit_requests: int = 300
 
     # Hard limits
     max_body_bytes: int = 2 * 1024 * 1024

@@ -19,7 +19,6 @@ from mdreader.api.deps import (
 from mdreader.context import Services
 from mdreader.db.models import Document
 from mdreader.policy import Action, Role, Subject
-from mdreader.render import render_markdown
 from mdreader.schemas import (
     DocumentCreateIn,
     DocumentListItem,
@@ -121,11 +120,13 @@ async def get_document(
 
 @router.get("/documents/{document_id}/html", response_class=HTMLResponse)
 async def get_document_html(
-    access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: DocumentGuard(Subject.DOCUMENT, Action.READ),
+    services: ServicesDep,
+    session: ReadSessionDep,
 ) -> HTMLResponse:
     content = await svc.live_content(session, access.document.id)
     return HTMLResponse(
-        render_markdown(content),
+        await services.renderer.html(content),
         headers={"Content-Security-Policy": HTML_CSP},
     )
 

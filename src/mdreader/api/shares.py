@@ -15,7 +15,7 @@ from mdreader.api.deps import (
 )
 from mdreader.db.models import Share
 from mdreader.policy import Action, Subject
-from mdreader.render import page, render_markdown
+from mdreader.render import page
 from mdreader.schemas import ShareIn, SharePublic
 from mdreader.services import documents as docs
 from mdreader.services import shares as svc
@@ -84,9 +84,25 @@ async def revoke_share(access: ShareGuard(Action.DELETE), session: SessionDep) -
     dependencies=[Depends(public)],
     include_in_schema=False,
 )
-async def shared_page(token: str, session: ReadSessionDep) -> HTMLResponse:
-    document = await svc.resolve(session, token)
+async def shared_page(token: str, services: ServicesDep) -> Response:
+    """The page, rendered off the event loop and kept while the database does not change
+    (render.Renderer): a burst of visitors costs one render and a small query each. The link
+    itself is checked on every request, so a revoked link is dead at once."""
+    db, renderer = services.db, services.renderer
+    stamp = await db.change_stamp()
+    # The primary: a page kept against the primary's stamp must be read from it.
+    async with db.primary_read_session() as session:
+        document = await svc.resolve(session, token)
     if document is None:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=PAGE_HEADERS)
-    content = await docs.live_content(session, document.id)
-    return HTMLResponse(page(document.title, render_markdown(content)), headers=PAGE_HEADERS)
+
+    async def build() -> bytes:
+        async with db.primary_read_session() as session:
+            content = await docs.live_content(session, document.id)
+        body = page(document.title, await renderer.html(content)).encode()
+        if stamp is not None and await db.change_stamp() == stamp:
+            renderer.keep_page(document.id, stamp, body)
+        return body
+
+    body = await renderer.page(document.id, stamp, build)
+    return Response(body, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)

@@ -405,9 +405,7 @@ class EditQueue:
                 try:
                     # Checks everything before it changes anything (no partial move).
                     parent_id = edit.parent_id if edit.reparent else document.parent_id
-                    await move_document(
-                        self.services, session, document, parent_id, edit.position
-                    )
+                    await move_document(self.services, session, document, parent_id, edit.position)
                 except AppError as exc:
                     _fail(edit, exc)  # this edit fails whole: its title and text are skipped
                     continue
