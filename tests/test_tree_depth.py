@@ -149,8 +149,7 @@ async def test_a_tree_thousands_deep_lists_and_exports(app, client, factory):
 async def test_a_tree_thousands_deep_backs_up_and_restores(
     app,
     factory,
-    settings,
-    empty_database,
+    empty_database,  # noqa: F811 - the fixture imported above
     tmp_path: Path,
 ):
     await _deep_chain(app, factory)

@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     import_max_files: int = Field(default=10_000, ge=1)
     import_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
     import_max_ratio: float = Field(default=100.0, ge=1)
+    import_max_per_hour: int = Field(default=30, ge=0)
     # Collaboration (WebSocket) limits and timings
     collab_max_message_bytes: int = 4 * 1024 * 1024
     collab_max_connections: int = 10_000

@@ -71,7 +71,21 @@ async def import_documents(
 ) -> list[DocumentListItem]:
     """Create documents from ``.md`` files or a zip of them (the export's layout), all or
     nothing: a refused archive leaves no trace."""
-    if len(files) > services.settings.import_max_files:
+    settings = services.settings
+    if settings.import_max_per_hour > 0:
+        verdict = await services.limiter.hit(
+            f"import:user:{access.caller.user.id}", settings.import_max_per_hour, 3600
+        )
+        if not verdict.allowed:
+            minutes = (verdict.retry_after + 59) // 60
+            raise AppError(
+                429,
+                f"You have started {settings.import_max_per_hour} imports in the last hour, "
+                f"the most one person may. Try again in {minutes} minutes.",
+                "rate_limited",
+                headers={"Retry-After": str(verdict.retry_after)},
+            )
+    if len(files) > settings.import_max_files:
         raise AppError(413, "Too many files in one import.", "too_large")
     found: list[svc.ImportFile] = []
     for upload in files:

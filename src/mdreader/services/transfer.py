@@ -16,6 +16,7 @@ are created in the caller's transaction: all or nothing.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import posixpath
@@ -472,10 +473,14 @@ async def import_files(
     parent_id: uuid.UUID | None = None,
     progress: Progress | None = None,
 ) -> list[Document]:
-    """Create the documents of ``files`` in the session's transaction (parents first)."""
-    planned, others = _plan(files)
-    if not planned:
-        raise AppError(422, "There is no Markdown file to import.", "nothing_to_import")
+    """Create the documents of ``files`` in the session's transaction (parents first).
+
+    The work on the text (decoding, checks, links, Yjs states) runs in a worker thread, so
+    a large archive does not hold up other requests; the transaction only inserts."""
+    attachments = services.attachments  # None: attachments are skipped
+    planned, others, referenced = await asyncio.to_thread(
+        _prepare, services.settings, files, attachments is not None
+    )
     deepest = max(planned, key=lambda item: item.key.count("/"))
     under = 0
     if parent_id is not None:
@@ -485,46 +490,25 @@ async def import_files(
     except AppError as exc:
         exc.detail += f" ({deepest.source or deepest.key!r} is the deepest.)"
         raise
-    for item in planned:
-        docs.check_size(services, item.content)
-        storable.check(item.content, f"The file {item.source!r}")
-    by_path = {item.source: item for item in planned if item.source}
-    attachments = services.attachments  # None: attachments are skipped
     saved: dict[str, str] = {}  # attachment path -> URL
     saved_ids: list[uuid.UUID] = []
     refused: set[str] = set()
     try:
-        for item in planned:
-            folder = posixpath.dirname(item.source or item.key)
-
-            def resolve(target: str, folder: str = folder) -> str | None:
-                parts = urlsplit(target)
-                if parts.scheme or parts.netloc or not parts.path or target.startswith("/"):
-                    return None
-                path = posixpath.normpath(posixpath.join(folder, unquote(parts.path)))
-                fragment = f"#{parts.fragment}" if parts.fragment else ""
-                if path in by_path:
-                    return f"/d/{by_path[path].id}{fragment}"
-                return saved.get(path)
-
-            if attachments is not None:
-                for path in _referenced(item.content, folder, others):
-                    if path in saved or path in refused:
-                        continue
-                    try:
-                        file_id, url = await attachments.save(
-                            session, workspace_id, user_id, posixpath.basename(path), others[path]
-                        )
-                    except AppError as exc:
-                        if exc.status not in (413, 415):
-                            raise
-                        refused.add(path)  # a type or size the instance does not take
-                        continue
-                    saved_ids.append(file_id)
-                    saved[path] = url
-            item.content = rewrite_links(item.content, resolve)
+        for path in referenced if attachments is not None else ():
+            try:
+                file_id, url = await attachments.save(  # type: ignore[union-attr]
+                    session, workspace_id, user_id, posixpath.basename(path), others[path]
+                )
+            except AppError as exc:
+                if exc.status not in (413, 415):
+                    raise
+                refused.add(path)  # a type or size the instance does not take
+                continue
+            saved_ids.append(file_id)
+            saved[path] = url
+        states = await asyncio.to_thread(_link_and_encode, planned, saved)
         created = await _insert(
-            services, session, workspace_id, user_id, planned, parent_id, progress
+            services, session, workspace_id, user_id, planned, states, parent_id, progress
         )
         await session.flush()
     except BaseException:
@@ -539,6 +523,54 @@ async def import_files(
     if skipped:
         log.info("import skipped %d non-Markdown file(s): %s", len(skipped), skipped[:20])
     return created
+
+
+def _prepare(
+    settings: Settings, files: list[ImportFile], with_attachments: bool
+) -> tuple[list[_Planned], dict[str, bytes], list[str]]:
+    """The planned documents (checked: size, storable text), the other files, and the
+    attachments they reference, in the order first referenced (a worker thread's part)."""
+    planned, others = _plan(files)
+    if not planned:
+        raise AppError(422, "There is no Markdown file to import.", "nothing_to_import")
+    limit = settings.max_document_bytes
+    for item in planned:
+        if len(item.content.encode()) > limit:
+            raise AppError(
+                413,
+                f"{item.source!r} is larger than a document may be ({limit} bytes).",
+                "too_large",
+            )
+        storable.check(item.content, f"The file {item.source!r}")
+    referenced: dict[str, None] = {}
+    if with_attachments:
+        for item in planned:
+            folder = posixpath.dirname(item.source or item.key)
+            referenced.update(dict.fromkeys(_referenced(item.content, folder, others)))
+    return planned, others, list(referenced)
+
+
+def _link_and_encode(planned: list[_Planned], saved: dict[str, str]) -> dict[uuid.UUID, bytes]:
+    """Turn relative links into links to the new documents and the stored attachments, and
+    make each document's first Yjs state (a worker thread's part)."""
+    by_path = {item.source: item for item in planned if item.source}
+    states: dict[uuid.UUID, bytes] = {}
+    for item in planned:
+        folder = posixpath.dirname(item.source or item.key)
+
+        def resolve(target: str, folder: str = folder) -> str | None:
+            parts = urlsplit(target)
+            if parts.scheme or parts.netloc or not parts.path or target.startswith("/"):
+                return None
+            path = posixpath.normpath(posixpath.join(folder, unquote(parts.path)))
+            fragment = f"#{parts.fragment}" if parts.fragment else ""
+            if path in by_path:
+                return f"/d/{by_path[path].id}{fragment}"
+            return saved.get(path)
+
+        item.content = rewrite_links(item.content, resolve)
+        states[item.id] = initial_state(item.content)
+    return states
 
 
 def _referenced(content: str, folder: str, others: dict[str, bytes]) -> list[str]:
@@ -563,6 +595,7 @@ async def _insert(
     workspace_id: uuid.UUID,
     user_id: uuid.UUID | None,
     planned: list[_Planned],
+    states: dict[uuid.UUID, bytes],
     parent_id: uuid.UUID | None,
     progress: Progress | None,
 ) -> list[Document]:
@@ -592,7 +625,7 @@ async def _insert(
                 "title": (item.title.strip() or "Untitled")[:500],
                 "position": position,
                 "content": item.content,
-                "ystate": initial_state(item.content),
+                "ystate": states[item.id],
                 "created_by": user_id,
                 "updated_by": user_id,
                 "created_at": now,
