@@ -19,6 +19,7 @@ from mdreader.api import (
     documents,
     files,
     health,
+    openapi,
     search,
     shares,
     transfer,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     # Collaboration: authorization happens per document inside the protocol (policy.py).
     app.add_api_websocket_route("/ws", hocuspocus_endpoint)
     app.add_api_websocket_route("/ws/y/{document_id}", ywebsocket_endpoint)
+    openapi.install(app)
     mount_web(app, settings.resolved_web_dist)
     app.add_middleware(
         InputMiddleware,

@@ -169,8 +169,9 @@ class Renderer:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            # Waited for: no render process outlives the server.
+            pool, self._pool = self._pool, None
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
     def _executor(self) -> concurrent.futures.Executor | None:
         """The worker process, started on first use (None: render in a thread)."""
@@ -238,9 +239,7 @@ class Renderer:
         pool = self._executor()
         if pool is not None:
             try:
-                return await asyncio.get_running_loop().run_in_executor(
-                    pool, render_markdown, text
-                )
+                return await asyncio.get_running_loop().run_in_executor(pool, render_markdown, text)
             except concurrent.futures.BrokenExecutor:
                 log.warning("the rendering process died; starting another", exc_info=True)
                 self._pool = None

@@ -16,6 +16,7 @@ from mdreader.api.deps import (
     SessionDep,
     WorkspaceGuard,
 )
+from mdreader.api.openapi import errors
 from mdreader.context import Services
 from mdreader.db.models import Document
 from mdreader.policy import Action, Role, Subject
@@ -64,7 +65,7 @@ async def list_documents(
     return [DocumentListItem.model_validate(row._asdict()) for row in rows]
 
 
-@router.post("/workspaces/{workspace_id}/documents", status_code=201)
+@router.post("/workspaces/{workspace_id}/documents", status_code=201, responses=errors(413))
 async def create_document(
     body: DocumentCreateIn,
     access: WorkspaceGuard(Subject.DOCUMENT, Action.CREATE),
@@ -131,7 +132,7 @@ async def get_document_html(
     )
 
 
-@router.patch("/documents/{document_id}")
+@router.patch("/documents/{document_id}", responses=errors(409))
 async def update_document(
     body: DocumentPatchIn,
     access: DocumentGuard(Subject.DOCUMENT, Action.UPDATE),
@@ -171,7 +172,7 @@ async def delete_document(
     return Response(status_code=204)
 
 
-@router.post("/documents/{document_id}/restore")
+@router.post("/documents/{document_id}/restore", responses=errors(409))
 async def restore_document(
     access: DocumentGuard(Subject.DOCUMENT, Action.RESTORE, include_deleted=True),
     services: ServicesDep,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
 
 from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
+from mdreader.api.openapi import errors
 from mdreader.errors import AppError
 from mdreader.policy import Action, Subject
 from mdreader.schemas import DocumentListItem
@@ -59,7 +60,7 @@ async def export_workspace(
     )
 
 
-@router.post("/workspaces/{workspace_id}/import", status_code=201)
+@router.post("/workspaces/{workspace_id}/import", status_code=201, responses=errors(400, 415))
 async def import_documents(
     access: WorkspaceGuard(Subject.TRANSFER, Action.CREATE),
     services: ServicesDep,
