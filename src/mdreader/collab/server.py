@@ -173,6 +173,9 @@ class CollabServer:
             return doc.contains(update)
         if len(update) > self.settings.collab_max_message_bytes:
             return False
+        if not doc.fits(update, self.settings.max_document_bytes):
+            conn.refuse_too_large(self.settings.max_document_bytes)
+            return False
         started = time.perf_counter()
         try:
             changed = doc.apply(update)
