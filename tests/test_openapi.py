@@ -108,9 +108,7 @@ def _fuzz(base: str, world: dict[str, Any]) -> tuple[int, list[str]]:
     return ran, failures
 
 
-async def test_schemathesis_finds_no_5xx_and_no_undocumented_answer(
-    tmp_path, database_url, outbox
-):
+async def test_schemathesis_finds_no_5xx_and_no_undocumented_answer(tmp_path, database_url, outbox):
     settings = make_settings(tmp_path, database_url)
     env = server_env(
         settings,

@@ -191,12 +191,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # The WebSocket protocol takes over the transport, and with it this address's slot.
         self._disarm()
         address, self._address = self._address, None
+        config: Any = self.config  # our Config (below)
         if address is not None:
-            self.config.mdreader_handover = (_open_connections(self.server_state), address)
+            config.mdreader_handover = (_open_connections(self.server_state), address)
         try:
             super().handle_websocket_upgrade()
         finally:
-            self.config.mdreader_handover = None
+            config.mdreader_handover = None
 
     def _late(self, what: str) -> None:
         self._timer = None

@@ -100,6 +100,14 @@ test("reader mode renders a table, tasks, code, math and a diagram, with a table
   await shot(page, "reader-02-dark");
   await page.getByRole("button", { name: "Switch to light mode" }).click();
   assert.deepEqual(page.errors, []);
+
+  // The public page of the same document, as an anonymous visitor sees it (same policy).
+  const share = await api(page, "POST", `/api/documents/${doc.id}/shares`, {});
+  const visitor = await newPage(browser, { name: "visitor" });
+  await visitor.page.goto(new URL(share.url).pathname);
+  await visitor.page.getByRole("heading", { name: "Birds" }).waitFor();
+  assert.deepEqual(visitor.page.errors, []);
+  await visitor.context.close();
 });
 
 const HOSTILE = `# Hostile

@@ -13,6 +13,7 @@ from mdreader.api.deps import (
     ShareGuard,
     public,
 )
+from mdreader.csp import content_security_policy
 from mdreader.db.models import Share
 from mdreader.policy import Action, Subject
 from mdreader.render import page
@@ -22,10 +23,9 @@ from mdreader.services import shares as svc
 
 router = APIRouter(tags=["shares"])
 
-# The page is sanitized HTML; the policy forbids scripts and framing should that ever fail.
-PAGE_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+# The page is sanitized HTML; its policy (csp.py, the web app's) allows no script but the
+# app's own, and no framing, should sanitizing ever fail.
 PAGE_HEADERS = {
-    "Content-Security-Policy": PAGE_CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex, nofollow",
@@ -89,12 +89,16 @@ async def shared_page(token: str, services: ServicesDep) -> Response:
     (render.Renderer): a burst of visitors costs one render and a small query each. The link
     itself is checked on every request, so a revoked link is dead at once."""
     db, renderer = services.db, services.renderer
+    headers = {
+        **PAGE_HEADERS,
+        "Content-Security-Policy": content_security_policy(services.settings),
+    }
     stamp = await db.change_stamp()
     # The primary: a page kept against the primary's stamp must be read from it.
     async with db.primary_read_session() as session:
         document = await svc.resolve(session, token)
     if document is None:
-        return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=PAGE_HEADERS)
+        return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=headers)
 
     async def build() -> bytes:
         async with db.primary_read_session() as session:
@@ -105,4 +109,4 @@ async def shared_page(token: str, services: ServicesDep) -> Response:
         return body
 
     body = await renderer.page(document.id, stamp, build)
-    return Response(body, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
