@@ -118,7 +118,7 @@ async def test_mail_server_down_never_fails_registration_or_invitation(tmp_path,
     both e-mails arrive once a mail server answers there."""
     from aiosmtpd.controller import Controller
 
-    from tests.conftest import Factory, Inbox, Outbox
+    from tests.conftest import Inbox, serving
 
     port = _free_port()
     settings = make_settings(
@@ -130,19 +130,10 @@ async def test_mail_server_down_never_fails_registration_or_invitation(tmp_path,
         smtp_timeout=2,
         email_retry_delay=0.2,
     )
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
-    ):
-        r = await c.post(
-            "/api/auth/register",
-            json={"email": "eve@example.com", "password": PASSWORD, "name": "Eve"},
-        )
-        assert r.status_code == 201, r.text
-        owner = await Factory(c, Outbox()).login(r.json()["id"], "eve@example.com", PASSWORD)
-        ws = (await c.post("/api/workspaces", json={"name": "Team"}, headers=owner.headers)).json()
-        r = await c.post(
+    async with serving(settings, None) as (app, factory):
+        owner = await factory.user("eve")  # registration: its e-mail cannot go out
+        ws = await factory.workspace(owner)
+        r = await factory.client.post(
             f"/api/workspaces/{ws['id']}/members",
             json={"email": "newcomer@example.com", "role": "editor"},
             headers=owner.headers,
@@ -157,10 +148,9 @@ async def test_mail_server_down_never_fails_registration_or_invitation(tmp_path,
                 assert len(controller.handler.messages) == 2
 
             await eventually(both_arrived, within=20)
-            assert sorted(m["To"] for m in controller.handler.messages) == [
-                "eve@example.com",
-                "newcomer@example.com",
-            ]
+            assert sorted(m["To"] for m in controller.handler.messages) == sorted(
+                [owner.email, "newcomer@example.com"]
+            )
             assert app.state.services.mail.waiting == 0
         finally:
             controller.stop()
@@ -172,32 +162,25 @@ async def test_line_breaks_in_names_cannot_reach_mail_headers(smtp_server, tmp_p
     from sqlalchemy import update
 
     from mdreader.db.models import User
-    from tests.conftest import Factory, Outbox
+    from tests.conftest import serving
 
     inbox, port = smtp_server
     settings = make_settings(
         tmp_path, database_url, email_backend="smtp", smtp_host="127.0.0.1", smtp_port=port
     )
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
-    ):
+    async with serving(settings, None) as (app, factory):
+        c = factory.client
         evil = "Eve\r\nBcc: victim@example.com"
         r = await c.post(
             "/api/auth/register",
             json={"email": "eve@example.com", "password": PASSWORD, "name": evil},
         )
         assert r.status_code == 422
-        r = await c.post(
-            "/api/auth/register",
-            json={"email": "eve@example.com", "password": PASSWORD, "name": "Eve"},
-        )
-        owner = await Factory(c, Outbox()).login(r.json()["id"], "eve@example.com", PASSWORD)
+        owner = await factory.user("Eve")
         for path, method in (("/api/auth/me", "PATCH"), ("/api/workspaces", "POST")):
             r = await c.request(method, path, json={"name": evil}, headers=owner.headers)
             assert r.status_code == 422, (path, r.text)
-        ws = (await c.post("/api/workspaces", json={"name": "Team"}, headers=owner.headers)).json()
+        ws = await factory.workspace(owner)
         async with app.state.services.db.session() as session:
             await session.execute(update(User).values(name="Eve\r\nBcc: victim@example.com\r\n"))
         await app.state.services.cache.delete(f"user:{owner.id}")

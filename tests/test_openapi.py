@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.collab.harness import ServerProcess, server_env
-from tests.conftest import PASSWORD, Factory, make_settings
+from tests.conftest import Factory, make_settings
 
 EXAMPLES_PER_OPERATION = 6  # generated cases per operation; derandomized, so the same each run
 
@@ -21,11 +21,7 @@ async def _world(base: str, outbox: Any) -> dict[str, Any]:
     upload: real ids for the fuzzer's path parameters, so that cases reach the handlers."""
     async with httpx.AsyncClient(base_url=base, timeout=60) as c:
         factory = Factory(c, outbox)
-        r = await c.post(
-            "/api/auth/register",
-            json={"email": "fuzz@example.com", "password": PASSWORD, "name": "Fuzz"},
-        )
-        owner = await factory.login(r.json()["id"], "fuzz@example.com", PASSWORD)
+        owner = await factory.user("fuzz")
         ws = await factory.workspace(owner)
         doc = await factory.document(ws, owner, "Doc", "# Hello\n\ntext")
         h = owner.headers

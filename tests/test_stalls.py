@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.collab.harness import ServerProcess, server_env
-from tests.conftest import PASSWORD, Factory, make_settings
+from tests.conftest import Factory, make_settings
 from tests.test_render import big_markdown
 
 
@@ -30,11 +30,7 @@ async def live(tmp_path, database_url, outbox) -> AsyncIterator[tuple[ServerProc
     try:
         async with httpx.AsyncClient(base_url=server.base, timeout=120) as c:
             factory = Factory(c, outbox)
-            r = await c.post(
-                "/api/auth/register",
-                json={"email": "stall@example.com", "password": PASSWORD, "name": "S"},
-            )
-            owner = await factory.login(r.json()["id"], "stall@example.com", PASSWORD)
+            owner = await factory.user("stall")
             ws = await factory.workspace(owner)
             yield server, (c, factory, owner, ws)
     finally:

@@ -410,14 +410,9 @@ def verify(archive: Path, progress: Progress = _quiet) -> None:
             progress("verify", 0, total)
             for name, expected in manifest["tables"].items():
                 table = tables[name]
-                decoders = {c.name: _decoder(c) for c in table.columns}
                 links = _self_references(table)
                 count = 0
-                for batch in _row_batches(tar, f"db/{name}.jsonl", whole=bool(links)):
-                    rows = [
-                        {k: (None if v is None else decoders[k](v)) for k, v in row.items()}
-                        for row in batch
-                    ]
+                for rows in _decoded_batches(tar, table):
                     if links and len(_parents_first(rows, links)) != len(rows):
                         raise BackupError(f"the rows of {name} cannot be put in order")
                     count += len(rows)
@@ -532,14 +527,9 @@ async def load(
             for table in tables.values():
                 if table.name not in manifest["tables"]:
                     continue
-                decoders = {c.name: _decoder(c) for c in table.columns}
                 links = _self_references(table)
                 count = 0
-                for batch in _row_batches(tar, f"db/{table.name}.jsonl", whole=bool(links)):
-                    rows = [
-                        {k: (None if v is None else decoders[k](v)) for k, v in row.items()}
-                        for row in batch
-                    ]
+                for rows in _decoded_batches(tar, table):
                     if db.dialect == "postgresql":
                         rows = [_without_nul(row) for row in rows]
                     for start in range(0, len(rows), BATCH):
@@ -594,6 +584,17 @@ def _read_json(tar: tarfile.TarFile, name: str) -> dict[str, Any]:
     if member is None:
         raise BackupError(f"The archive has no {name}: it is not an MDReader backup.")
     return json.loads(member.read())  # type: ignore[no-any-return]
+
+
+def _decoded_batches(tar: tarfile.TarFile, table: Table) -> Iterator[list[dict[str, Any]]]:
+    """The rows of ``table`` in the archive as Python values, in batches (all at once for a
+    table whose rows point at each other: they are ordered before they are inserted)."""
+    decoders = {c.name: _decoder(c) for c in table.columns}
+    whole = bool(_self_references(table))
+    for batch in _row_batches(tar, f"db/{table.name}.jsonl", whole=whole):
+        yield [
+            {k: (None if v is None else decoders[k](v)) for k, v in row.items()} for row in batch
+        ]
 
 
 def _row_batches(tar: tarfile.TarFile, name: str, whole: bool) -> Iterator[list[dict[str, Any]]]:

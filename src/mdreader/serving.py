@@ -21,7 +21,6 @@ since every connection is a file descriptor.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 from collections import Counter
@@ -33,6 +32,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import get_remote_addr
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from mdreader.api.deps import _in_networks as in_networks
 from mdreader.settings import Settings
 
 log = logging.getLogger("mdreader.serving")
@@ -55,19 +55,7 @@ class ServingLimits:
         )
 
     def capped(self, address: str) -> bool:
-        if self.per_address <= 0:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return True
-        for net in self.exempt:
-            try:
-                if ip in ipaddress.ip_network(net, strict=False):
-                    return False
-            except ValueError:
-                continue
-        return True
+        return self.per_address > 0 and not in_networks(address, list(self.exempt))
 
 
 @dataclass

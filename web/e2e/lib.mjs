@@ -36,7 +36,7 @@ export async function newPage(browser, { viewport = { width: 1280, height: 800 }
   await context.exposeFunction("__reportCsp", (what) => cspViolations.push(`${name}: ${what}`));
   await context.addInitScript(() => {
     document.addEventListener("securitypolicyviolation", (e) => {
-      window.__reportCsp(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} on ${location.pathname}`);
+      window.__reportCsp(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} on ${location.pathname}: ${e.sample || ""} <${e.target?.nodeName ?? "?"}>`);
     });
   });
   const page = await context.newPage();
