@@ -13,6 +13,7 @@ import time
 
 import uvicorn
 
+from mdreader import serving
 from mdreader.app import create_app
 from mdreader.db import migrate
 from mdreader.settings import Settings
@@ -38,14 +39,7 @@ def main() -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", int(os.environ.get("MDREADER_TEST_PORT", "0"))))
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=False,
-        ws="websockets-sansio",
-        ws_max_size=settings.collab_max_message_bytes + 1024,
-        ws_per_message_deflate=False,
-    )
+    config = serving.config(app, settings)
     server = uvicorn.Server(config)
 
     async def run() -> None:

@@ -216,6 +216,24 @@ async def test_password_reset_token_expires_after_an_hour(client, factory: Facto
     assert r.status_code == 400 and r.json()["code"] == "invalid_token"
 
 
+async def test_a_reset_link_dies_when_the_password_changes(client, factory: Factory, outbox):
+    user = await factory.user()
+    await client.post("/api/auth/password-reset", json={"email": user.email})
+    token = outbox.token_for(user.email)
+    r = await client.post(
+        "/api/auth/password-change",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers=user.headers,
+    )
+    assert r.status_code == 204
+    r = await client.post(
+        "/api/auth/password-reset/confirm", json={"token": token, "password": "Other-pass-3!"}
+    )
+    assert r.status_code == 400 and r.json()["code"] == "invalid_token"
+    r = await client.post("/api/auth/login", json={"email": user.email, "password": NEW_PASSWORD})
+    assert r.status_code == 200
+
+
 async def test_password_change(client, factory: Factory):
     user = await factory.user()
     other = await factory.login(user.id, user.email, user.password)
@@ -322,6 +340,65 @@ async def test_login_throttled_per_account_with_retry_after(client, factory: Fac
         headers={"X-Forwarded-For": "198.51.100.99"},
     )
     assert r.status_code == 429
+
+
+async def test_login_throttle_holds_for_100_parallel_attempts(client, factory: Factory, app):
+    """At most the limit of password checks per account and window, however many attempts
+    arrive at once (the limiter counts before the check, atomically on every backend)."""
+    import asyncio
+
+    user = await factory.user()
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/auth/login", json={"email": user.email, "password": f"Wrong-{i}"})
+            for i in range(100)
+        )
+    )
+    codes = [r.status_code for r in answers]
+    assert codes.count(401) == app.state.services.settings.login_max_failures_per_account
+    assert codes.count(429) == 100 - codes.count(401)
+    locked = next(r for r in answers if r.status_code == 429)
+    assert "reset your password" in locked.json()["detail"]
+    assert "Forgot your password?" in locked.json()["detail"]
+
+
+async def test_a_reset_lets_the_owner_in_while_others_keep_the_account_locked(
+    app, factory: Factory, outbox
+):
+    import httpx
+
+    user = await factory.user()
+
+    def client_at(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    async with client_at("198.51.100.66") as attacker, client_at("192.0.2.10") as owner:
+
+        async def attack() -> None:
+            for _ in range(6):
+                await attacker.post(
+                    "/api/auth/login", json={"email": user.email, "password": "Wrong-pass-1"}
+                )
+
+        await attack()
+        r = await owner.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
+        assert r.status_code == 429
+        await owner.post("/api/auth/password-reset", json={"email": user.email})
+        token = outbox.token_for(user.email)
+        r = await owner.post(
+            "/api/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD}
+        )
+        assert r.status_code == 204
+        await attack()  # locks the account again, for everyone but where the reset was made
+        r = await attacker.post(
+            "/api/auth/login", json={"email": user.email, "password": NEW_PASSWORD}
+        )
+        assert r.status_code == 429
+        r = await owner.post(
+            "/api/auth/login", json={"email": user.email, "password": NEW_PASSWORD}
+        )
+        assert r.status_code == 200, r.text
 
 
 async def test_login_throttled_per_ip_and_xff_cannot_reset(client, factory: Factory, app):

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 
 from mdreader import policy
+from mdreader.api import openapi
 from mdreader.policy import Role
 from tests.conftest import Factory
 
@@ -41,14 +42,7 @@ SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
 
 
 def api_routes(app: Any) -> Iterator[APIRoute]:
-    def walk(routes: list[Any]) -> Iterator[APIRoute]:
-        for route in routes:
-            if hasattr(route, "original_router"):
-                yield from walk(route.original_router.routes)
-            elif isinstance(route, APIRoute):
-                yield route
-
-    yield from walk(app.router.routes)
+    yield from openapi.api_routes(app.router.routes)
 
 
 def guards_of(route: APIRoute) -> list[Any]:

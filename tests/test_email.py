@@ -9,6 +9,7 @@ import pytest
 
 from mdreader.app import create_app
 from mdreader.backends.mail import ConsoleMailer, SmtpMailer, Templates, create_mailer
+from tests.collab.harness import eventually
 from tests.conftest import PASSWORD, make_settings
 
 
@@ -102,3 +103,94 @@ async def test_console_backend_prints():
         Templates().render("verify", "a@b.c", name="A", email="a@b.c", link="http://l", hours=1)
     )
     assert "http://l" in stream.getvalue() and "a@b.c" in stream.getvalue()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_mail_server_down_never_fails_registration_or_invitation(tmp_path, database_url):
+    """Nothing listens on the SMTP port: registration and an invitation still succeed, and
+    both e-mails arrive once a mail server answers there."""
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import Inbox, serving
+
+    port = _free_port()
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        email_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_timeout=2,
+        email_retry_delay=0.2,
+    )
+    async with serving(settings, None) as (app, factory):
+        owner = await factory.user("eve")  # registration: its e-mail cannot go out
+        ws = await factory.workspace(owner)
+        r = await factory.client.post(
+            f"/api/workspaces/{ws['id']}/members",
+            json={"email": "newcomer@example.com", "role": "editor"},
+            headers=owner.headers,
+        )
+        assert r.status_code == 202, r.text
+        assert app.state.services.mail.waiting == 2
+        controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+
+            async def both_arrived() -> None:
+                assert len(controller.handler.messages) == 2
+
+            await eventually(both_arrived, within=20)
+            assert sorted(m["To"] for m in controller.handler.messages) == sorted(
+                [owner.email, "newcomer@example.com"]
+            )
+            assert app.state.services.mail.waiting == 0
+        finally:
+            controller.stop()
+
+
+async def test_line_breaks_in_names_cannot_reach_mail_headers(smtp_server, tmp_path, database_url):
+    """A name with CR/LF is refused where it is typed; one already stored (an older MDReader,
+    a direct write) still cannot break the headers of the invitation it appears in."""
+    from sqlalchemy import update
+
+    from mdreader.db.models import User
+    from tests.conftest import serving
+
+    inbox, port = smtp_server
+    settings = make_settings(
+        tmp_path, database_url, email_backend="smtp", smtp_host="127.0.0.1", smtp_port=port
+    )
+    async with serving(settings, None) as (app, factory):
+        c = factory.client
+        evil = "Eve\r\nBcc: victim@example.com"
+        r = await c.post(
+            "/api/auth/register",
+            json={"email": "eve@example.com", "password": PASSWORD, "name": evil},
+        )
+        assert r.status_code == 422
+        owner = await factory.user("Eve")
+        for path, method in (("/api/auth/me", "PATCH"), ("/api/workspaces", "POST")):
+            r = await c.request(method, path, json={"name": evil}, headers=owner.headers)
+            assert r.status_code == 422, (path, r.text)
+        ws = await factory.workspace(owner)
+        async with app.state.services.db.session() as session:
+            await session.execute(update(User).values(name="Eve\r\nBcc: victim@example.com\r\n"))
+        await app.state.services.cache.delete(f"user:{owner.id}")
+        inbox.messages.clear()
+        r = await c.post(
+            f"/api/workspaces/{ws['id']}/members",
+            json={"email": "newcomer@example.com", "role": "editor"},
+            headers=owner.headers,
+        )
+        assert r.status_code == 202, r.text
+        (received,) = inbox.messages
+        assert received["Bcc"] is None
+        assert received["Subject"] == "Eve Bcc: victim@example.com invited you to Team on MDReader"

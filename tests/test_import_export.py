@@ -428,3 +428,24 @@ async def test_import_under_a_document(client, factory):
     )
     assert r.status_code == 404
     assert await _count(client, elsewhere, owner) == 0
+
+
+async def test_imports_are_limited_per_user_and_hour(app, client, factory):
+    app.state.services.settings.import_max_per_hour = 2
+    owner = await factory.user("owner")
+    other = await factory.member(await factory.workspace(owner), owner, "editor")
+    ws = await factory.workspace(owner)
+
+    async def import_as(user, workspace):
+        return await client.post(
+            f"/api/workspaces/{workspace['id']}/import",
+            files={"files": ("a.md", b"# A", "text/markdown")},
+            headers=user.headers,
+        )
+
+    assert [(await import_as(owner, ws)).status_code for _ in range(2)] == [201, 201]
+    r = await import_as(owner, ws)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "imports in the last hour" in r.json()["detail"]
+    other_ws = await factory.workspace(other)
+    assert (await import_as(other, other_ws)).status_code == 201

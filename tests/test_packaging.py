@@ -50,7 +50,17 @@ def test_the_wheel_carries_the_web_app_and_serves_it(tmp_path):
     checkout = _clean_checkout(tmp_path / "checkout")
     out = tmp_path / "wheels"
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), "."],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            ".",
+        ],
         cwd=checkout,
         capture_output=True,
         text=True,
@@ -86,7 +96,12 @@ def test_the_wheel_carries_the_web_app_and_serves_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MDREADER_")}
     env["PYTHONPATH"] = str(site)
     run = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     shutil.rmtree(checkout, ignore_errors=True)

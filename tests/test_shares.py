@@ -30,9 +30,9 @@ async def test_public_page_is_rendered_and_sanitized(client, factory, settings):
     assert r.headers["content-type"].startswith("text/html")
     assert "<em>world</em>" in r.text and "Hello" in r.text
     assert "<script" not in r.text and "<b>x</b>" not in r.text
-    # Scripts only from the app's own origin (the web build's share script), never inline.
-    csp = r.headers["content-security-policy"]
-    assert "script-src 'self';" in csp and "unsafe-inline';" not in csp.split("style-src")[0]
+    csp = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+    assert csp["script-src"] == "'self'" and csp["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in csp["script-src"]
     assert r.headers["cache-control"] == "private, no-store"
     assert "noindex" in r.headers["x-robots-tag"]
     # The page shows the live text.

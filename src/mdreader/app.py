@@ -19,6 +19,7 @@ from mdreader.api import (
     documents,
     files,
     health,
+    openapi,
     search,
     shares,
     transfer,
@@ -26,18 +27,15 @@ from mdreader.api import (
     workspaces,
 )
 from mdreader.api.hot import HotDocuments
+from mdreader.api.input import InputMiddleware
 from mdreader.api.limits import RateLimitMiddleware
 from mdreader.backends.mail import Mailer
 from mdreader.backends.secrets import apply_secrets
 from mdreader.collab.asgi import hocuspocus_endpoint, ywebsocket_endpoint
 from mdreader.context import build_services
+from mdreader.csp import content_security_policy
 from mdreader.errors import error_body, install_error_handlers
-from mdreader.observability import (
-    BodyLimitMiddleware,
-    EmfEmitter,
-    Metrics,
-    ObservabilityMiddleware,
-)
+from mdreader.observability import EmfEmitter, Metrics, ObservabilityMiddleware
 from mdreader.settings import Settings
 
 
@@ -99,9 +97,10 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     # Collaboration: authorization happens per document inside the protocol (policy.py).
     app.add_api_websocket_route("/ws", hocuspocus_endpoint)
     app.add_api_websocket_route("/ws/y/{document_id}", ywebsocket_endpoint)
-    mount_web(app, settings.resolved_web_dist)
+    openapi.install(app)
+    mount_web(app, settings.resolved_web_dist, content_security_policy(settings))
     app.add_middleware(
-        BodyLimitMiddleware,
+        InputMiddleware,
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
     )
@@ -132,9 +131,10 @@ SECURITY_HEADERS = {
 }
 
 
-def mount_web(app: FastAPI, dist: Path) -> None:
+def mount_web(app: FastAPI, dist: Path, csp: str) -> None:
     """Serve the built web app; unknown client-side routes fall back to index.html."""
     root = dist.resolve()
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": csp}
 
     @app.get("/{path:path}", include_in_schema=False)
     async def web(path: str, request: Request) -> Response:
@@ -149,14 +149,14 @@ def mount_web(app: FastAPI, dist: Path) -> None:
                     if path.startswith("assets/")
                     else "public, max-age=300"
                 )
-                return FileResponse(candidate, headers={**SECURITY_HEADERS, "Cache-Control": cache})
+                return FileResponse(candidate, headers={**headers, "Cache-Control": cache})
         if index.is_file():
-            return FileResponse(index, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+            return FileResponse(index, headers={**headers, "Cache-Control": "no-cache"})
         return Response(
             "<!doctype html><title>MDReader</title><p>The web app is not built yet: "
             "run <code>make run</code> (or <code>npm --prefix web run build</code>).</p>",
             media_type="text/html",
-            headers=SECURITY_HEADERS,
+            headers=headers,
         )
 
     web.__policy__ = "public"  # type: ignore[attr-defined]

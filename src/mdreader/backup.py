@@ -17,6 +17,7 @@ are pruned: everything from the last 30 days is kept, then one archive per week 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -272,26 +273,29 @@ def _self_references(table: Table) -> list[tuple[str, str]]:
 
 def _parents_first(rows: list[dict[str, Any]], links: list[tuple[str, str]]) -> list[dict]:
     """Order rows so that a row a column of which points into the same table comes after
-    the row it points to (documents under their parent)."""
+    the row it points to (documents under their parent), however deep the chain: walked
+    with a list, not recursion. A cycle (never made by MDReader) is broken where found."""
     if not links:
         return rows
     column, target = links[0]
     by_key = {row[target]: row for row in rows}
     placed: set[Any] = set()
     ordered: list[dict[str, Any]] = []
-
-    def place(row: dict[str, Any], depth: int = 0) -> None:
-        key = row[target]
-        if key in placed:
-            return
-        parent = row.get(column)
-        if parent is not None and parent in by_key and parent not in placed and depth < 10_000:
-            place(by_key[parent], depth + 1)
-        placed.add(key)
-        ordered.append(row)
-
     for row in rows:
-        place(row)
+        chain: list[dict[str, Any]] = []
+        in_chain: set[Any] = set()
+        current: dict[str, Any] | None = row
+        while current is not None:
+            key = current[target]
+            if key in placed or key in in_chain:
+                break
+            chain.append(current)
+            in_chain.add(key)
+            parent = current.get(column)
+            current = by_key.get(parent) if parent is not None else None
+        for item in reversed(chain):
+            placed.add(item[target])
+            ordered.append(item)
     return ordered
 
 
@@ -389,6 +393,48 @@ async def dump(
     return summary
 
 
+def verify(archive: Path, progress: Progress = _quiet) -> None:
+    """Read an archive back as a restore would, without a database: the manifest, every row
+    of every table (decoded as the restore decodes it, as many as the manifest says), the
+    order of rows that point at each other, and every file against its checksum. Raises
+    ``BackupError`` for an archive a restore would fail on."""
+    try:
+        tar = tarfile.open(archive, "r:gz")  # noqa: SIM115 - closed by the `with` below
+    except (tarfile.TarError, OSError) as exc:
+        raise BackupError(f"{archive.name} cannot be read back ({exc}).") from None
+    with tar:
+        try:
+            manifest = _read_json(tar, "manifest.json")
+            tables = {t.name: t for t in _tables()}
+            total, done = sum(manifest["tables"].values()), 0
+            progress("verify", 0, total)
+            for name, expected in manifest["tables"].items():
+                table = tables[name]
+                links = _self_references(table)
+                count = 0
+                for rows in _decoded_batches(tar, table):
+                    if links and len(_parents_first(rows, links)) != len(rows):
+                        raise BackupError(f"the rows of {name} cannot be put in order")
+                    count += len(rows)
+                    done += len(rows)
+                    progress("verify", done, total)
+                if count != expected:
+                    raise BackupError(f"{name} holds {count} rows, the manifest says {expected}")
+            for key, meta in manifest.get("files", {}).items():
+                member = tar.extractfile(f"files/{_safe_key(key)}")
+                if member is None:
+                    raise BackupError(f"the file {key} is missing")
+                digest = hashlib.sha256()
+                while chunk := member.read(1024 * 1024):
+                    digest.update(chunk)
+                if digest.hexdigest() != meta["sha256"]:
+                    raise BackupError(f"the file {key} does not match its checksum")
+        except BackupError as exc:
+            raise BackupError(f"{archive.name} would not restore: {exc}.") from None
+        except (KeyError, ValueError, TypeError, tarfile.TarError, OSError, RecursionError) as exc:
+            raise BackupError(f"{archive.name} would not restore: {exc!r}.") from None
+
+
 def _safe_key(key: str) -> str:
     """A storage key as a relative path inside the archive; refuses anything that escapes."""
     path = PurePosixPath(key)
@@ -413,6 +459,8 @@ async def backup(
     with tempfile.TemporaryDirectory(prefix="mdreader-backup-") as tmp:
         local = Path(tmp) / name
         summary = await dump(db, files, local, progress)
+        # Read it back before it counts as a backup: one that would not restore fails here.
+        await asyncio.to_thread(verify, local, progress)
         progress("upload", 0, 1)
         to.upload(local, name)
         progress("upload", 1, 1)
@@ -479,14 +527,11 @@ async def load(
             for table in tables.values():
                 if table.name not in manifest["tables"]:
                     continue
-                decoders = {c.name: _decoder(c) for c in table.columns}
                 links = _self_references(table)
                 count = 0
-                for batch in _row_batches(tar, f"db/{table.name}.jsonl", whole=bool(links)):
-                    rows = [
-                        {k: (None if v is None else decoders[k](v)) for k, v in row.items()}
-                        for row in batch
-                    ]
+                for rows in _decoded_batches(tar, table):
+                    if db.dialect == "postgresql":
+                        rows = [_without_nul(row) for row in rows]
                     for start in range(0, len(rows), BATCH):
                         chunk = (
                             _parents_first(rows, links)[start : start + BATCH]
@@ -522,6 +567,15 @@ async def load(
     return summary
 
 
+def _without_nul(row: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL stores no NUL in text, which SQLite did (before MDReader refused it):
+    such a character comes back as U+FFFD rather than failing the whole restore."""
+    for key, value in row.items():
+        if isinstance(value, str) and "\x00" in value:
+            row[key] = value.replace("\x00", "\ufffd")
+    return row
+
+
 def _read_json(tar: tarfile.TarFile, name: str) -> dict[str, Any]:
     try:
         member = tar.extractfile(name)
@@ -530,6 +584,17 @@ def _read_json(tar: tarfile.TarFile, name: str) -> dict[str, Any]:
     if member is None:
         raise BackupError(f"The archive has no {name}: it is not an MDReader backup.")
     return json.loads(member.read())  # type: ignore[no-any-return]
+
+
+def _decoded_batches(tar: tarfile.TarFile, table: Table) -> Iterator[list[dict[str, Any]]]:
+    """The rows of ``table`` in the archive as Python values, in batches (all at once for a
+    table whose rows point at each other: they are ordered before they are inserted)."""
+    decoders = {c.name: _decoder(c) for c in table.columns}
+    whole = bool(_self_references(table))
+    for batch in _row_batches(tar, f"db/{table.name}.jsonl", whole=whole):
+        yield [
+            {k: (None if v is None else decoders[k](v)) for k, v in row.items()} for row in batch
+        ]
 
 
 def _row_batches(tar: tarfile.TarFile, name: str, whole: bool) -> Iterator[list[dict[str, Any]]]:

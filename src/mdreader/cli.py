@@ -51,33 +51,41 @@ def local_public_url(host: str, port: int) -> str:
 def serve(host: str, port: int, workers: int) -> None:
     """Apply migrations, then serve the API, the WebSocket and the web app."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    from mdreader import serving
     from mdreader.db import migrate as run_migrations
     from mdreader.observability import configure_logging
 
     settings = load_settings()
+    if workers > 1 and not settings.redis_url:
+        raise click.UsageError(
+            f"--workers {workers} needs MDREADER_REDIS_URL: without Redis each worker keeps "
+            "its own sessions cache, rate limits and live documents, so a revoked session "
+            "would still work on the others and co-editors on different workers would not "
+            "see each other. Set MDREADER_REDIS_URL, or serve with --workers 1."
+        )
     if "public_url" not in settings.model_fields_set:
         # Links in e-mails and share links point at this server unless told otherwise; the
         # app (built by uvicorn in each worker) reads it from the environment.
         os.environ["MDREADER_PUBLIC_URL"] = local_public_url(host, port)
     configure_logging(settings.log_level, settings.log_json)
+    limits = serving.raise_open_files_limit()
+    if limits and limits[0] != limits[1]:
+        click.echo(f"Open-files limit raised from {limits[0]} to {limits[1]}.", err=True)
     run_migrations(settings.resolved_database_url)
     settings.resolved_secret_key  # noqa: B018 - create the key file once, before workers fork
     click.echo(f"MDReader {__version__} on http://{host}:{port}", err=True)
-    uvicorn.run(
-        "mdreader.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=False,  # client addresses are resolved from MDREADER_TRUSTED_PROXIES
-        log_config=None,
-        access_log=False,
-        ws_max_size=settings.collab_max_message_bytes + 1024,
-        # Yjs updates are small and binary: compressing every frame costs both ends more
-        # than it saves (and Node's ws inflates through a small thread pool).
-        ws_per_message_deflate=False,
+    config = serving.config(
+        "mdreader.app:create_app", settings, factory=True, host=host, port=port, workers=workers
     )
+    if workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: the server could not start (address in use, ...)
 
 
 @main.group()

@@ -7,15 +7,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from mdreader.backends.cache import Cache, MemoryCache, RedisCache
 from mdreader.backends.identity import IdentityProvider, create_identity_provider
-from mdreader.backends.mail import Mailer, Templates, create_mailer
+from mdreader.backends.mail import Mailer, MailQueue, Templates, create_mailer
 from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mdreader.backends.storage import Storage, create_storage
 from mdreader.db import Database
 from mdreader.observability import Metrics
+from mdreader.render import Renderer
 from mdreader.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from mdreader.services.documents import EditQueue
     from mdreader.services.transfer import Attachments
     from mdreader.services.versions import Versioner
+
+
+REDIS_CONNECTIONS = 100  # per process
+REDIS_WAIT = 5.0  # seconds a command waits for a free connection
 
 
 @dataclass
@@ -45,6 +50,9 @@ class Services:
     attachments: Attachments | None = None
     collab: CollabServer | None = None
     edits: EditQueue | None = None  # group commit of document PATCHes
+    mail: MailQueue | None = None  # sends, and retries what the mail server did not take
+    # Markdown rendered off the event loop, once per text (share pages, /html).
+    renderer: Renderer = field(default_factory=Renderer)
 
 
 @asynccontextmanager
@@ -63,7 +71,13 @@ async def build_services(
         cache: Cache
         limiter: RateLimiter
         if settings.redis_url:
-            redis = Redis.from_url(settings.redis_url)
+            # A request waits its turn for a connection when all are busy: redis-py's own
+            # pool refuses at once beyond 100 (a burst of sign-ins would answer 500).
+            pool = BlockingConnectionPool.from_url(
+                settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT
+            )
+            stack.push_async_callback(pool.disconnect)
+            redis = Redis(connection_pool=pool)
             stack.push_async_callback(redis.aclose)
             cache = RedisCache(redis)
             limiter = RedisRateLimiter(redis)
@@ -88,6 +102,10 @@ async def build_services(
         from mdreader.services.files import StoredAttachments
         from mdreader.services.versions import Versioner
 
+        await stack.enter_async_context(services.renderer)
+        services.mail = await stack.enter_async_context(
+            MailQueue(services.mailer, settings.email_retry_delay)
+        )
         services.attachments = StoredAttachments(services)
         services.edits = EditQueue(services)
 

@@ -90,8 +90,9 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = "Not found."
         elif exc.status_code == 405:
             detail = "This method is not allowed here."
+        code = getattr(exc, "code", None) or DEFAULT_CODES.get(exc.status_code, "error")
         return JSONResponse(
-            error_body(detail, DEFAULT_CODES.get(exc.status_code, "error")),
+            error_body(detail, code),
             exc.status_code,
             headers=getattr(exc, "headers", None),
         )

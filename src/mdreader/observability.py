@@ -1,5 +1,5 @@
-"""JSON logs with a request id, Prometheus metrics by route template (and, optionally,
-CloudWatch embedded-metric-format lines), and body-size limits."""
+"""JSON logs with a request id, Prometheus metrics by route template and, optionally,
+CloudWatch embedded-metric-format lines."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from mdreader.errors import send_error
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -248,50 +245,3 @@ class ObservabilityMiddleware:
                     },
                 )
             request_id_var.reset(token)
-
-
-class BodyLimitMiddleware:
-    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
-
-    def __init__(self, app: ASGIApp, max_body: int, max_upload: int) -> None:
-        self.app = app
-        self.max_body = max_body
-        self.max_upload = max_upload
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.max_body
-        path = scope["path"]
-        if path.endswith(("/files", "/import")):
-            limit = self.max_upload + 64 * 1024  # multipart framing
-        raw = header(scope, b"content-length")
-        declared = int(raw) if raw is not None and raw.isdigit() else None
-        if raw is not None and declared is None:
-            await send_error(send, 400, "The Content-Length header is not a number.", "bad_request")
-            return
-        if declared is not None and declared > limit:
-            await send_error(
-                send, 413, f"The request body is larger than {limit} bytes.", "too_large"
-            )
-            return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-
-class BodyTooLarge(HTTPException):
-    """An HTTPException so that FastAPI's body reader re-raises it unchanged."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than {limit} bytes.")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import hashlib
 import html
+import logging
+import multiprocessing
 import re
 import unicodedata
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 
 import nh3
@@ -13,6 +20,8 @@ from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
+
+log = logging.getLogger("mdreader.render")
 
 ALLOWED_TAGS = {
     "a",
@@ -134,6 +143,128 @@ def plain_text(body_html: str, limit: int = 200) -> str:
     cleaned = nh3.clean(body_html, tags=set(), clean_content_tags={"pre", "code"})
     text = " ".join(html.unescape(cleaned).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class Renderer:
+    """Rendered Markdown by the text's digest, so that the text's version decides: a text
+    seen before is not rendered again, a changed one is.
+
+    Rendering (pure Python, up to two seconds for a megabyte) runs in a worker process of its
+    own, one at a time, so the event loop keeps answering other requests while it runs, with
+    no contention for the interpreter's lock; where no process can be started (AWS Lambda
+    has no shared memory for one) it runs in a thread. Requests for the same text wait on
+    one render. Kept answers are bounded in bytes (least recently used go first).
+
+    Whole pages are also kept by (document, database change stamp): while the stamp has not
+    moved (nobody committed anything, db/stamps.py), a page is served again without even
+    reading the document's text; a new stamp drops them all."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024, max_entry: int = 8 * 1024 * 1024):
+        self.max_bytes = max_bytes
+        self.max_entry = max_entry
+        self._done: OrderedDict[bytes, str] = OrderedDict()
+        self._bytes = 0
+        self._running: dict[bytes, asyncio.Future[str]] = {}
+        self._turn = asyncio.Semaphore(1)
+        self.renders = 0  # how many times Markdown was rendered (tests read it)
+        self._pages: dict[object, bytes] = {}
+        self._pages_stamp: object = None
+        self._pages_bytes = 0
+        self._building: dict[tuple[object, object], asyncio.Future[bytes]] = {}
+        self._pool: concurrent.futures.Executor | None = None
+        self._pool_failed = False
+
+    async def __aenter__(self) -> Renderer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            # Waited for: no render process outlives the server.
+            pool, self._pool = self._pool, None
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+    def _executor(self) -> concurrent.futures.Executor | None:
+        """The worker process, started on first use (None: render in a thread)."""
+        if self._pool is None and not self._pool_failed:
+            try:
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    1, mp_context=multiprocessing.get_context("spawn")
+                )
+            except (OSError, ImportError, NotImplementedError):
+                log.warning("no worker process for rendering; rendering in a thread")
+                self._pool_failed = True
+        return self._pool
+
+    async def page(
+        self, key: object, stamp: object, build: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        """The page kept for ``key`` under ``stamp``, or the one ``build`` makes (once, for
+        everyone asking at the same time); kept if the stamp did not move meanwhile, which
+        the builder checks and then calls ``keep_page``."""
+        if stamp is None:
+            return await build()
+        if stamp == self._pages_stamp and (found := self._pages.get(key)) is not None:
+            return found
+        running = self._building.get((key, stamp))
+        if running is None:
+            running = asyncio.ensure_future(build())
+            self._building[(key, stamp)] = running
+            running.add_done_callback(lambda _: self._building.pop((key, stamp), None))
+        return await asyncio.shield(running)
+
+    def keep_page(self, key: object, stamp: object, body: bytes) -> None:
+        """Keep a page built entirely while the stamp was ``stamp`` (the caller checked)."""
+        if stamp is None or len(body) > self.max_entry:
+            return
+        if stamp != self._pages_stamp or self._pages_bytes + len(body) > self.max_bytes:
+            self._pages.clear()
+            self._pages_stamp, self._pages_bytes = stamp, 0
+        self._pages[key] = body
+        self._pages_bytes += len(body)
+
+    async def html(self, text: str) -> str:
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest()
+        found = self._done.get(key)
+        if found is not None:
+            self._done.move_to_end(key)
+            return found
+        running = self._running.get(key)
+        if running is None:
+            # A task of its own: a caller that goes away does not cancel the others' render.
+            running = asyncio.ensure_future(self._render(key, text))
+            self._running[key] = running
+        return await asyncio.shield(running)
+
+    async def _render(self, key: bytes, text: str) -> str:
+        try:
+            async with self._turn:
+                self.renders += 1
+                result = await self._run(text)
+        finally:
+            self._running.pop(key, None)
+        self._keep(key, result)
+        return result
+
+    async def _run(self, text: str) -> str:
+        pool = self._executor()
+        if pool is not None:
+            try:
+                return await asyncio.get_running_loop().run_in_executor(pool, render_markdown, text)
+            except concurrent.futures.BrokenExecutor:
+                log.warning("the rendering process died; starting another", exc_info=True)
+                self._pool = None
+                return await self._run(text)
+        return await asyncio.to_thread(render_markdown, text)
+
+    def _keep(self, key: bytes, result: str) -> None:
+        size = len(result)
+        if size > self.max_entry:
+            return
+        self._done[key] = result
+        self._bytes += size
+        while self._bytes > self.max_bytes and self._done:
+            _, dropped = self._done.popitem(last=False)
+            self._bytes -= len(dropped)
 
 
 def page(

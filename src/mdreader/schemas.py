@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -15,6 +16,17 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
+def person_or_place_name(value: str) -> str:
+    """A display name (a person's, a workspace's): trimmed, not blank, on one line. Names go
+    into e-mail headers, where a line break would end the header."""
+    value = value.strip()
+    if not value:
+        raise ValueError("the name cannot be blank")
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
+        raise ValueError("the name cannot hold line breaks, tabs or other control characters")
+    return value
+
+
 # --- auth -----------------------------------------------------------------------------------
 
 
@@ -23,13 +35,7 @@ class RegisterIn(Body):
     password: str = Field(max_length=1024)
     name: str = Field(min_length=1, max_length=200)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("the name cannot be blank")
-        return v
+    _name = field_validator("name")(person_or_place_name)
 
 
 class LoginIn(Body):
@@ -80,6 +86,8 @@ class UserPublic(BaseModel):
 class UserUpdateIn(Body):
     name: str = Field(min_length=1, max_length=200)
 
+    _name = field_validator("name")(person_or_place_name)
+
 
 class SessionPublic(BaseModel):
     id: uuid.UUID
@@ -104,6 +112,8 @@ class CodeIn(Body):
 
 class WorkspaceIn(Body):
     name: str = Field(min_length=1, max_length=200)
+
+    _name = field_validator("name")(person_or_place_name)
 
 
 class WorkspacePublic(BaseModel):
@@ -229,6 +239,20 @@ class VersionDetail(VersionPublic):
 
 class ShareIn(Body):
     expires_at: datetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """As UTC (a time without a zone is taken as UTC); a moment that has no UTC
+        equivalent (the last hours of year 9999 in a zone east of UTC) is out of range."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the expiry is out of range") from None
 
 
 class SharePublic(BaseModel):

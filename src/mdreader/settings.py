@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     s3_downloads: Literal["redirect", "proxy"] = "redirect"
     email_backend: Literal["console", "smtp", "ses"] = "console"
     email_from: str = DEFAULT_EMAIL_FROM
+    email_retry_delay: float = Field(default=30.0, gt=0)
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -94,18 +95,25 @@ class Settings(BaseSettings):
     session_cache_ttl: int = 30
     rate_limit_requests: int = 1000
     rate_limit_window: int = 300
+    share_rate_limit_requests: int = 300
 
     # Hard limits
     max_body_bytes: int = 2 * 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
     max_document_bytes: int = 1024 * 1024
+    max_tree_depth: int = Field(default=64, ge=1)
     upload_types: list[str] = Field(default_factory=lambda: list(DEFAULT_UPLOAD_TYPES))
+    # Slow clients (serving.py)
+    header_timeout: float = Field(default=10.0, ge=0)
+    body_timeout: float = Field(default=30.0, ge=0)
+    max_connections_per_address: int = Field(default=256, ge=0)
 
     # History, import and export
     version_quiet_period: float = Field(default=300.0, ge=0)
     import_max_files: int = Field(default=10_000, ge=1)
     import_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
     import_max_ratio: float = Field(default=100.0, ge=1)
+    import_max_per_hour: int = Field(default=30, ge=0)
     # Collaboration (WebSocket) limits and timings
     collab_max_message_bytes: int = 4 * 1024 * 1024
     collab_max_connections: int = 10_000

@@ -28,14 +28,17 @@ async def test_counts_up_to_the_limit_then_refuses(limiter: RateLimiter):
     assert other.allowed and other.count == 1
 
 
-async def test_peek_does_not_count(limiter: RateLimiter):
-    assert (await limiter.peek("k", 2)).allowed
+async def test_undo_takes_one_back(limiter: RateLimiter):
+    await limiter.undo("k")  # nothing counted: nothing to take back
+    assert (await limiter.hit("k", 2, 60)).count == 1
     await limiter.hit("k", 2, 60)
-    v = await limiter.peek("k", 2)
-    assert v.allowed and v.count == 1
-    await limiter.hit("k", 2, 60)
-    v = await limiter.peek("k", 2)
-    assert not v.allowed and v.count == 2 and 0 < v.retry_after <= 60
+    await limiter.undo("k")
+    v = await limiter.hit("k", 2, 60)
+    assert v.allowed and v.count == 2
+    await limiter.undo("k")
+    await limiter.undo("k")
+    await limiter.undo("k")  # never below zero
+    assert (await limiter.hit("k", 2, 60)).count == 1
 
 
 async def test_reset_forgets(limiter: RateLimiter):
@@ -49,10 +52,10 @@ async def test_window_ends(limiter: RateLimiter):
     await limiter.hit("k", 1, 1)
     assert not (await limiter.hit("k", 1, 1)).allowed
     deadline = time.monotonic() + 3
-    while not (await limiter.peek("k", 1)).allowed:
+    while not (verdict := await limiter.hit("k", 1, 1)).allowed:
         assert time.monotonic() < deadline, "the window never ended"
         await asyncio.sleep(0.05)
-    assert (await limiter.hit("k", 1, 1)).count == 1
+    assert verdict.count == 1
 
 
 async def test_concurrent_hits_are_all_counted(limiter: RateLimiter):

@@ -40,5 +40,5 @@ async def node(node_ready: None) -> AsyncIterator[NodeClients]:
 
 @pytest.fixture
 async def live(app: Any) -> AsyncIterator[InProcessServer]:
-    async with InProcessServer(app, app.state.settings.collab_max_message_bytes) as server:
+    async with InProcessServer(app) as server:
         yield server

@@ -19,6 +19,8 @@ from typing import Any
 
 import uvicorn
 
+from mdreader import serving
+
 NODE_DIR = Path(__file__).resolve().parent / "node"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,17 +151,10 @@ def ws_url(base: str) -> str:
 class InProcessServer:
     """uvicorn serving an already started app on 127.0.0.1, port 0, in this event loop."""
 
-    def __init__(self, app: Any, max_message: int) -> None:
-        self.config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            ws="websockets-sansio",
-            ws_max_size=max_message + 1024,
-            ws_per_message_deflate=False,
+    def __init__(self, app: Any) -> None:
+        # As `mdreader serve` runs it (its protocols and limits), on a port of its own.
+        self.config = serving.config(
+            app, app.state.settings, host="127.0.0.1", port=0, lifespan="off"
         )
         self.server = uvicorn.Server(self.config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

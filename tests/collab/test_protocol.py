@@ -123,3 +123,41 @@ async def test_providers_see_each_others_presence(factory: Factory, live, node: 
         assert [e["state"].get("name") for e in s["awareness"]] == ["Bob"]
 
     await eventually(gone)
+
+
+async def test_presence_is_ones_own(factory: Factory, live, node: NodeClients):
+    """A client cannot set or clear another person's awareness state; its own it can."""
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    mallory = await factory.member(ws, owner, "editor", "mallory")
+    doc = await factory.document(ws, owner, "Doc", "")
+    await node.open("ada", live.base, doc["id"], owner.access_token, awareness={"name": "Ada"})
+    ada_id = (await node.wait("ada", "awareness", 1))["clientId"]
+    await node.open("bob", live.base, doc["id"], owner.access_token, awareness={"name": "Bob"})
+    await node.wait("bob", "awareness", 2)
+    async with connect(ws_url(live.base) + "/ws") as sock:
+        raw = Raw(sock, doc["id"])
+        await raw.auth(mallory.access_token)
+        forged = [(ada_id, 10_000, json.dumps({"name": "Mallory as Ada"}))]
+        cleared = [(ada_id, 20_000, "null")]
+        for entries in (forged, cleared):
+            await raw.send(p.MessageType.AWARENESS, var_bytes(encode(entries)))
+        # Then her own state, which counts: once Bob sees it, the forgeries were handled.
+        await raw.send(p.MessageType.AWARENESS, var_bytes(encode([(4242, 1, state(7))])))
+
+        async def sees_mallory() -> dict:
+            s = await node.state("bob")
+            names = {e["clientId"]: e["state"] for e in s["awareness"]}
+            assert names.get(4242) == {"user": {"name": "u7"}}
+            return names
+
+        names = await eventually(sees_mallory)
+        assert names.get(ada_id) == {"name": "Ada"}, names
+        # Her own she may clear.
+        await raw.send(p.MessageType.AWARENESS, var_bytes(encode([(4242, 2, "null")])))
+
+        async def mallory_gone() -> None:
+            s = await node.state("bob")
+            assert [e["state"].get("name") for e in s["awareness"]].count(None) == 0
+
+        await eventually(mallory_gone)

@@ -12,6 +12,17 @@ export const ARTIFACTS = resolve(process.env.ARTIFACTS_DIR ?? resolve(here, "../
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 mkdirSync(ARTIFACTS, { recursive: true });
 
+// Every Content-Security-Policy violation on any page of a script fails the script: the
+// policy must allow what the app (and the share page) need, and the app must need nothing
+// it does not allow.
+export const cspViolations = [];
+process.on("exit", () => {
+  if (cspViolations.length) {
+    console.error(`Content-Security-Policy violations:\n  ${cspViolations.join("\n  ")}`);
+    process.exitCode = 1;
+  }
+});
+
 export async function launch() {
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -23,6 +34,12 @@ export async function launch() {
 /** A new browser context (its own storage: another person) with a page and error capture. */
 export async function newPage(browser, { viewport = { width: 1280, height: 800 }, name = "page" } = {}) {
   const context = await browser.newContext({ viewport, baseURL: BASE_URL });
+  await context.exposeFunction("__reportCsp", (what) => cspViolations.push(`${name}: ${what}`));
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__reportCsp(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} on ${location.pathname}: ${e.sample || ""} <${e.target?.nodeName ?? "?"}>`);
+    });
+  });
   const page = await context.newPage();
   page.errors = [];
   page.dialogs = [];

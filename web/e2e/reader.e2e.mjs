@@ -2,7 +2,7 @@
 // of contents jumps to headings, and hostile Markdown runs no script.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { api, createWorkspace, launch, newPage, shot, signUp, uniqueEmail } from "./lib.mjs";
+import { api, createWorkspace, cspViolations, launch, newPage, shot, signUp, uniqueEmail } from "./lib.mjs";
 
 let browser;
 let owner;
@@ -100,6 +100,14 @@ test("reader mode renders a table, tasks, code, math and a diagram, with a table
   await shot(page, "reader-02-dark");
   await page.getByRole("button", { name: "Switch to light mode" }).click();
   assert.deepEqual(page.errors, []);
+
+  // The public page of the same document, as an anonymous visitor sees it (same policy).
+  const share = await api(page, "POST", `/api/documents/${doc.id}/shares`, {});
+  const visitor = await newPage(browser, { name: "visitor" });
+  await visitor.page.goto(new URL(share.url).pathname);
+  await visitor.page.getByRole("heading", { name: "Birds" }).waitFor();
+  assert.deepEqual(visitor.page.errors, []);
+  await visitor.context.close();
 });
 
 const HOSTILE = `# Hostile
@@ -161,4 +169,9 @@ test("hostile Markdown runs no script in the preview or reader mode", async () =
   }
   // Still signed in: nothing posted the logout form.
   await api(page, "GET", "/api/auth/me");
+  // The sanitizer parses the document's handlers before it drops them, and Chromium checks
+  // an inline handler against the policy as it is parsed: those (and only those) are
+  // reported, a second wall behind the sanitizer. Nothing else may be.
+  const reported = cspViolations.splice(0);
+  assert.ok(reported.length > 0 && reported.every((v) => v.includes("script-src-attr blocked inline")), reported.join("\n"));
 });

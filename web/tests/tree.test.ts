@@ -71,3 +71,14 @@ describe("planMove", () => {
     expect(planMove(flat, "a", "b", "after")).toBeNull();
   });
 });
+
+describe("a tree thousands of levels deep", () => {
+  it("builds and lists without running out of stack", () => {
+    const deep = Array.from({ length: 20000 }, (_, i) => doc(`n${i}`, i ? `n${i - 1}` : null, 0));
+    const rows = visibleRows(buildTree(deep), new Set());
+    expect(rows.length).toBe(20000);
+    expect(rows[19999].depth).toBe(19999);
+    expect(ancestors(deep, "n19999").length).toBe(19999);
+    expect(subtreeIds(deep, "n0").size).toBe(20000);
+  });
+});

@@ -18,6 +18,7 @@ from mdreader.api.deps import (
     SessionDep,
     public,
 )
+from mdreader.api.openapi import errors
 from mdreader.db.models import AuthSession, User
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -63,13 +64,13 @@ async def own_account(session: AsyncSession, caller: Caller) -> User:
     return user
 
 
-@router.post("/register", status_code=201, dependencies=Public)
+@router.post("/register", status_code=201, dependencies=Public, responses=errors(409))
 async def register(body: RegisterIn, services: ServicesDep, session: SessionDep) -> UserPublic:
     user = await svc.register(services, session, body.email, body.password, body.name)
     return user_public(user)
 
 
-@router.post("/login", dependencies=Public)
+@router.post("/login", dependencies=Public, responses=errors(401))
 async def login(
     body: LoginIn, request: Request, services: ServicesDep, session: SessionDep, ip: ClientIP
 ) -> TokenPair:
@@ -84,7 +85,7 @@ async def login(
     )
 
 
-@router.post("/refresh", dependencies=Public)
+@router.post("/refresh", dependencies=Public, responses=errors(401))
 async def refresh(body: RefreshIn, services: ServicesDep) -> TokenPair:
     try:
         async with services.db.session() as session:
@@ -116,7 +117,7 @@ async def update_me(
     return user_public(user)
 
 
-@router.post("/verify-email", dependencies=Public)
+@router.post("/verify-email", dependencies=Public, responses=errors(400))
 async def verify_email(body: TokenIn, services: ServicesDep, session: SessionDep) -> UserPublic:
     user = await svc.consume_user_token(session, body.token, svc.VERIFY)
     user.email_verified = True
@@ -126,7 +127,7 @@ async def verify_email(body: TokenIn, services: ServicesDep, session: SessionDep
     return user_public(user)
 
 
-@router.post("/verify-email/resend", status_code=202)
+@router.post("/verify-email/resend", status_code=202, responses=errors(409))
 async def resend_verification(
     caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> dict[str, str]:
@@ -153,15 +154,15 @@ async def password_reset(
     return {"detail": "If an account uses this address, a reset link is on its way."}
 
 
-@router.post("/password-reset/confirm", status_code=204, dependencies=Public)
+@router.post("/password-reset/confirm", status_code=204, dependencies=Public, responses=errors(400))
 async def password_reset_confirm(
-    body: ResetConfirmIn, services: ServicesDep, session: SessionDep
+    body: ResetConfirmIn, services: ServicesDep, session: SessionDep, ip: ClientIP
 ) -> Response:
-    await svc.confirm_password_reset(services, session, body.token, body.password)
+    await svc.confirm_password_reset(services, session, body.token, body.password, ip)
     return Response(status_code=204)
 
 
-@router.post("/password-change", status_code=204)
+@router.post("/password-change", status_code=204, responses=errors(400))
 async def password_change(
     body: PasswordChangeIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> Response:
@@ -201,7 +202,7 @@ async def list_sessions(caller: CurrentCaller, services: ServicesDep) -> list[Se
         ]
 
 
-@router.delete("/sessions/{session_id}", status_code=204)
+@router.delete("/sessions/{session_id}", status_code=204, responses=errors(404))
 async def revoke_session(
     session_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> Response:
@@ -212,7 +213,7 @@ async def revoke_session(
     return Response(status_code=204)
 
 
-@router.post("/mfa/totp")
+@router.post("/mfa/totp", responses=errors(409))
 async def totp_enrol(caller: CurrentCaller, session: SessionDep) -> TotpEnrolPublic:
     user = await own_account(session, caller)
     if user.mfa_secret:
@@ -222,7 +223,7 @@ async def totp_enrol(caller: CurrentCaller, session: SessionDep) -> TotpEnrolPub
     return TotpEnrolPublic(secret=secret, otpauth_uri=svc.totp_uri(secret, user.email))
 
 
-@router.post("/mfa/totp/confirm")
+@router.post("/mfa/totp/confirm", responses=errors(400, 409))
 async def totp_confirm(
     body: CodeIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> UserPublic:
@@ -242,7 +243,7 @@ async def totp_confirm(
     return user_public(user)
 
 
-@router.delete("/mfa/totp", status_code=204)
+@router.delete("/mfa/totp", status_code=204, responses=errors(400, 409))
 async def totp_disable(
     caller: CurrentCaller,
     services: ServicesDep,

@@ -16,10 +16,10 @@ from mdreader.api.deps import (
     SessionDep,
     WorkspaceGuard,
 )
+from mdreader.api.openapi import errors
 from mdreader.context import Services
 from mdreader.db.models import Document
 from mdreader.policy import Action, Role, Subject
-from mdreader.render import render_markdown
 from mdreader.schemas import (
     DocumentCreateIn,
     DocumentListItem,
@@ -68,7 +68,7 @@ async def list_documents(
     return [DocumentListItem.model_validate(row._asdict()) for row in rows]
 
 
-@router.post("/workspaces/{workspace_id}/documents", status_code=201)
+@router.post("/workspaces/{workspace_id}/documents", status_code=201, responses=errors(413))
 async def create_document(
     body: DocumentCreateIn,
     access: WorkspaceGuard(Subject.DOCUMENT, Action.CREATE),
@@ -124,16 +124,18 @@ async def get_document(
 
 @router.get("/documents/{document_id}/html", response_class=HTMLResponse)
 async def get_document_html(
-    access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: DocumentGuard(Subject.DOCUMENT, Action.READ),
+    services: ServicesDep,
+    session: ReadSessionDep,
 ) -> HTMLResponse:
     content = await svc.live_content(session, access.document.id)
     return HTMLResponse(
-        render_markdown(content),
+        await services.renderer.html(content),
         headers={"Content-Security-Policy": HTML_CSP},
     )
 
 
-@router.patch("/documents/{document_id}")
+@router.patch("/documents/{document_id}", responses=errors(409))
 async def update_document(
     body: DocumentPatchIn,
     access: DocumentGuard(Subject.DOCUMENT, Action.UPDATE),
@@ -185,14 +187,15 @@ async def delete_document_forever(
     return Response(status_code=204)
 
 
-@router.post("/documents/{document_id}/restore")
+@router.post("/documents/{document_id}/restore", responses=errors(409))
 async def restore_document(
     access: DocumentGuard(Subject.DOCUMENT, Action.RESTORE, include_deleted=True),
+    services: ServicesDep,
     session: SessionDep,
 ) -> DocumentPublic:
     document = await session.get(Document, access.document.id)
     assert document is not None
-    await svc.restore(session, document)
+    await svc.restore(services, session, document)
     await session.flush()
     title, content = await svc.live_texts(session, document.id)
     return document_public(document, content, access.role, title)

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from mdreader.api.deps import FileGuard, ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
+from mdreader.api.openapi import errors
 from mdreader.backends.storage import content_disposition
 from mdreader.context import Services
 from mdreader.db.models import File
@@ -46,7 +47,7 @@ async def read_limited(upload: UploadFile, limit: int) -> bytes:
     return b"".join(parts)
 
 
-@router.post("/workspaces/{workspace_id}/files", status_code=201)
+@router.post("/workspaces/{workspace_id}/files", status_code=201, responses=errors(415))
 async def upload_file(
     file: UploadFile,
     access: WorkspaceGuard(Subject.FILE, Action.CREATE),
@@ -76,7 +77,15 @@ async def list_files(
     return [file_public(row) for row in rows]
 
 
-@router.get("/files/{file_id}", response_model=None)
+@router.get(
+    "/files/{file_id}",
+    response_model=None,
+    responses={
+        200: {"description": "The file's bytes.", "content": {"*/*": {}}},
+        304: {"description": "Not modified since the copy the browser has."},
+        307: {"description": "Redirect to a short-lived signed URL of the storage."},
+    },
+)
 async def download_file(
     access: FileGuard(Subject.FILE, Action.READ), services: ServicesDep, request: Request
 ) -> Response:

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mdreader import __version__
 from mdreader.api.deps import ServicesDep, public
+from mdreader.api.openapi import errors
 
 router = APIRouter(tags=["health"], dependencies=[Depends(public)])
 
@@ -19,7 +20,7 @@ async def health() -> dict[str, str]:
     return {"status": "healthy", "version": __version__}
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", responses=errors(503))
 async def ready(services: ServicesDep) -> JSONResponse:
     checks = {
         "database": services.db.ping(),

@@ -1,7 +1,8 @@
-"""The global request limit on /api: N requests per client address per window (like the
-deployment's WAF rule), answered with 429, ``Retry-After`` and the contract's error shape.
+"""Request limits per client address and window: on /api (like the deployment's WAF
+rule) and, apart, on the public share pages /s/ (anyone may ask for them, and each one is a
+rendered document); answered with 429, ``Retry-After`` and the contract's error shape.
 
-Sign-in keeps its own, stricter throttle (``services.auth.throttle_*``).
+Sign-in keeps its own, stricter throttle (``services.auth.reserve_attempt``).
 """
 
 from __future__ import annotations
@@ -18,19 +19,29 @@ log = logging.getLogger("mdreader.ratelimit")
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, prefix: str = "/api/") -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path.startswith("/api/"):
+            kind = "api"
+        elif path.startswith("/s/"):
+            kind = "share"
+        else:
             await self.app(scope, receive, send)
             return
         services = getattr(scope["app"].state, "services", None)
-        if services is None or services.settings.rate_limit_requests <= 0:
+        if services is None:
             await self.app(scope, receive, send)
             return
         settings = services.settings
+        limit = (
+            settings.rate_limit_requests if kind == "api" else settings.share_rate_limit_requests
+        )
+        if limit <= 0:
+            await self.app(scope, receive, send)
+            return
         trusted = settings.trusted_proxies
         if trusted:
             ip = client_ip(Request(scope), trusted)
@@ -39,7 +50,7 @@ class RateLimitMiddleware:
             ip = peer[0] if peer else ""
         try:
             verdict = await services.limiter.hit(
-                f"api:ip:{ip}", settings.rate_limit_requests, settings.rate_limit_window
+                f"{kind}:ip:{ip}", limit, settings.rate_limit_window
             )
         except Exception:  # the limiter's store is down: serve rather than refuse everyone
             log.warning("rate limiter unavailable; request let through", exc_info=True)

@@ -20,24 +20,19 @@ from mdreader.api.deps import (
     public,
 )
 from mdreader.api.files import file_response
+from mdreader.csp import content_security_policy
 from mdreader.db.models import Share
 from mdreader.policy import Action, Subject
-from mdreader.render import page, render_markdown
+from mdreader.render import page
 from mdreader.schemas import ShareIn, SharePublic
 from mdreader.services import documents as docs
 from mdreader.services import shares as svc
 
 router = APIRouter(tags=["shares"])
 
-# The page is sanitized HTML; only the web build's own scripts and styles run (KaTeX and
-# mermaid set inline styles), and nothing may frame it.
-PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "font-src 'self' data:; img-src * data:; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'"
-)
+# The page is sanitized HTML; its policy (csp.py, the web app's) allows no script but the
+# app's own, and no framing, should sanitizing ever fail.
 PAGE_HEADERS = {
-    "Content-Security-Policy": PAGE_CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex, nofollow",
@@ -135,24 +130,37 @@ def _without_title_heading(content: str, title: str) -> str:
     dependencies=[Depends(public)],
     include_in_schema=False,
 )
-async def shared_page(token: str, services: ServicesDep, session: ReadSessionDep) -> HTMLResponse:
-    """The public page: the document's live text, sanitized, with the reader's look. Its
-    images and attachments load through /s/{token}/files/{id}; HEAD answers as GET."""
-    document = await svc.resolve(session, token)
+async def shared_page(token: str, services: ServicesDep) -> Response:
+    """The public page: the document's live text, sanitized, with the reader's look; its
+    images and attachments load through /s/{token}/files/{id}; HEAD answers as GET.
+
+    Rendered off the event loop and kept while the database does not change
+    (render.Renderer): a burst of visitors costs one render and a small query each. The link
+    itself is checked on every request, so a revoked link is dead at once."""
+    db, renderer, settings = services.db, services.renderer, services.settings
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(settings)}
+    stamp = await db.change_stamp()
+    # The primary: a page kept against the primary's stamp must be read from it.
+    async with db.primary_read_session() as session:
+        document = await svc.resolve(session, token)
     if document is None:
-        return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=PAGE_HEADERS)
-    title, content = await docs.live_texts(session, document.id)
-    settings = services.settings
-    content, _ = svc.shared_files(content, settings.public_url, token)
-    styles, scripts = share_assets(settings.resolved_web_dist)
-    html = page(
-        title,
-        render_markdown(_without_title_heading(content, title)),
-        url=svc.url_of(settings.public_url, token),
-        styles=styles,
-        scripts=scripts,
-    )
-    return HTMLResponse(html, headers=PAGE_HEADERS)
+        return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=headers)
+    key = (document.id, token)  # the page carries the token in its file links
+
+    async def build() -> bytes:
+        async with db.primary_read_session() as session:
+            title, content = await docs.live_texts(session, document.id)
+        content, _ = svc.shared_files(content, settings.public_url, token)
+        styles, scripts = share_assets(settings.resolved_web_dist)
+        body_html = await renderer.html(_without_title_heading(content, title))
+        url = svc.url_of(settings.public_url, token)
+        body = page(title, body_html, url=url, styles=styles, scripts=scripts).encode()
+        if stamp is not None and await db.change_stamp() == stamp:
+            renderer.keep_page(key, stamp, body)
+        return body
+
+    body = await renderer.page(key, stamp, build)
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
 
 
 @router.api_route(

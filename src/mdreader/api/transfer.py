@@ -12,6 +12,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
 
 from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
+from mdreader.api.openapi import errors
 from mdreader.errors import AppError
 from mdreader.policy import Action, Subject
 from mdreader.schemas import DocumentListItem
@@ -59,7 +60,7 @@ async def export_workspace(
     )
 
 
-@router.post("/workspaces/{workspace_id}/import", status_code=201)
+@router.post("/workspaces/{workspace_id}/import", status_code=201, responses=errors(400, 415))
 async def import_documents(
     access: WorkspaceGuard(Subject.TRANSFER, Action.CREATE),
     services: ServicesDep,
@@ -71,7 +72,21 @@ async def import_documents(
 ) -> list[DocumentListItem]:
     """Create documents from ``.md`` files or a zip of them (the export's layout), all or
     nothing: a refused archive leaves no trace."""
-    if len(files) > services.settings.import_max_files:
+    settings = services.settings
+    if settings.import_max_per_hour > 0:
+        verdict = await services.limiter.hit(
+            f"import:user:{access.caller.user.id}", settings.import_max_per_hour, 3600
+        )
+        if not verdict.allowed:
+            minutes = (verdict.retry_after + 59) // 60
+            raise AppError(
+                429,
+                f"You have started {settings.import_max_per_hour} imports in the last hour, "
+                f"the most one person may. Try again in {minutes} minutes.",
+                "rate_limited",
+                headers={"Retry-After": str(verdict.retry_after)},
+            )
+    if len(files) > settings.import_max_files:
         raise AppError(413, "Too many files in one import.", "too_large")
     found: list[svc.ImportFile] = []
     for upload in files:

@@ -39,7 +39,7 @@ async def list_versions(
     access: DocumentGuard(Subject.VERSION, Action.READ),
     session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[VersionPublic]:
     """Newest first."""
     rows = await session.execute(

@@ -16,6 +16,7 @@ from mdreader.api.deps import (
     SessionDep,
     WorkspaceGuard,
 )
+from mdreader.api.openapi import errors
 from mdreader.db.models import Invitation, Membership, User, Workspace
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -119,7 +120,15 @@ async def list_members(
     return [member_public(u, m) for u, m in rows]
 
 
-@router.post("/workspaces/{workspace_id}/members", status_code=201, response_model=MemberPublic)
+@router.post(
+    "/workspaces/{workspace_id}/members",
+    status_code=201,
+    response_model=MemberPublic,
+    responses={
+        202: {"description": "No such user yet: an invitation was e-mailed."},
+        **errors(409),
+    },
+)
 async def add_member(
     body: MemberIn,
     access: WorkspaceGuard(Subject.MEMBER, Action.CREATE),
@@ -155,7 +164,7 @@ async def add_member(
     return member_public(user, result)
 
 
-@router.patch("/workspaces/{workspace_id}/members/{user_id}")
+@router.patch("/workspaces/{workspace_id}/members/{user_id}", responses=errors(409))
 async def update_member(
     user_id: uuid.UUID,
     body: RoleIn,
@@ -170,7 +179,9 @@ async def update_member(
     return member_public(user, membership)
 
 
-@router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204)
+@router.delete(
+    "/workspaces/{workspace_id}/members/{user_id}", status_code=204, responses=errors(409)
+)
 async def remove_member(
     user_id: uuid.UUID, access: WorkspaceGuard(Subject.MEMBER, Action.DELETE), session: SessionDep
 ) -> Response:
@@ -218,7 +229,7 @@ async def revoke_invitation(
     return Response(status_code=204)
 
 
-@router.post("/invitations/accept")
+@router.post("/invitations/accept", responses=errors(400))
 async def accept_invitation(
     body: TokenIn, caller: CurrentCaller, session: SessionDep
 ) -> WorkspacePublic:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
 import smtplib
 import ssl
 import sys
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -49,11 +52,20 @@ class ConsoleMailer:
         out.flush()
 
 
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def header_value(value: str) -> str:
+    """A header value on one line: a line break (or any control character) in a name that
+    made it into a subject can neither end the header nor start another one."""
+    return " ".join(_HEADER_BREAKS.sub(" ", value).split())
+
+
 def build_mime(sender: str, message: Message) -> EmailMessage:
     mime = EmailMessage()
-    mime["From"] = sender
-    mime["To"] = message.to
-    mime["Subject"] = message.subject
+    mime["From"] = header_value(sender)
+    mime["To"] = header_value(message.to)
+    mime["Subject"] = header_value(message.subject)
     mime["Message-ID"] = make_msgid(domain="mdreader")
     mime.set_content(message.text)
     mime.add_alternative(message.html, subtype="html")
@@ -101,6 +113,84 @@ class SesMailer:
 
     async def send(self, message: Message) -> None:
         await asyncio.to_thread(self._send_sync, build_mime(self.sender, message))
+
+
+class MailQueue:
+    """Sends a message at once; one the mail server refused or could not take (it is down)
+    is kept in memory and tried again after ``first_delay`` seconds, then after twice as
+    long each time, ``attempts`` times in all. A request that sends mail so never fails
+    because the mail server does; what is still unsent at shutdown is logged by recipient."""
+
+    def __init__(
+        self, mailer: Mailer, first_delay: float = 30.0, attempts: int = 8, max_delay: float = 3600
+    ) -> None:
+        self.mailer = mailer
+        self.first_delay = first_delay
+        self.attempts = attempts
+        self.max_delay = max_delay
+        self._waiting: list[tuple[float, int, Message]] = []  # (when, tries so far, message)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> MailQueue:
+        self._task = asyncio.create_task(self._retry(), name="mdreader-mail-retry")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for _, _, message in self._waiting:
+            log.error("e-mail to %s (%s) was never sent", message.to, message.subject)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    async def send(self, message: Message) -> bool:
+        """True once sent; False when it was queued to be tried again."""
+        try:
+            await self.mailer.send(message)
+            return True
+        except Exception:
+            log.warning("e-mail to %s not sent; trying again later", message.to, exc_info=True)
+            self._queue(message, 1)
+            return False
+
+    def _queue(self, message: Message, tries: int) -> None:
+        delay = min(self.first_delay * 2 ** (tries - 1), self.max_delay)
+        self._waiting.append((time.monotonic() + delay, tries, message))
+        self._wake.set()
+
+    async def _retry(self) -> None:
+        while True:
+            if not self._waiting:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            soonest = min(when for when, _, _ in self._waiting)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, soonest - time.monotonic()))
+            now = time.monotonic()
+            due = [item for item in self._waiting if item[0] <= now]
+            self._waiting = [item for item in self._waiting if item[0] > now]
+            for _, tries, message in due:
+                try:
+                    await self.mailer.send(message)
+                    log.info("e-mail to %s sent after %d tries", message.to, tries + 1)
+                except Exception:
+                    if tries + 1 >= self.attempts:
+                        log.error(
+                            "e-mail to %s (%s) given up after %d tries",
+                            message.to,
+                            message.subject,
+                            tries + 1,
+                            exc_info=True,
+                        )
+                    else:
+                        self._queue(message, tries + 1)
 
 
 def create_mailer(settings: Settings) -> Mailer:

@@ -1,4 +1,8 @@
-"""Fixed-window counters for rate limits and login throttling: in-process or Redis."""
+"""Fixed-window counters for rate limits and login throttling: in-process or Redis.
+
+``hit`` counts and decides in one atomic step (a Lua script on Redis), so that parallel
+callers can never all see room for one more; ``undo`` takes one counted event back (a
+sign-in attempt whose password was right)."""
 
 from __future__ import annotations
 
@@ -21,8 +25,8 @@ class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window: int) -> Verdict:
         """Count one event; allowed while the window's count stays within ``limit``."""
 
-    async def peek(self, key: str, limit: int) -> Verdict:
-        """Whether one more event would still be within ``limit``, without counting it."""
+    async def undo(self, key: str) -> None:
+        """Take back one event that ``hit`` counted in the current window."""
 
     async def reset(self, key: str) -> None: ...
 
@@ -38,13 +42,6 @@ class MemoryRateLimiter:
         self._windows: dict[str, tuple[float, int]] = {}
         self._max_keys = max_keys
 
-    def _current(self, key: str) -> tuple[float, int]:
-        now = time.monotonic()
-        item = self._windows.get(key)
-        if item is None or item[0] <= now:
-            return now, 0
-        return item
-
     async def hit(self, key: str, limit: int, window: int) -> Verdict:
         now = time.monotonic()
         ends, count = self._windows.get(key, (0.0, 0))
@@ -56,12 +53,10 @@ class MemoryRateLimiter:
         self._windows[key] = (ends, count)
         return Verdict(count <= limit, count, _seconds_left(ends - now))
 
-    async def peek(self, key: str, limit: int) -> Verdict:
-        now = time.monotonic()
+    async def undo(self, key: str) -> None:
         ends, count = self._windows.get(key, (0.0, 0))
-        if ends <= now:
-            return Verdict(True, 0, 0)
-        return Verdict(count < limit, count, _seconds_left(ends - now))
+        if ends > time.monotonic() and count > 0:
+            self._windows[key] = (ends, count - 1)
 
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)
@@ -81,26 +76,28 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return {count, ttl}
 """
 
+# Only within a live window: a key that expired stays gone.
+_UNDO = """
+if redis.call('GET', KEYS[1]) and tonumber(redis.call('GET', KEYS[1])) > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
+"""
+
 
 class RedisRateLimiter:
     def __init__(self, redis: Redis, prefix: str = "mdreader:rl:") -> None:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_HIT)
+        self._undo = redis.register_script(_UNDO)
 
     async def hit(self, key: str, limit: int, window: int) -> Verdict:
         count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window * 1000])
         return Verdict(int(count) <= limit, int(count), max(1, math.ceil(int(ttl_ms) / 1000)))
 
-    async def peek(self, key: str, limit: int) -> Verdict:
-        pipe = self._redis.pipeline()
-        pipe.get(self._prefix + key)
-        pipe.pttl(self._prefix + key)
-        raw, ttl_ms = await pipe.execute()
-        count = int(raw or 0)
-        if count == 0 or ttl_ms is None or int(ttl_ms) < 0:
-            return Verdict(True, count, 0)
-        return Verdict(count < limit, count, max(1, math.ceil(int(ttl_ms) / 1000)))
+    async def undo(self, key: str) -> None:
+        await self._undo(keys=[self._prefix + key])
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)

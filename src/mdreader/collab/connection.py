@@ -10,6 +10,7 @@ by the URL. Both hand every document message to the same ``DocumentConnection``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -84,6 +85,20 @@ class DocumentConnection:
         """A frame already addressed for this connection's kind."""
         if not self.closed:
             self.socket.transport.send(frame)
+
+    def refuse_too_large(self, limit: int) -> None:
+        """An update that would take the text past ``limit`` bytes was refused (not stored,
+        not acknowledged). A Hocuspocus client is told in a stateless message, and keeps the
+        change; a y-websocket client, which has no such message, is disconnected."""
+        detail = (
+            f"This document has reached its size limit ({limit} bytes): the last change was "
+            "not saved. Shorten the document to save again."
+        )
+        if self.acks:
+            notice = {"type": "refused", "code": "too_large", "limit": limit, "detail": detail}
+            self.send(p.stateless(json.dumps(notice)))
+        else:
+            self.socket.transport.close(p.CLOSE_TOO_LARGE, "Document Too Large")
 
     async def handle(self, message_type: int, decoder: Decoder) -> None:
         if message_type in (MessageType.SYNC, MessageType.SYNC_REPLY):

@@ -70,6 +70,23 @@ class LiveDocument:
         except BaseException as exc:
             raise _guard(exc) from None
 
+    def fits(self, update: bytes, limit: int) -> bool:
+        """Whether the text stays within ``limit`` UTF-8 bytes once ``update`` is applied.
+
+        An update cannot add more text than it carries, so one that is small against the
+        room left is let through at once; only near the limit is it tried on a copy."""
+        size = len(self.ydoc.get(TEXT_NAME, type=Text))  # pycrdt counts UTF-8 bytes
+        if size + len(update) <= limit:
+            return True
+        probe: Doc = Doc()
+        text = probe.get(TEXT_NAME, type=Text)
+        try:
+            probe.apply_update(self.ydoc.get_update())
+            probe.apply_update(update)
+        except BaseException as exc:
+            raise _guard(exc) from None
+        return len(text) <= limit
+
     def apply(self, update: bytes) -> bool:
         """Apply a (validated) update; True when it added anything, even if only pending."""
         reaches = update_state_vector(update)

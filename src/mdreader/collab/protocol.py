@@ -52,6 +52,7 @@ CLOSE_RESET = 4205  # "Reset Connection"
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TIMEOUT = 4408
+CLOSE_TOO_LARGE = 4413  # an update would take the text past MDREADER_MAX_DOCUMENT_BYTES
 
 READ_WRITE = "read-write"
 READ_ONLY = "readonly"

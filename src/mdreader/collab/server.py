@@ -129,7 +129,7 @@ class CollabServer:
         doc = conn.doc
         doc.connections.discard(conn)
         if conn.awareness_clients:
-            removal = doc.awareness.remove(conn.awareness_clients)
+            removal = doc.awareness.remove(conn.awareness_clients, owner=conn)
             if removal is not None:
                 await self.hooks.awareness(doc, removal, conn.origin)
         if not doc.connections and doc.unload_task is None:
@@ -172,6 +172,9 @@ class CollabServer:
         if conn.read_only:
             return doc.contains(update)
         if len(update) > self.settings.collab_max_message_bytes:
+            return False
+        if not doc.fits(update, self.settings.max_document_bytes):
+            conn.refuse_too_large(self.settings.max_document_bytes)
             return False
         started = time.perf_counter()
         try:
@@ -251,7 +254,7 @@ class CollabServer:
 
     async def receive_awareness(self, conn: DocumentConnection, update: bytes) -> None:
         doc = conn.doc
-        changed, present, removed = doc.awareness.apply(update)
+        changed, present, removed = doc.awareness.apply(update, conn, conn.auth.user_id)
         conn.awareness_clients |= present
         conn.awareness_clients -= removed
         if changed is not None:

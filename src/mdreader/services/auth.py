@@ -18,6 +18,7 @@ from mdreader.db.models import AuthSession, RefreshToken, User, UserToken
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.schemas import TokenPair
+from mdreader.services.mail import send_after_commit
 
 VERIFY = "verify_email"
 RESET = "password_reset"
@@ -63,10 +64,12 @@ async def send_verification(services: Services, session: AsyncSession, user: Use
     ttl = services.settings.email_token_ttl
     token = await create_user_token(session, user, VERIFY, ttl)
     link = f"{services.settings.public_url.rstrip('/')}/verify-email?token={token}"
-    await services.mailer.send(
+    send_after_commit(
+        services,
+        session,
         services.templates.render(
             "verify", user.email, name=user.name, email=user.email, link=link, hours=ttl // 3600
-        )
+        ),
     )
 
 
@@ -92,30 +95,66 @@ async def consume_user_token(session: AsyncSession, token: str, purpose: str) ->
     return user
 
 
-async def throttle_check(services: Services, email: str, ip: str) -> None:
-    s = services.settings
-    for key, limit in (
-        (f"login:acct:{email}", s.login_max_failures_per_account),
-        (f"login:ip:{ip}", s.login_max_failures_per_ip),
-    ):
-        verdict = await services.limiter.peek(key, limit)
-        if not verdict.allowed:
-            raise AppError(
-                429,
-                "Too many failed sign-in attempts. Try again later.",
-                "rate_limited",
-                headers={"Retry-After": str(verdict.retry_after)},
-            )
+def _wait(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{(seconds + 59) // 60} minutes"
 
 
-async def throttle_failure(services: Services, email: str, ip: str) -> None:
+def _trusted_key(email: str, ip: str) -> str:
+    return f"login:trusted:{email}:{ip}"
+
+
+async def reserve_attempt(services: Services, email: str, ip: str) -> tuple[str, str]:
+    """Count a sign-in attempt before its password is checked (429 beyond the limits).
+
+    Counting first makes the limits hold under concurrency: of any number of parallel
+    attempts, at most the limit are let through to a password check in a window. A sign-in
+    that succeeds takes its attempt back (``release_attempt``). Where the account's password
+    was just reset, attempts from that address count on their own: whoever keeps the
+    account locked elsewhere cannot keep its owner out.
+    """
     s = services.settings
-    await services.limiter.hit(
-        f"login:acct:{email}", s.login_max_failures_per_account, s.login_failure_window
+    account = f"login:acct:{email}"
+    if await services.cache.get(_trusted_key(email, ip)) is not None:
+        account = f"login:acct:{email}:{ip}"
+    verdict = await services.limiter.hit(
+        account, s.login_max_failures_per_account, s.login_failure_window
     )
-    await services.limiter.hit(
-        f"login:ip:{ip}", s.login_max_failures_per_ip, s.login_failure_window
+    if not verdict.allowed:
+        raise AppError(
+            429,
+            "Too many failed sign-in attempts for this account. Try again in "
+            f"{_wait(verdict.retry_after)}, or reset your password (“Forgot your password?”) "
+            "to sign in now.",
+            "rate_limited",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+    by_address = f"login:ip:{ip}"
+    verdict = await services.limiter.hit(
+        by_address, s.login_max_failures_per_ip, s.login_failure_window
     )
+    if not verdict.allowed:
+        await services.limiter.undo(account)  # this attempt checks no password
+        raise AppError(
+            429,
+            "Too many failed sign-in attempts from your address. Try again in "
+            f"{_wait(verdict.retry_after)}.",
+            "rate_limited",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+    return account, by_address
+
+
+async def release_attempt(services: Services, keys: tuple[str, str], *, signed_in: bool) -> None:
+    """The password was right: the attempt is not a failure. Signing in also clears the
+    account's failures."""
+    account, by_address = keys
+    if signed_in:
+        await services.limiter.reset(account)
+    else:
+        await services.limiter.undo(account)
+    await services.limiter.undo(by_address)
 
 
 def verify_totp(user: User, code: str, secret: str | None = None) -> int | None:
@@ -145,27 +184,25 @@ async def login(
     user_agent: str,
 ) -> TokenPair:
     email = normalize_email(email)
-    await throttle_check(services, email, ip)
+    attempt = await reserve_attempt(services, email, ip)
     user = await session.scalar(select(User).where(User.email == email))
     if user is None:
         dummy_verify(password)
-        await throttle_failure(services, email, ip)
         raise invalid_credentials()
     ok, new_hash = verify_password(password, user.password_hash)
     if not ok:
-        await throttle_failure(services, email, ip)
         raise invalid_credentials()
     if user.mfa_secret:
         if not totp_code:
+            await release_attempt(services, attempt, signed_in=False)
             raise AppError(401, "Enter the code from your authenticator app.", "mfa_required")
         step = verify_totp(user, totp_code)
         if step is None:
-            await throttle_failure(services, email, ip)
             raise AppError(401, "The authenticator code is wrong.", "invalid_credentials")
         user.mfa_last_step = step
     if new_hash:
         user.password_hash = new_hash
-    await services.limiter.reset(f"login:acct:{email}")
+    await release_attempt(services, attempt, signed_in=True)
     return await start_session(services, session, user, ip, user_agent)
 
 
@@ -303,27 +340,38 @@ async def request_password_reset(services: Services, session: AsyncSession, emai
     ttl = services.settings.password_reset_ttl
     token = await create_user_token(session, user, RESET, ttl)
     link = f"{services.settings.public_url.rstrip('/')}/reset-password?token={token}"
-    await services.mailer.send(
-        services.templates.render("reset", user.email, name=user.name, link=link, minutes=ttl // 60)
+    send_after_commit(
+        services,
+        session,
+        services.templates.render(
+            "reset", user.email, name=user.name, link=link, minutes=ttl // 60
+        ),
     )
 
 
 async def confirm_password_reset(
-    services: Services, session: AsyncSession, token: str, password: str
+    services: Services, session: AsyncSession, token: str, password: str, ip: str
 ) -> None:
     check_policy(password, services.settings)
     user = await consume_user_token(session, token, RESET)
     user.password_hash = hash_password(password)
-    # Other reset links for this account die with this one.
+    await _spend_reset_links(session, user.id)  # other reset links die with this one
+    await revoke_user_sessions(services, session, user.id)
+    # The lock ends, and sign-ins from where the reset was made count apart from then on.
+    window = services.settings.login_failure_window
+    await services.limiter.reset(f"login:acct:{user.email}")
+    await services.cache.set(_trusted_key(user.email, ip), b"1", window)
+
+
+async def _spend_reset_links(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A new password ends every reset link of the account not used yet."""
     await session.execute(
         update(UserToken)
         .where(
-            UserToken.user_id == user.id, UserToken.purpose == RESET, UserToken.used_at.is_(None)
+            UserToken.user_id == user_id, UserToken.purpose == RESET, UserToken.used_at.is_(None)
         )
         .values(used_at=utcnow())
     )
-    await revoke_user_sessions(services, session, user.id)
-    await services.limiter.reset(f"login:acct:{user.email}")
 
 
 async def change_password(
@@ -341,6 +389,7 @@ async def change_password(
         raise AppError(400, "The current password is wrong.", "invalid_password")
     check_policy(new, services.settings)
     user.password_hash = hash_password(new)
+    await _spend_reset_links(session, user.id)
     await revoke_user_sessions(services, session, user.id, keep=keep_session)
 
 

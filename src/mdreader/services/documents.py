@@ -115,6 +115,8 @@ async def create_document(
 ) -> Document:
     check_size(services, content)
     await parent_in(session, workspace_id, parent_id)
+    if parent_id is not None:
+        check_depth(services, level_of(await tree_of(session, workspace_id), parent_id) + 1)
     siblings = await _siblings(session, workspace_id, parent_id, None)
     now = utcnow()
     document = Document(
@@ -146,13 +148,49 @@ async def create_document(
     return document
 
 
-async def _tree(
-    session: AsyncSession, workspace_id: uuid.UUID
+async def tree_of(
+    session: AsyncSession, workspace_id: uuid.UUID, *, live: bool = False
 ) -> dict[uuid.UUID, uuid.UUID | None]:
-    rows = await session.execute(
-        select(Document.id, Document.parent_id).where(Document.workspace_id == workspace_id)
-    )
+    """Every document's parent (``live``: only the documents not in the trash)."""
+    query = select(Document.id, Document.parent_id).where(Document.workspace_id == workspace_id)
+    if live:
+        query = query.where(Document.deleted_at.is_(None))
+    rows = await session.execute(query)
     return {row.id: row.parent_id for row in rows}
+
+
+def level_of(tree: dict[uuid.UUID, uuid.UUID | None], node: uuid.UUID | None) -> int:
+    """How deep ``node`` sits: 1 for a top-level document, 0 for no document (the top)."""
+    level, seen = 0, set()
+    while node is not None and node not in seen:
+        seen.add(node)
+        level += 1
+        node = tree.get(node)
+    return level
+
+
+def height_of(tree: dict[uuid.UUID, uuid.UUID | None], root: uuid.UUID) -> int:
+    """Levels of the subtree under ``root``, itself included (1 for a leaf)."""
+    children: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+    for node, parent in tree.items():
+        children.setdefault(parent, []).append(node)
+    height, level, seen = 0, [root], {root}
+    while level:
+        height += 1
+        level = [c for n in level for c in children.get(n, ()) if c not in seen]
+        seen.update(level)
+    return height
+
+
+def check_depth(services: Services, levels: int) -> None:
+    """Refuse a tree deeper than ``MDREADER_MAX_TREE_DEPTH`` levels (422)."""
+    limit = services.settings.max_tree_depth
+    if levels > limit:
+        raise AppError(
+            422,
+            f"Documents can nest at most {limit} levels deep; this would make {levels}.",
+            "too_deep",
+        )
 
 
 def descendants(tree: dict[uuid.UUID, uuid.UUID | None], root: uuid.UUID) -> set[uuid.UUID]:
@@ -170,6 +208,7 @@ def descendants(tree: dict[uuid.UUID, uuid.UUID | None], root: uuid.UUID) -> set
 
 
 async def move_document(
+    services: Services,
     session: AsyncSession,
     document: Document,
     parent_id: uuid.UUID | None,
@@ -180,9 +219,12 @@ async def move_document(
         if parent_id == document.id:
             raise AppError(409, "A document cannot be its own parent.", "cycle")
         await parent_in(session, document.workspace_id, parent_id)
-        tree = await _tree(session, document.workspace_id)
+        tree = await tree_of(session, document.workspace_id)
         if parent_id in descendants(tree, document.id):
             raise AppError(409, "A document cannot move under one of its own descendants.", "cycle")
+        if parent_id != document.parent_id:
+            shown = await tree_of(session, document.workspace_id, live=True)
+            check_depth(services, level_of(shown, parent_id) + height_of(shown, document.id))
     siblings = await _siblings(session, document.workspace_id, parent_id, document.id)
     index = len(siblings) if position is None else min(position, len(siblings))
     siblings.insert(index, document)
@@ -257,7 +299,7 @@ async def write_content(
 async def trash(session: AsyncSession, document: Document) -> None:
     """To the trash with every descendant, all stamped with the same moment."""
     now = utcnow()
-    tree = await _tree(session, document.workspace_id)
+    tree = await tree_of(session, document.workspace_id)
     ids = descendants(tree, document.id) | {document.id}
     await session.execute(
         update(Document)
@@ -266,13 +308,13 @@ async def trash(session: AsyncSession, document: Document) -> None:
     )
 
 
-async def restore(session: AsyncSession, document: Document) -> None:
+async def restore(services: Services, session: AsyncSession, document: Document) -> None:
     """Out of the trash with what was trashed with it, back at its old place in the tree
     (under the same parent, at the same position among its siblings, if they still exist)."""
     if document.deleted_at is None:
         raise AppError(409, "This document is not in the trash.", "not_in_trash")
     stamp: datetime = document.deleted_at
-    tree = await _tree(session, document.workspace_id)
+    tree = await tree_of(session, document.workspace_id)
     ids = descendants(tree, document.id) | {document.id}
     rows = await session.scalars(select(Document).where(Document.id.in_(ids)))
     for doc in rows:
@@ -283,7 +325,13 @@ async def restore(session: AsyncSession, document: Document) -> None:
         parent = await session.get(Document, parent_id)
         if parent is None or parent.deleted_at is not None:
             parent_id = None
-    await move_document(session, document, parent_id, document.position)
+        else:
+            # Its old place may have moved deeper meanwhile: then it comes back at the top.
+            shown = await tree_of(session, document.workspace_id, live=True)
+            levels = level_of(shown, parent_id) + height_of(tree, document.id)
+            if levels > services.settings.max_tree_depth:
+                parent_id = None
+    await move_document(services, session, document, parent_id, document.position)
 
 
 async def delete_forever(session: AsyncSession, document: Document) -> None:
@@ -291,7 +339,7 @@ async def delete_forever(session: AsyncSession, document: Document) -> None:
     versions, share links and search entry go with it)."""
     if document.deleted_at is None:
         raise AppError(409, "Only a document in the trash can be deleted for good.", "not_in_trash")
-    tree = await _tree(session, document.workspace_id)
+    tree = await tree_of(session, document.workspace_id)
     ids = descendants(tree, document.id) | {document.id}
     rows = list(await session.scalars(select(Document).where(Document.id.in_(ids))))
     doomed = {d.id for d in rows if d.deleted_at == document.deleted_at}
@@ -436,7 +484,7 @@ class EditQueue:
                 try:
                     # Checks everything before it changes anything (no partial move).
                     parent_id = edit.parent_id if edit.reparent else document.parent_id
-                    await move_document(session, document, parent_id, edit.position)
+                    await move_document(self.services, session, document, parent_id, edit.position)
                 except AppError as exc:
                     _fail(edit, exc)  # this edit fails whole: its title and text are skipped
                     continue

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from mdreader.db.models import Document, Share
 from mdreader.db.types import utcnow
@@ -73,6 +74,7 @@ async def resolve(session: AsyncSession, token: str) -> Document | None:
         return None
     return await session.scalar(
         select(Document)
+        .options(defer(Document.content), defer(Document.ystate))  # read when rendered
         .join(Share, Share.document_id == Document.id)
         .where(Share.token == token, Document.deleted_at.is_(None), *_live(utcnow()))
     )

@@ -16,6 +16,7 @@ are created in the caller's transaction: all or nothing.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -35,6 +36,7 @@ from urllib.parse import quote, unquote, urlsplit
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mdreader import storable
 from mdreader.db.models import Document, DocumentUpdate, DocumentVersion, SearchDocument
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -96,6 +98,11 @@ class Attachments(Protocol):
         """Remove the bytes of a file saved by an import that then failed."""
 
 
+def stored_title(title: str) -> str:
+    """The title an imported document gets: never empty, at most 500 characters."""
+    return (title.strip() or "Untitled")[:500]
+
+
 def rewrite_links(content: str, resolve: Callable[[str], str | None]) -> str:
     """Replace every link target ``t`` with ``resolve(t)`` when that is not None."""
 
@@ -141,9 +148,15 @@ class _Node:
     path: str = ""  # "Folder/Title.md"
 
 
-def _assign_paths(roots: list[_Node]) -> None:
-    def place(nodes: list[_Node], folder: str) -> None:
-        taken: set[str] = set()
+def _assign_paths(roots: list[_Node], max_depth: int) -> None:
+    """Give every node its path, parents before children, without recursion (a tree can be
+    deeper than Python's stack). A tree deeper than ``max_depth`` (made before that limit
+    existed) keeps its files, the levels past the limit laid flat in the deepest folder."""
+    todo: list[tuple[list[_Node], str, int]] = [(roots, "", 1)]
+    taken_in: dict[str, set[str]] = {}  # folder -> names used there (case-insensitively)
+    while todo:
+        nodes, folder, depth = todo.pop()
+        taken = taken_in.setdefault(folder, set())
         for node in nodes:
             base = safe_name(node.title)
             name, n = base, 1
@@ -154,12 +167,16 @@ def _assign_paths(roots: list[_Node]) -> None:
             taken.add(name.lower())
             stem = f"{folder}{name}"
             node.path = f"{stem}.md"
-            place(node.children, f"{stem}/")
+            if node.children:
+                if depth < max_depth:
+                    todo.append((node.children, f"{stem}/", depth + 1))
+                else:
+                    todo.append((node.children, folder, depth))
 
-    place(roots, "")
 
-
-async def _workspace_tree(session: AsyncSession, workspace_id: uuid.UUID) -> list[_Node]:
+async def _workspace_tree(
+    session: AsyncSession, workspace_id: uuid.UUID, max_depth: int
+) -> list[_Node]:
     rows = (
         await session.execute(
             select(
@@ -193,14 +210,17 @@ async def _workspace_tree(session: AsyncSession, workspace_id: uuid.UUID) -> lis
     for node in nodes.values():
         parent = nodes.get(node.parent_id) if node.parent_id else None
         (parent.children if parent else roots).append(node)
-    _assign_paths(roots)
+    _assign_paths(roots, max_depth)
     return roots
 
 
 def _walk(nodes: list[_Node]) -> Iterator[_Node]:
-    for node in nodes:
+    """Depth first, parents before their children, without recursion."""
+    stack = list(reversed(nodes))
+    while stack:
+        node = stack.pop()
         yield node
-        yield from _walk(node.children)
+        stack.extend(reversed(node.children))
 
 
 async def export_workspace(
@@ -211,7 +231,7 @@ async def export_workspace(
     progress: Progress | None = None,
 ) -> int:
     """Write the workspace's documents as a zip to ``out``; return how many were written."""
-    roots = await _workspace_tree(session, workspace_id)
+    roots = await _workspace_tree(session, workspace_id, services.settings.max_tree_depth)
     nodes = list(_walk(roots))
     by_id = {node.id: node for node in nodes}
     public = services.settings.public_url.rstrip("/")
@@ -479,49 +499,42 @@ async def import_files(
     parent_id: uuid.UUID | None = None,
     progress: Progress | None = None,
 ) -> list[Document]:
-    """Create the documents of ``files`` in the session's transaction (parents first)."""
-    planned, others = _plan(files)
-    if not planned:
-        raise AppError(422, "There is no Markdown file to import.", "nothing_to_import")
-    for item in planned:
-        docs.check_size(services, item.content)
-    by_path = {item.source: item for item in planned if item.source}
+    """Create the documents of ``files`` in the session's transaction (parents first).
+
+    The work on the text (decoding, checks, links, Yjs states) runs in a worker thread, so
+    a large archive does not hold up other requests; the transaction only inserts."""
     attachments = services.attachments  # None: attachments are skipped
+    planned, others, referenced = await asyncio.to_thread(
+        _prepare, services.settings, files, attachments is not None
+    )
+    deepest = max(planned, key=lambda item: item.key.count("/"))
+    under = 0
+    if parent_id is not None:
+        under = docs.level_of(await docs.tree_of(session, workspace_id), parent_id)
+    try:
+        docs.check_depth(services, under + deepest.key.count("/") + 1)
+    except AppError as exc:
+        exc.detail += f" ({deepest.source or deepest.key!r} is the deepest.)"
+        raise
     saved: dict[str, str] = {}  # attachment path -> URL
     saved_ids: list[uuid.UUID] = []
     refused: set[str] = set()
     try:
-        for item in planned:
-            folder = posixpath.dirname(item.source or item.key)
-
-            def resolve(target: str, folder: str = folder) -> str | None:
-                parts = urlsplit(target)
-                if parts.scheme or parts.netloc or not parts.path or target.startswith("/"):
-                    return None
-                path = posixpath.normpath(posixpath.join(folder, unquote(parts.path)))
-                fragment = f"#{parts.fragment}" if parts.fragment else ""
-                if path in by_path:
-                    return f"/d/{by_path[path].id}{fragment}"
-                return saved.get(path)
-
-            if attachments is not None:
-                for path in _referenced(item.content, folder, others):
-                    if path in saved or path in refused:
-                        continue
-                    try:
-                        file_id, url = await attachments.save(
-                            session, workspace_id, user_id, posixpath.basename(path), others[path]
-                        )
-                    except AppError as exc:
-                        if exc.status not in (413, 415):
-                            raise
-                        refused.add(path)  # a type or size the instance does not take
-                        continue
-                    saved_ids.append(file_id)
-                    saved[path] = url
-            item.content = rewrite_links(item.content, resolve)
+        for path in referenced if attachments is not None else ():
+            try:
+                file_id, url = await attachments.save(  # type: ignore[union-attr]
+                    session, workspace_id, user_id, posixpath.basename(path), others[path]
+                )
+            except AppError as exc:
+                if exc.status not in (413, 415):
+                    raise
+                refused.add(path)  # a type or size the instance does not take
+                continue
+            saved_ids.append(file_id)
+            saved[path] = url
+        states = await asyncio.to_thread(_link_and_encode, planned, saved)
         created = await _insert(
-            services, session, workspace_id, user_id, planned, parent_id, progress
+            services, session, workspace_id, user_id, planned, states, parent_id, progress
         )
         await session.flush()
     except BaseException:
@@ -536,6 +549,54 @@ async def import_files(
     if skipped:
         log.info("import skipped %d non-Markdown file(s): %s", len(skipped), skipped[:20])
     return created
+
+
+def _prepare(
+    settings: Settings, files: list[ImportFile], with_attachments: bool
+) -> tuple[list[_Planned], dict[str, bytes], list[str]]:
+    """The planned documents (checked: size, storable text), the other files, and the
+    attachments they reference, in the order first referenced (a worker thread's part)."""
+    planned, others = _plan(files)
+    if not planned:
+        raise AppError(422, "There is no Markdown file to import.", "nothing_to_import")
+    limit = settings.max_document_bytes
+    for item in planned:
+        if len(item.content.encode()) > limit:
+            raise AppError(
+                413,
+                f"{item.source!r} is larger than a document may be ({limit} bytes).",
+                "too_large",
+            )
+        storable.check(item.content, f"The file {item.source!r}")
+    referenced: dict[str, None] = {}
+    if with_attachments:
+        for item in planned:
+            folder = posixpath.dirname(item.source or item.key)
+            referenced.update(dict.fromkeys(_referenced(item.content, folder, others)))
+    return planned, others, list(referenced)
+
+
+def _link_and_encode(planned: list[_Planned], saved: dict[str, str]) -> dict[uuid.UUID, bytes]:
+    """Turn relative links into links to the new documents and the stored attachments, and
+    make each document's first Yjs state (a worker thread's part)."""
+    by_path = {item.source: item for item in planned if item.source}
+    states: dict[uuid.UUID, bytes] = {}
+    for item in planned:
+        folder = posixpath.dirname(item.source or item.key)
+
+        def resolve(target: str, folder: str = folder) -> str | None:
+            parts = urlsplit(target)
+            if parts.scheme or parts.netloc or not parts.path or target.startswith("/"):
+                return None
+            path = posixpath.normpath(posixpath.join(folder, unquote(parts.path)))
+            fragment = f"#{parts.fragment}" if parts.fragment else ""
+            if path in by_path:
+                return f"/d/{by_path[path].id}{fragment}"
+            return saved.get(path)
+
+        item.content = rewrite_links(item.content, resolve)
+        states[item.id] = initial_state(item.content, stored_title(item.title))
+    return states
 
 
 def _referenced(content: str, folder: str, others: dict[str, bytes]) -> list[str]:
@@ -560,6 +621,7 @@ async def _insert(
     workspace_id: uuid.UUID,
     user_id: uuid.UUID | None,
     planned: list[_Planned],
+    states: dict[uuid.UUID, bytes],
     parent_id: uuid.UUID | None,
     progress: Progress | None,
 ) -> list[Document]:
@@ -581,7 +643,7 @@ async def _insert(
     for item in planned:
         position = next_position.get(item.parent, 0)
         next_position[item.parent] = position + 1
-        title = (item.title.strip() or "Untitled")[:500]
+        title = stored_title(item.title)
         rows.append(
             {
                 "id": item.id,
@@ -590,7 +652,7 @@ async def _insert(
                 "title": title,
                 "position": position,
                 "content": item.content,
-                "ystate": initial_state(item.content, title),
+                "ystate": states[item.id],
                 "created_by": user_id,
                 "updated_by": user_id,
                 "created_at": now,

@@ -15,6 +15,7 @@ from mdreader.db.models import Invitation, Membership, User, Workspace
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.policy import Role, can_grant
+from mdreader.services.mail import send_after_commit
 
 
 async def create_workspace(session: AsyncSession, name: str, owner: uuid.UUID) -> Workspace:
@@ -91,7 +92,9 @@ async def add_member(
     # The address rides along so the sign-up form can be filled in with it.
     query = urlencode({"token": token, "email": email})
     link = f"{services.settings.public_url.rstrip('/')}/invite?{query}"
-    await services.mailer.send(
+    send_after_commit(
+        services,
+        session,
         services.templates.render(
             "invite",
             email,
@@ -100,7 +103,7 @@ async def add_member(
             role=role.label,
             link=link,
             days=ttl // 86400,
-        )
+        ),
     )
     return invitation
 

@@ -133,6 +133,7 @@ const ops = {
   },
   awareness({ cid, state }) { clients.get(cid).provider.awareness.setLocalState(state); return {}; },
   stateless({ cid, payload }) { clients.get(cid).provider.sendStateless(payload); return {}; },
+  forceSync({ cid }) { clients.get(cid).provider.forceSync(); return {}; },
   async wait({ cid, until, value, timeout = 15000 }) {
     const c = clients.get(cid);
     const start = Date.now();

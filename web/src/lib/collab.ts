@@ -34,6 +34,8 @@ export interface CollabStatus {
   readOnly: boolean;
   peers: Peer[];
   unsynced: number;
+  /** the server refused a change (the document is over its size limit): what it said */
+  refused: string | null;
 }
 
 export function collabUrl(): string {
@@ -73,6 +75,7 @@ export function useCollab(
     readOnly: false,
     peers: [],
     unsynced: 0,
+    refused: null,
   });
 
   useEffect(() => {
@@ -89,6 +92,8 @@ export function useCollab(
       loaded: false,
       readOnly: false,
       retriedAuth: false,
+      refused: null as string | null,
+      limit: 0,
     };
     let disposed = false;
     const local = new IndexeddbPersistence(localName(me.id, documentId), ydoc);
@@ -132,6 +137,7 @@ export function useCollab(
         readOnly: flags.readOnly,
         peers: peers(),
         unsynced: flags.unsynced,
+        refused: flags.refused,
       });
     };
 
@@ -148,8 +154,32 @@ export function useCollab(
     });
     provider.on("unsyncedChanges", ({ number }: { number: number }) => {
       flags.unsynced = number;
+      if (number === 0) flags.refused = null; // everything saved again
       publish();
     });
+    // The server refuses a change that would take the text past its size limit, and says
+    // so. The change stays here; once the text is short enough, a resync sends it again.
+    provider.on("stateless", ({ payload }: { payload: string }) => {
+      try {
+        const notice = JSON.parse(payload) as { type?: string; detail?: string; limit?: number };
+        if (notice.type !== "refused") return;
+        flags.refused = notice.detail ?? "The server did not save the last change.";
+        flags.limit = notice.limit ?? 0;
+        publish();
+      } catch {
+        // another client's stateless message: not ours to read
+      }
+    });
+    const encoder = new TextEncoder();
+    let resync: number | undefined;
+    const shortened = () => {
+      if (!flags.refused || resync !== undefined) return;
+      resync = window.setTimeout(() => {
+        resync = undefined;
+        if (flags.refused && encoder.encode(ytext.toString()).length <= flags.limit) provider.forceSync();
+      }, 500);
+    };
+    ytext.observe(shortened);
     provider.on("authenticated", ({ scope }: { scope: string }) => {
       flags.denied = false;
       flags.readOnly = scope === "readonly";
@@ -202,6 +232,8 @@ export function useCollab(
       window.removeEventListener("online", online);
       window.removeEventListener("offline", online);
       window.removeEventListener("beforeunload", beforeUnload);
+      ytext.unobserve(shortened);
+      if (resync !== undefined) window.clearTimeout(resync);
       undoManager.destroy();
       setCollab(null);
       const close = () => {

@@ -26,11 +26,23 @@ export function buildTree(items: DocumentItem[]): TreeNode[] {
     children.set(parent, list);
   }
   const seen = new Set<string>();
-  const grow = (parent: string | null, depth: number): TreeNode[] =>
-    (children.get(parent) ?? [])
-      .sort(byPosition)
-      .filter((d) => !seen.has(d.id) && seen.add(d.id))
-      .map((doc) => ({ doc, depth, children: grow(doc.id, depth + 1) }));
+  // Level by level with an explicit stack, never by recursion: a tree can be thousands of
+  // levels deep (an import from an older server), deeper than the call stack.
+  const grow = (parent: string | null, depth: number): TreeNode[] => {
+    const top: TreeNode[] = [];
+    const stack: [string | null, number, TreeNode[]][] = [[parent, depth, top]];
+    while (stack.length) {
+      const [id, level, into] = stack.pop()!;
+      for (const doc of (children.get(id) ?? []).sort(byPosition)) {
+        if (seen.has(doc.id)) continue;
+        seen.add(doc.id);
+        const node: TreeNode = { doc, depth: level, children: [] };
+        into.push(node);
+        stack.push([doc.id, level + 1, node.children]);
+      }
+    }
+    return top;
+  };
   const roots = grow(null, 0);
   // Members of a cycle are reachable from no root: show them at the top level.
   for (const d of items.filter((d) => !seen.has(d.id)).sort(byPosition)) {
@@ -44,13 +56,12 @@ export function buildTree(items: DocumentItem[]): TreeNode[] {
 /** Depth-first order of the visible rows, skipping the children of collapsed nodes. */
 export function visibleRows(roots: TreeNode[], collapsed: ReadonlySet<string>): TreeNode[] {
   const out: TreeNode[] = [];
-  const walk = (nodes: TreeNode[]) => {
-    for (const n of nodes) {
-      out.push(n);
-      if (!collapsed.has(n.doc.id)) walk(n.children);
-    }
-  };
-  walk(roots);
+  const stack = [...roots].reverse();
+  while (stack.length) {
+    const n = stack.pop()!;
+    out.push(n);
+    if (!collapsed.has(n.doc.id)) for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]);
+  }
   return out;
 }
 

@@ -228,6 +228,7 @@ function DocumentView({
       </header>
       <ErrorText error={error} />
       {status.state === "denied" ? <ErrorText error="The live document refused this session; reload the page." /> : null}
+      <ErrorText error={status.refused} />
       <div className="doc-body">
         {mode !== "read" ? (
           <section className="pane editor-pane">
