@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from contextlib import contextmanager
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy.ext.asyncio import create_async_engine
+from alembic.script import ScriptDirectory
+from bench.scratch import scratch_postgres
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from mdreader.db import Base, migrate
-from mdreader.db.models import include_name
+from mdreader.db.engine import migrations_dir
+from mdreader.db.models import Document, Workspace, include_name
+from mdreader.db.types import utcnow
+from mdreader.services import search
+from tests.conftest import BACKEND, PG_ADMIN_URL
 
 
 async def test_models_match_migrations(database_url):
@@ -32,3 +45,95 @@ def test_migrate_is_idempotent_and_reversible(tmp_path):
     migrate(url)
     migrate(url, "base")
     migrate(url)
+
+
+# --- 41fda1b41d6b: search speed --------------------------------------------------------------
+SEARCH_SPEED = "41fda1b41d6b"
+
+
+def _alembic(url: str, command_name: str, revision: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.attributes["database_url"] = url
+    getattr(command, command_name)(cfg, revision)
+
+
+@contextmanager
+def _scratch_database(tmp_path):
+    if BACKEND != "postgresql":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}"
+        return
+    with scratch_postgres(PG_ADMIN_URL) as url:
+        yield url
+
+
+async def _fill(url: str) -> tuple[uuid.UUID, list[str]]:
+    """A workspace with searchable documents, one trashed, written under the old schema."""
+    engine = create_async_engine(url)
+    ws = uuid.uuid4()
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            await session.execute(insert(Workspace).values(id=ws, name="Old"))
+            for i in range(6):
+                doc = Document(
+                    workspace_id=ws,
+                    title=f"Walrus {i}" if i % 2 else f"Note {i}",
+                    content=" ".join(["walrus"] * (i + 1) + ["tusk"] * 40) + " <b>x</b>",
+                    deleted_at=utcnow() if i == 3 else None,
+                )
+                session.add(doc)
+                await session.flush()
+                await search.index(session, doc.id, ws, doc.title, doc.content)
+    finally:
+        await engine.dispose()
+    return ws, ["walrus", "tusk walr", "note"]
+
+
+async def _answers(url: str, ws: uuid.UUID, queries: list[str]) -> list[list[search.Hit]]:
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session:
+            return [await search.search(session, ws, q) for q in queries]
+    finally:
+        await engine.dispose()
+
+
+async def _postgresql_layout(url: str) -> tuple[str, list[str] | None]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            storage = await conn.scalar(
+                text(
+                    "SELECT attstorage::text FROM pg_attribute WHERE attname = 'search_vector' "
+                    "AND attrelid = 'search_documents'::regclass"
+                )
+            )
+            options = await conn.scalar(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'ix_search_documents_vector'")
+            )
+    finally:
+        await engine.dispose()
+    return storage, options
+
+
+def test_search_speed_migration_keeps_what_search_answers(tmp_path):
+    """Over a database that already holds documents: search answers exactly as before the
+    migration (trashed documents still left out), and after a downgrade and upgrade again; on
+    PostgreSQL the vectors are kept in the row and the GIN pending list is capped."""
+    previous = ScriptDirectory(str(migrations_dir())).get_revision(SEARCH_SPEED).down_revision
+    assert isinstance(previous, str)
+    with _scratch_database(tmp_path) as url:
+        migrate(url, previous)
+        ws, queries = asyncio.run(_fill(url))
+        before = asyncio.run(_answers(url, ws, queries))
+        assert [len(hits) for hits in before] == [5, 5, 3]
+        migrate(url, SEARCH_SPEED)
+        assert asyncio.run(_answers(url, ws, queries)) == before
+        if BACKEND == "postgresql":
+            assert asyncio.run(_postgresql_layout(url)) == ("m", ["gin_pending_list_limit=256"])
+        _alembic(url, "downgrade", previous)
+        if BACKEND == "postgresql":
+            assert asyncio.run(_postgresql_layout(url)) == ("x", None)
+        assert asyncio.run(_answers(url, ws, queries)) == before
+        migrate(url)
+        assert asyncio.run(_answers(url, ws, queries)) == before

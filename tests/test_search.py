@@ -3,11 +3,15 @@ compaction of live edits; the same answers on SQLite (FTS5) and PostgreSQL (tsve
 
 from __future__ import annotations
 
+import random
 import uuid
+
+from sqlalchemy import Uuid, bindparam, text
 
 from mdreader.db.models import Document
 from mdreader.services import documents as docs
 from mdreader.services.compaction import compact
+from mdreader.services.search import _CLOSE, _OPEN, _snippet, search
 
 
 async def _search(client, ws, user, q, **params):
@@ -109,25 +113,103 @@ async def test_compaction_of_live_edits_updates_the_index(app, client, factory):
     assert [h["document_id"] for h in await _search(client, ws, owner, "capybara")] == [doc["id"]]
 
 
-async def test_planner_settings_do_not_outlive_the_query(app, factory):
-    """On PostgreSQL the search sets two planner settings for its own query only."""
-    from sqlalchemy import text
+# --- the page is the one a plain query ranking every match gives ----------------------------
+# Written the straightforward way, slow on purpose: every match joined to its document, all of
+# them ranked, a snippet for each. ``search`` must return its first rows, unchanged.
+_PLAIN_SQLITE = f"""
+    SELECT sd.document_id, d.title,
+           snippet(search_fts, -1, '{_OPEN}', '{_CLOSE}', '…', 24), substr(sd.body, 1, 200)
+    FROM search_fts
+    JOIN search_documents AS sd ON sd.id = search_fts.rowid
+    JOIN documents AS d ON d.id = sd.document_id
+    WHERE search_fts MATCH :match AND sd.workspace_id = :ws AND d.deleted_at IS NULL
+    ORDER BY bm25(search_fts, 10.0, 1.0)
+"""
+_PLAIN_POSTGRESQL = f"""
+    SELECT sd.document_id, d.title,
+           ts_headline('simple', translate(left(sd.body, 100000), '<>', '  '),
+                       to_tsquery('simple', :tsquery),
+                       'StartSel={_OPEN}, StopSel={_CLOSE}, MaxWords=24, MinWords=8, '
+                       'MaxFragments=2, FragmentDelimiter=" … "'),
+           left(sd.body, 200)
+    FROM search_documents AS sd
+    JOIN documents AS d ON d.id = sd.document_id
+    WHERE sd.search_vector @@ to_tsquery('simple', :tsquery)
+      AND sd.workspace_id = :ws AND d.deleted_at IS NULL
+    ORDER BY ts_rank_cd(sd.search_vector, to_tsquery('simple', :tsquery)) DESC, sd.document_id
+"""
 
-    from mdreader.services.search import search
 
+async def _plain(services, workspace_id: str, words: list[str]) -> list[tuple[str, str, str]]:
+    async with services.db.read_session() as session:
+        if services.db.dialect == "postgresql":
+            sql, params = (
+                _PLAIN_POSTGRESQL,
+                {"tsquery": " & ".join([*words[:-1], f"{words[-1]}:*"])},
+            )
+        else:
+            match = " ".join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
+            sql, params = _PLAIN_SQLITE, {"match": match}
+        stmt = text(sql).bindparams(bindparam("ws", type_=Uuid))
+        rows = (await session.execute(stmt, {"ws": uuid.UUID(workspace_id), **params})).all()
+    return [(str(uuid.UUID(str(r[0]))), r[1], _snippet(r[2], r[3] or "")) for r in rows]
+
+
+async def test_page_is_the_plain_ranking_of_every_live_match(app, client, factory):
+    """Ranking, snippets and the access rules, against the plain query above: bm25 with the
+    title weighted 10 to 1 (SQLite), ts_rank_cd (PostgreSQL); trashed documents and other
+    workspaces' documents left out; pages are slices of the same order."""
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    elsewhere = await factory.workspace(owner, "Elsewhere")
+    await factory.document(elsewhere, owner, "Walrus", "walrus walrus walrus")
+    docs = []
+    for i in range(14):
+        words = ["walrus"] * (i % 5 + 1) + ["tusk"] * (i % 3) + ["filler"] * (i * 9)
+        random.Random(i).shuffle(words)
+        title = "Walrus herd" if i % 4 == 0 else f"Note {i}"
+        body = " ".join(words) + f" a <b>walrus</b> & x<y {i}"
+        docs.append(await factory.document(ws, owner, title, body))
+    await factory.document(ws, owner, "Empty", "")
+    for trashed in (docs[1], docs[6]):
+        r = await client.delete(f"/api/documents/{trashed['id']}", headers=owner.headers)
+        assert r.status_code in (200, 204), r.text
+    services = app.state.services
+    for q, words in (("walrus", ["walrus"]), ("tusk walr", ["tusk", "walr"])):
+        plain = await _plain(services, ws["id"], words)
+        assert plain and {d["id"] for d in (docs[1], docs[6])}.isdisjoint(h[0] for h in plain)
+        hits = await _search(client, ws, owner, q, limit=100)
+        assert [(h["document_id"], h["title"], h["snippet"]) for h in hits] == plain
+        page = await _search(client, ws, owner, q, limit=4, offset=3)
+        assert [h["document_id"] for h in page] == [h[0] for h in plain[3:7]]
+
+
+async def test_search_leaves_the_connection_as_it_found_it(app, factory):
+    """Read sessions share pooled connections, so a search must not leave a setting behind
+    for whoever uses the connection next: on PostgreSQL no session setting (the planner's
+    above all); on SQLite no FTS5 configuration (the per-query ``rank`` would otherwise be
+    stored in the index's config table) and no pragma."""
     services = app.state.services
     owner = await factory.user("owner")
     ws = await factory.workspace(owner)
-    await factory.document(ws, owner, "Doc", "okapi")
-    postgresql = services.db.dialect == "postgresql"
+    await factory.document(ws, owner, "Okapi", "okapi okapi and more")
+    await factory.document(ws, owner, "Doc", "an okapi")
+    if services.db.dialect == "postgresql":
+        probe = [
+            "SELECT name, setting FROM pg_settings WHERE source NOT IN ('default', 'override') "
+            "OR name IN ('random_page_cost', 'plan_cache_mode', 'enable_seqscan') ORDER BY name"
+        ]
+    else:
+        probe = [
+            "SELECT * FROM search_fts_config ORDER BY k",
+            *(f"PRAGMA {p}" for p in ("query_only", "cache_size", "foreign_keys", "busy_timeout")),
+        ]
 
-    async def planner(session):
-        if not postgresql:
-            return None
-        cost = (await session.execute(text("SHOW random_page_cost"))).scalar()
-        return cost, (await session.execute(text("SHOW plan_cache_mode"))).scalar()
+    async def state(session):
+        return [(await session.execute(text(sql))).all() for sql in probe]
 
     async with services.db.read_session() as session:
-        before = await planner(session)
-        assert len(await search(session, uuid.UUID(ws["id"]), "okapi")) == 1
-        assert await planner(session) == before
+        before = await state(session)
+        assert before[0], "the probe sees nothing: it would pass whatever search did"
+        assert len(await search(session, uuid.UUID(ws["id"]), "okapi")) == 2
+        assert await state(session) == before

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -148,7 +149,16 @@ class Document(Base):
     """
 
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_workspace_parent", "workspace_id", "parent_id"),)
+    __table_args__ = (
+        Index("ix_documents_workspace_parent", "workspace_id", "parent_id"),
+        # The few trashed documents: PostgreSQL's search leaves them out with an anti-join.
+        Index(
+            "ix_documents_trashed",
+            "id",
+            postgresql_where=text("deleted_at IS NOT NULL"),
+            sqlite_where=text("deleted_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
