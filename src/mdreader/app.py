@@ -25,6 +25,7 @@ from mdreader.api import (
     versions,
     workspaces,
 )
+from mdreader.api.deps import scope_client_ip
 from mdreader.api.hot import HotDocuments
 from mdreader.api.limits import RateLimitMiddleware
 from mdreader.backends.mail import Mailer
@@ -107,7 +108,12 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     )
     emf = EmfEmitter(settings.emf_namespace) if settings.log_emf else None
     app.outer_middleware = [
-        Middleware(ObservabilityMiddleware, metrics=metrics, emf=emf),
+        Middleware(
+            ObservabilityMiddleware,
+            metrics=metrics,
+            emf=emf,
+            client_of=lambda scope: scope_client_ip(scope, settings),
+        ),
         Middleware(RateLimitMiddleware),
         Middleware(
             HotDocuments,

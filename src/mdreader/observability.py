@@ -9,6 +9,7 @@ import logging
 import random
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -191,10 +192,18 @@ class EmfEmitter:
 class ObservabilityMiddleware:
     """Request id, access log line and metrics, as plain ASGI (no per-request task)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, emf: EmfEmitter | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        emf: EmfEmitter | None = None,
+        client_of: Callable[[Scope], str] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.emf = emf
+        # The client's address as the rest of the app sees it (api.deps.scope_client_ip).
+        self.client_of = client_of or (lambda scope: (scope.get("client") or ("",))[0])
         self.log = logging.getLogger("mdreader.access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -245,6 +254,7 @@ class ObservabilityMiddleware:
                         "route": route,
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 2),
+                        "client": self.client_of(scope),
                     },
                 )
             request_id_var.reset(token)

@@ -72,7 +72,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     web_dist: Path | None = None
     trusted_proxies: list[str] = Field(default_factory=list)
+    client_ip_header: str | None = None
     db_pool_size: int = 20
+    migrate_on_start: bool = True
     db_echo: bool = False
     log_emf: bool = False
     emf_namespace: str = "MDReader"

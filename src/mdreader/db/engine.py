@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from mdreader.db.stamps import SqliteStamp, Stamp, open_stamp
 from mdreader.errors import AppError
@@ -299,33 +299,28 @@ def migrations_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "migrations"
 
 
-def migrate(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (Alembic), creating it if needed."""
-    from alembic import command
+def _alembic_config(url: str, script_location: Path | None = None) -> Any:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option("script_location", str(script_location or migrations_dir()))
     cfg.attributes["database_url"] = url
-    if _is_sqlite(url):
-        database = _sqlite_file(url)
-        if database:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return cfg
 
-    def run() -> None:
-        command.upgrade(cfg, revision)
 
+def _off_the_loop(run: Callable[[], Any]) -> Any:
+    """Run ``run`` here, or in a thread when called from inside an event loop (tests, the
+    app): Alembic's env runs its own loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        run()
-        return
-    # Called from inside an event loop (tests, the app): Alembic's env runs its own loop.
+        return run()
+    results: list[Any] = []
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            run()
+            results.append(run())
         except BaseException as exc:  # pragma: no cover - re-raised below
             errors.append(exc)
 
@@ -334,3 +329,46 @@ def migrate(url: str, revision: str = "head") -> None:
     thread.join()
     if errors:
         raise errors[0]
+    return results[0]
+
+
+def migrate(url: str, revision: str = "head", *, script_location: Path | None = None) -> Any:
+    """Bring the database at ``url`` to ``revision`` (Alembic), creating it if needed, under
+    the migration lock. A database at a newer revision marked compatible is left as it is;
+    one at a newer incompatible revision raises ``schema.SchemaError``. Returns the verdict
+    found before migrating (``mdreader.db.schema.Verdict``)."""
+    from alembic import command
+
+    from mdreader.db import schema
+
+    cfg = _alembic_config(url, script_location)
+    database = _sqlite_file(url) if _is_sqlite(url) else None
+    if database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    def run() -> Any:
+        with schema.file_lock(database):
+            command.upgrade(cfg, revision)
+        return cfg.attributes.get("verdict")
+
+    return _off_the_loop(run)
+
+
+def schema_verdict(url: str, *, script_location: Path | None = None) -> Any:
+    """How the database's schema stands to this release, without changing anything."""
+    from alembic.script import ScriptDirectory
+
+    from mdreader.db import schema
+
+    cfg = _alembic_config(url, script_location)
+    script = ScriptDirectory.from_config(cfg)
+
+    async def check() -> Any:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(lambda sync: schema.verdict(sync, script))
+        finally:
+            await engine.dispose()
+
+    return _off_the_loop(lambda: asyncio.run(check()))
