@@ -130,6 +130,43 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 WRITE_TURN_TIMEOUT = 30.0  # seconds, as SQLite's busy_timeout
 
 
+# (role: "primary" or "read") -> the (user, password) the secrets hold now, or None.
+Credentials = Callable[[str], "tuple[str, str] | None"]
+
+# PostgreSQL's SQLSTATEs for a refused login: invalid_password, invalid_authorization_spec.
+AUTH_FAILURES = {"28P01", "28000"}
+
+
+def _auth_failure(exc: BaseException) -> bool:
+    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
+        if getattr(candidate, "sqlstate", None) in AUTH_FAILURES:
+            return True
+    return False
+
+
+def reread_on_auth_failure(engine: AsyncEngine, role: str, credentials: Credentials) -> None:
+    """When the database refuses a new connection's password (it was rotated), ask
+    ``credentials`` for what the secret holds now and connect again with that; later
+    connections use it from the start."""
+    current: dict[str, str] = {}
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        cparams.update(current)
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            if not _auth_failure(exc):
+                raise
+            fresh = credentials(role)
+            if fresh is None or fresh == (cparams.get("user"), cparams.get("password")):
+                raise
+            current.update(user=fresh[0], password=fresh[1])
+            cparams.update(current)
+            log.warning("the database refused the %s password; connecting with the secret's", role)
+            return dialect.connect(*cargs, **cparams)
+
+
 class DatabaseBusy(AppError):
     """No write turn within WRITE_TURN_TIMEOUT: the database is overloaded."""
 
@@ -146,7 +183,13 @@ class Database:
     """The primary (writes) and the read side (a replica, or the primary again)."""
 
     def __init__(
-        self, url: str, read_url: str | None = None, *, pool_size: int = 20, echo: bool = False
+        self,
+        url: str,
+        read_url: str | None = None,
+        *,
+        pool_size: int = 20,
+        echo: bool = False,
+        credentials: Credentials | None = None,
     ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
@@ -179,6 +222,13 @@ class Database:
         database = _sqlite_file(url)
         self._stamp = SqliteStamp(database) if database else open_stamp(url)
         self._inline = _inline_engine(database) if database else None
+        if credentials is not None and not database:
+            reread_on_auth_failure(self.engine, "primary", credentials)
+            if read_url:
+                reread_on_auth_failure(self.read_engine, "read", credentials)
+            stamp_engine = getattr(self._stamp, "_engine", None)
+            if stamp_engine is not None:
+                reread_on_auth_failure(stamp_engine, "primary", credentials)
 
     async def change_stamp(self) -> Stamp | None:
         """A number that changes whenever anyone commits a change to the primary (see
