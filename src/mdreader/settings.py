@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
     cognito_region: str | None = None
+    cognito_domain: str | None = None
+    cognito_identity_providers: list[str] = Field(default_factory=list)
     secrets_manager_prefix: str | None = None
     cognito_jwks_url: str | None = None
 

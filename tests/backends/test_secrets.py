@@ -187,6 +187,7 @@ if BACKEND == "postgresql":  # the PostgreSQL pass (no skip in the SQLite one)
         moto: Moto, prefix_name: str, tmp_path, password_postgres, caplog
     ):
         from bench.scratch import pg_admin
+
         from mdreader.backends.secrets import DatabaseCredentials
         from mdreader.db import Database
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
@@ -61,6 +61,24 @@ async def own_account(session: AsyncSession, caller: Caller) -> User:
     if user is None:  # deleted while the token was still cached
         raise AppError(401, "This account no longer exists.", "invalid_token")
     return user
+
+
+@router.get("/providers", dependencies=Public)
+async def providers(services: ServicesDep) -> dict[str, Any]:
+    """How the web app signs people in: MDReader's own form, or Cognito's hosted UI
+    (authorization code with PKCE; MFA and the social providers are the pool's)."""
+    settings = services.settings
+    if settings.auth_provider != "cognito" or not settings.cognito_domain:
+        return {"provider": "local", "cognito": None}
+    return {
+        "provider": "cognito",
+        "cognito": {
+            "domain": settings.cognito_domain.rstrip("/"),
+            "client_id": settings.cognito_client_id,
+            "identity_providers": settings.cognito_identity_providers,
+            "scopes": ["openid", "email", "profile", "aws.cognito.signin.user.admin"],
+        },
+    }
 
 
 @router.post("/register", status_code=201, dependencies=Public)
