@@ -106,7 +106,11 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
     )
-    emf = EmfEmitter(settings.emf_namespace) if settings.log_emf else None
+    emf = (
+        EmfEmitter(settings.emf_namespace, endpoint=settings.emf_endpoint)
+        if settings.log_emf
+        else None
+    )
     app.outer_middleware = [
         Middleware(
             ObservabilityMiddleware,

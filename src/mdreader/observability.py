@@ -150,13 +150,29 @@ def route_template(scope: Scope) -> str:
 
 
 class EmfEmitter:
-    """CloudWatch embedded metric format: one JSON line per request on stdout, which the
-    Lambda runtime or the ECS awslogs driver ships to CloudWatch Logs, where the metrics are
-    extracted without any API call."""
+    """CloudWatch embedded metric format: one JSON line per request. On Lambda they go to
+    stdout, whose lines CloudWatch Logs reads for metrics itself; on ECS to the CloudWatch
+    agent beside the app (``endpoint`` = ``MDREADER_EMF_ENDPOINT``, ``udp://127.0.0.1:25888``),
+    since lines the awslogs driver ships are stored as logs only. UDP: a missing agent costs
+    a dropped datagram, never a request."""
 
-    def __init__(self, namespace: str = "MDReader", stream: Any = None) -> None:
+    def __init__(
+        self, namespace: str = "MDReader", stream: Any = None, endpoint: str | None = None
+    ) -> None:
         self.namespace = namespace
         self.stream = stream
+        self._socket: Any = None
+        self._address: tuple[str, int] | None = None
+        if endpoint:
+            import socket
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(endpoint)
+            if parts.scheme != "udp" or not parts.hostname or not parts.port:
+                raise ValueError(f"MDREADER_EMF_ENDPOINT must be udp://host:port, not {endpoint!r}")
+            self._address = (parts.hostname, parts.port)
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._socket.setblocking(False)
 
     def record(self, method: str, route: str, status: int, seconds: float, request_id: str) -> None:
         line = {
@@ -184,8 +200,15 @@ class EmfEmitter:
             "Status": status,
             "request_id": request_id,
         }
+        text = json.dumps(line, separators=(",", ":")) + "\n"
+        if self._socket is not None:
+            try:
+                self._socket.sendto(text.encode(), self._address)
+            except OSError:
+                pass  # no agent listening (yet): the metric is lost, the request is not
+            return
         out = self.stream or sys.stdout
-        out.write(json.dumps(line, separators=(",", ":")) + "\n")
+        out.write(text)
         out.flush()
 
 

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     cognito_domain: str | None = None
     cognito_identity_providers: list[str] = Field(default_factory=list)
     secrets_manager_prefix: str | None = None
+    origin_secret_name: str | None = None
     cognito_jwks_url: str | None = None
 
     # Operational settings (documented in the README)
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     db_echo: bool = False
     log_emf: bool = False
     emf_namespace: str = "MDReader"
+    emf_endpoint: str | None = None
 
     # Auth policy (defaults from the deployment spec)
     access_token_ttl: int = 3600
