@@ -16,15 +16,21 @@ SCRIPTS = INFRA / "scripts"
 
 # The order deploy.sh deploys the stacks in; every import must come from an earlier stack.
 STACK_ORDER = [
+    "artifacts",
     "vpc",
     "security",
     "database",
+    "jobs",
     "backend",
     "websocket",
+    "edge",  # us-east-1
     "frontend",
     "monitoring",
+    "dr",  # the disaster-recovery region
     "backup",
 ]
+# Stacks deployed in another region than the rest: they can neither import nor be imported.
+OTHER_REGION = {"edge": "us-east-1", "dr": "us-west-2"}
 ENVIRONMENTS = ["dev", "prod"]
 
 
