@@ -254,7 +254,20 @@ build_and_push_image() {
   else
     aws ecr get-login-password --region "$REGION" | docker login --username AWS --password-stdin "${repo%%/*}"
   fi
-  run docker build --pull -t "$IMAGE_URI" "$REPO_DIR"
+  # Base images by digest: each tag is resolved once, and the build uses NAME:TAG@DIGEST.
+  local args=() name image digest
+  for name in PYTHON_IMAGE NODE_IMAGE; do
+    image="$(sed -n "s/^ARG ${name}=//p" "${REPO_DIR}/Dockerfile")"
+    if [[ "$DRY_RUN" == true ]]; then
+      echo "docker buildx imagetools inspect ${image} --format '{{json .Manifest.Digest}}'"
+      digest="sha256:<digest>"
+    else
+      digest="$(docker buildx imagetools inspect "$image" --format '{{json .Manifest.Digest}}' | tr -d '"')"
+    fi
+    echo "==> ${name}=${image}@${digest}" >&2
+    args+=(--build-arg "${name}=${image}@${digest}")
+  done
+  run docker build "${args[@]}" -t "$IMAGE_URI" "$REPO_DIR"
   run docker push "$IMAGE_URI"
 }
 
