@@ -22,8 +22,8 @@ async def test_a_pool_user_signs_in_edits_live_refreshes_and_signs_out(
     tmp_path,
     database_url,
     outbox,
-    pool: Pool,
-    node: NodeClients,  # noqa: F811
+    pool: Pool,  # noqa: F811 (the fixture imported above)
+    node: NodeClients,
 ):
     settings = make_settings(
         tmp_path,
@@ -37,56 +37,56 @@ async def test_a_pool_user_signs_in_edits_live_refreshes_and_signs_out(
         cognito_identity_providers=["Google"],
     )
     app = create_app(settings, mailer=outbox)
-    async with app.router.lifespan_context(app):
-        async with InProcessServer(app, settings.collab_max_message_bytes) as live:
-            async with httpx.AsyncClient(base_url=live.base, timeout=10) as client:
-                providers = (await client.get("/api/auth/providers")).json()
-                assert providers["provider"] == "cognito"
-                assert providers["cognito"]["domain"] == settings.cognito_domain.rstrip("/")
-                assert providers["cognito"]["identity_providers"] == ["Google"]
+    async with (
+        app.router.lifespan_context(app),
+        InProcessServer(app, settings.collab_max_message_bytes) as live,
+        httpx.AsyncClient(base_url=live.base, timeout=10) as client,
+    ):
+        providers = (await client.get("/api/auth/providers")).json()
+        assert providers["provider"] == "cognito"
+        assert providers["cognito"]["domain"] == settings.cognito_domain.rstrip("/")
+        assert providers["cognito"]["identity_providers"] == ["Google"]
 
-                username = pool.user("live@example.com")
-                tokens = pool.tokens(username)
-                access = tokens["AccessToken"]
-                ws = await client.post(
-                    "/api/workspaces", json={"name": "Pool"}, headers=bearer(access)
-                )
-                assert ws.status_code == 201, ws.text
-                doc = await client.post(
-                    f"/api/workspaces/{ws.json()['id']}/documents",
-                    json={"title": "Live", "content": "hello"},
-                    headers=bearer(access),
-                )
-                assert doc.status_code == 201, doc.text
-                document_id = doc.json()["id"]
+        username = pool.user("live@example.com")
+        tokens = pool.tokens(username)
+        access = tokens["AccessToken"]
+        ws = await client.post("/api/workspaces", json={"name": "Pool"}, headers=bearer(access))
+        assert ws.status_code == 201, ws.text
+        doc = await client.post(
+            f"/api/workspaces/{ws.json()['id']}/documents",
+            json={"title": "Live", "content": "hello"},
+            headers=bearer(access),
+        )
+        assert doc.status_code == 201, doc.text
+        document_id = doc.json()["id"]
 
-                # The collaboration WebSocket with the pool's access token.
-                await node.open("pool", live.base, document_id, access)
-                await node.wait("pool", "synced")
-                await node.call("insert", cid="pool", index=None, text=" world")
-                await node.wait("pool", "acked")
-                read = await client.get(f"/api/documents/{document_id}", headers=bearer(access))
-                assert read.json()["content"] == "hello world"
+        # The collaboration WebSocket with the pool's access token.
+        await node.open("pool", live.base, document_id, access)
+        await node.wait("pool", "synced")
+        await node.call("insert", cid="pool", index=None, text=" world")
+        await node.wait("pool", "acked")
+        read = await client.get(f"/api/documents/{document_id}", headers=bearer(access))
+        assert read.json()["content"] == "hello world"
 
-                # Refresh at the pool: the new access token names the same user.
-                idp = pool.moto.client("cognito-idp")
-                refreshed = idp.initiate_auth(
-                    ClientId=pool.client_id,
-                    AuthFlow="REFRESH_TOKEN_AUTH",
-                    AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
-                )["AuthenticationResult"]
-                me = await client.get("/api/auth/me", headers=bearer(refreshed["AccessToken"]))
-                assert me.status_code == 200 and me.json()["email"] == "live@example.com"
+        # Refresh at the pool: the new access token names the same user.
+        idp = pool.moto.client("cognito-idp")
+        refreshed = idp.initiate_auth(
+            ClientId=pool.client_id,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+        )["AuthenticationResult"]
+        me = await client.get("/api/auth/me", headers=bearer(refreshed["AccessToken"]))
+        assert me.status_code == 200 and me.json()["email"] == "live@example.com"
 
-                # Sign-out: the web app revokes its refresh token at the pool's /oauth2/revoke;
-                # moto has neither that nor RevokeToken, so its GlobalSignOut stands in.
-                idp.global_sign_out(AccessToken=access)
-                try:
-                    idp.initiate_auth(
-                        ClientId=pool.client_id,
-                        AuthFlow="REFRESH_TOKEN_AUTH",
-                        AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
-                    )
-                    raise AssertionError("a revoked refresh token still refreshed")
-                except idp.exceptions.NotAuthorizedException:
-                    pass
+        # Sign-out: the web app revokes its refresh token at the pool's /oauth2/revoke;
+        # moto has neither that nor RevokeToken, so its GlobalSignOut stands in.
+        idp.global_sign_out(AccessToken=access)
+        try:
+            idp.initiate_auth(
+                ClientId=pool.client_id,
+                AuthFlow="REFRESH_TOKEN_AUTH",
+                AuthParameters={"REFRESH_TOKEN": tokens["RefreshToken"]},
+            )
+            raise AssertionError("a revoked refresh token still refreshed")
+        except idp.exceptions.NotAuthorizedException:
+            pass
