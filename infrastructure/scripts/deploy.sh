@@ -222,6 +222,7 @@ service_overrides() {
   local extra=()
   [[ -n "$IMAGE_URI" ]] && extra+=("ImageUri=${IMAGE_URI}")
   [[ -n "${PUBLIC_URL:-}" ]] && extra+=("PublicUrl=${PUBLIC_URL}")
+  [[ -n "${CLOUDFRONT_KEY_ID:-}" ]] && extra+=("CloudFrontKeyId=${CLOUDFRONT_KEY_ID}")
   [[ -n "${LAMBDA_KEY:-}" && "$1" == backend ]] && extra+=("LambdaCodeS3Key=${LAMBDA_KEY}")
   ((${#extra[@]} == 0)) || printf '%s\n' "${extra[@]}"
 }
@@ -242,6 +243,27 @@ deploy_url_stack() {
   [[ -n "${LAMBDA_KEY:-}" && "$stack" == security ]] && has_parameter security LambdaCodeS3Key &&
     extra+=("LambdaCodeS3Key=${LAMBDA_KEY}")
   deploy_stack "$stack" ${extra[@]+"${extra[@]}"}
+}
+
+# The key pair CloudFront checks upload URLs with: made once, the private key kept in the
+# secret ENV/cloudfront-key (the app signs with it), the public key given to the frontend.
+UPLOADS_PUBLIC_KEY=""
+ensure_cloudfront_key() {
+  local name="${ENV_NAME}/cloudfront-key"
+  if [[ "$DRY_RUN" == true ]]; then
+    run aws secretsmanager describe-secret --region "$REGION" --secret-id "$name"
+    UPLOADS_PUBLIC_KEY="<public key of ${name}>"
+    return 0
+  fi
+  command -v openssl >/dev/null || die "openssl is needed to make the CloudFront key pair"
+  if ! aws secretsmanager describe-secret --region "$REGION" --secret-id "$name" >/dev/null 2>&1; then
+    echo "==> making the CloudFront key pair for upload URLs (${name})" >&2
+    aws secretsmanager create-secret --region "$REGION" --name "$name" \
+      --description "Private key signing MDReader's CloudFront upload URLs" \
+      --secret-string "$(openssl genrsa 2048 2>/dev/null)" >/dev/null
+  fi
+  UPLOADS_PUBLIC_KEY="$(aws secretsmanager get-secret-value --region "$REGION" --secret-id "$name" \
+    --query SecretString --output text | openssl rsa -pubout 2>/dev/null)"
 }
 
 build_and_push_image() {
@@ -355,6 +377,7 @@ else
   ORIGIN_TLS=true
 fi
 WEB_ACL_ARN=""
+CLOUDFRONT_KEY_ID=""
 DR_VAULT_ARN=""
 DISTRIBUTION_ID=""
 
@@ -382,17 +405,22 @@ for stack in "${STACKS[@]}"; do
         stack_output edge WebAclArn
         WEB_ACL_ARN="$OUTPUT"
       fi
-      deploy_stack frontend "WebAclArn=${WEB_ACL_ARN}" "OriginTls=${ORIGIN_TLS}"
-      # Without a PublicUrl in the parameter file the stacks learn the address users reach
-      # only now, from CloudFront: deploy them once more with it (a no-op later).
+      ensure_cloudfront_key
+      deploy_stack frontend "WebAclArn=${WEB_ACL_ARN}" "OriginTls=${ORIGIN_TLS}" \
+        "UploadsPublicKey=${UPLOADS_PUBLIC_KEY}"
+      stack_output frontend UploadsPublicKeyId
+      CLOUDFRONT_KEY_ID="$OUTPUT"
+      # The stacks learn the address users reach (without a PublicUrl in the parameter
+      # file) and the upload key's id only now, from CloudFront: deploy them once more
+      # with them (a no-op on later runs).
       if [[ -z "$PUBLIC_URL" ]]; then
         stack_output frontend PublicUrl
         PUBLIC_URL="$OUTPUT"
         deploy_url_stack security
         deploy_url_stack database
-        deploy_service_stack backend
-        deploy_service_stack websocket
       fi
+      deploy_service_stack backend
+      deploy_service_stack websocket
       stack_output frontend DistributionId
       DISTRIBUTION_ID="$OUTPUT"
       deploy_stack edge "DistributionId=${DISTRIBUTION_ID}"

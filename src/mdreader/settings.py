@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     cdn_base_url: str | None = None
     s3_url_ttl: int = 300
     s3_downloads: Literal["redirect", "proxy"] = "redirect"
+    cloudfront_key_id: str | None = None
+    cloudfront_private_key: str | None = Field(default=None, repr=False)
     email_backend: Literal["console", "smtp", "ses"] = "console"
     email_from: str = DEFAULT_EMAIL_FROM
     smtp_host: str = "localhost"

@@ -40,6 +40,13 @@ def test_cfn_lint_passes(name):
 # ------------------------------------------------------------------ exports/imports
 
 
+def _present(items: list[Any]) -> list[dict[str, Any]]:
+    """A list's entries, a conditional one (Fn::If [cond, value, AWS::NoValue]) as its value."""
+    return [
+        item["Fn::If"][1] if isinstance(item, dict) and "Fn::If" in item else item for item in items
+    ]
+
+
 def _sub_string(value: Any) -> str:
     """The name in an Export or ImportValue: a plain string or {"Fn::Sub": "..."}."""
     if isinstance(value, str):
@@ -287,8 +294,8 @@ def test_load_balancers_check_liveness_and_accept_only_cloudfront(templates):
     (distribution,) = resources_of_type(
         templates["frontend"], "AWS::CloudFront::Distribution"
     ).values()
-    for origin in distribution["Properties"]["DistributionConfig"]["Origins"]:
-        if origin["Id"] != "web":
+    for origin in _present(distribution["Properties"]["DistributionConfig"]["Origins"]):
+        if origin["Id"] not in ("web", "uploads"):
             (header,) = origin["OriginCustomHeaders"]
             assert header["HeaderName"] == "X-Origin-Verify"
 
@@ -372,12 +379,23 @@ def test_cloudfront_routes_paths_to_the_right_origins(templates):
     frontend = templates["frontend"]
     (distribution,) = resources_of_type(frontend, "AWS::CloudFront::Distribution").values()
     config = distribution["Properties"]["DistributionConfig"]
-    origins = {o["Id"]: o for o in config["Origins"]}
+    origins = {o["Id"]: o for o in _present(config["Origins"])}
     assert "OriginAccessControlId" in origins["web"]
     assert "ApiLoadBalancerDnsName" in json.dumps(origins["api"]["DomainName"])
     assert "WsLoadBalancerDnsName" in json.dumps(origins["collab"]["DomainName"])
-    routes = {b["PathPattern"]: b["TargetOriginId"] for b in config["CacheBehaviors"]}
-    assert routes == {"/api/*": "api", "/s/*": "api", "/health*": "api", "/ws*": "collab"}
+    behaviours = _present(config["CacheBehaviors"])
+    routes = {b["PathPattern"]: b["TargetOriginId"] for b in behaviours}
+    assert routes == {
+        "/files/*": "uploads",
+        "/api/*": "api",
+        "/s/*": "api",
+        "/health*": "api",
+        "/ws*": "collab",
+    }
+    # Uploads: the bucket through OAC, for signed URLs only.
+    (files,) = [b for b in behaviours if b["PathPattern"] == "/files/*"]
+    assert files["TrustedKeyGroups"] == [{"Ref": "UploadsKeyGroup"}]
+    assert "OriginAccessControlId" in origins["uploads"]
     assert config["DefaultCacheBehavior"]["TargetOriginId"] == "web"
     # No distribution-wide error page: it would turn the API's JSON 404s into HTML.
     assert "CustomErrorResponses" not in config
@@ -588,6 +606,8 @@ def test_the_lambda_api_reads_its_secrets_and_sits_behind_cloudfront(templates):
         templates["frontend"], "AWS::CloudFront::Distribution"
     ).values()
     (api,) = [
-        o for o in distribution["Properties"]["DistributionConfig"]["Origins"] if o["Id"] == "api"
+        o
+        for o in _present(distribution["Properties"]["DistributionConfig"]["Origins"])
+        if o["Id"] == "api"
     ]
     assert "HttpApiDomain" in json.dumps(api["DomainName"])

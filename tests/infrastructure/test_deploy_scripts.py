@@ -95,6 +95,9 @@ def test_dry_run_deploys_every_stack_in_dependency_order(env_name, no_aws):
         "edge",
     ]
     assert stacks[frontend + 6 :] == ["monitoring", "dr", "backup"]
+    # The services' second pass signs upload URLs with the distribution's key.
+    second_backend = overrides(deploys[frontend + 3])
+    assert second_backend["CloudFrontKeyId"] == "<frontend.UploadsPublicKeyId>"
 
     parameters = load_parameters(env_name)
     for argv in deploys:
@@ -112,6 +115,10 @@ def test_dry_run_deploys_every_stack_in_dependency_order(env_name, no_aws):
             assert values["ImageUri"] == IMAGE
         if stack == "frontend":
             assert values["WebAclArn"] == "<edge.WebAclArn>"
+            # The upload key pair: private half in the secret, public half to CloudFront.
+            assert (
+                values["UploadsPublicKey"] == f"<public key of mdreader-{env_name}/cloudfront-key>"
+            )
         if stack == "backup":
             assert values["DrVaultArn"] == "<dr.DrVaultArn>"
 

@@ -32,6 +32,8 @@ UNSUPPORTED = {
     "AWS::Backup::BackupVault",
     "AWS::CloudFront::Distribution",
     "AWS::CloudFront::Function",
+    "AWS::CloudFront::KeyGroup",
+    "AWS::CloudFront::PublicKey",
     "AWS::CloudFront::OriginAccessControl",
     "AWS::CloudFront::OriginRequestPolicy",
     "AWS::CloudWatch::Alarm",

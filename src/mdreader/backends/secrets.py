@@ -9,7 +9,8 @@ With ``MDREADER_SECRETS_MANAGER_PREFIX=mdreader/`` these secrets are read (each 
   for the instance (``ManageMasterUserPassword``), read for them;
 - ``mdreader/redis``: ``{"host", "port", "auth_token", "tls"}`` becomes ``MDREADER_REDIS_URL``
   (``rediss://`` when ``tls``);
-- ``mdreader/secret-key``: the token-signing key (a plain string, or ``{"secret_key": ...}``).
+- ``mdreader/secret-key``: the token-signing key (a plain string, or ``{"secret_key": ...}``);
+- ``mdreader/cloudfront-key``: the PEM private key signing CloudFront URLs of uploads.
 
 When the prefix is set, a secret that exists wins over the environment. After a rotation
 the database refuses the old password: ``DatabaseCredentials`` reads the secrets again, and
@@ -125,6 +126,7 @@ def settings_from_secrets(settings: Settings, source: SecretSource) -> dict[str,
         ("database-read", "read_database_url", database_url),
         ("redis", "redis_url", redis_url),
         ("secret-key", "secret_key", secret_key),
+        ("cloudfront-key", "cloudfront_private_key", secret_key),
     ):
         name = prefix + suffix
         raw = source.get(name)
