@@ -13,9 +13,8 @@ from __future__ import annotations
 import httpx
 
 from mdreader.app import create_app
-from tests.backends.test_identity import Pool, bearer, pool  # noqa: F401 (fixture)
+from tests.backends.test_identity import Pool, bearer, cognito_settings, pool  # noqa: F401
 from tests.collab.harness import InProcessServer, NodeClients
-from tests.conftest import make_settings
 
 
 async def test_a_pool_user_signs_in_edits_live_refreshes_and_signs_out(
@@ -25,14 +24,10 @@ async def test_a_pool_user_signs_in_edits_live_refreshes_and_signs_out(
     pool: Pool,  # noqa: F811 (the fixture imported above)
     node: NodeClients,
 ):
-    settings = make_settings(
+    settings = cognito_settings(
         tmp_path,
         database_url,
-        auth_provider="cognito",
-        cognito_user_pool_id=pool.pool_id,
-        cognito_client_id=pool.client_id,
-        cognito_region=pool.moto.region,
-        cognito_jwks_url=pool.jwks_url,
+        pool,
         cognito_domain="https://mdreader-test.auth.us-east-1.amazoncognito.com/",
         cognito_identity_providers=["Google"],
     )

@@ -63,9 +63,9 @@ def overrides(argv: list[str]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in argv[start:])
 
 
-@pytest.mark.parametrize("env_name", ENVIRONMENTS)
-def test_dry_run_deploys_every_stack_in_dependency_order(env_name, no_aws):
-    result = run(
+def full_release_dry_run(env_name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A release of IMAGE with a disaster-recovery region, printed."""
+    return run(
         DEPLOY,
         env_name,
         "us-east-1",
@@ -74,8 +74,13 @@ def test_dry_run_deploys_every_stack_in_dependency_order(env_name, no_aws):
         IMAGE,
         "--dr-region",
         "us-west-2",
-        env=no_aws,
+        env=env,
     )
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_dry_run_deploys_every_stack_in_dependency_order(env_name, no_aws):
+    result = full_release_dry_run(env_name, no_aws)
     assert result.returncode == 0, result.stderr
     assert "aws was called" not in result.stderr
 
@@ -197,17 +202,7 @@ def test_second_pass_passes_the_cloudfront_address(no_aws):
 
 
 def test_dry_run_prints_every_aws_command(no_aws):
-    result = run(
-        DEPLOY,
-        "prod",
-        "us-east-1",
-        "--dry-run",
-        "--image",
-        IMAGE,
-        "--dr-region",
-        "us-west-2",
-        env=no_aws,
-    )
+    result = full_release_dry_run("prod", no_aws)
     assert result.returncode == 0, result.stderr
     printed = [line for line in result.stdout.splitlines() if line.strip()]
     assert printed and all(line.startswith("aws ") for line in printed), printed

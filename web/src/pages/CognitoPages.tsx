@@ -8,11 +8,7 @@ import { useAuth } from "../auth";
 import { beginSignIn, completeSignIn } from "../lib/cognito";
 import type { CognitoConfig } from "../lib/cognito";
 import { Button, ErrorText, Spinner, messageOf } from "../components/ui";
-
-function nextPath(params: URLSearchParams): string {
-  const next = params.get("next") ?? "/";
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
-}
+import { AuthCard, nextPath } from "./AuthPages";
 
 export function CognitoSignInPage({ config }: { config: CognitoConfig }) {
   const { user } = useAuth();
@@ -33,29 +29,23 @@ export function CognitoSignInPage({ config }: { config: CognitoConfig }) {
   };
 
   return (
-    <main className="auth-page">
-      <div className="auth-card">
-        <div className="brand brand-large">
-          <span className="brand-mark">M↓</span> MDReader
-        </div>
-        <h1>Sign in</h1>
-        <div className="stack">
-          <p className="muted">
-            You sign in (or create an account, or reset your password) on this organisation's sign-in page,
-            then come back here.
-          </p>
-          <Button variant="primary" onClick={() => void go()} disabled={busy}>
-            Continue to sign in
+    <AuthCard title="Sign in">
+      <div className="stack">
+        <p className="muted">
+          You sign in (or create an account, or reset your password) on this organisation's sign-in page,
+          then come back here.
+        </p>
+        <Button variant="primary" onClick={() => void go()} disabled={busy}>
+          Continue to sign in
+        </Button>
+        {config.identity_providers.map((provider) => (
+          <Button key={provider} variant="default" onClick={() => void go(provider)} disabled={busy}>
+            Sign in with {provider}
           </Button>
-          {config.identity_providers.map((provider) => (
-            <Button key={provider} variant="default" onClick={() => void go(provider)} disabled={busy}>
-              Sign in with {provider}
-            </Button>
-          ))}
-          <ErrorText error={error} />
-        </div>
+        ))}
+        <ErrorText error={error} />
       </div>
-    </main>
+    </AuthCard>
   );
 }
 
@@ -78,12 +68,8 @@ export function CognitoCallbackPage({ config }: { config: CognitoConfig }) {
 
   if (!error) return <Spinner />;
   return (
-    <main className="auth-page">
-      <div className="auth-card">
-        <h1>Sign-in failed</h1>
-        <ErrorText error={error} />
-        <Link to="/signin">Sign in again</Link>
-      </div>
-    </main>
+    <AuthCard title="Sign-in failed" footer={<Link to="/signin">Sign in again</Link>}>
+      <ErrorText error={error} />
+    </AuthCard>
   );
 }
