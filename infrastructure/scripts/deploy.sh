@@ -240,7 +240,9 @@ deploy_service_stack() {
 deploy_url_stack() {
   local stack="$1" extra=()
   [[ -n "${PUBLIC_URL:-}" ]] && extra+=("PublicUrl=${PUBLIC_URL}")
-  [[ -n "${LAMBDA_KEY:-}" && "$stack" == security ]] && has_parameter security LambdaCodeS3Key &&
+  # With Cognito, the released package also serves the user-migration trigger.
+  [[ -n "${LAMBDA_KEY:-}" && "$stack" == security ]] &&
+    stack_parameters security | grep -q '^EnableCognito=true$' &&
     extra+=("LambdaCodeS3Key=${LAMBDA_KEY}")
   deploy_stack "$stack" ${extra[@]+"${extra[@]}"}
 }

@@ -355,3 +355,38 @@ def test_scripts_are_shellcheck_clean(script):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_built_lambda_package_is_released_to_the_api_and_the_migration_trigger(no_aws, tmp_path):
+    parameters = load_parameters("dev")
+    parameters["security"]["EnableCognito"] = "true"
+    parameters["backend"]["EnableLambdaApi"] = "true"
+    zip_file = tmp_path / "mdreader-lambda.zip"
+    zip_file.write_bytes(b"PK")
+    # deploy.sh reads infrastructure/parameters/ENV.json: run a copy of the scripts' tree.
+    import json
+    import shutil
+
+    root = tmp_path / "repo"
+    shutil.copytree(SCRIPTS.parent, root / "infrastructure")
+    (root / "infrastructure" / "parameters" / "dev.json").write_text(json.dumps(parameters))
+    script = root / "infrastructure" / "scripts" / "deploy.sh"
+    result = run(
+        script,
+        "dev",
+        "us-east-1",
+        "--dry-run",
+        "--lambda-zip",
+        str(zip_file),
+        "--tag",
+        "t7",
+        env=no_aws,
+    )
+    assert result.returncode == 0, result.stderr
+    key = "lambda/mdreader-lambda-t7.zip"
+    assert any(line.startswith("aws s3 cp ") and key in line for line in result.stdout.splitlines())
+    deploys = {
+        option(a, "--stack-name"): overrides(a) for a in cloudformation_deploys(result.stdout)
+    }
+    assert deploys["mdreader-dev-backend"]["LambdaCodeS3Key"] == key
+    assert deploys["mdreader-dev-security"]["LambdaCodeS3Key"] == key
