@@ -150,17 +150,25 @@ stack_name() {
 }
 
 # Key=Value lines for one stack's section of the parameter file.
-stack_parameters() {
-  python3 - "$PARAM_FILE" "$1" <<'PY'
+# The parameter file read once, as "stack<TAB>Key=Value" lines.
+ALL_PARAMETERS="$(python3 - "$PARAM_FILE" <<'PY'
 import json
 import sys
 
-path, stack = sys.argv[1], sys.argv[2]
-with open(path, encoding="utf-8") as f:
-    section = json.load(f).get(stack, {})
-for key, value in section.items():
-    print(f"{key}={value}")
+with open(sys.argv[1], encoding="utf-8") as f:
+    for stack, section in json.load(f).items():
+        for key, value in section.items():
+            print(f"{stack}\t{key}={value}")
 PY
+)"
+readonly ALL_PARAMETERS
+
+stack_parameters() {
+  local line
+  while IFS= read -r line; do
+    [[ "$line" == "$1"$'\t'* ]] && printf '%s\n' "${line#*$'\t'}"
+  done <<<"$ALL_PARAMETERS"
+  return 0
 }
 
 # The region a stack lives in: the edge in us-east-1 (CloudFront's WAF and metrics), the
