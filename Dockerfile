@@ -5,9 +5,17 @@
 #   docker build -t mdreader .
 #   docker run -p 8000:8000 mdreader
 #
-# Stages: `web` builds the React bundle, `build` builds the wheel and installs it with
-# its dependencies into a virtualenv, `runtime` is a slim image running as a non-root
-# user with nothing but that virtualenv and the bundle.
+# Stages: `web` builds the React bundle, `build` installs the pinned dependencies of
+# requirements/runtime.lock (hashes checked, nothing resolved at build time) and the wheel
+# into a virtualenv, `runtime` is a slim image running as a non-root user with nothing but
+# that virtualenv and the bundle.
+#
+# Base images: pin them by digest for a release, e.g.
+#   docker build --build-arg PYTHON_IMAGE=python:3.12-slim-bookworm@sha256:<digest> ...
+# deploy.sh --build does this itself: it resolves each tag's digest once
+# (docker buildx imagetools inspect) and builds with NAME:TAG@DIGEST, printing both. The
+# defaults below are tags because the digests could not be looked up where this file was
+# written (no access to Docker Hub); see docs/deploy-aws.md, "Reproducible releases".
 
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -27,14 +35,17 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /build
+# The locked dependencies first (with the [aws] extra: boto3 and Mangum), so that editing
+# sources reuses this layer; --no-deps: exactly what the lock says, hashes checked.
+COPY requirements/runtime.lock requirements/runtime.lock
+RUN python -m venv /opt/mdreader \
+ && /opt/mdreader/bin/pip install --no-deps --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY migrations/ migrations/
 COPY src/ src/
-RUN pip wheel --no-deps --wheel-dir /wheels .
-# The [aws] extra brings boto3 (S3, SES, Secrets Manager) and Mangum.
-RUN python -m venv /opt/mdreader \
- && wheel="$(ls /wheels/mdreader-*.whl)" \
- && /opt/mdreader/bin/pip install "${wheel}[aws]" \
+RUN pip wheel --no-deps --wheel-dir /wheels . \
+ && /opt/mdreader/bin/pip install --no-deps /wheels/mdreader-*.whl \
+ && /opt/mdreader/bin/pip check \
  && /opt/mdreader/bin/mdreader --help > /dev/null
 
 # ------------------------------------------------------------------------ runtime

@@ -12,7 +12,7 @@ PORT   ?= 8000
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients
+.PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients checkov lock lambda
 
 install: $(STAMP)
 
@@ -75,6 +75,26 @@ collab-clients:
 	   [ $(COLLAB_NODE)/package-lock.json -nt $(COLLAB_NODE)/node_modules/.package-lock.json ]; then \
 	  (cd $(COLLAB_NODE) && npm ci --no-audit --no-fund --loglevel=error); fi
 
+# checkov (the infrastructure tests run it) in a virtualenv of its own: its pins would
+# otherwise decide the app's dependencies.
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV := $(VENV)/checkov/bin/checkov
+checkov: $(CHECKOV)
+$(CHECKOV):
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+
+# The runtime dependencies, pinned with hashes for the image and the Lambda package
+# (Python 3.12 on Linux, like both). Run after changing [project.dependencies] or [aws].
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra aws --python-version 3.12 \
+	  --python-platform x86_64-manylinux2014 --generate-hashes --no-header --quiet \
+	  -o requirements/runtime.lock
+
+# The Lambda package (build/mdreader-lambda.zip), sized.
+lambda: install
+	$(BIN)/python infrastructure/scripts/build_lambda.py
+
 migrate: install-runtime
 	$(BIN)/mdreader migrate
 
@@ -86,10 +106,10 @@ lint: install
 	$(BIN)/ruff format --check src tests bench migrations || true
 	$(BIN)/mypy src/mdreader
 
-test-sqlite: install collab-clients
+test-sqlite: install collab-clients checkov
 	MDREADER_TEST_DATABASE=sqlite $(BIN)/pytest -q
 
-test-postgresql: install collab-clients
+test-postgresql: install collab-clients checkov
 	MDREADER_TEST_DATABASE=postgresql MDREADER_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
 	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
 

@@ -6,7 +6,10 @@ done for a one-route Starlette app behind Mangum (the reference), for a one-rout
 importing the libraries MDReader stands on (context: the framework's share), and
 ``python -c pass`` is timed as the floor; the figures to watch are the ratios
 MDReader / reference (lower is better).
-Usage: python -m bench.lambda_cold [--runs 7]
+With ``--package DIR`` (the output of infrastructure/scripts/build_lambda.py) every sample
+runs in ``--python`` (the Lambda runtime's version) with nothing but the standard library and
+DIR on its path, as on Lambda; the package's size is printed too.
+Usage: python -m bench.lambda_cold [--runs 7] [--package build/lambda --python python3.12]
 """
 
 from __future__ import annotations
@@ -99,11 +102,14 @@ print(json.dumps({"import": t1 - t0, "first": t2 - t1}))
 """
 
 
+PYTHON = [sys.executable]
+
+
 def sample(code: str, env: dict[str, str]) -> dict[str, float]:
     script = f"EVENT = {json.dumps(json.dumps(EVENT))}\n{code}"
     start = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", script],
+        [*PYTHON, "-c", script],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -122,7 +128,14 @@ def sample(code: str, env: dict[str, str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--package", type=Path, help="a built Lambda package (build_lambda.py)")
+    parser.add_argument("--python", default=sys.executable, help="interpreter for --package")
     args = parser.parse_args()
+    if args.package:
+        # -S: no site-packages; the package and the standard library only, as on Lambda.
+        PYTHON[:] = [args.python, "-S"]
+        size = sum(f.stat().st_size for f in args.package.rglob("*") if f.is_file())
+        print(f"package {args.package}: {size / 1024 / 1024:.1f} MB unzipped")
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MDREADER_", "AWS_"))}
@@ -133,6 +146,8 @@ def main() -> None:
             MDREADER_LOG_JSON="false",
             PYTHONDONTWRITEBYTECODE="",
         )
+        if args.package:
+            env["PYTHONPATH"] = str(args.package.resolve())
         from mdreader.db import migrate
 
         migrate(f"sqlite+aiosqlite:///{Path(tmp) / 'mdreader.db'}")  # done at deploy time

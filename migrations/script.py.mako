@@ -16,6 +16,9 @@ revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+# True when the release before this one still runs on the migrated schema (an expand-only
+# change: new nullable columns, tables, indexes). See docs/operations.md, "Migrations".
+compatible_with_previous = False
 
 
 def upgrade() -> None:

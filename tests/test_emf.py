@@ -49,3 +49,25 @@ async def test_off_by_default(client, capsys):
     capsys.readouterr()
     await client.get("/health")
     assert "CloudWatchMetrics" not in capsys.readouterr().out
+
+
+async def test_emf_lines_go_to_the_cloudwatch_agent_over_udp(tmp_path, database_url, outbox):
+    """On ECS the lines go to the agent sidecar (a UDP socket here, as the agent listens)."""
+    import socket
+
+    agent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    agent.bind(("127.0.0.1", 0))
+    agent.settimeout(5)
+    endpoint = f"udp://127.0.0.1:{agent.getsockname()[1]}"
+    settings = make_settings(tmp_path, database_url, log_emf=True, emf_endpoint=endpoint)
+    app = create_app(settings, mailer=outbox)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                assert (await c.get("/health")).status_code == 200
+        line = json.loads(agent.recv(65536))
+        assert line["Route"] == "/health" and line["Status"] == 200
+        assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "MDReader"
+    finally:
+        agent.close()

@@ -178,3 +178,78 @@ def test_binary_upload_and_download_through_http_api(lambda_app: LambdaApp):
     assert r["isBase64Encoded"] is True
     assert base64.b64decode(r["body"]) == png
     assert r["headers"]["x-content-type-options"] == "nosniff"
+
+
+def test_behind_cloudfront_only_the_origin_secret_gets_in(settings, moto, caplog):
+    """The function behind CloudFront: the secret origin header from Secrets Manager (moto),
+    read again after a rotation; the viewer's address, not the edge's, reaches the app."""
+    import logging
+
+    from mdreader.backends.secrets import SecretsManagerSource
+    from mdreader.lambda_handler import OriginSecret
+
+    sm = moto.client("secretsmanager")
+    name = f"mdreader-{uuid.uuid4().hex[:8]}/origin-verify"
+    sm.create_secret(Name=name, SecretString="first-origin-value")
+    source = SecretsManagerSource(sm)
+    app = LambdaApp(settings, mailer=Outbox(), origin_secret=OriginSecret(name, source.get))
+    edge, viewer = "130.176.1.20", "198.51.100.44"
+    through_cloudfront = {"x-forwarded-for": f"203.0.113.1, {viewer}, {edge}"}
+    try:
+        direct = app(http_event("GET", "/health"), Context())
+        assert direct["statusCode"] == 403
+        assert body_of(direct)["code"] == "forbidden"
+        wrong = http_event("GET", "/health", headers={"x-origin-verify": "guess"})
+        assert app(wrong, Context())["statusCode"] == 403
+
+        caplog.set_level(logging.INFO, logger="mdreader.access")
+        ok = http_event(
+            "POST",
+            "/api/auth/login",
+            {"email": "nobody@example.com", "password": "Wrong-pass-1"},
+            headers={"x-origin-verify": "first-origin-value", **through_cloudfront},
+        )
+        ok["requestContext"]["http"]["sourceIp"] = edge
+        assert app(ok, Context())["statusCode"] == 401
+        logged = [getattr(r, "client", None) for r in caplog.records if r.name == "mdreader.access"]
+        assert logged[-1] == viewer
+
+        # Rotation: CloudFront now sends the new value; the function reads the secret again.
+        sm.put_secret_value(SecretId=name, SecretString="second-origin-value")
+        app.origin_secret._read_at -= 120  # a minute since the last read
+        rotated = http_event("GET", "/health", headers={"x-origin-verify": "second-origin-value"})
+        assert app(rotated, Context())["statusCode"] == 200
+    finally:
+        app.close()
+
+
+def test_the_signing_key_comes_from_secrets_manager(moto, tmp_path, monkeypatch):
+    """No MDREADER_SECRET_KEY in the function's environment: the prefix reads <prefix>secret-key."""
+    from mdreader.auth.tokens import decode_access_token
+    from tests.conftest import make_settings
+
+    prefix = f"mdreader-{uuid.uuid4().hex[:8]}/"
+    moto.client("secretsmanager").create_secret(Name=f"{prefix}secret-key", SecretString="k" * 64)
+    settings = make_settings(
+        tmp_path,
+        f"sqlite+aiosqlite:///{tmp_path / 'l.db'}",
+        secret_key=None,
+        secrets_manager_prefix=prefix,
+    )
+    from mdreader.db import migrate
+
+    migrate(settings.resolved_database_url)
+    outbox = Outbox()
+    app = LambdaApp(settings, mailer=outbox)
+    try:
+        assert app.app.state.settings.resolved_secret_key == "k" * 64
+        email = f"k-{uuid.uuid4().hex[:6]}@example.com"
+        reg = http_event(
+            "POST", "/api/auth/register", {"email": email, "password": PASSWORD, "name": "K"}
+        )
+        assert app(reg, Context())["statusCode"] == 201
+        login = http_event("POST", "/api/auth/login", {"email": email, "password": PASSWORD})
+        token = body_of(app(login, Context()))["access_token"]
+        assert decode_access_token("k" * 64, token) is not None
+    finally:
+        app.close()

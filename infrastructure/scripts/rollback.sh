@@ -13,19 +13,24 @@
 #                          revision: follow with `image` to make the rollback durable.
 #   image URI              redeploy the backend and websocket stacks with an earlier image
 #                          through deploy.sh (the durable rollback of a bad release)
+#   web [TAG]              serve the web build before the current one again (or build TAG,
+#                          one kept in the artifacts bucket under web/TAG/)
+#   release                the previous release: both services to their previous task
+#                          definition revision, and the previous web build
 #
 # Options
 #   --task-definition ARN  with `service`: the revision to return to
 #   --dry-run              print every aws command instead of running it
 #   -h, --help             this text
 #
-# Database schema changes are not undone here: restore from a backup instead
-# (docs/operations.md, "Restore").
+# The schema is not rolled back: migrations are expand/contract, and the previous image runs
+# on a schema whose newer revisions are marked compatible (docs/operations.md,
+# "Migrations"). For a revision that is not, restore a backup (docs/deploy-aws.md, "Restore").
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
-readonly STACKS=(vpc security database backend websocket frontend monitoring backup)
+readonly STACKS=(artifacts vpc security database jobs backend websocket edge frontend monitoring dr backup)
 
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -51,6 +56,10 @@ while (($# > 0)); do
   shift
 done
 
+# `web` takes an optional tag: `rollback.sh ENV REGION web` serves the previous build.
+if ((${#POSITIONAL[@]} == 3)) && [[ "${POSITIONAL[2]}" == web || "${POSITIONAL[2]}" == release ]]; then
+  POSITIONAL+=(previous)
+fi
 ((${#POSITIONAL[@]} == 4)) || { usage >&2; exit 2; }
 ENV="${POSITIONAL[0]}"
 REGION="${POSITIONAL[1]}"
@@ -61,7 +70,7 @@ case "$ENV" in
   *) die "ENV must be dev or prod, not '$ENV'" ;;
 esac
 [[ "$REGION" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]$ ]] || die "'$REGION' does not look like an AWS region"
-readonly ENV REGION ACTION TARGET DRY_RUN
+readonly ENV REGION ACTION DRY_RUN
 readonly ENV_NAME="mdreader-${ENV}"
 
 if [[ "$DRY_RUN" == false ]]; then
@@ -178,9 +187,37 @@ rollback_image() {
   "${SCRIPT_DIR}/deploy.sh" "${args[@]}"
 }
 
+stack_output() {
+  # stack_output VAR STACK KEY
+  local var="$1" stack="$2" key="$3"
+  query "$var" "<${stack}.${key}>" aws cloudformation describe-stacks --region "$REGION" \
+    --stack-name "${ENV_NAME}-${stack}" \
+    --query "Stacks[0].Outputs[?OutputKey=='${key}'].OutputValue" --output text
+}
+
+rollback_web() {
+  local artifacts bucket distribution tag="$1"
+  stack_output artifacts artifacts ArtifactsBucketName
+  stack_output bucket frontend WebBucketName
+  stack_output distribution frontend DistributionId
+  if [[ "$tag" == previous ]]; then
+    query tag PREVIOUS-TAG aws s3 cp "s3://${artifacts}/web/PREVIOUS" - --region "$REGION"
+    [[ -n "$tag" ]] || die "no previous web build is recorded (web/PREVIOUS)"
+  fi
+  echo "==> web: back to build ${tag}" >&2
+  "${SCRIPT_DIR}/publish_web.sh" "$ENV" "$REGION" "$tag" "$artifacts" "$bucket" "$distribution" \
+    "$([[ "$DRY_RUN" == true ]] && echo --dry-run || echo --run)"
+}
+
 case "$ACTION" in
   stack) rollback_stack ;;
   service) rollback_service ;;
   image) rollback_image ;;
-  *) die "unknown action '$ACTION' (stack, service or image)" ;;
+  web) rollback_web "$TARGET" ;;
+  release)
+    TASK_DEFINITION=""
+    for TARGET in api collab; do rollback_service; done
+    rollback_web previous
+    ;;
+  *) die "unknown action '$ACTION' (stack, service, image, web or release)" ;;
 esac

@@ -34,6 +34,8 @@ revision: str = "41fda1b41d6b"
 down_revision: str | None = "5f1e0b7c2a41"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Additive (an index, a storage setting): the previous release searches this schema as before.
+compatible_with_previous = True
 
 TRASHED = sa.text("deleted_at IS NOT NULL")
 

@@ -26,6 +26,7 @@ from mdreader.api import (
     versions,
     workspaces,
 )
+from mdreader.api.deps import scope_client_ip
 from mdreader.api.hot import HotDocuments
 from mdreader.api.input import InputMiddleware
 from mdreader.api.limits import RateLimitMiddleware
@@ -104,9 +105,18 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
     )
-    emf = EmfEmitter(settings.emf_namespace) if settings.log_emf else None
+    emf = (
+        EmfEmitter(settings.emf_namespace, endpoint=settings.emf_endpoint)
+        if settings.log_emf
+        else None
+    )
     app.outer_middleware = [
-        Middleware(ObservabilityMiddleware, metrics=metrics, emf=emf),
+        Middleware(
+            ObservabilityMiddleware,
+            metrics=metrics,
+            emf=emf,
+            client_of=lambda scope: scope_client_ip(scope, settings),
+        ),
         Middleware(RateLimitMiddleware),
         Middleware(
             HotDocuments,

@@ -26,13 +26,51 @@ def main() -> None:
 
 
 @main.command()
-def migrate() -> None:
-    """Apply database migrations."""
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Only say how the schema stands; exit 1 if this release cannot run.",
+)
+def migrate(check: bool) -> None:
+    """Apply database migrations (once per release, under a lock; see docs/operations.md)."""
     from mdreader.db import migrate as run_migrations
+    from mdreader.db.engine import schema_verdict
+    from mdreader.db.schema import SchemaError
 
     settings = load_settings()
-    run_migrations(settings.resolved_database_url)
-    click.echo("Database is up to date.")
+    if check:
+        verdict = schema_verdict(settings.resolved_database_url)
+        click.echo(verdict.sentence())
+        sys.exit(0 if verdict.can_serve else 1)
+    try:
+        verdict = run_migrations(settings.resolved_database_url)
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from None
+    if verdict is not None and verdict.state.value == "compatible_newer":
+        click.echo(verdict.sentence())
+    else:
+        click.echo("Database is up to date.")
+
+
+def _schema_ready(settings: Settings) -> None:
+    """Before serving: migrate (the default), or with MDREADER_MIGRATE_ON_START=false only
+    check that this release may run on the schema the release's migration step left."""
+    from mdreader.db import migrate as run_migrations
+    from mdreader.db.engine import schema_verdict
+    from mdreader.db.schema import SchemaError
+
+    url = settings.resolved_database_url
+    try:
+        if settings.migrate_on_start:
+            run_migrations(url)
+            return
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from None
+    verdict = schema_verdict(url)
+    if not verdict.can_serve:
+        raise click.ClickException(verdict.sentence())
+    if verdict.state.value == "compatible_newer":
+        click.echo(verdict.sentence(), err=True)
 
 
 def local_public_url(host: str, port: int) -> str:
@@ -54,7 +92,6 @@ def serve(host: str, port: int, workers: int) -> None:
     from uvicorn.supervisors import Multiprocess
 
     from mdreader import serving
-    from mdreader.db import migrate as run_migrations
     from mdreader.observability import configure_logging
 
     settings = load_settings()
@@ -73,7 +110,7 @@ def serve(host: str, port: int, workers: int) -> None:
     limits = serving.raise_open_files_limit()
     if limits and limits[0] != limits[1]:
         click.echo(f"Open-files limit raised from {limits[0]} to {limits[1]}.", err=True)
-    run_migrations(settings.resolved_database_url)
+    _schema_ready(settings)
     settings.resolved_secret_key  # noqa: B018 - create the key file once, before workers fork
     click.echo(f"MDReader {__version__} on http://{host}:{port}", err=True)
     config = serving.config(

@@ -13,6 +13,7 @@ from mdreader.backends.cache import Cache, MemoryCache, RedisCache
 from mdreader.backends.identity import IdentityProvider, create_identity_provider
 from mdreader.backends.mail import Mailer, MailQueue, Templates, create_mailer
 from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from mdreader.backends.secrets import DatabaseCredentials, secrets_source
 from mdreader.backends.storage import Storage, create_storage
 from mdreader.db import Database
 from mdreader.observability import Metrics
@@ -55,6 +56,13 @@ class Services:
     renderer: Renderer = field(default_factory=Renderer)
 
 
+def database_credentials(settings: Settings) -> DatabaseCredentials | None:
+    """With a Secrets Manager prefix, the database password is re-read after a rotation."""
+    if not settings.secrets_manager_prefix:
+        return None
+    return DatabaseCredentials(settings.secrets_manager_prefix, secrets_source())
+
+
 @asynccontextmanager
 async def build_services(
     settings: Settings, metrics: Metrics, mailer: Mailer | None = None
@@ -65,6 +73,7 @@ async def build_services(
             settings.read_database_url,
             pool_size=settings.db_pool_size,
             echo=settings.db_echo,
+            credentials=database_credentials(settings),
         )
         stack.push_async_callback(db.dispose)
         redis: Redis | None = None

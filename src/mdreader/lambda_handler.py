@@ -4,12 +4,22 @@ events, v1) or an HTTP API (v2), through Mangum.
 Mangum would run the app's lifespan on every invocation; instead the lifespan is entered
 once, on the first invocation (or during the init phase on Lambda), and kept for the life of
 the execution environment, so the database pool, cache and mailer are reused while warm.
+
+Behind CloudFront (docs/deploy-aws.md) the function answers only requests that carry
+CloudFront's secret origin header (``X-Origin-Verify``, the secret named by
+``MDREADER_ORIGIN_SECRET_NAME``): the API Gateway address itself leads nowhere, so the WAF
+cannot be bypassed. Such a request's client address is the viewer's, the hop CloudFront
+appended to ``X-Forwarded-For``; the app then sees it as the peer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import os
+import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -18,14 +28,80 @@ from mangum import Mangum
 from mdreader.app import create_app
 from mdreader.settings import Settings
 
+ORIGIN_HEADER = "x-origin-verify"
+FORBIDDEN = {
+    "statusCode": 403,
+    "headers": {"content-type": "application/json"},
+    "body": json.dumps(
+        {
+            "detail": "Requests reach this API through its CloudFront address only.",
+            "code": "forbidden",
+        }
+    ),
+    "isBase64Encoded": False,
+}
+
+
+class OriginSecret:
+    """The value CloudFront sends in ``X-Origin-Verify``, read from Secrets Manager and read
+    again (at most once a minute) when a request carries another value, so that a rotated
+    secret is picked up without a restart."""
+
+    def __init__(self, name: str, read: Callable[[str], str | None] | None = None) -> None:
+        self.name = name
+        self._read = read or _secret_value
+        self._value: str | None = None
+        self._read_at = 0.0
+
+    def accepts(self, presented: str | None) -> bool:
+        if not presented:
+            return False
+        if self._value is None or (
+            not hmac.compare_digest(presented, self._value)
+            and time.monotonic() - self._read_at > 60
+        ):
+            self._value = self._read(self.name)
+            self._read_at = time.monotonic()
+        return self._value is not None and hmac.compare_digest(presented, self._value)
+
+
+def _secret_value(name: str) -> str | None:
+    from mdreader.backends.secrets import secrets_source
+
+    return secrets_source().get(name)
+
+
+def viewer_address(event: dict[str, Any]) -> None:
+    """Put the viewer's address where Mangum reads the peer: the right-most
+    ``X-Forwarded-For`` hop that is not API Gateway's own peer (the CloudFront edge)."""
+    context = event.get("requestContext") or {}
+    holder = context.get("http") if "http" in context else context.get("identity")
+    if not isinstance(holder, dict):
+        return
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    hops = [h.strip() for h in str(headers.get("x-forwarded-for") or "").split(",") if h.strip()]
+    edge = holder.get("sourceIp")
+    while hops and hops[-1] == edge:
+        hops.pop()
+    if hops:
+        holder["sourceIp"] = hops[-1]
+
 
 class LambdaApp:
     """One app, its event loop and its lifespan, serving Lambda events."""
 
-    def __init__(self, settings: Settings | None = None, **app_options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        origin_secret: OriginSecret | None = None,
+        **app_options: Any,
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)  # Mangum runs each event on the current loop
         self.app = create_app(settings, **app_options)
+        name = self.app.state.settings.origin_secret_name
+        self.origin_secret = origin_secret or (OriginSecret(name) if name else None)
         self.adapter = Mangum(self.app, lifespan="off")
         self._stack = AsyncExitStack()
         self._started = False
@@ -37,6 +113,11 @@ class LambdaApp:
             self._started = True
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if self.origin_secret is not None:
+            headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+            if not self.origin_secret.accepts(headers.get(ORIGIN_HEADER)):
+                return dict(FORBIDDEN)
+            viewer_address(event)
         self.start()
         return self.adapter(event, context)
 

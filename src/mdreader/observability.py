@@ -9,6 +9,7 @@ import logging
 import random
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -146,13 +147,29 @@ def route_template(scope: Scope) -> str:
 
 
 class EmfEmitter:
-    """CloudWatch embedded metric format: one JSON line per request on stdout, which the
-    Lambda runtime or the ECS awslogs driver ships to CloudWatch Logs, where the metrics are
-    extracted without any API call."""
+    """CloudWatch embedded metric format: one JSON line per request. On Lambda they go to
+    stdout, whose lines CloudWatch Logs reads for metrics itself; on ECS to the CloudWatch
+    agent beside the app (``endpoint`` = ``MDREADER_EMF_ENDPOINT``, ``udp://127.0.0.1:25888``),
+    since lines the awslogs driver ships are stored as logs only. UDP: a missing agent costs
+    a dropped datagram, never a request."""
 
-    def __init__(self, namespace: str = "MDReader", stream: Any = None) -> None:
+    def __init__(
+        self, namespace: str = "MDReader", stream: Any = None, endpoint: str | None = None
+    ) -> None:
         self.namespace = namespace
         self.stream = stream
+        self._socket: Any = None
+        self._address: tuple[str, int] | None = None
+        if endpoint:
+            import socket
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(endpoint)
+            if parts.scheme != "udp" or not parts.hostname or not parts.port:
+                raise ValueError(f"MDREADER_EMF_ENDPOINT must be udp://host:port, not {endpoint!r}")
+            self._address = (parts.hostname, parts.port)
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._socket.setblocking(False)
 
     def record(self, method: str, route: str, status: int, seconds: float, request_id: str) -> None:
         line = {
@@ -180,18 +197,33 @@ class EmfEmitter:
             "Status": status,
             "request_id": request_id,
         }
+        text = json.dumps(line, separators=(",", ":")) + "\n"
+        if self._socket is not None:
+            try:
+                self._socket.sendto(text.encode(), self._address)
+            except OSError:
+                pass  # no agent listening (yet): the metric is lost, the request is not
+            return
         out = self.stream or sys.stdout
-        out.write(json.dumps(line, separators=(",", ":")) + "\n")
+        out.write(text)
         out.flush()
 
 
 class ObservabilityMiddleware:
     """Request id, access log line and metrics, as plain ASGI (no per-request task)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, emf: EmfEmitter | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        emf: EmfEmitter | None = None,
+        client_of: Callable[[Scope], str] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.emf = emf
+        # The client's address as the rest of the app sees it (api.deps.scope_client_ip).
+        self.client_of = client_of or (lambda scope: (scope.get("client") or ("",))[0])
         self.log = logging.getLogger("mdreader.access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -242,6 +274,7 @@ class ObservabilityMiddleware:
                         "route": route,
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 2),
+                        "client": self.client_of(scope),
                     },
                 )
             request_id_var.reset(token)

@@ -73,6 +73,20 @@ class PasswordChangeIn(Body):
     new_password: str = Field(max_length=1024)
 
 
+class CognitoPublic(BaseModel):
+    """The user pool's hosted UI, as the web app needs it for the PKCE sign-in."""
+
+    domain: str
+    client_id: str
+    identity_providers: list[str]
+    scopes: list[str]
+
+
+class AuthProvidersPublic(BaseModel):
+    provider: Literal["local", "cognito"]
+    cognito: CognitoPublic | None = None
+
+
 class UserPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID

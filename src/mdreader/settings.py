@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     cdn_base_url: str | None = None
     s3_url_ttl: int = 300
     s3_downloads: Literal["redirect", "proxy"] = "redirect"
+    cloudfront_key_id: str | None = None
+    cloudfront_private_key: str | None = Field(default=None, repr=False)
     email_backend: Literal["console", "smtp", "ses"] = "console"
     email_from: str = DEFAULT_EMAIL_FROM
     email_retry_delay: float = Field(default=30.0, gt=0)
@@ -64,7 +66,10 @@ class Settings(BaseSettings):
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
     cognito_region: str | None = None
+    cognito_domain: str | None = None
+    cognito_identity_providers: list[str] = Field(default_factory=list)
     secrets_manager_prefix: str | None = None
+    origin_secret_name: str | None = None
     cognito_jwks_url: str | None = None
 
     # Operational settings (documented in the README)
@@ -73,10 +78,13 @@ class Settings(BaseSettings):
     log_json: bool = True
     web_dist: Path | None = None
     trusted_proxies: list[str] = Field(default_factory=list)
+    client_ip_header: str | None = None
     db_pool_size: int = 20
+    migrate_on_start: bool = True
     db_echo: bool = False
     log_emf: bool = False
     emf_namespace: str = "MDReader"
+    emf_endpoint: str | None = None
 
     # Auth policy (defaults from the deployment spec)
     access_token_ttl: int = 3600

@@ -198,9 +198,9 @@ async def test_cognito_checks_issuer_audience_and_token_use(pool: Pool):
     assert (await provider.verify(local)).provider == "local"
 
 
-@pytest.fixture
-async def cognito_app(tmp_path, database_url, outbox, pool: Pool):
-    settings = make_settings(
+def cognito_settings(tmp_path, database_url: str, pool: Pool, **extra: Any):
+    """Settings of an app in cognito mode against the moto pool."""
+    return make_settings(
         tmp_path,
         database_url,
         auth_provider="cognito",
@@ -208,7 +208,13 @@ async def cognito_app(tmp_path, database_url, outbox, pool: Pool):
         cognito_client_id=pool.client_id,
         cognito_region=pool.moto.region,
         cognito_jwks_url=pool.jwks_url,
+        **extra,
     )
+
+
+@pytest.fixture
+async def cognito_app(tmp_path, database_url, outbox, pool: Pool):
+    settings = cognito_settings(tmp_path, database_url, pool)
     app = create_app(settings, mailer=outbox)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

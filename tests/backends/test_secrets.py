@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from mdreader.backends.secrets import (
     redis_url,
 )
 from mdreader.settings import Settings
-from tests.conftest import Moto, make_settings
+from tests.conftest import BACKEND, Moto, make_settings, unavailable
 
 
 @pytest.fixture
@@ -108,3 +109,131 @@ def test_secret_shapes():
     with pytest.raises(SecretError):
         redis_url("r", "[]")
     assert Settings(_env_file=None).secrets_manager_prefix is None
+
+
+if BACKEND == "postgresql":  # the PostgreSQL pass (no skip in the SQLite one)
+
+    @pytest.fixture
+    def password_postgres():
+        """A PostgreSQL server of the test's own that checks passwords (the machine's trusts
+        every local login, so it could not refuse a rotated-away password)."""
+        import shutil
+        import subprocess
+
+        from bench.scratch import free_port
+
+        bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+        if not bindir or shutil.which("runuser") is None:
+            unavailable("PostgreSQL server binaries (initdb, pg_ctl) and runuser")
+        bindir = bindir[-1]
+        import tempfile
+
+        # Outside pytest's tmp dirs, which the postgres user may not enter.
+        root = Path(tempfile.mkdtemp(prefix="mdreader-pg-"))
+        shutil.chown(root, "postgres")
+        data = root / "pg"
+        data.mkdir()
+        shutil.chown(data, "postgres")
+        pw = root / "pw"
+        pw.write_text("Admin-pass-1\n")
+        shutil.chown(pw, "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(
+            [
+                *as_pg,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "admin",
+                "--pwfile",
+                str(pw),
+                "--auth=scram-sha-256",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        port = free_port()
+        subprocess.run(
+            [
+                *as_pg,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(data / "log"),
+                "-o",
+                f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        try:
+            yield f"postgresql+asyncpg://admin:Admin-pass-1@127.0.0.1:{port}/postgres"
+        finally:
+            subprocess.run(
+                [*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            shutil.rmtree(root, ignore_errors=True)
+
+    async def test_a_rotated_password_is_read_again_from_the_secret(
+        moto: Moto, prefix_name: str, tmp_path, password_postgres, caplog
+    ):
+        from bench.scratch import pg_admin
+
+        from mdreader.backends.secrets import DatabaseCredentials
+        from mdreader.db import Database
+
+        await pg_admin(password_postgres, "CREATE ROLE app LOGIN PASSWORD 'First-pass-1'")
+        host = make_url(password_postgres)
+        sm = moto.client("secretsmanager")
+        # The RDS-managed credentials, and the connection secret that points at them.
+        managed = sm.create_secret(
+            Name=f"rds!{uuid.uuid4().hex[:8]}",
+            SecretString=json.dumps({"username": "app", "password": "First-pass-1"}),
+        )["ARN"]
+        sm.create_secret(
+            Name=f"{prefix_name}database",
+            SecretString=json.dumps(
+                {
+                    "host": host.host,
+                    "port": host.port,
+                    "dbname": "postgres",
+                    "engine": "postgres",
+                    "credentials_secret": managed,
+                }
+            ),
+        )
+        settings = apply_secrets(
+            make_settings(tmp_path, "sqlite+aiosqlite://", secrets_manager_prefix=prefix_name),
+            SecretsManagerSource(moto.client("secretsmanager")),
+        )
+        assert make_url(settings.database_url).password == "First-pass-1"
+        db = Database(
+            settings.database_url,
+            credentials=DatabaseCredentials(
+                prefix_name, SecretsManagerSource(moto.client("secretsmanager"))
+            ),
+        )
+        try:
+            await db.ping()
+            # Rotation: the database and the managed secret get a new password.
+            await pg_admin(password_postgres, "ALTER ROLE app PASSWORD 'Second-pass-2'")
+            sm.put_secret_value(
+                SecretId=managed,
+                SecretString=json.dumps({"username": "app", "password": "Second-pass-2"}),
+            )
+            await db.engine.dispose()  # new connections from here on
+            await db.ping()  # refused with the old password, retried with the secret's
+            assert "refused the primary password" in caplog.text
+            await db.engine.dispose()
+            await db.ping()  # and the new one is used from the start
+        finally:
+            await db.dispose()

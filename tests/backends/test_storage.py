@@ -107,3 +107,59 @@ def test_s3_path_style_for_minio_and_cdn_links(tmp_path):
     parts = urlsplit(link)
     assert (parts.scheme, parts.netloc, parts.path) == ("https", "cdn.example.com", "/files/x")
     assert parse_qs(parts.query)["X-Amz-Expires"] == ["60"]
+
+
+async def test_cloudfront_signed_urls_for_files_behind_origin_access_control(moto):
+    """With a CloudFront key pair the link is a CloudFront signed URL on the CDN host, which
+    CloudFront checks with the distribution's public key before reading the bucket (OAC)."""
+    import base64
+    import json
+    import time
+    from urllib.parse import parse_qs, urlsplit
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from mdreader.backends.storage import S3Storage
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    storage = S3Storage(
+        moto.client("s3"),
+        "uploads",
+        url_ttl=300,
+        cdn_base_url="https://docs.example.com/",
+        cloudfront_key_id="K2JCJMDEHXQW5F",
+        cloudfront_private_key=pem,
+    )
+    link = await storage.url(
+        "files/abc/def", filename="Plan ü.pdf", content_type="application/pdf", inline=False
+    )
+    parts = urlsplit(link)
+    assert (parts.scheme, parts.netloc, parts.path) == (
+        "https",
+        "docs.example.com",
+        "/files/abc/def",
+    )
+    query = parse_qs(parts.query)
+    assert query["Key-Pair-Id"] == ["K2JCJMDEHXQW5F"]
+    assert query["response-content-type"] == ["application/pdf"]
+    assert query["response-content-disposition"][0].startswith("attachment;")
+    expires = int(query["Expires"][0])
+    assert 0 < expires - time.time() <= 300
+    # CloudFront's check: the canned policy of the URL without its signature parameters.
+    resource = link.split("&Expires=")[0]
+    policy = json.dumps(
+        {
+            "Statement": [
+                {"Resource": resource, "Condition": {"DateLessThan": {"AWS:EpochTime": expires}}}
+            ]
+        },
+        separators=(",", ":"),
+    )
+    signature = query["Signature"][0].replace("-", "+").replace("_", "=").replace("~", "/")
+    private.public_key().verify(
+        base64.b64decode(signature), policy.encode(), padding.PKCS1v15(), hashes.SHA1()
+    )

@@ -12,6 +12,7 @@ import pytest
 
 from .conftest import (
     ENVIRONMENTS,
+    OTHER_REGION,
     STACK_ORDER,
     TEMPLATES,
     effective_value,
@@ -37,6 +38,13 @@ def test_cfn_lint_passes(name):
 
 
 # ------------------------------------------------------------------ exports/imports
+
+
+def _present(items: list[Any]) -> list[dict[str, Any]]:
+    """A list's entries, a conditional one (Fn::If [cond, value, AWS::NoValue]) as its value."""
+    return [
+        item["Fn::If"][1] if isinstance(item, dict) and "Fn::If" in item else item for item in items
+    ]
 
 
 def _sub_string(value: Any) -> str:
@@ -116,7 +124,7 @@ def test_parameter_files_name_only_declared_parameters(env, templates):
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_parameter_without_default_is_supplied(env, templates):
-    supplied_by_script = {"EnvironmentName", "ImageUri"}
+    supplied_by_script = {"EnvironmentName", "ImageUri", "WebAclArn"}
     parameters = load_parameters(env)
     for stack in STACK_ORDER:
         for key, spec in templates[stack]["Parameters"].items():
@@ -175,22 +183,22 @@ def _json_with_placeholders(text: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-def test_database_secret_has_the_application_shape(templates):
+def test_database_secrets_name_the_rds_managed_rotated_credentials(templates):
     database = templates["database"]
+    primary = resources_of_type(database, "AWS::RDS::DBInstance")["Database"]["Properties"]
+    assert primary["ManageMasterUserPassword"] is True
+    assert "MasterUserPassword" not in primary
+    managed = {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}
+    (rotation,) = resources_of_type(database, "AWS::SecretsManager::RotationSchedule").values()
+    assert rotation["Properties"]["SecretId"] == managed
     secrets = resources_of_type(database, "AWS::SecretsManager::Secret")
-    primary = secrets["DatabaseSecret"]["Properties"]
-    generated = primary["GenerateSecretString"]
-    keys = set(json.loads(generated["SecretStringTemplate"])) | {generated["GenerateStringKey"]}
-    attachment = resources_of_type(database, "AWS::SecretsManager::SecretTargetAttachment")
-    assert [a["Properties"]["TargetType"] for a in attachment.values()] == ["AWS::RDS::DBInstance"]
-    # The attachment adds host (and rewrites port and engine) once the instance exists.
-    assert keys | {"host"} == {"username", "password", "host", "port", "dbname", "engine"}
-    assert primary["Name"] == {"Fn::Sub": "${EnvironmentName}/database"}
-
-    read = secrets["DatabaseReadSecret"]["Properties"]
-    assert read["Name"] == {"Fn::Sub": "${EnvironmentName}/database-read"}
-    shape = _json_with_placeholders(read["SecretString"]["Fn::Sub"][0])
-    assert set(shape) == {"username", "password", "host", "port", "dbname", "engine"}
+    for name, suffix in (("DatabaseSecret", "database"), ("DatabaseReadSecret", "database-read")):
+        props = secrets[name]["Properties"]
+        assert props["Name"] == {"Fn::Sub": f"${{EnvironmentName}}/{suffix}"}
+        template, values = props["SecretString"]["Fn::Sub"]
+        shape = _json_with_placeholders(template)
+        assert set(shape) == {"host", "port", "dbname", "engine", "credentials_secret"}
+        assert values["Credentials"] == managed  # both read the one rotated secret
 
 
 def test_redis_secret_has_the_application_shape(templates):
@@ -221,7 +229,9 @@ def test_database_is_private_encrypted_and_replicated(templates):
 
 def _container(template: dict[str, Any]) -> dict[str, Any]:
     (task,) = resources_of_type(template, "AWS::ECS::TaskDefinition").values()
-    (container,) = task["Properties"]["ContainerDefinitions"]
+    (container,) = [
+        c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == "mdreader"
+    ]
     return container
 
 
@@ -246,6 +256,79 @@ def test_both_services_get_the_same_configuration(templates):
     assert "MDREADER_S3_BUCKET" in env
     assert "MDREADER_PUBLIC_URL" in env
     assert [s["Name"] for s in api["Secrets"]] == ["MDREADER_SECRET_KEY"]
+    # The release's migration step migrates; the services only check the schema.
+    assert env["MDREADER_MIGRATE_ON_START"] == "false"
+    # Behind CloudFront: the viewer's address, believed from the load balancer only.
+    assert env["MDREADER_CLIENT_IP_HEADER"] == "CloudFront-Viewer-Address"
+    assert "VpcCidr" in json.dumps(env["MDREADER_TRUSTED_PROXIES"])
+    # The app's own metrics reach CloudWatch through the agent beside it.
+    assert env["MDREADER_LOG_EMF"] == "true"
+    assert env["MDREADER_EMF_ENDPOINT"] == "udp://127.0.0.1:25888"
+    (task,) = resources_of_type(templates["backend"], "AWS::ECS::TaskDefinition").values()
+    names = [c["Name"] for c in task["Properties"]["ContainerDefinitions"]]
+    assert names == ["mdreader", "cloudwatch-agent"]
+
+
+def test_load_balancers_check_liveness_and_accept_only_cloudfront(templates):
+    for stack in ("backend", "websocket"):
+        template = templates[stack]
+        (group,) = resources_of_type(template, "AWS::ElasticLoadBalancingV2::TargetGroup").values()
+        assert group["Properties"]["HealthCheckPath"] == "/health"  # liveness, not the database
+        (listener,) = resources_of_type(template, "AWS::ElasticLoadBalancingV2::Listener").values()
+        props = listener["Properties"]
+        assert props["Protocol"] == {"Fn::If": ["HasOriginCertificate", "HTTPS", "HTTP"]}
+        (default,) = props["DefaultActions"]
+        assert default["FixedResponseConfig"]["StatusCode"] == "403"
+        (rule,) = resources_of_type(template, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+        headers = [c for c in rule["Properties"]["Conditions"] if c["Field"] == "http-header"]
+        (header,) = headers
+        assert header["HttpHeaderConfig"]["HttpHeaderName"] == "X-Origin-Verify"
+        assert "origin-verify" in json.dumps(header["HttpHeaderConfig"]["Values"])
+    security = templates["security"]
+    for name in ("ApiLoadBalancerSecurityGroup", "WebSocketLoadBalancerSecurityGroup"):
+        ingress = security["Resources"][name]["Properties"]["SecurityGroupIngress"]
+        assert all(
+            rule["SourcePrefixListId"] == {"Ref": "CloudFrontPrefixListId"} for rule in ingress
+        )
+    # CloudFront sends the header to every origin except the web bucket.
+    (distribution,) = resources_of_type(
+        templates["frontend"], "AWS::CloudFront::Distribution"
+    ).values()
+    for origin in _present(distribution["Properties"]["DistributionConfig"]["Origins"]):
+        if origin["Id"] not in ("web", "uploads"):
+            (header,) = origin["OriginCustomHeaders"]
+            assert header["HeaderName"] == "X-Origin-Verify"
+
+
+def test_egress_is_narrowed(templates):
+    security = templates["security"]
+    resources = security["Resources"]
+    for name in ("DatabaseSecurityGroup", "RedisSecurityGroup"):
+        (rule,) = resources[name]["Properties"]["SecurityGroupEgress"]
+        assert rule["CidrIp"] == "127.0.0.1/32"  # no way out
+    (rule,) = resources["AppSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert (rule["FromPort"], rule["ToPort"]) == (443, 443)
+    egress = {
+        (r["Properties"]["GroupId"]["Ref"], r["Properties"]["FromPort"])
+        for r in resources_of_type(security, "AWS::EC2::SecurityGroupEgress").values()
+    }
+    assert ("AppSecurityGroup", 5432) in egress and ("AppSecurityGroup", 6379) in egress
+    assert ("ApiLoadBalancerSecurityGroup", 8000) in egress
+    policy = resources_of_type(templates["backend"], "AWS::IAM::ManagedPolicy")["AppPolicy"]
+    (mail,) = [
+        st
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "ses:SendRawEmail" in st["Action"]
+    ]
+    assert "EmailIdentityArn" in json.dumps(mail["Resource"]) and "*" not in json.dumps(
+        mail["Resource"]
+    )
+
+
+def test_stacks_in_other_regions_neither_import_nor_export(templates):
+    for stack in OTHER_REGION:
+        assert not _imports(templates[stack]), stack
+        assert not _exports(templates[stack]), stack
 
 
 def test_services_run_in_private_subnets_and_autoscale(templates):
@@ -296,12 +379,23 @@ def test_cloudfront_routes_paths_to_the_right_origins(templates):
     frontend = templates["frontend"]
     (distribution,) = resources_of_type(frontend, "AWS::CloudFront::Distribution").values()
     config = distribution["Properties"]["DistributionConfig"]
-    origins = {o["Id"]: o for o in config["Origins"]}
+    origins = {o["Id"]: o for o in _present(config["Origins"])}
     assert "OriginAccessControlId" in origins["web"]
     assert "ApiLoadBalancerDnsName" in json.dumps(origins["api"]["DomainName"])
     assert "WsLoadBalancerDnsName" in json.dumps(origins["collab"]["DomainName"])
-    routes = {b["PathPattern"]: b["TargetOriginId"] for b in config["CacheBehaviors"]}
-    assert routes == {"/api/*": "api", "/s/*": "api", "/health*": "api", "/ws*": "collab"}
+    behaviours = _present(config["CacheBehaviors"])
+    routes = {b["PathPattern"]: b["TargetOriginId"] for b in behaviours}
+    assert routes == {
+        "/files/*": "uploads",
+        "/api/*": "api",
+        "/s/*": "api",
+        "/health*": "api",
+        "/ws*": "collab",
+    }
+    # Uploads: the bucket through OAC, for signed URLs only.
+    (files,) = [b for b in behaviours if b["PathPattern"] == "/files/*"]
+    assert files["TrustedKeyGroups"] == [{"Ref": "UploadsKeyGroup"}]
+    assert "OriginAccessControlId" in origins["uploads"]
     assert config["DefaultCacheBehavior"]["TargetOriginId"] == "web"
     # No distribution-wide error page: it would turn the API's JSON 404s into HTML.
     assert "CustomErrorResponses" not in config
@@ -316,8 +410,8 @@ def test_web_bucket_is_private_and_versioned(templates):
 
 
 def test_waf_limits_api_to_1000_requests_per_5_minutes_per_ip(templates):
-    frontend = templates["frontend"]
-    (acl,) = resources_of_type(frontend, "AWS::WAFv2::WebACL").values()
+    edge = templates["edge"]
+    (acl,) = resources_of_type(edge, "AWS::WAFv2::WebACL").values()
     assert acl["Properties"]["Scope"] == "CLOUDFRONT"
     rules = [r for r in acl["Properties"]["Rules"] if "RateBasedStatement" in r["Statement"]]
     (rule,) = rules
@@ -326,12 +420,38 @@ def test_waf_limits_api_to_1000_requests_per_5_minutes_per_ip(templates):
     assert statement["EvaluationWindowSec"] == 300
     assert statement["Limit"] == {"Ref": "ApiRateLimit"}
     for env in ENVIRONMENTS:
-        assert effective_value(frontend, "frontend", env, "ApiRateLimit") == "1000"
+        assert effective_value(edge, "edge", env, "ApiRateLimit") == "1000"
     scope = statement["ScopeDownStatement"]["ByteMatchStatement"]
     assert scope["SearchString"] == "/api/"
     assert scope["PositionalConstraint"] == "STARTS_WITH"
     assert "UriPath" in scope["FieldToMatch"]
     assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    # The distribution always has the ACL (by ARN: it lives in us-east-1).
+    (distribution,) = resources_of_type(
+        templates["frontend"], "AWS::CloudFront::Distribution"
+    ).values()
+    assert distribution["Properties"]["DistributionConfig"]["WebACLId"] == {"Ref": "WebAclArn"}
+
+
+def test_waf_blocks_sqli_and_xss_but_not_markdown_bodies(templates):
+    (acl,) = resources_of_type(templates["edge"], "AWS::WAFv2::WebACL").values()
+    groups = {}
+    for rule in acl["Properties"]["Rules"]:
+        managed = rule["Statement"].get("ManagedRuleGroupStatement")
+        if managed:
+            groups[managed["Name"]] = {
+                o["Name"]: o["ActionToUse"] for o in managed.get("RuleActionOverrides", [])
+            }
+    # SQL injection and XSS rule groups block everywhere but in bodies, which only count:
+    # a document is Markdown up to 2 MB and may quote SQL or HTML.
+    assert groups["AWSManagedRulesSQLiRuleSet"] == {"SQLi_BODY": {"Count": {}}}
+    assert groups["AWSManagedRulesCommonRuleSet"] == {
+        "SizeRestrictions_BODY": {"Count": {}},
+        "CrossSiteScripting_BODY": {"Count": {}},
+    }
+    (auth,) = [r for r in acl["Properties"]["Rules"] if r["Name"] == "auth-body-sqli-xss"]
+    text = json.dumps(auth["Statement"])
+    assert "SqliMatchStatement" in text and "XssMatchStatement" in text and "/api/auth/" in text
 
 
 # -------------------------------------------------------------- monitoring/backup
@@ -385,3 +505,109 @@ def test_backups_daily_30_days_weekly_90_days(templates):
     selected = json.dumps(selection["Properties"]["BackupSelection"]["Resources"])
     assert "DatabaseInstanceArn" in selected
     assert "UploadsBucketArn" in selected
+
+
+def test_alarms_for_outages_connections_edge_and_backups(templates):
+    def metrics_of(template: dict[str, Any]) -> set[str]:
+        found = set()
+        for alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").values():
+            props = alarm["Properties"]
+            if "MetricName" in props:
+                found.add(props["MetricName"])
+            for query in props.get("Metrics", []):
+                if "MetricStat" in query:
+                    found.add(query["MetricStat"]["Metric"]["MetricName"])
+        return found
+
+    assert {"HealthyHostCount", "DatabaseConnections", "ServerErrors"} <= metrics_of(
+        templates["monitoring"]
+    )
+    assert {"5xxErrorRate", "BlockedRequests"} <= metrics_of(templates["edge"])
+    assert {"NumberOfBackupJobsFailed", "NumberOfCopyJobsFailed"} <= metrics_of(templates["backup"])
+    for stack in ("monitoring", "edge"):
+        assert resources_of_type(templates[stack], "AWS::SNS::Subscription")  # e-mail parameter
+    assert "AlarmEmail" in templates["edge"]["Parameters"]
+
+
+def test_backups_are_copied_to_the_dr_vault_for_365_days(templates):
+    backup = templates["backup"]
+    (plan,) = resources_of_type(backup, "AWS::Backup::BackupPlan").values()
+    daily = next(
+        r for r in plan["Properties"]["BackupPlan"]["BackupPlanRule"] if r["RuleName"] == "daily"
+    )
+    (copy,) = daily["CopyActions"]["Fn::If"][1]
+    assert copy["DestinationBackupVaultArn"] == {"Ref": "DrVaultArn"}
+    for env in ENVIRONMENTS:
+        assert effective_value(backup, "backup", env, "DrRetentionDays") == "365"
+    (vault,) = resources_of_type(templates["dr"], "AWS::Backup::BackupVault").values()
+    assert vault["Properties"]["LockConfiguration"]["Fn::If"][0] == "LockVault"
+    assert effective_value(templates["dr"], "dr", "prod", "EnableVaultLock") == "true"
+
+
+def test_uploads_lifecycle_cors_and_access_logs(templates):
+    bucket = resources_of_type(templates["database"], "AWS::S3::Bucket")["UploadsBucket"][
+        "Properties"
+    ]
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    (transition,) = rule["NoncurrentVersionTransitions"]
+    assert transition["StorageClass"] == "GLACIER"
+    for env in ENVIRONMENTS:
+        assert (
+            effective_value(templates["database"], "database", env, "NoncurrentGlacierDays") == "90"
+        )
+    assert "NoncurrentVersionExpiration" in rule
+    (cors,) = bucket["CorsConfiguration"]["CorsRules"]
+    assert "PublicUrl" in json.dumps(cors["AllowedOrigins"])
+    assert "LogsBucketName" in json.dumps(bucket["LoggingConfiguration"])
+    (distribution,) = resources_of_type(
+        templates["frontend"], "AWS::CloudFront::Distribution"
+    ).values()
+    assert "LogsBucketDomainName" in json.dumps(
+        distribution["Properties"]["DistributionConfig"]["Logging"]
+    )
+    for stack in ("backend", "websocket"):
+        (alb,) = resources_of_type(
+            templates[stack], "AWS::ElasticLoadBalancingV2::LoadBalancer"
+        ).values()
+        attributes = {a["Key"]: a["Value"] for a in alb["Properties"]["LoadBalancerAttributes"]}
+        assert attributes["access_logs.s3.enabled"] == "true"
+
+
+def test_cognito_pool_hosted_ui_mfa_providers_and_migration_trigger(templates):
+    security = templates["security"]
+    pool = resources_of_type(security, "AWS::Cognito::UserPool")["UserPool"]["Properties"]
+    assert pool["MfaConfiguration"] == {"Ref": "CognitoMfa"}
+    assert pool["DeletionProtection"] == {"Ref": "UserPoolDeletionProtection"}
+    assert effective_value(security, "security", "prod", "UserPoolDeletionProtection") == "ACTIVE"
+    assert pool["LambdaConfig"]["Fn::If"][1] == {
+        "UserMigration": {"Fn::GetAtt": ["UserMigrationFunction", "Arn"]}
+    }
+    function = security["Resources"]["UserMigrationFunction"]["Properties"]
+    assert function["Handler"] == "mdreader.cognito_migration.handler"
+    providers = resources_of_type(security, "AWS::Cognito::UserPoolIdentityProvider")
+    assert {p["Properties"]["ProviderName"] for p in providers.values()} == {"Google", "GitHub"}
+    client = resources_of_type(security, "AWS::Cognito::UserPoolClient")["UserPoolClient"][
+        "Properties"
+    ]
+    assert client["AllowedOAuthFlows"] == ["code"]
+    assert "/auth/callback" in json.dumps(client["CallbackURLs"])
+    assert resources_of_type(security, "AWS::Cognito::UserPoolDomain")
+
+
+def test_the_lambda_api_reads_its_secrets_and_sits_behind_cloudfront(templates):
+    (function,) = resources_of_type(templates["backend"], "AWS::Lambda::Function").values()
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert "MDREADER_SECRET_KEY" not in variables  # <prefix>secret-key, read at start
+    assert variables["MDREADER_SECRETS_MANAGER_PREFIX"] == {"Fn::Sub": "${EnvironmentName}/"}
+    assert variables["MDREADER_ORIGIN_SECRET_NAME"] == {
+        "Fn::Sub": "${EnvironmentName}/origin-verify"
+    }
+    (distribution,) = resources_of_type(
+        templates["frontend"], "AWS::CloudFront::Distribution"
+    ).values()
+    (api,) = [
+        o
+        for o in _present(distribution["Properties"]["DistributionConfig"]["Origins"])
+        if o["Id"] == "api"
+    ]
+    assert "HttpApiDomain" in json.dumps(api["DomainName"])

@@ -68,10 +68,34 @@ def test_web_stage_builds_the_bundle_with_npm_ci():
     assert any("npm run build" in r for r in runs)
 
 
-def test_build_stage_installs_the_wheel_with_aws_extra():
-    runs = " ".join(rest for keyword, rest in stages()["build"] if keyword == "RUN")
-    assert "pip wheel" in runs
-    assert "[aws]" in runs
+def test_build_stage_installs_exactly_the_lock_then_the_wheel():
+    runs = [rest for keyword, rest in stages()["build"] if keyword == "RUN"]
+    joined = " ".join(runs)
+    assert "--require-hashes -r requirements/runtime.lock" in joined
+    assert "pip wheel" in joined and "pip install --no-deps /wheels/mdreader-" in joined
+    assert "pip check" in joined
+    copies = [rest for keyword, rest in stages()["build"] if keyword == "COPY"]
+    # The lock is copied (and installed) before the sources: editing code reuses that layer.
+    assert copies[0] == "requirements/runtime.lock requirements/runtime.lock"
+
+
+def test_the_lock_pins_the_runtime_and_nothing_for_development():
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    lock = (REPO / "requirements" / "runtime.lock").read_text()
+    pinned = {
+        re.sub(r"[-_.]+", "-", m.group(1)).lower()
+        for m in re.finditer(r"^([A-Za-z0-9_.-]+)==\S+ \\$", lock, flags=re.MULTILINE)
+    }
+    wanted = project["dependencies"] + project["optional-dependencies"]["aws"]
+    for requirement in wanted:
+        name = re.split(r"[<>=\[; ]", requirement, maxsplit=1)[0]
+        assert re.sub(r"[-_.]+", "-", name).lower() in pinned, name
+    assert all("--hash=sha256:" in block for block in lock.split(" \\\n    # via")[0:1])
+    for dev_only in ("pytest", "ruff", "mypy", "moto", "cfn-lint", "hypothesis", "uv"):
+        assert dev_only not in pinned, dev_only
 
 
 def test_runtime_runs_as_non_root_with_healthcheck_and_command():

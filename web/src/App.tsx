@@ -1,7 +1,9 @@
 import { Navigate, Route, Routes, useLocation } from "react-router";
-import { Suspense, lazy } from "react";
+import { Suspense, lazy, useEffect, useState } from "react";
 import type { ReactNode } from "react";
-import { useAuth } from "./auth";
+import { authProviders, useAuth } from "./auth";
+import type { AuthProviders } from "./lib/cognito";
+import { CognitoCallbackPage, CognitoSignInPage } from "./pages/CognitoPages";
 import { Button, Spinner } from "./components/ui";
 import {
   AcceptInvitePage,
@@ -45,10 +47,33 @@ function RequireAuth({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
+/** The sign-in MDReader offers: its own form, or a Cognito user pool's hosted UI. */
+function useProviders(): AuthProviders | null {
+  const [providers, setProviders] = useState<AuthProviders | null>(null);
+  useEffect(() => {
+    authProviders().then(setProviders, () => setProviders({ provider: "local", cognito: null }));
+  }, []);
+  return providers;
+}
+
+function SignInRoute() {
+  const providers = useProviders();
+  if (!providers) return <Spinner />;
+  return providers.cognito ? <CognitoSignInPage config={providers.cognito} /> : <SignInPage />;
+}
+
+function CallbackRoute() {
+  const providers = useProviders();
+  if (!providers) return <Spinner />;
+  if (!providers.cognito) return <Navigate to="/signin" replace />;
+  return <CognitoCallbackPage config={providers.cognito} />;
+}
+
 export function App() {
   return (
     <Routes>
-      <Route path="/signin" element={<SignInPage />} />
+      <Route path="/signin" element={<SignInRoute />} />
+      <Route path="/auth/callback" element={<CallbackRoute />} />
       <Route path="/signup" element={<SignUpPage />} />
       <Route path="/verify-email" element={<VerifyEmailPage />} />
       <Route path="/forgot-password" element={<ForgotPasswordPage />} />

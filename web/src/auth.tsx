@@ -2,6 +2,8 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useState } 
 import type { ReactNode } from "react";
 import { Api, ApiError, localTokenStore } from "./api/client";
 import type { User } from "./api/types";
+import { cognitoSession } from "./lib/cognito";
+import type { AuthProviders } from "./lib/cognito";
 
 export interface AuthState {
   api: Api;
@@ -22,12 +24,39 @@ export const VERIFIED_KEY = "mdreader.verified";
 
 export const api = new Api({ store: localTokenStore() });
 
+let providers: Promise<AuthProviders> | null = null;
+
+/**
+ * How this server signs people in (asked once): MDReader's own form, or a Cognito user pool's
+ * hosted UI, whose session then refreshes and ends the Api's tokens.
+ */
+export function authProviders(): Promise<AuthProviders> {
+  if (!providers) {
+    providers = api
+      .get<AuthProviders>("/api/auth/providers", { anonymous: true })
+      .then((p) => {
+        api.useExternal(p.provider === "cognito" && p.cognito ? cognitoSession(p.cognito) : null);
+        return p;
+      })
+      .catch((e) => {
+        providers = null; // ask again next time
+        throw e;
+      });
+  }
+  return providers;
+}
+
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null>(null);
   const [loading, setLoading] = useState(api.signedIn);
   const [error, setError] = useState<string | null>(null);
 
   const reload = useCallback(async () => {
+    try {
+      await authProviders(); // before the first refresh: who refreshes depends on it
+    } catch {
+      // Unreachable server: the request below says so.
+    }
     if (!api.signedIn) {
       setUser(null);
       setLoading(false);

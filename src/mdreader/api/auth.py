@@ -23,7 +23,9 @@ from mdreader.db.models import AuthSession, User
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.schemas import (
+    AuthProvidersPublic,
     CodeIn,
+    CognitoPublic,
     EmailIn,
     LoginIn,
     PasswordChangeIn,
@@ -62,6 +64,25 @@ async def own_account(session: AsyncSession, caller: Caller) -> User:
     if user is None:  # deleted while the token was still cached
         raise AppError(401, "This account no longer exists.", "invalid_token")
     return user
+
+
+@router.get("/providers", dependencies=Public)
+async def providers(services: ServicesDep) -> AuthProvidersPublic:
+    """How the web app signs people in: MDReader's own form, or Cognito's hosted UI
+    (authorization code with PKCE; MFA and the social providers are the pool's)."""
+    settings = services.settings
+    if settings.auth_provider != "cognito" or not settings.cognito_domain:
+        return AuthProvidersPublic(provider="local")
+    return AuthProvidersPublic(
+        provider="cognito",
+        cognito=CognitoPublic(
+            domain=settings.cognito_domain.rstrip("/"),
+            client_id=settings.cognito_client_id or "",
+            identity_providers=settings.cognito_identity_providers,
+            # aws.cognito.signin.user.admin: the API may ask the pool for the e-mail once.
+            scopes=["openid", "email", "profile", "aws.cognito.signin.user.admin"],
+        ),
+    )
 
 
 @router.post("/register", status_code=201, dependencies=Public, responses=errors(409))

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mdreader.api.deps import client_ip
+from mdreader.api.deps import scope_client_ip
 from mdreader.errors import send_error
 
 log = logging.getLogger("mdreader.ratelimit")
@@ -42,12 +41,7 @@ class RateLimitMiddleware:
         if limit <= 0:
             await self.app(scope, receive, send)
             return
-        trusted = settings.trusted_proxies
-        if trusted:
-            ip = client_ip(Request(scope), trusted)
-        else:  # no proxy to believe: the peer, read off the scope (every request passes here)
-            peer = scope.get("client")
-            ip = peer[0] if peer else ""
+        ip = scope_client_ip(scope, settings)
         try:
             verdict = await services.limiter.hit(
                 f"{kind}:ip:{ip}", limit, settings.rate_limit_window

@@ -4,12 +4,17 @@ With ``MDREADER_SECRETS_MANAGER_PREFIX=mdreader/`` these secrets are read (each 
 
 - ``mdreader/database`` and ``mdreader/database-read``: the JSON AWS keeps for an RDS
   database, ``{"username", "password", "host", "port", "dbname", "engine"}``, become
-  ``MDREADER_DATABASE_URL`` and ``MDREADER_READ_DATABASE_URL``;
+  ``MDREADER_DATABASE_URL`` and ``MDREADER_READ_DATABASE_URL``. Instead of ``username`` and
+  ``password`` the JSON may name ``credentials_secret``: the secret RDS manages and rotates
+  for the instance (``ManageMasterUserPassword``), read for them;
 - ``mdreader/redis``: ``{"host", "port", "auth_token", "tls"}`` becomes ``MDREADER_REDIS_URL``
   (``rediss://`` when ``tls``);
-- ``mdreader/secret-key``: the token-signing key (a plain string, or ``{"secret_key": ...}``).
+- ``mdreader/secret-key``: the token-signing key (a plain string, or ``{"secret_key": ...}``);
+- ``mdreader/cloudfront-key``: the PEM private key signing CloudFront URLs of uploads.
 
-When the prefix is set, a secret that exists wins over the environment.
+When the prefix is set, a secret that exists wins over the environment. After a rotation
+the database refuses the old password: ``DatabaseCredentials`` reads the secrets again, and
+the engine retries the connection with what they hold now (``mdreader.db.engine``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import json
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from mdreader.settings import Settings
 
@@ -63,8 +68,15 @@ def _json(name: str, raw: str) -> dict[str, Any]:
     return value
 
 
-def database_url(name: str, raw: str) -> str:
+def database_url(name: str, raw: str, source: SecretSource | None = None) -> str:
     data = _json(name, raw)
+    linked = data.get("credentials_secret")
+    if linked and source is not None:
+        linked_raw = source.get(str(linked))
+        if linked_raw is None:
+            raise SecretError(f"secret {name} names credentials_secret {linked}, which is missing")
+        credentials = _json(str(linked), linked_raw)
+        data = {**data, **{k: credentials.get(k) for k in ("username", "password")}}
     missing = [k for k in ("username", "password", "host") if not data.get(k)]
     if missing:
         raise SecretError(f"secret {name} lacks {', '.join(missing)}")
@@ -114,12 +126,40 @@ def settings_from_secrets(settings: Settings, source: SecretSource) -> dict[str,
         ("database-read", "read_database_url", database_url),
         ("redis", "redis_url", redis_url),
         ("secret-key", "secret_key", secret_key),
+        ("cloudfront-key", "cloudfront_private_key", secret_key),
     ):
         name = prefix + suffix
         raw = source.get(name)
         if raw is not None:
-            updates[field] = parse(name, raw)
+            updates[field] = (
+                database_url(name, raw, source) if parse is database_url else parse(name, raw)
+            )
     return updates
+
+
+class DatabaseCredentials:
+    """The database user and password as the secrets hold them now: asked by the engine
+    when the database refuses a connection's password (after a rotation)."""
+
+    def __init__(self, prefix: str, source: SecretSource) -> None:
+        self.prefix = prefix
+        self.source = source
+
+    def __call__(self, role: str) -> tuple[str, str] | None:
+        name = self.prefix + ("database" if role == "primary" else "database-read")
+        raw = self.source.get(name)
+        if raw is None:
+            return None
+        url = make_url(database_url(name, raw, self.source))
+        if url.username is None or url.password is None:
+            return None
+        return url.username, str(url.password)
+
+
+def secrets_source() -> SecretSource:
+    import boto3
+
+    return SecretsManagerSource(boto3.client("secretsmanager"))
 
 
 def apply_secrets(settings: Settings, source: SecretSource | None = None) -> Settings:
@@ -127,9 +167,7 @@ def apply_secrets(settings: Settings, source: SecretSource | None = None) -> Set
     if not settings.secrets_manager_prefix:
         return settings
     if source is None:
-        import boto3
-
-        source = SecretsManagerSource(boto3.client("secretsmanager"))
+        source = secrets_source()
     updates = settings_from_secrets(settings, source)
     if not updates:
         return settings

@@ -10,9 +10,10 @@ import asyncio
 import os
 import re
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from mdreader.settings import Settings
 
@@ -114,9 +115,16 @@ class S3Storage:
         url_ttl: int = 300,
         cdn_base_url: str | None = None,
         redirect: bool = True,
+        cloudfront_key_id: str | None = None,
+        cloudfront_private_key: str | None = None,
     ) -> None:
         self.client = client
         self.redirect = redirect
+        self._cloudfront = (
+            _cloudfront_signer(cloudfront_key_id, cloudfront_private_key)
+            if cdn_base_url and cloudfront_key_id and cloudfront_private_key
+            else None
+        )
         self.bucket = bucket
         self.url_ttl = url_ttl
         self.cdn_base_url = cdn_base_url.rstrip("/") if cdn_base_url else None
@@ -145,6 +153,8 @@ class S3Storage:
             url_ttl=settings.s3_url_ttl,
             cdn_base_url=settings.cdn_base_url,
             redirect=settings.s3_downloads == "redirect",
+            cloudfront_key_id=settings.cloudfront_key_id,
+            cloudfront_private_key=settings.cloudfront_private_key,
         )
 
     def ensure_bucket(self) -> None:
@@ -198,6 +208,19 @@ class S3Storage:
     async def url(self, key: str, *, filename: str, content_type: str, inline: bool) -> str | None:
         if not self.redirect:
             return None  # the app serves the bytes itself (an endpoint browsers cannot reach)
+        if self._cloudfront is not None and self.cdn_base_url:
+            # Served by CloudFront from the bucket (origin access control): a CloudFront
+            # signed URL, valid url_ttl seconds; S3 sets the two response headers.
+            query = urlencode(
+                {
+                    "response-content-type": content_type,
+                    "response-content-disposition": content_disposition(filename, inline),
+                },
+                quote_via=quote,
+            )
+            unsigned = f"{self.cdn_base_url}/{quote(check_key(key))}?{query}"
+            expires = datetime.now(UTC) + timedelta(seconds=self.url_ttl)
+            return str(self._cloudfront.generate_presigned_url(unsigned, date_less_than=expires))
         link: str = self.client.generate_presigned_url(
             "get_object",
             Params={
@@ -220,6 +243,21 @@ class S3Storage:
 
     async def ping(self) -> None:
         await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)
+
+
+def _cloudfront_signer(key_id: str, private_key_pem: str) -> Any:
+    """botocore's CloudFront URL signer with an RSA key (SHA-1 with PKCS#1 v1.5, which is
+    what CloudFront's signed URLs use)."""
+    from botocore.signers import CloudFrontSigner
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+
+    def sign(message: bytes) -> bytes:
+        return key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # type: ignore[union-attr,call-arg,arg-type]  # noqa: S303
+
+    return CloudFrontSigner(key_id, sign)
 
 
 def create_storage(settings: Settings) -> Storage:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from mdreader.db.stamps import SqliteStamp, Stamp, open_stamp
 from mdreader.errors import AppError
@@ -130,6 +130,43 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 WRITE_TURN_TIMEOUT = 30.0  # seconds, as SQLite's busy_timeout
 
 
+# (role: "primary" or "read") -> the (user, password) the secrets hold now, or None.
+Credentials = Callable[[str], "tuple[str, str] | None"]
+
+# PostgreSQL's SQLSTATEs for a refused login: invalid_password, invalid_authorization_spec.
+AUTH_FAILURES = {"28P01", "28000"}
+
+
+def _auth_failure(exc: BaseException) -> bool:
+    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
+        if getattr(candidate, "sqlstate", None) in AUTH_FAILURES:
+            return True
+    return False
+
+
+def reread_on_auth_failure(engine: AsyncEngine, role: str, credentials: Credentials) -> None:
+    """When the database refuses a new connection's password (it was rotated), ask
+    ``credentials`` for what the secret holds now and connect again with that; later
+    connections use it from the start."""
+    current: dict[str, str] = {}
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        cparams.update(current)
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            if not _auth_failure(exc):
+                raise
+            fresh = credentials(role)
+            if fresh is None or fresh == (cparams.get("user"), cparams.get("password")):
+                raise
+            current.update(user=fresh[0], password=fresh[1])
+            cparams.update(current)
+            log.warning("the database refused the %s password; connecting with the secret's", role)
+            return dialect.connect(*cargs, **cparams)
+
+
 class DatabaseBusy(AppError):
     """No write turn within WRITE_TURN_TIMEOUT: the database is overloaded."""
 
@@ -146,7 +183,13 @@ class Database:
     """The primary (writes) and the read side (a replica, or the primary again)."""
 
     def __init__(
-        self, url: str, read_url: str | None = None, *, pool_size: int = 20, echo: bool = False
+        self,
+        url: str,
+        read_url: str | None = None,
+        *,
+        pool_size: int = 20,
+        echo: bool = False,
+        credentials: Credentials | None = None,
     ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
@@ -179,6 +222,13 @@ class Database:
         database = _sqlite_file(url)
         self._stamp = SqliteStamp(database) if database else open_stamp(url)
         self._inline = _inline_engine(database) if database else None
+        if credentials is not None and not database:
+            reread_on_auth_failure(self.engine, "primary", credentials)
+            if read_url:
+                reread_on_auth_failure(self.read_engine, "read", credentials)
+            stamp_engine = getattr(self._stamp, "_engine", None)
+            if stamp_engine is not None:
+                reread_on_auth_failure(stamp_engine, "primary", credentials)
 
     async def change_stamp(self) -> Stamp | None:
         """A number that changes whenever anyone commits a change to the primary (see
@@ -299,33 +349,28 @@ def migrations_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "migrations"
 
 
-def migrate(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (Alembic), creating it if needed."""
-    from alembic import command
+def _alembic_config(url: str, script_location: Path | None = None) -> Any:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option("script_location", str(script_location or migrations_dir()))
     cfg.attributes["database_url"] = url
-    if _is_sqlite(url):
-        database = _sqlite_file(url)
-        if database:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return cfg
 
-    def run() -> None:
-        command.upgrade(cfg, revision)
 
+def _off_the_loop(run: Callable[[], Any]) -> Any:
+    """Run ``run`` here, or in a thread when called from inside an event loop (tests, the
+    app): Alembic's env runs its own loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        run()
-        return
-    # Called from inside an event loop (tests, the app): Alembic's env runs its own loop.
+        return run()
+    results: list[Any] = []
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            run()
+            results.append(run())
         except BaseException as exc:  # pragma: no cover - re-raised below
             errors.append(exc)
 
@@ -334,3 +379,46 @@ def migrate(url: str, revision: str = "head") -> None:
     thread.join()
     if errors:
         raise errors[0]
+    return results[0]
+
+
+def migrate(url: str, revision: str = "head", *, script_location: Path | None = None) -> Any:
+    """Bring the database at ``url`` to ``revision`` (Alembic), creating it if needed, under
+    the migration lock. A database at a newer revision marked compatible is left as it is;
+    one at a newer incompatible revision raises ``schema.SchemaError``. Returns the verdict
+    found before migrating (``mdreader.db.schema.Verdict``)."""
+    from alembic import command
+
+    from mdreader.db import schema
+
+    cfg = _alembic_config(url, script_location)
+    database = _sqlite_file(url) if _is_sqlite(url) else None
+    if database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    def run() -> Any:
+        with schema.file_lock(database):
+            command.upgrade(cfg, revision)
+        return cfg.attributes.get("verdict")
+
+    return _off_the_loop(run)
+
+
+def schema_verdict(url: str, *, script_location: Path | None = None) -> Any:
+    """How the database's schema stands to this release, without changing anything."""
+    from alembic.script import ScriptDirectory
+
+    from mdreader.db import schema
+
+    cfg = _alembic_config(url, script_location)
+    script = ScriptDirectory.from_config(cfg)
+
+    async def check() -> Any:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(lambda sync: schema.verdict(sync, script))
+        finally:
+            await engine.dispose()
+
+    return _off_the_loop(lambda: asyncio.run(check()))

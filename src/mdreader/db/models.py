@@ -275,7 +275,10 @@ SEARCH_INDEX_NAMES = ("search_fts", "search_vector", "ix_search_documents_vector
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic ``include_name`` hook: leave the hand-made full-text objects alone."""
+    """Alembic ``include_name`` hook: leave the hand-made full-text objects and the schema
+    compatibility record (``mdreader.db.schema``, kept outside the models) alone."""
+    if name == "mdreader_schema_compat":
+        return False
     return not (name and name.startswith(SEARCH_INDEX_NAMES))
 
 

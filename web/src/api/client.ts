@@ -95,6 +95,15 @@ function browserLock(): Lock {
   return (_name, fn) => fn();
 }
 
+/**
+ * Where tokens come from when an outside identity provider signs people in (a Cognito user
+ * pool, lib/cognito.ts): it refreshes them and ends the session instead of /api/auth.
+ */
+export interface ExternalSession {
+  refresh(refreshToken: string): Promise<TokenPair | null>;
+  logout(refreshToken: string): Promise<void>;
+}
+
 export interface ApiOptions {
   baseUrl?: string;
   store: TokenStore;
@@ -119,6 +128,7 @@ export class Api {
   private readonly lock: Lock;
   private readonly now: () => number;
   private inflight: Promise<Tokens | null> | null = null;
+  private external: ExternalSession | null = null;
   private listeners = new Set<(signedIn: boolean) => void>();
 
   constructor(options: ApiOptions) {
@@ -127,6 +137,15 @@ export class Api {
     this.fetcher = options.fetch ?? ((input, init) => fetch(input, init));
     this.lock = options.lock ?? browserLock();
     this.now = options.now ?? Date.now;
+  }
+
+  /** Sign-in through an outside provider from now on (null: MDReader's own). */
+  useExternal(session: ExternalSession | null): void {
+    this.external = session;
+  }
+
+  get usesExternal(): boolean {
+    return this.external !== null;
   }
 
   get signedIn(): boolean {
@@ -182,6 +201,17 @@ export class Api {
     if (!current) return null;
     if (current.access !== stale && current.expiresAt - this.now() > REFRESH_MARGIN_MS) {
       return current;
+    }
+    if (this.external) {
+      let pair: TokenPair | null;
+      try {
+        pair = await this.external.refresh(current.refresh);
+      } catch (e) {
+        throw new ApiError(0, errorMessage(null, 0), "network_error", e);
+      }
+      if (pair) return this.acceptPair(pair);
+      if (this.store.load()?.refresh === current.refresh) this.setTokens(null);
+      return null;
     }
     let response: Response;
     try {
@@ -278,6 +308,10 @@ export class Api {
   async logout(): Promise<void> {
     const tokens = this.store.load();
     this.setTokens(null);
+    if (tokens && this.external) {
+      await this.external.logout(tokens.refresh);
+      return;
+    }
     if (tokens) {
       try {
         await this.post("/api/auth/logout", { refresh_token: tokens.refresh }, { anonymous: true });

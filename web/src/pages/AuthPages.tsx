@@ -8,7 +8,7 @@ import type { User, Workspace } from "../api/types";
 import { VERIFIED_KEY, useAuth } from "../auth";
 import { Button, ErrorText, Field, Notice, Spinner, messageOf } from "../components/ui";
 
-function AuthCard({ title, children, footer }: { title: string; children: ReactNode; footer?: ReactNode }) {
+export function AuthCard({ title, children, footer }: { title: string; children: ReactNode; footer?: ReactNode }) {
   return (
     <main className="auth-page">
       <div className="auth-card">
@@ -24,7 +24,7 @@ function AuthCard({ title, children, footer }: { title: string; children: ReactN
 }
 
 /** Where to go after signing in: the `next` the user was sent from, if it is ours. */
-function nextPath(params: URLSearchParams): string {
+export function nextPath(params: URLSearchParams): string {
   const next = params.get("next") ?? "/";
   return next.startsWith("/") && !next.startsWith("//") ? next : "/";
 }
