@@ -34,7 +34,7 @@ async def test_a_pool_user_signs_in_edits_live_refreshes_and_signs_out(
     app = create_app(settings, mailer=outbox)
     async with (
         app.router.lifespan_context(app),
-        InProcessServer(app, settings.collab_max_message_bytes) as live,
+        InProcessServer(app) as live,
         httpx.AsyncClient(base_url=live.base, timeout=10) as client,
     ):
         providers = (await client.get("/api/auth/providers")).json()
