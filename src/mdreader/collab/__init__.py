@@ -36,7 +36,9 @@ async def build_collab(services: Services) -> AsyncIterator[CollabServer]:
         server_ref: list[CollabServer] = []
         bus: MemoryBus | RedisBus
         if services.redis is not None:
-            bus = RedisBus(services.redis, _channel_prefix(services.redis))
+            bus = RedisBus(
+                services.redis, _channel_prefix(services.redis), status=services.redis_status
+            )
         else:
             bus = MemoryBus()
         relay = BusRelay(server_ref, bus)
