@@ -91,6 +91,9 @@ class Authorization(Extension):
             raise Denied()
         return _Grant(document_id, caller.user.id, caller.session_id, role, read_only)
 
+    async def recheck(self, server: CollabServer) -> None:
+        await recheck(server)
+
 
 async def recheck(server: CollabServer) -> None:
     """Drop connections whose member left, whose document was trashed or whose session was

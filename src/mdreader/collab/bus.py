@@ -29,6 +29,10 @@ KINDS = ("update", "awareness", "query-awareness", "resync")
 
 
 class Bus(Protocol):
+    async def start(self, handler: Handler, on_resync: Resync) -> None:
+        """Begin delivering messages of other processes to ``handler``; ``on_resync`` runs
+        when the bus comes back after an outage. Stopped by the bus's exit."""
+
     async def publish(self, document: str, kind: str, data: bytes) -> None: ...
     async def subscribe(self, document: str) -> None: ...
     async def unsubscribe(self, document: str) -> None: ...
@@ -37,9 +41,8 @@ class Bus(Protocol):
 class MemoryBus:
     """One process: nobody else to tell."""
 
-    def __init__(self, handler: Handler | None = None, on_resync: Resync | None = None) -> None:
-        self.handler = handler
-        self.on_resync = on_resync
+    async def start(self, handler: Handler, on_resync: Resync) -> None:
+        return None
 
     async def publish(self, document: str, kind: str, data: bytes) -> None:
         return None
@@ -65,16 +68,14 @@ class RedisBus:
         self,
         redis: Redis,
         prefix: str,
-        handler: Handler | None = None,
-        on_resync: Resync | None = None,
         retry_delay: float = 0.5,
         status: RedisStatus | None = None,
     ) -> None:
         self.redis = redis
         self.status = status or RedisStatus()
         self.prefix = prefix
-        self.handler = handler
-        self.on_resync = on_resync
+        self._handler: Handler | None = None
+        self._on_resync: Resync | None = None
         self.retry_delay = retry_delay
         self.node = os.urandom(8)
         self.channels: set[str] = set()
@@ -157,9 +158,12 @@ class RedisBus:
                 await self._pubsub.unsubscribe(channel)
 
     async def __aenter__(self) -> RedisBus:
-        self._task = asyncio.create_task(self._run(), name="collab-redis-bus")
         self._publisher = asyncio.create_task(self._publish_loop(), name="collab-redis-pub")
         return self
+
+    async def start(self, handler: Handler, on_resync: Resync) -> None:
+        self._handler, self._on_resync = handler, on_resync
+        self._task = asyncio.create_task(self._run(), name="collab-redis-bus")
 
     async def __aexit__(self, *exc: object) -> None:
         # redis-py's get_message(timeout=) can swallow a cancellation; the flag ends the loop
@@ -189,8 +193,8 @@ class RedisBus:
                     await pubsub.subscribe(*self.channels)
                 self._pubsub = pubsub
                 self.status.answered()
-                if not first and self.on_resync is not None:
-                    await self.on_resync()
+                if not first and self._on_resync is not None:
+                    await self._on_resync()
                 first = False
                 while not self._closing:
                     message = await pubsub.get_message(timeout=1.0)
@@ -222,10 +226,10 @@ class RedisBus:
             return
         assert isinstance(channel, str)
         kind_index = data[8]
-        if kind_index >= len(KINDS) or self.handler is None:
+        if kind_index >= len(KINDS) or self._handler is None:
             return
         document = channel[len(self.prefix) :]
         try:
-            await self.handler(document, KINDS[kind_index], data[9:])
+            await self._handler(document, KINDS[kind_index], data[9:])
         except Exception:
             log.exception("handling a bus message for %s failed", document)
