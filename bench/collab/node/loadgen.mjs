@@ -115,5 +115,5 @@ const result = {
   raw: cfg.raw ? { delivery: delivery.filter(Number.isFinite), ack: ackLat.filter(Number.isFinite) } : undefined,
 };
 for (const c of clients) c.provider.destroy();
-process.stdout.write(JSON.stringify(result) + "\n");
-setTimeout(() => process.exit(0), 200);
+// Exit once the whole line is written: the raw latencies run past a pipe's buffer.
+process.stdout.write(JSON.stringify(result) + "\n", () => setTimeout(() => process.exit(0), 200));
