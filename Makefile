@@ -11,6 +11,11 @@ PORT   ?= 8000
 # PostgreSQL and Redis for the second test pass (the machine's services).
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
+# Each pass runs its tests in TEST_WORKERS pytest-xdist processes. In the PostgreSQL pass
+# worker K uses Redis database N+K of TEST_REDIS_URL's N (so N .. N+TEST_WORKERS-1); the
+# SQLite pass's Redis contract suites use database N too, under keys of their own.
+TEST_WORKERS      ?= 2
+PYTEST_PARALLEL   := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
 
 .PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients checkov lock lambda
 
@@ -107,18 +112,22 @@ lint: install
 	$(BIN)/mypy src/mdreader
 
 test-sqlite: install collab-clients checkov
-	MDREADER_TEST_DATABASE=sqlite $(BIN)/pytest -q
+	MDREADER_TEST_DATABASE=sqlite MDREADER_TEST_BACKEND_REDIS_URL=$(TEST_REDIS_URL) \
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 test-postgresql: install collab-clients checkov
 	MDREADER_TEST_DATABASE=postgresql MDREADER_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
-	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
+	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q $(PYTEST_PARALLEL)
 
-# The whole suite on SQLite (in-process cache), then on PostgreSQL with Redis.
-test: install web-built chromium
+# The whole suite on SQLite (in-process cache) and on PostgreSQL with Redis, side by side
+# (their databases and Redis databases are apart), beside the web app's unit tests. What
+# they need is installed first, also side by side; each job's output is printed whole when
+# it ends (--output-sync), and every job runs to its end (-k) so one failure hides no other.
+TEST_SETUP := install web-built chromium collab-clients checkov
+test:
+	$(MAKE) --no-print-directory -j4 --output-sync=target $(TEST_SETUP)
 	$(BIN)/ruff check src tests bench migrations
-	$(MAKE) --no-print-directory test-web
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgresql
+	$(MAKE) --no-print-directory -j3 -k --output-sync=target test-web test-sqlite test-postgresql
 
 bench: install web-built chromium
 	$(BIN)/python -m bench.api
