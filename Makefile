@@ -15,7 +15,9 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # worker K uses Redis database N+K of TEST_REDIS_URL's N (so N .. N+TEST_WORKERS-1); the
 # SQLite pass's Redis contract suites use database N too, under keys of their own.
 TEST_WORKERS      ?= 2
-PYTEST_PARALLEL   := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
+# A worker is handed tests in the suite's order, so it runs a module's tests one after the
+# other: a module-scoped fixture (the e2e web server) is built at most once per worker.
+PYTEST_PARALLEL   := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist load)
 
 .PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients checkov lock lambda
 
@@ -96,9 +98,10 @@ lock: install
 	  --python-platform x86_64-manylinux2014 --generate-hashes --no-header --quiet \
 	  -o requirements/runtime.lock
 
-# The Lambda package (build/mdreader-lambda.zip), sized.
+# The Lambda package (build/mdreader-lambda.zip), sized; the build fails at LAMBDA_MAX_MB unzipped.
+LAMBDA_MAX_MB ?= 100
 lambda: install
-	$(BIN)/python infrastructure/scripts/build_lambda.py
+	$(BIN)/python infrastructure/scripts/build_lambda.py --max-mb $(LAMBDA_MAX_MB)
 
 migrate: install-runtime
 	$(BIN)/mdreader migrate
