@@ -381,16 +381,7 @@ def moto(moto_server: Moto) -> Moto:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``database_independent`` gain nothing from a second pass: in the PostgreSQL
-    pass they are deselected (not skipped, so CI's no-skip rule holds).
-
-    Under pytest-xdist (``--dist loadgroup``, as `make test` runs), the tests of a module that
-    share a module-scoped fixture (a web server, a deployment into moto) form a group that
-    runs on one worker, so that fixture is built once, not once per worker."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info else ()
-        if any(d and d[-1].scope == "module" for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    pass they are deselected (not skipped, so CI's no-skip rule holds)."""
     if BACKEND != "postgresql":
         return
     keep = [i for i in items if not i.get_closest_marker("database_independent")]
