@@ -11,6 +11,13 @@ PORT   ?= 8000
 # PostgreSQL and Redis for the second test pass (the machine's services).
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
+# Each pass runs its tests in TEST_WORKERS pytest-xdist processes. In the PostgreSQL pass
+# worker K uses Redis database N+K of TEST_REDIS_URL's N (so N .. N+TEST_WORKERS-1); the
+# SQLite pass's Redis contract suites use database N too, under keys of their own.
+TEST_WORKERS      ?= 2
+# A worker is handed tests in the suite's order, so it runs a module's tests one after the
+# other: a module-scoped fixture (the e2e web server) is built at most once per worker.
+PYTEST_PARALLEL   := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist load)
 
 .PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients checkov lock lambda
 
@@ -25,10 +32,12 @@ $(RUNTIME_STAMP): pyproject.toml
 	  $(BIN)/python -m pip install --quiet -e . ; fi
 	rm -f $(VENV)/.runtime-* && touch $@
 
+# The development install goes through uv (a dev dependency itself, for `make lock`), which
+# installs the hundred-odd packages in parallel from its cache: several times quicker than pip.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' pip --upgrade-package pip
 	rm -f $(VENV)/.installed-* && touch $@
 
 # The web app is built when web/ exists; the server shows a notice without it. `web` always
@@ -50,7 +59,7 @@ endif
 web-deps:
 	@if [ -f web/package.json ]; then \
 	  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
-	    (cd web && npm ci --no-audit --no-fund); fi; \
+	    (cd web && npm ci --prefer-offline --no-audit --no-fund); fi; \
 	fi
 
 # The web app's end-to-end tests drive Debian's Chromium (no browser download): install it
@@ -73,16 +82,16 @@ COLLAB_NODE := tests/collab/node
 collab-clients:
 	@if [ ! -f $(COLLAB_NODE)/node_modules/.package-lock.json ] || \
 	   [ $(COLLAB_NODE)/package-lock.json -nt $(COLLAB_NODE)/node_modules/.package-lock.json ]; then \
-	  (cd $(COLLAB_NODE) && npm ci --no-audit --no-fund --loglevel=error); fi
+	  (cd $(COLLAB_NODE) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error); fi
 
 # checkov (the infrastructure tests run it) in a virtualenv of its own: its pins would
 # otherwise decide the app's dependencies.
 CHECKOV_VERSION ?= 3.3.30
 CHECKOV := $(VENV)/checkov/bin/checkov
 checkov: $(CHECKOV)
-$(CHECKOV):
+$(CHECKOV): | $(STAMP)
 	$(PYTHON) -m venv $(VENV)/checkov
-	$(VENV)/checkov/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	$(BIN)/uv pip install --quiet --python $(VENV)/checkov/bin/python 'checkov==$(CHECKOV_VERSION)'
 
 # The runtime dependencies, pinned with hashes for the image and the Lambda package
 # (Python 3.12 on Linux, like both). Run after changing [project.dependencies] or [aws].
@@ -91,9 +100,10 @@ lock: install
 	  --python-platform x86_64-manylinux2014 --generate-hashes --no-header --quiet \
 	  -o requirements/runtime.lock
 
-# The Lambda package (build/mdreader-lambda.zip), sized.
+# The Lambda package (build/mdreader-lambda.zip), sized; the build fails at LAMBDA_MAX_MB unzipped.
+LAMBDA_MAX_MB ?= 100
 lambda: install
-	$(BIN)/python infrastructure/scripts/build_lambda.py
+	$(BIN)/python infrastructure/scripts/build_lambda.py --max-mb $(LAMBDA_MAX_MB)
 
 migrate: install-runtime
 	$(BIN)/mdreader migrate
@@ -107,18 +117,22 @@ lint: install
 	$(BIN)/mypy src/mdreader
 
 test-sqlite: install collab-clients checkov
-	MDREADER_TEST_DATABASE=sqlite $(BIN)/pytest -q
+	MDREADER_TEST_DATABASE=sqlite MDREADER_TEST_BACKEND_REDIS_URL=$(TEST_REDIS_URL) \
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 test-postgresql: install collab-clients checkov
 	MDREADER_TEST_DATABASE=postgresql MDREADER_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
-	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
+	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q $(PYTEST_PARALLEL)
 
-# The whole suite on SQLite (in-process cache), then on PostgreSQL with Redis.
-test: install web-built chromium
+# The whole suite on SQLite (in-process cache) and on PostgreSQL with Redis, side by side
+# (their databases and Redis databases are apart), beside the web app's unit tests. What
+# they need is installed first, also side by side; each job's output is printed whole when
+# it ends (--output-sync), and every job runs to its end (-k) so one failure hides no other.
+TEST_SETUP := install web-built chromium collab-clients checkov
+test:
+	$(MAKE) --no-print-directory -j4 --output-sync=target $(TEST_SETUP)
 	$(BIN)/ruff check src tests bench migrations
-	$(MAKE) --no-print-directory test-web
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgresql
+	$(MAKE) --no-print-directory -j3 -k --output-sync=target test-web test-sqlite test-postgresql
 
 bench: install web-built chromium
 	$(BIN)/python -m bench.api

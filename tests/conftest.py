@@ -6,6 +6,11 @@ The backend is chosen by the environment so that `make test` runs the whole suit
   MDREADER_TEST_POSTGRES_URL  (default postgresql+asyncpg://postgres@127.0.0.1:5432/test)
   MDREADER_TEST_REDIS_URL     (set: cache and rate limits go to Redis)
   MDREADER_TEST_REQUIRE_SERVICES=1  (CI: a missing PostgreSQL or Redis fails instead of skipping)
+
+Under pytest-xdist (``-n N``) every worker is a process of its own: its own template database
+(named after its pid), its own moto server, and its own Redis database: worker ``gwK`` uses
+database ``D + K`` of ``MDREADER_TEST_REDIS_URL``'s ``D``, so one worker's tests never see
+another's cache entries, rate-limit counters or collaboration channels.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -40,7 +46,27 @@ BACKEND = os.environ.get("MDREADER_TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get(
     "MDREADER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("MDREADER_TEST_REDIS_URL")
+
+
+def worker_redis_url(url: str | None, worker: str | None) -> str | None:
+    """The Redis database of this pytest-xdist worker (``gw0``, ``gw1``...): the URL's
+    database number plus the worker's index; the URL itself outside xdist."""
+    if not url or not worker or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    db = base + int(worker[2:])
+    if db > 15:
+        raise pytest.UsageError(
+            f"{worker} would use Redis database {db}: lower MDREADER_TEST_REDIS_URL's database "
+            f"({base}) or the number of workers"
+        )
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+REDIS_URL = worker_redis_url(
+    os.environ.get("MDREADER_TEST_REDIS_URL"), os.environ.get("PYTEST_XDIST_WORKER")
+)
 REQUIRE = os.environ.get("MDREADER_TEST_REQUIRE_SERVICES") == "1"
 PASSWORD = "Correct-horse-1"
 
@@ -93,12 +119,21 @@ async def _truncate(url: str) -> None:
         await engine.dispose()
 
 
+# What the app keeps in Redis (cache, rate limits); the backend contract suites write under
+# "mdreader-test:" prefixes of their own and may share the database.
+APP_REDIS_KEYS = "mdreader:*"
+
+
 async def _flush_redis() -> None:
+    """Forget what earlier tests left in Redis: the app's keys only, not a FLUSHDB, so a
+    contract suite running beside this process in the same database keeps its keys."""
     from redis.asyncio import Redis
 
     redis = Redis.from_url(REDIS_URL)  # type: ignore[arg-type]
     try:
-        await redis.flushdb()
+        keys = [key async for key in redis.scan_iter(match=APP_REDIS_KEYS, count=1000)]
+        if keys:
+            await redis.delete(*keys)
     finally:
         await redis.aclose()
 

@@ -7,10 +7,14 @@
 What goes in: the pinned runtime dependencies of requirements/runtime.lock (hashes checked,
 wheels for the Lambda runtime's Linux, never this machine's), then MDReader itself. What stays
 out: development and test tools (the lock has none), the server-only parts a Lambda never
-imports (uvicorn and its event loop, file watcher and WebSocket libraries; rich, used by the
-CLI's progress bars), and, unless --with-boto3, boto3/botocore and their dependencies, which
-the Lambda Python runtime provides. Bytecode is compiled for the target Python when that
-interpreter is on PATH (python3.12), so a cold start does not compile.
+imports (uvicorn and its event loop, HTTP parser, YAML config reader, file watcher and
+WebSocket libraries; click and rich, the CLI's), and, unless --with-boto3, boto3/botocore and
+their dependencies, which the Lambda Python runtime provides. Of what goes in, the built web
+app (mdreader/web: CloudFront serves it from S3; the Lambda answers /api/* only) and the
+sources of compiled extensions (.pyx, .pxd, .c, .h, .pyi) are dropped, and the extensions'
+debug information is stripped (``strip --strip-debug``, when binutils' strip is here): symbols
+and code stay, the package loses a third of its size. Bytecode is compiled for the target
+Python when that interpreter is on PATH (python3.12), so a cold start does not compile.
 
 The zip is reproducible: entries sorted, fixed timestamps and permissions. The report gives
 the unzipped size (Lambda's limit is 250 MB), the zip size and the largest packages; the
@@ -32,7 +36,14 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements" / "runtime.lock"
 
 # Imported only by `mdreader serve` and the CLI, never on Lambda.
-SERVER_ONLY = {"uvicorn", "uvloop", "httptools", "watchfiles", "websockets", "rich", "pygments"}
+SERVER_ONLY = {
+    "uvicorn", "uvloop", "httptools", "h11", "watchfiles", "websockets", "pyyaml",
+    "click", "rich", "pygments",
+}
+# Files of the packages that nothing imports at run time: compiled extensions' sources and
+# type stubs. And the web app, which CloudFront serves from S3.
+UNUSED_SUFFIXES = {".pyx", ".pxd", ".pxi", ".c", ".cpp", ".h", ".pyi"}
+UNUSED_DIRS = ["mdreader/web"]
 # Provided by the Lambda Python runtime.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
 # The Lambda Python 3.12 runtime is Amazon Linux 2023 (glibc 2.34): any manylinux wheel up
@@ -100,6 +111,27 @@ def write_zip(folder: Path, target: Path) -> None:
             zf.writestr(info, path.read_bytes())
 
 
+def prune(folder: Path) -> tuple[int, int]:
+    """Drop what nothing imports on Lambda and strip the extensions' debug information:
+    (bytes dropped, bytes stripped)."""
+    before = folder_size(folder)
+    for name in UNUSED_DIRS:
+        shutil.rmtree(folder / name, ignore_errors=True)
+    for path in list(folder.rglob("*")):
+        if path.is_file() and path.suffix in UNUSED_SUFFIXES:
+            path.unlink()
+    dropped = before - folder_size(folder)
+    strip = shutil.which("strip")
+    stripped = 0
+    if strip:
+        for path in sorted(folder.rglob("*.so")):
+            size = path.stat().st_size
+            # A strip that cannot read the file (another architecture's) leaves it as it was.
+            if subprocess.run([strip, "--strip-debug", str(path)], capture_output=True).returncode == 0:
+                stripped += size - path.stat().st_size
+    return dropped, stripped
+
+
 def largest(folder: Path, count: int = 8) -> list[tuple[str, int]]:
     sizes = {p.name: folder_size(p) if p.is_dir() else p.stat().st_size for p in folder.iterdir()}
     return sorted(sizes.items(), key=lambda kv: -kv[1])[:count]
@@ -143,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             zf.extractall(args.out)
     for cache in list(args.out.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)
+    dropped, stripped = prune(args.out)
     target_python = args.target_python or shutil.which(f"python{args.python_version}")
     if target_python and subprocess.run([target_python, "-c", "pass"], capture_output=True).returncode:
         target_python = None  # a shim of a version manager with no such interpreter active
@@ -158,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  unzipped: {unzipped / mb:.1f} MB (Lambda's limit 250 MB; this build's ceiling {args.max_mb:.0f} MB)")
     print(f"  zip:      {args.zip.stat().st_size / mb:.1f} MB  {args.zip}")
     print(f"  left out: {' '.join(left_out)}")
+    print(
+        f"  dropped:  {dropped / mb:.1f} MB ({' '.join(UNUSED_DIRS)}, extension sources, stubs); "
+        f"debug information stripped: {stripped / mb:.1f} MB"
+    )
     for name, size in largest(args.out):
         print(f"  {size / mb:7.1f} MB  {name}")
     if unzipped >= args.max_mb * mb:

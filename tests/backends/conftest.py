@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -10,9 +11,13 @@ from redis.asyncio import Redis
 
 from tests.conftest import REDIS_URL, _unavailable
 
-# The contract suites need Redis in both passes of `make test`; keys are prefixed per test,
-# so sharing a database with other runs is harmless.
-BACKEND_REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/14"
+# The contract suites need Redis in both passes of `make test`; keys are prefixed per test
+# ("mdreader-test:", which the app fixtures' clean-up between tests leaves alone), so sharing
+# a database with other runs is harmless. In the SQLite pass (no MDREADER_TEST_REDIS_URL)
+# they use MDREADER_TEST_BACKEND_REDIS_URL.
+BACKEND_REDIS_URL = (
+    REDIS_URL or os.environ.get("MDREADER_TEST_BACKEND_REDIS_URL") or "redis://127.0.0.1:6379/14"
+)
 
 
 @pytest.fixture

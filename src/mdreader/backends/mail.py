@@ -15,8 +15,6 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any, Protocol
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
 from mdreader.settings import Settings
 
 log = logging.getLogger("mdreader.mail")
@@ -222,20 +220,31 @@ class Templates:
     }
 
     def __init__(self) -> None:
-        self._text = Environment(
-            loader=PackageLoader("mdreader", "templates/email"),
-            autoescape=False,  # noqa: S701 - plain-text bodies
-            undefined=StrictUndefined,
-            keep_trailing_newline=True,
-        )
-        self._html = Environment(
-            loader=PackageLoader("mdreader", "templates/email"),
-            autoescape=select_autoescape(["html"]),
-            undefined=StrictUndefined,
-        )
+        self._environments: tuple[Any, Any] | None = None
+
+    def _envs(self) -> tuple[Any, Any]:
+        """The plain-text and HTML Jinja environments, made (and Jinja imported) on the first
+        e-mail, not at start-up: a Lambda cold start sends none (bench/lambda_cold)."""
+        if self._environments is None:
+            from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+            text = Environment(
+                loader=PackageLoader("mdreader", "templates/email"),
+                autoescape=False,  # noqa: S701 - plain-text bodies
+                undefined=StrictUndefined,
+                keep_trailing_newline=True,
+            )
+            html = Environment(
+                loader=PackageLoader("mdreader", "templates/email"),
+                autoescape=select_autoescape(["html"]),
+                undefined=StrictUndefined,
+            )
+            self._environments = (text, html)
+        return self._environments
 
     def render(self, template: str, to: str, **context: Any) -> Message:
         subject = self.SUBJECTS[template].format(**context)
-        text = self._text.get_template(f"{template}.txt").render(subject=subject, **context)
-        html = self._html.get_template(f"{template}.html").render(subject=subject, **context)
+        text_env, html_env = self._envs()
+        text = text_env.get_template(f"{template}.txt").render(subject=subject, **context)
+        html = html_env.get_template(f"{template}.html").render(subject=subject, **context)
         return Message(to=to, subject=subject, text=text, html=html)
