@@ -12,7 +12,7 @@ PORT   ?= 8000
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients checkov lock lambda
+.PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients oidc-provider checkov lock lambda
 
 install: $(STAMP)
 
@@ -75,6 +75,13 @@ collab-clients:
 	   [ $(COLLAB_NODE)/package-lock.json -nt $(COLLAB_NODE)/node_modules/.package-lock.json ]; then \
 	  (cd $(COLLAB_NODE) && npm ci --no-audit --no-fund --loglevel=error); fi
 
+# The real OpenID Connect provider (oidc-provider) the single sign-on tests run.
+OIDC_NODE := tests/oidc/node
+oidc-provider:
+	@if [ ! -f $(OIDC_NODE)/node_modules/.package-lock.json ] || \
+	   [ $(OIDC_NODE)/package-lock.json -nt $(OIDC_NODE)/node_modules/.package-lock.json ]; then \
+	  (cd $(OIDC_NODE) && npm ci --no-audit --no-fund --loglevel=error); fi
+
 # checkov (the infrastructure tests run it) in a virtualenv of its own: its pins would
 # otherwise decide the app's dependencies.
 CHECKOV_VERSION ?= 3.3.30
@@ -106,10 +113,10 @@ lint: install
 	$(BIN)/ruff format --check src tests bench migrations || true
 	$(BIN)/mypy src/mdreader
 
-test-sqlite: install collab-clients checkov
+test-sqlite: install collab-clients oidc-provider checkov
 	MDREADER_TEST_DATABASE=sqlite $(BIN)/pytest -q
 
-test-postgresql: install collab-clients checkov
+test-postgresql: install collab-clients oidc-provider checkov
 	MDREADER_TEST_DATABASE=postgresql MDREADER_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
 	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
 

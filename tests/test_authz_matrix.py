@@ -14,12 +14,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi.routing import APIRoute
 
 from mdreader import policy
 from mdreader.api import openapi
 from mdreader.policy import Role
-from tests.conftest import Factory
+from tests.conftest import Factory, make_settings
 
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/workspaces/{workspace_id}"): {"name": "Renamed"},
@@ -32,6 +33,7 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/documents/{document_id}"): {"title": "Renamed", "content": "changed"},
     ("POST", "/api/workspaces"): {"name": "Mine"},
     ("POST", "/api/invitations/accept"): {"token": "not-a-real-token"},
+    ("POST", "/api/auth/oidc/exchange"): {"code": "not-a-real-code"},
 }
 # Multipart routes: the form files sent instead of a JSON body.
 SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
@@ -39,6 +41,24 @@ SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
         "file": ("note.txt", b"hello", "text/plain")
     },
 }
+
+
+@pytest.fixture
+async def settings(tmp_path, database_url):
+    # A single sign-on provider, so that its routes answer as they do when configured (it
+    # is not reachable: the routes send the browser back to the sign-in page with a sentence).
+    return make_settings(
+        tmp_path,
+        database_url,
+        oidc_providers=[
+            {
+                "name": "matrix",
+                "issuer": "http://127.0.0.1:9",
+                "client_id": "c",
+                "client_secret": "s",
+            }
+        ],
+    )
 
 
 def api_routes(app: Any) -> Iterator[APIRoute]:
@@ -115,6 +135,7 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         "user_id": users["viewer"].id,
         "invitation_id": invitation_id,
         "session_id": "00000000-0000-4000-8000-000000000000",
+        "provider": "matrix",
     }
 
 

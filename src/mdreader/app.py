@@ -22,6 +22,7 @@ from mdreader.api import (
     openapi,
     search,
     shares,
+    sso,
     transfer,
     versions,
     workspaces,
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     )
     app.state.settings = settings
     install_error_handlers(app)
-    modules = (auth, workspaces, documents, versions, search, shares, transfer, files, health)
+    modules = (auth, sso, workspaces, documents, versions, search, shares, transfer, files, health)
     for module in modules:
         app.include_router(module.router)
     # Collaboration: authorization happens per document inside the protocol (policy.py).

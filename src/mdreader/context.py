@@ -21,6 +21,7 @@ from mdreader.render import Renderer
 from mdreader.settings import Settings
 
 if TYPE_CHECKING:
+    from mdreader.auth.oidc import OidcProviders
     from mdreader.collab import CollabServer
     from mdreader.services.compaction import Compactor
     from mdreader.services.documents import EditQueue
@@ -54,6 +55,7 @@ class Services:
     mail: MailQueue | None = None  # sends, and retries what the mail server did not take
     # Markdown rendered off the event loop, once per text (share pages, /html).
     renderer: Renderer = field(default_factory=Renderer)
+    oidc: OidcProviders | None = None  # single sign-on providers, when configured
 
 
 def database_credentials(settings: Settings) -> DatabaseCredentials | None:
@@ -116,6 +118,10 @@ async def build_services(
             MailQueue(services.mailer, settings.email_retry_delay)
         )
         services.attachments = StoredAttachments(services)
+        if settings.oidc_providers:
+            from mdreader.auth.oidc import OidcProviders
+
+            services.oidc = OidcProviders(settings.oidc_providers)
         services.edits = EditQueue(services)
 
         # Entered before the compactor so that it exits after it: the compactor's last

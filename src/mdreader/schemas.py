@@ -82,9 +82,25 @@ class CognitoPublic(BaseModel):
     scopes: list[str]
 
 
+class OidcProviderPublic(BaseModel):
+    """A single sign-on button: the browser goes to ``login_url`` (add ``?next=/path``)."""
+
+    name: str
+    label: str
+    login_url: str
+    logout_url: str
+
+
 class AuthProvidersPublic(BaseModel):
     provider: Literal["local", "cognito"]
     cognito: CognitoPublic | None = None
+    # MDReader's own e-mail and password form (off with MDREADER_PASSWORD_LOGIN=false).
+    password: bool = True
+    oidc: list[OidcProviderPublic] = []
+
+
+class LoginCodeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=200)
 
 
 class UserPublic(BaseModel):

@@ -28,6 +28,7 @@ from mdreader.schemas import (
     CognitoPublic,
     EmailIn,
     LoginIn,
+    OidcProviderPublic,
     PasswordChangeIn,
     RefreshIn,
     RegisterIn,
@@ -44,6 +45,19 @@ from mdreader.services.workspaces import accept_pending_invitations
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 Public = [Depends(public)]
+
+
+async def password_login(services: ServicesDep) -> None:
+    """Refuses MDReader's own password routes on an instance that signs in elsewhere only."""
+    if not services.settings.password_login:
+        raise AppError(
+            403,
+            "Signing in with a password is turned off here; use single sign-on.",
+            "password_login_disabled",
+        )
+
+
+PasswordRoute = [Depends(public), Depends(password_login)]
 
 
 def user_public(user: User | Principal) -> UserPublic:
@@ -71,10 +85,23 @@ async def providers(services: ServicesDep) -> AuthProvidersPublic:
     """How the web app signs people in: MDReader's own form, or Cognito's hosted UI
     (authorization code with PKCE; MFA and the social providers are the pool's)."""
     settings = services.settings
+    base = settings.public_url.rstrip("/")
+    oidc = [
+        OidcProviderPublic(
+            name=p.name,
+            label=p.display_name,
+            login_url=f"{base}/api/auth/oidc/{p.name}/login",
+            logout_url=f"{base}/api/auth/oidc/{p.name}/logout",
+        )
+        for p in settings.oidc_providers
+    ]
+    password = settings.password_login
     if settings.auth_provider != "cognito" or not settings.cognito_domain:
-        return AuthProvidersPublic(provider="local")
+        return AuthProvidersPublic(provider="local", password=password, oidc=oidc)
     return AuthProvidersPublic(
         provider="cognito",
+        password=password,
+        oidc=oidc,
         cognito=CognitoPublic(
             domain=settings.cognito_domain.rstrip("/"),
             client_id=settings.cognito_client_id or "",
@@ -85,13 +112,13 @@ async def providers(services: ServicesDep) -> AuthProvidersPublic:
     )
 
 
-@router.post("/register", status_code=201, dependencies=Public, responses=errors(409))
+@router.post("/register", status_code=201, dependencies=PasswordRoute, responses=errors(409))
 async def register(body: RegisterIn, services: ServicesDep, session: SessionDep) -> UserPublic:
     user = await svc.register(services, session, body.email, body.password, body.name)
     return user_public(user)
 
 
-@router.post("/login", dependencies=Public, responses=errors(401))
+@router.post("/login", dependencies=PasswordRoute, responses=errors(401))
 async def login(
     body: LoginIn, request: Request, services: ServicesDep, session: SessionDep, ip: ClientIP
 ) -> TokenPair:
@@ -167,7 +194,7 @@ async def resend_verification(
     return {"detail": "A new verification e-mail is on its way."}
 
 
-@router.post("/password-reset", status_code=202, dependencies=Public)
+@router.post("/password-reset", status_code=202, dependencies=PasswordRoute)
 async def password_reset(
     body: EmailIn, services: ServicesDep, session: SessionDep
 ) -> dict[str, str]:
@@ -175,7 +202,9 @@ async def password_reset(
     return {"detail": "If an account uses this address, a reset link is on its way."}
 
 
-@router.post("/password-reset/confirm", status_code=204, dependencies=Public, responses=errors(400))
+@router.post(
+    "/password-reset/confirm", status_code=204, dependencies=PasswordRoute, responses=errors(400)
+)
 async def password_reset_confirm(
     body: ResetConfirmIn, services: ServicesDep, session: SessionDep, ip: ClientIP
 ) -> Response:
