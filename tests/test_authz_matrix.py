@@ -34,6 +34,7 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/workspaces"): {"name": "Mine"},
     ("POST", "/api/invitations/accept"): {"token": "not-a-real-token"},
     ("POST", "/api/auth/oidc/exchange"): {"code": "not-a-real-code"},
+    ("POST", "/api/auth/tokens"): {"name": "matrix", "scope": "read"},
 }
 # Multipart routes: the form files sent instead of a JSON body.
 SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
@@ -136,6 +137,7 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         "invitation_id": invitation_id,
         "session_id": "00000000-0000-4000-8000-000000000000",
         "provider": "matrix",
+        "token_id": "00000000-0000-4000-8000-000000000001",
     }
 
 
@@ -153,6 +155,7 @@ def _expected(guard: Any, caller: str, target_is_self: bool) -> str:
     return "allowed" if policy.can(role, action, subject, is_self=target_is_self) else "403"
 
 
+@pytest.mark.timeout(600)
 async def test_authorization_matrix(app, client, factory: Factory):
     users = {
         name: await factory.user(name)
@@ -191,7 +194,10 @@ async def test_authorization_matrix(app, client, factory: Factory):
                     if expected == "allowed"
                     else status == int(expected)
                 )
-                if route.path == "/api/auth/sessions/{session_id}" and expected == "allowed":
+                if (
+                    route.path in ("/api/auth/sessions/{session_id}", "/api/auth/tokens/{token_id}")
+                    and expected == "allowed"
+                ):
                     ok = status == 404  # someone else's (here: no) session is never visible
                 if not ok:
                     failures.append(

@@ -23,6 +23,7 @@ from mdreader.api import (
     search,
     shares,
     sso,
+    tokens,
     transfer,
     versions,
     workspaces,
@@ -93,7 +94,19 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     )
     app.state.settings = settings
     install_error_handlers(app)
-    modules = (auth, sso, workspaces, documents, versions, search, shares, transfer, files, health)
+    modules = (
+        auth,
+        sso,
+        tokens,
+        workspaces,
+        documents,
+        versions,
+        search,
+        shares,
+        transfer,
+        files,
+        health,
+    )
     for module in modules:
         app.include_router(module.router)
     # Collaboration: authorization happens per document inside the protocol (policy.py).

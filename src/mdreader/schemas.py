@@ -291,3 +291,27 @@ class SharePublic(BaseModel):
     created_at: datetime
     created_by: uuid.UUID | None
     expires_at: datetime | None
+
+
+class PersonalTokenIn(ShareIn):
+    """A new personal access token: a name to recognise it by, ``read`` or ``write``,
+    optionally one workspace, and an expiry (none: it works until revoked)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    scope: Literal["read", "write"] = "read"
+    workspace_id: uuid.UUID | None = None
+
+
+class PersonalTokenPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    scope: Literal["read", "write"]
+    workspace_id: uuid.UUID | None
+    hint: str  # the token's last four characters
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class PersonalTokenCreated(PersonalTokenPublic):
+    token: str  # shown this once; only its hash is kept

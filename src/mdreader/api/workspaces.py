@@ -64,7 +64,8 @@ async def list_workspaces(caller: CurrentCaller, session: ReadSessionDep) -> lis
         .where(Membership.user_id == caller.user.id)
         .order_by(Workspace.name, Workspace.id)
     )
-    return [workspace_public(w, Role[r.upper()]) for w, r in rows]
+    # A workspace-bound personal access token sees its workspace only.
+    return [workspace_public(w, Role[r.upper()]) for w, r in rows if not caller.bound_out(w.id)]
 
 
 @router.post("/workspaces", status_code=201)

@@ -15,12 +15,16 @@ from mdreader.collab.extensions import AuthContext, Denied, Extension
 from mdreader.db.models import AuthSession, Document, Membership
 from mdreader.db.types import utcnow
 from mdreader.policy import Action, Role, Subject
+from mdreader.services import tokens as personal_tokens
 
 if TYPE_CHECKING:
     from mdreader.collab.server import CollabServer
     from mdreader.context import Services
 
 _CHUNK = 500
+
+
+READ_TOKEN = "read_token"  # AuthContext.extra: opened with a read-only personal token
 
 
 def access(role: Role | None) -> tuple[bool, bool]:
@@ -48,17 +52,21 @@ class Authorization(Extension):
         async with self.services.db.primary_read_session() as session:
             row = (
                 await session.execute(
-                    select(Document.deleted_at, Membership.role)
+                    select(Document.deleted_at, Document.workspace_id, Membership.role)
                     .join(Membership, Membership.workspace_id == Document.workspace_id)
                     .where(Document.id == document_id, Membership.user_id == caller.user.id)
                 )
             ).first()
-        if row is None or row.deleted_at is not None:
+        if row is None or row.deleted_at is not None or caller.bound_out(row.workspace_id):
             raise Denied()
         role = Role[row.role.upper()]
         readable, read_only = access(role)
         if not readable:
             raise Denied()
+        # A read-only personal access token opens documents read-only, whatever the role.
+        if not policy.token_allows(caller.scope, Action.UPDATE):
+            read_only = True
+            ctx.extra[READ_TOKEN] = True
         ctx.document_id = document_id
         ctx.user_id = caller.user.id
         ctx.session_id = caller.session_id
@@ -102,6 +110,8 @@ async def recheck(server: CollabServer) -> None:
                 )
             )
             live_sessions.update(found.scalars())
+        # Personal access tokens stand in for sessions: revoked or expired ones are dropped.
+        live_sessions.update(await personal_tokens.live_ids(session, sessions))
     for conn in conns:
         if conn.closed:
             continue
@@ -110,6 +120,7 @@ async def recheck(server: CollabServer) -> None:
         if auth.session_id not in live_sessions:
             role = None
         readable, read_only = access(role)
+        read_only = read_only or bool(auth.extra.get(READ_TOKEN))
         if not readable:
             server.metrics_denied()
             if conn.acks:

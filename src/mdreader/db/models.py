@@ -101,6 +101,29 @@ class UserIdentity(Base):
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class PersonalToken(Base):
+    """A personal access token for scripts and tools: shown once, stored as its SHA-256
+    hash, scoped to reading or reading and writing, and optionally to one workspace."""
+
+    __tablename__ = "personal_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(16))  # "read" or "write"
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))  # the last characters, to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class UserToken(Base):
     """Single-use e-mailed tokens (verification, password reset), stored hashed."""
 

@@ -9,6 +9,7 @@ import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from
 import { applyTheme, loadTheme } from "../lib/theme";
 import type { ThemeChoice } from "../lib/theme";
 import { lastWorkspace } from "../workspace";
+import { TokensSection } from "./TokensSection";
 
 export function AccountPage() {
   const { user } = useAuth();
@@ -23,6 +24,7 @@ export function AccountPage() {
       <PasswordSection />
       <MfaSection user={user} />
       <SessionsSection />
+      <TokensSection />
     </div>
   );
 }
