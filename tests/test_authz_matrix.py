@@ -35,6 +35,12 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/invitations/accept"): {"token": "not-a-real-token"},
     ("POST", "/api/auth/oidc/exchange"): {"code": "not-a-real-code"},
     ("POST", "/api/auth/tokens"): {"name": "matrix", "scope": "read"},
+    # A local port nothing listens on (the setting below allows it): nothing leaves the machine.
+    ("POST", "/api/workspaces/{workspace_id}/webhooks"): {
+        "url": "http://127.0.0.1:9/hook",
+        "events": ["document.created"],
+    },
+    ("PATCH", "/api/workspaces/{workspace_id}/webhooks/{webhook_id}"): {"active": False},
 }
 # Multipart routes: the form files sent instead of a JSON body.
 SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
@@ -59,6 +65,8 @@ async def settings(tmp_path, database_url):
                 "client_secret": "s",
             }
         ],
+        # Webhooks of the matrix point at a local port nothing listens on.
+        webhook_allow_private=True,
     )
 
 
@@ -127,6 +135,13 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
     assert versions.status_code == 200 and versions.json(), versions.text
     share = await c.post(f"/api/documents/{doc['id']}/shares", json={}, headers=owner.headers)
     assert share.status_code == 201, share.text
+    hook = await c.post(
+        f"/api/workspaces/{ws['id']}/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["member.added"]},
+        headers=owner.headers,
+    )
+    assert hook.status_code == 201, hook.text
+    webhook_id = hook.json()["id"]
     return {
         "token": share.json()["token"],
         "workspace_id": ws["id"],
@@ -138,6 +153,7 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         "session_id": "00000000-0000-4000-8000-000000000000",
         "provider": "matrix",
         "token_id": "00000000-0000-4000-8000-000000000001",
+        "webhook_id": webhook_id,
     }
 
 

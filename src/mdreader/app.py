@@ -26,6 +26,7 @@ from mdreader.api import (
     tokens,
     transfer,
     versions,
+    webhooks,
     workspaces,
 )
 from mdreader.api.deps import scope_client_ip
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         shares,
         transfer,
         files,
+        webhooks,
         health,
     )
     for module in modules:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mdreader.services.documents import EditQueue
     from mdreader.services.transfer import Attachments
     from mdreader.services.versions import Versioner
+    from mdreader.services.webhooks import Dispatcher
 
 
 REDIS_CONNECTIONS = 100  # per process
@@ -56,6 +57,7 @@ class Services:
     # Markdown rendered off the event loop, once per text (share pages, /html).
     renderer: Renderer = field(default_factory=Renderer)
     oidc: OidcProviders | None = None  # single sign-on providers, when configured
+    webhooks: Dispatcher | None = None  # sends queued webhook deliveries
 
 
 def database_credentials(settings: Settings) -> DatabaseCredentials | None:
@@ -132,6 +134,9 @@ async def build_services(
         compactor = Compactor(services)
         services.compactor = compactor
         await stack.enter_async_context(compactor)
+        from mdreader.services.webhooks import dispatcher
+
+        services.webhooks = await stack.enter_async_context(dispatcher(services))
         from mdreader.collab import build_collab
 
         services.collab = await stack.enter_async_context(build_collab(services))

@@ -53,6 +53,7 @@ class Subject(StrEnum):
     TRASH = "trash"
     SEARCH = "search"
     TRANSFER = "transfer"  # import and export
+    WEBHOOK = "webhook"
 
 
 class Scope(StrEnum):
@@ -121,6 +122,13 @@ allow(Action.DELETE, Subject.FILE, Role.EDITOR)
 allow(Action.READ, Subject.SEARCH, Role.VIEWER)
 allow(Action.READ, Subject.TRANSFER, Role.VIEWER)  # export: anyone who may read everything
 allow(Action.CREATE, Subject.TRANSFER, Role.EDITOR)  # import
+
+
+# Webhooks send the workspace's events elsewhere: admins choose where.
+allow(Action.READ, Subject.WEBHOOK, Role.ADMIN)
+allow(Action.CREATE, Subject.WEBHOOK, Role.ADMIN)
+allow(Action.UPDATE, Subject.WEBHOOK, Role.ADMIN)
+allow(Action.DELETE, Subject.WEBHOOK, Role.ADMIN)
 
 
 def rule(subject: Subject, action: Action) -> Rule:

@@ -315,3 +315,52 @@ class PersonalTokenPublic(BaseModel):
 
 class PersonalTokenCreated(PersonalTokenPublic):
     token: str  # shown this once; only its hash is kept
+
+
+WebhookEvent = Literal[
+    "document.created",
+    "document.updated",
+    "document.trashed",
+    "document.restored",
+    "comment.created",
+    "member.added",
+    "member.removed",
+    "share.created",
+]
+
+
+class WebhookIn(Body):
+    url: str = Field(min_length=1, max_length=2000)
+    events: list[WebhookEvent] = Field(min_length=1, max_length=20)
+
+
+class WebhookPatchIn(Body):
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    events: list[WebhookEvent] | None = Field(default=None, min_length=1, max_length=20)
+    active: bool | None = None
+
+
+class WebhookPublic(BaseModel):
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    active: bool
+    failures: int
+    disabled_reason: str | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str  # signs the deliveries; shown this once
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: uuid.UUID
+    event: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None

@@ -137,6 +137,14 @@ class Settings(BaseSettings):
     body_timeout: float = Field(default=30.0, ge=0)
     max_connections_per_address: int = Field(default=256, ge=0)
 
+    # Webhooks (services/webhooks.py)
+    webhook_allow_private: bool = False  # targets in private, loopback, link-local ranges
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_retry_delay: float = Field(default=30.0, gt=0)  # then twice as long each time
+    webhook_disable_after: int = Field(default=20, ge=1)  # failed attempts in a row
+    webhook_poll_interval: float = Field(default=1.0, gt=0)
+
     # History, import and export
     version_quiet_period: float = Field(default=300.0, ge=0)
     import_max_files: int = Field(default=10_000, ge=1)

@@ -85,6 +85,8 @@ def web_server(
         "MDREADER_EMAIL_BACKEND": "console",
         # Many sign-ins from one address in a short time: the tests are not an attack.
         "MDREADER_LOGIN_MAX_FAILURES_PER_IP": "1000",
+        # webhooks.e2e.mjs runs its receiver on this machine.
+        "MDREADER_WEBHOOK_ALLOW_PRIVATE": "true",
     }
     env.pop("MDREADER_REDIS_URL", None)
     env.update(extra_env or {})

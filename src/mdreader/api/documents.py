@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Row, select
 
 from mdreader.api.deps import (
+    Caller,
     DocumentAccess,
     DocumentGuard,
     ReadSessionDep,
@@ -28,6 +29,7 @@ from mdreader.schemas import (
     TrashItem,
 )
 from mdreader.services import documents as svc
+from mdreader.services import webhooks
 
 router = APIRouter(prefix="/api", tags=["documents"])
 # Rendered Markdown is already sanitized; the policy is a second wall should it ever fail.
@@ -52,6 +54,18 @@ def document_public(
         deleted_at=document.deleted_at,
         role=role.label,  # type: ignore[arg-type]
     )
+
+
+def _event(document: Any, caller: Caller) -> dict[str, Any]:
+    """What a webhook is told about a document event (never the text)."""
+    return {
+        "document": {
+            "id": str(document.id),
+            "title": document.title,
+            "parent_id": str(document.parent_id) if document.parent_id else None,
+        },
+        "actor": {"id": str(caller.user.id), "name": caller.user.name},
+    }
 
 
 @router.get("/workspaces/{workspace_id}/documents")
@@ -83,6 +97,9 @@ async def create_document(
         body.title,
         body.content or "",
         body.parent_id,
+    )
+    await webhooks.emit(
+        services, session, access.workspace.id, "document.created", _event(document, access.caller)
     )
     return document_public(document, document.content, access.role)
 
@@ -162,16 +179,31 @@ async def apply_patch(
     )
     assert services.edits is not None
     document, title, content = await services.edits.submit(edit)
+    await webhooks.emit_now(
+        services,
+        document.workspace_id,
+        "document.updated",
+        {**_event(document, access.caller), "title": title, "fields": sorted(fields)},
+    )
     return document_public(document, content, access.role, title)
 
 
 @router.delete("/documents/{document_id}", status_code=204)
 async def delete_document(
-    access: DocumentGuard(Subject.DOCUMENT, Action.DELETE), session: SessionDep
+    access: DocumentGuard(Subject.DOCUMENT, Action.DELETE),
+    services: ServicesDep,
+    session: SessionDep,
 ) -> Response:
     document = await session.get(Document, access.document.id)
     assert document is not None
     await svc.trash(session, document)
+    await webhooks.emit(
+        services,
+        session,
+        document.workspace_id,
+        "document.trashed",
+        _event(document, access.caller),
+    )
     return Response(status_code=204)
 
 
@@ -197,5 +229,12 @@ async def restore_document(
     assert document is not None
     await svc.restore(services, session, document)
     await session.flush()
+    await webhooks.emit(
+        services,
+        session,
+        document.workspace_id,
+        "document.restored",
+        _event(document, access.caller),
+    )
     title, content = await svc.live_texts(session, document.id)
     return document_public(document, content, access.role, title)

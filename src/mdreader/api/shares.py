@@ -27,6 +27,7 @@ from mdreader.render import page
 from mdreader.schemas import ShareIn, SharePublic
 from mdreader.services import documents as docs
 from mdreader.services import shares as svc
+from mdreader.services import webhooks
 
 router = APIRouter(tags=["shares"])
 
@@ -65,6 +66,18 @@ async def create_share(
     """A public read-only link to the document, optionally expiring at ``expires_at``."""
     expires_at = body.expires_at if body else None
     share = await svc.create(session, access.document.id, access.caller.user.id, expires_at)
+    document = access.document
+    await webhooks.emit(
+        services,
+        session,
+        document.workspace_id,
+        "share.created",
+        {
+            "document": {"id": str(document.id), "title": document.title},
+            "share": {"expires_at": expires_at.isoformat() if expires_at else None},
+            "actor": {"id": str(access.caller.user.id), "name": access.caller.user.name},
+        },
+    )
     return share_public(share, services.settings.public_url)
 
 

@@ -31,6 +31,7 @@ from mdreader.schemas import (
     WorkspacePublic,
 )
 from mdreader.services import files as files_svc
+from mdreader.services import webhooks
 from mdreader.services import workspaces as svc
 
 router = APIRouter(prefix="/api", tags=["workspaces"])
@@ -162,6 +163,16 @@ async def add_member(
         )
     user = await session.get(User, result.user_id)
     assert user is not None
+    await webhooks.emit(
+        services,
+        session,
+        access.workspace.id,
+        "member.added",
+        {
+            "member": {"id": str(user.id), "name": user.name, "role": result.role},
+            "actor": {"id": str(access.caller.user.id), "name": access.caller.user.name},
+        },
+    )
     return member_public(user, result)
 
 
@@ -184,10 +195,23 @@ async def update_member(
     "/workspaces/{workspace_id}/members/{user_id}", status_code=204, responses=errors(409)
 )
 async def remove_member(
-    user_id: uuid.UUID, access: WorkspaceGuard(Subject.MEMBER, Action.DELETE), session: SessionDep
+    user_id: uuid.UUID,
+    access: WorkspaceGuard(Subject.MEMBER, Action.DELETE),
+    services: ServicesDep,
+    session: SessionDep,
 ) -> Response:
     await svc.remove_member(
         session, access.workspace.id, access.caller.user.id, access.role, user_id
+    )
+    await webhooks.emit(
+        services,
+        session,
+        access.workspace.id,
+        "member.removed",
+        {
+            "member": {"id": str(user_id)},
+            "actor": {"id": str(access.caller.user.id), "name": access.caller.user.name},
+        },
     )
     return Response(status_code=204)
 

@@ -5,6 +5,7 @@ import type { Workspace } from "../api/types";
 import { useAuth } from "../auth";
 import { Button, ErrorText, Field, Notice, messageOf } from "../components/ui";
 import { can, useWorkspace } from "../workspace";
+import { WebhooksSection } from "./WebhooksSection";
 
 export function WorkspaceSettingsPage() {
   const { api } = useAuth();
@@ -104,6 +105,7 @@ export function WorkspaceSettingsPage() {
           ) : null}
         </div>
       </section>
+      {can(workspace, "webhook", "read") ? <WebhooksSection workspaceId={workspace.id} /> : null}
       {can(workspace, "workspace", "delete") ? (
         <section className="panel danger-zone">
           <h2>Delete the workspace</h2>
