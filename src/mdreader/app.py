@@ -15,11 +15,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mdreader import __version__
 from mdreader.api import (
+    audit,
     auth,
     documents,
     files,
     health,
     openapi,
+    pdf,
     search,
     shares,
     sso,
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     install_error_handlers(app)
     modules = (
         auth,
+        audit,
         sso,
         tokens,
         workspaces,
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         transfer,
         files,
         webhooks,
+        pdf,
         health,
     )
     for module in modules:

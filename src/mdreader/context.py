@@ -137,6 +137,9 @@ async def build_services(
         from mdreader.services.webhooks import dispatcher
 
         services.webhooks = await stack.enter_async_context(dispatcher(services))
+        from mdreader.services.audit import pruner
+
+        await stack.enter_async_context(pruner(services))
         from mdreader.collab import build_collab
 
         services.collab = await stack.enter_async_context(build_collab(services))

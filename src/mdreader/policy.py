@@ -54,6 +54,7 @@ class Subject(StrEnum):
     SEARCH = "search"
     TRANSFER = "transfer"  # import and export
     WEBHOOK = "webhook"
+    AUDIT = "audit"
 
 
 class Scope(StrEnum):
@@ -129,6 +130,9 @@ allow(Action.READ, Subject.WEBHOOK, Role.ADMIN)
 allow(Action.CREATE, Subject.WEBHOOK, Role.ADMIN)
 allow(Action.UPDATE, Subject.WEBHOOK, Role.ADMIN)
 allow(Action.DELETE, Subject.WEBHOOK, Role.ADMIN)
+
+
+allow(Action.READ, Subject.AUDIT, Role.ADMIN)  # the workspace's audit log
 
 
 def rule(subject: Subject, action: Action) -> Rule:

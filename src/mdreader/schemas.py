@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -364,3 +364,17 @@ class WebhookDeliveryPublic(BaseModel):
     created_at: datetime
     next_attempt_at: datetime | None
     delivered_at: datetime | None
+
+
+class AuditEventPublic(BaseModel):
+    id: uuid.UUID
+    at: datetime
+    action: str
+    actor_id: uuid.UUID | None
+    actor_email: str | None
+    subject_user_id: uuid.UUID | None
+    workspace_id: uuid.UUID | None
+    target: str | None
+    detail: dict[str, Any]
+    ip: str
+    user_agent: str

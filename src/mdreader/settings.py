@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     webhook_disable_after: int = Field(default=20, ge=1)  # failed attempts in a row
     webhook_poll_interval: float = Field(default=1.0, gt=0)
 
+    # Audit log (services/audit.py): days an entry is kept; 0 keeps them for ever.
+    audit_retention_days: int = Field(default=365, ge=0)
+
+    # PDF export (services/pdf.py): the Chromium that prints; found on the PATH when unset.
+    pdf_chromium: str | None = None
+
     # History, import and export
     version_quiet_period: float = Field(default=300.0, ge=0)
     import_max_files: int = Field(default=10_000, ge=1)

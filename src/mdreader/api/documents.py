@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Row, select
 
+from mdreader.api.audit import origin
 from mdreader.api.deps import (
     Caller,
     DocumentAccess,
@@ -28,8 +29,8 @@ from mdreader.schemas import (
     DocumentPublic,
     TrashItem,
 )
+from mdreader.services import audit, webhooks
 from mdreader.services import documents as svc
-from mdreader.services import webhooks
 
 router = APIRouter(prefix="/api", tags=["documents"])
 # Rendered Markdown is already sanitized; the policy is a second wall should it ever fail.
@@ -191,12 +192,21 @@ async def apply_patch(
 @router.delete("/documents/{document_id}", status_code=204)
 async def delete_document(
     access: DocumentGuard(Subject.DOCUMENT, Action.DELETE),
+    request: Request,
     services: ServicesDep,
     session: SessionDep,
 ) -> Response:
     document = await session.get(Document, access.document.id)
     assert document is not None
     await svc.trash(session, document)
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "document.trashed",
+        workspace_id=document.workspace_id,
+        target=f"document:{document.id}",
+        detail={"title": document.title},
+    )
     await webhooks.emit(
         services,
         session,
@@ -210,11 +220,21 @@ async def delete_document(
 @router.delete("/documents/{document_id}/permanent", status_code=204)
 async def delete_document_forever(
     access: DocumentGuard(Subject.TRASH, Action.DELETE, include_deleted=True),
+    request: Request,
+    services: ServicesDep,
     session: SessionDep,
 ) -> Response:
     """Delete a document in the trash for good (admins), with what was trashed with it."""
     document = await session.get(Document, access.document.id)
     assert document is not None
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "document.deleted",
+        workspace_id=document.workspace_id,
+        target=f"document:{document.id}",
+        detail={"title": document.title},
+    )
     await svc.delete_forever(session, document)
     return Response(status_code=204)
 

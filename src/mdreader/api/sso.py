@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
+from mdreader.api.audit import origin
 from mdreader.api.deps import ClientIP, ServicesDep, public
 from mdreader.api.openapi import errors
 from mdreader.auth import oidc
@@ -22,7 +23,7 @@ from mdreader.auth.oidc import OidcProviders, SsoError
 from mdreader.context import Services
 from mdreader.errors import AppError
 from mdreader.schemas import LoginCodeIn, TokenPair
-from mdreader.services import sso
+from mdreader.services import audit, sso
 
 router = APIRouter(prefix="/api/auth/oidc", tags=["auth"])
 Public = [Depends(public)]
@@ -88,10 +89,23 @@ async def sso_callback(
                 "sso_state",
             )
         claims = await providers.finish(pending, params, callback_url(services, provider))
-        pair = await sso.sign_in(services, claims, ip, request.headers.get("user-agent", ""))
+        pair, user = await sso.sign_in(services, claims, ip, request.headers.get("user-agent", ""))
     except SsoError as exc:
         log.warning("sso %s: %s (%s)", provider, exc.message, exc.code)
+        await audit.record(
+            services,
+            origin(request, services),
+            "auth.sign_in_failed",
+            detail={"method": "sso", "provider": provider, "reason": exc.code},
+        )
         return _to_signin(services, exc.message)
+    await audit.record(
+        services,
+        origin(request, services, user),
+        "auth.sign_in",
+        subject_user_id=user.id,
+        detail={"method": "sso", "provider": provider},
+    )
     code = await sso.hand_over(services, pair)
     base = services.settings.public_url.rstrip("/")
     fragment = urlencode({"code": code, "next": pending.next, "provider": provider})

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
+from mdreader.api.audit import origin
 from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
 from mdreader.api.openapi import errors
 from mdreader.db.models import Webhook, WebhookDelivery
@@ -18,6 +19,7 @@ from mdreader.schemas import (
     WebhookPatchIn,
     WebhookPublic,
 )
+from mdreader.services import audit
 from mdreader.services import webhooks as svc
 
 router = APIRouter(prefix="/api/workspaces/{workspace_id}/webhooks", tags=["webhooks"])
@@ -67,12 +69,21 @@ async def list_webhooks(
 async def create_webhook(
     body: WebhookIn,
     access: WorkspaceGuard(Subject.WEBHOOK, Action.CREATE),
+    request: Request,
     services: ServicesDep,
     session: SessionDep,
 ) -> WebhookCreated:
     """A new webhook; its signing secret is in this answer only."""
     hook = await svc.create(
         services, session, access.workspace.id, access.caller.user.id, body.url, list(body.events)
+    )
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "webhook.created",
+        workspace_id=access.workspace.id,
+        target=f"webhook:{hook.id}",
+        detail={"url": hook.url, "events": list(body.events)},
     )
     return WebhookCreated(**webhook_public(hook).model_dump(), secret=hook.secret)
 
@@ -103,10 +114,19 @@ async def update_webhook(
 async def delete_webhook(
     webhook_id: uuid.UUID,
     access: WorkspaceGuard(Subject.WEBHOOK, Action.DELETE),
+    request: Request,
     services: ServicesDep,
     session: SessionDep,
 ) -> Response:
     hook = await svc.get(session, access.workspace.id, webhook_id)
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "webhook.deleted",
+        workspace_id=access.workspace.id,
+        target=f"webhook:{hook.id}",
+        detail={"url": hook.url},
+    )
     await svc.remove(services, session, hook)
     return Response(status_code=204)
 

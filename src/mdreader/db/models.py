@@ -167,6 +167,32 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class AuditEvent(Base):
+    """Who did what, when, from where. ``workspace_id`` and the user ids are plain columns,
+    not foreign keys: the record outlives what it is about (a deleted workspace or user)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_workspace_at", "workspace_id", "at"),
+        Index("ix_audit_events_actor_at", "actor_id", "at"),
+        Index("ix_audit_events_subject_at", "subject_user_id", "at"),
+        Index("ix_audit_events_at", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(60))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    actor_email: Mapped[str | None] = mapped_column(String(320))
+    # The account the event is about, when not the actor's (a failed sign-in, a role change).
+    subject_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    target: Mapped[str | None] = mapped_column(String(300))  # e.g. "document:<id>"
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
 class UserToken(Base):
     """Single-use e-mailed tokens (verification, password reset), stored hashed."""
 

@@ -14,6 +14,8 @@ callback page's URL never carries a token.
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +31,15 @@ from mdreader.schemas import TokenPair
 from mdreader.services.auth import forget_user, normalize_email, start_session
 from mdreader.services.workspaces import accept_pending_invitations
 
-LOGIN_CODE_TTL = 60  # seconds the web app has to trade the code for its tokens
+LOGIN_CODE_TTL = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who signed in (for the audit log)."""
+
+    id: uuid.UUID
+    email: str  # seconds the web app has to trade the code for its tokens
 
 
 def _domain_allowed(email: str, allowed: list[str]) -> bool:
@@ -111,14 +121,17 @@ async def user_for(services: Services, session: AsyncSession, claims: Claims) ->
     return user
 
 
-async def sign_in(services: Services, claims: Claims, ip: str, user_agent: str) -> TokenPair:
+async def sign_in(
+    services: Services, claims: Claims, ip: str, user_agent: str
+) -> tuple[TokenPair, Principal]:
     """A new session for the identity's user (two tries: a concurrent first sign-in of the
     same person may link or create the account in between)."""
     for attempt in range(2):
         try:
             async with services.db.session() as session:
                 user = await user_for(services, session, claims)
-                return await start_session(services, session, user, ip, user_agent)
+                pair = await start_session(services, session, user, ip, user_agent)
+                return pair, Principal(user.id, user.email)
         except IntegrityError:
             if attempt:
                 raise

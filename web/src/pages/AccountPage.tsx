@@ -9,6 +9,7 @@ import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from
 import { applyTheme, loadTheme } from "../lib/theme";
 import type { ThemeChoice } from "../lib/theme";
 import { lastWorkspace } from "../workspace";
+import { AuditSection } from "./AuditSection";
 import { TokensSection } from "./TokensSection";
 
 export function AccountPage() {
@@ -25,6 +26,7 @@ export function AccountPage() {
       <MfaSection user={user} />
       <SessionsSection />
       <TokensSection />
+      <AuditSection path="/api/auth/audit" title="Account activity" />
     </div>
   );
 }

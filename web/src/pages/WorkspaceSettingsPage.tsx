@@ -5,6 +5,7 @@ import type { Workspace } from "../api/types";
 import { useAuth } from "../auth";
 import { Button, ErrorText, Field, Notice, messageOf } from "../components/ui";
 import { can, useWorkspace } from "../workspace";
+import { AuditSection } from "./AuditSection";
 import { WebhooksSection } from "./WebhooksSection";
 
 export function WorkspaceSettingsPage() {
@@ -106,6 +107,9 @@ export function WorkspaceSettingsPage() {
         </div>
       </section>
       {can(workspace, "webhook", "read") ? <WebhooksSection workspaceId={workspace.id} /> : null}
+      {can(workspace, "audit", "read") ? (
+        <AuditSection path={`/api/workspaces/${workspace.id}/audit`} title="Audit log" />
+      ) : null}
       {can(workspace, "workspace", "delete") ? (
         <section className="panel danger-zone">
           <h2>Delete the workspace</h2>
