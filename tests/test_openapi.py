@@ -111,6 +111,14 @@ async def test_schemathesis_finds_no_5xx_and_no_undocumented_answer(tmp_path, da
         MDREADER_RATE_LIMIT_REQUESTS="0",
         MDREADER_SHARE_RATE_LIMIT_REQUESTS="0",
         MDREADER_LOG_LEVEL="ERROR",
+        # Fuzzed webhook URLs: any delivery goes to a local port nothing listens on, never
+        # past this machine (httpx follows the proxy variables).
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        ALL_PROXY="http://127.0.0.1:9",
+        NO_PROXY="",
+        # PDF printing is tested in test_pdf.py; here its routes answer 503 (documented).
+        MDREADER_PDF_CHROMIUM="/nonexistent/chromium",
     )
     server = await ServerProcess(env).start()
     try:

@@ -1,8 +1,9 @@
 // The audit log as a person reads it: a mistyped password, then the right one; account
 // settings list both with the address they came from; an admin finds the workspace's export
-// in the workspace's log.
+// in the workspace's log, and its PDF export.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { PASSWORD, createWorkspace, launch, newPage, shot, signIn, signUp, uniqueEmail } from "./lib.mjs";
 
 let browser;
@@ -40,9 +41,17 @@ test("failed and good sign-ins in account activity, an export in the workspace's
   const download = page.waitForEvent("download");
   await page.getByRole("button", { name: "Export as zip" }).click();
   await download;
+  // The whole workspace as a PDF, printed on the server.
+  const pdfDownload = page.waitForEvent("download", { timeout: 120000 });
+  await page.getByRole("button", { name: "Export as PDF" }).click();
+  const pdf = await pdfDownload;
+  assert.match(pdf.suggestedFilename(), /\.pdf$/);
+  const bytes = await readFile(await pdf.path());
+  assert.equal(bytes.subarray(0, 5).toString(), "%PDF-");
   await page.reload();
   const log = page.getByRole("region", { name: "Audit log" });
-  await log.locator('tr[data-action="workspace.exported"]').waitFor();
+  await log.locator('tr[data-action="workspace.exported"]').first().waitFor();
+  assert.equal(await log.locator('tr[data-action="workspace.exported"]').count(), 2);
   await log.scrollIntoViewIfNeeded();
   await shot(page, "audit-02-workspace");
   await context.close();

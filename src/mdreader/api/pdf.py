@@ -42,9 +42,8 @@ async def document_pdf(
     settings = services.settings
     chromium = pdf.chromium(settings.pdf_chromium)
     title, content = await live_texts(session, access.document.id)
-    ((section, body),) = await pdf.render_sections(
-        [pdf.Section(access.document.id, title, content)]
-    )
+    section = pdf.Section(access.document.id, title, content)
+    ((_, body),) = await pdf.render_sections([section])
     styles, scripts = share_assets(settings.resolved_web_dist)
     page = pdf.document_html(title, body, pdf.asset_tags(styles, scripts))
     data = await pdf.print_pdf(page, web_dist=settings.resolved_web_dist, chromium_path=chromium)
