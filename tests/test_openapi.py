@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.collab.harness import ServerProcess, server_env
 from tests.conftest import Factory, make_settings
@@ -104,6 +105,7 @@ def _fuzz(base: str, world: dict[str, Any]) -> tuple[int, list[str]]:
     return ran, failures
 
 
+@pytest.mark.timeout(900)
 async def test_schemathesis_finds_no_5xx_and_no_undocumented_answer(tmp_path, database_url, outbox):
     settings = make_settings(tmp_path, database_url)
     env = server_env(
