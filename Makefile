@@ -19,7 +19,7 @@ TEST_WORKERS      ?= 2
 # other: a module-scoped fixture (the e2e web server) is built at most once per worker.
 PYTEST_PARALLEL   := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist load)
 
-.PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients checkov lock lambda
+.PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients oidc-provider checkov lock lambda
 
 install: $(STAMP)
 
@@ -84,6 +84,13 @@ collab-clients:
 	   [ $(COLLAB_NODE)/package-lock.json -nt $(COLLAB_NODE)/node_modules/.package-lock.json ]; then \
 	  (cd $(COLLAB_NODE) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error); fi
 
+# The real OpenID Connect provider (oidc-provider) the single sign-on tests run.
+OIDC_NODE := tests/oidc/node
+oidc-provider:
+	@if [ ! -f $(OIDC_NODE)/node_modules/.package-lock.json ] || \
+	   [ $(OIDC_NODE)/package-lock.json -nt $(OIDC_NODE)/node_modules/.package-lock.json ]; then \
+	  (cd $(OIDC_NODE) && npm ci --no-audit --no-fund --loglevel=error); fi
+
 # checkov (the infrastructure tests run it) in a virtualenv of its own: its pins would
 # otherwise decide the app's dependencies.
 CHECKOV_VERSION ?= 3.3.30
@@ -116,11 +123,11 @@ lint: install
 	$(BIN)/ruff format --check src tests bench migrations || true
 	$(BIN)/mypy src/mdreader
 
-test-sqlite: install collab-clients checkov
+test-sqlite: install collab-clients oidc-provider checkov
 	MDREADER_TEST_DATABASE=sqlite MDREADER_TEST_BACKEND_REDIS_URL=$(TEST_REDIS_URL) \
 	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
-test-postgresql: install collab-clients checkov
+test-postgresql: install collab-clients oidc-provider checkov
 	MDREADER_TEST_DATABASE=postgresql MDREADER_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
 	MDREADER_TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q $(PYTEST_PARALLEL)
 
@@ -128,7 +135,7 @@ test-postgresql: install collab-clients checkov
 # (their databases and Redis databases are apart), beside the web app's unit tests. What
 # they need is installed first, also side by side; each job's output is printed whole when
 # it ends (--output-sync), and every job runs to its end (-k) so one failure hides no other.
-TEST_SETUP := install web-built chromium collab-clients checkov
+TEST_SETUP := install web-built chromium collab-clients oidc-provider checkov
 test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target $(TEST_SETUP)
 	$(BIN)/ruff check src tests bench migrations

@@ -33,12 +33,17 @@ def exit_with_parent() -> None:
 
 def main() -> None:
     exit_with_parent()
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    migrate(settings.resolved_database_url)
-    app = create_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", int(os.environ.get("MDREADER_TEST_PORT", "0"))))
+    # MDREADER_TEST_PUBLIC_URL=http://127.0.0.1:{port}: the public URL is this server's own
+    # address (single sign-on redirects come back to it), known once the socket is bound.
+    template = os.environ.get("MDREADER_TEST_PUBLIC_URL")
+    if template:
+        os.environ["MDREADER_PUBLIC_URL"] = template.format(port=sock.getsockname()[1])
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    migrate(settings.resolved_database_url)
+    app = create_app(settings)
     config = serving.config(app, settings)
     server = uvicorn.Server(config)
 

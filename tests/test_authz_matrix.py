@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from mdreader import policy
 from mdreader.api import openapi
 from mdreader.policy import Role
-from tests.conftest import Factory
+from tests.conftest import Factory, make_settings
 
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/workspaces/{workspace_id}"): {"name": "Renamed"},
@@ -33,6 +33,14 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/documents/{document_id}"): {"title": "Renamed", "content": "changed"},
     ("POST", "/api/workspaces"): {"name": "Mine"},
     ("POST", "/api/invitations/accept"): {"token": "not-a-real-token"},
+    ("POST", "/api/auth/oidc/exchange"): {"code": "not-a-real-code"},
+    ("POST", "/api/auth/tokens"): {"name": "matrix", "scope": "read"},
+    # A local port nothing listens on (the setting below allows it): nothing leaves the machine.
+    ("POST", "/api/workspaces/{workspace_id}/webhooks"): {
+        "url": "http://127.0.0.1:9/hook",
+        "events": ["document.created"],
+    },
+    ("PATCH", "/api/workspaces/{workspace_id}/webhooks/{webhook_id}"): {"active": False},
 }
 # Multipart routes: the form files sent instead of a JSON body.
 SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
@@ -40,6 +48,26 @@ SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
         "file": ("note.txt", b"hello", "text/plain")
     },
 }
+
+
+@pytest.fixture
+async def settings(tmp_path, database_url):
+    # A single sign-on provider, so that its routes answer as they do when configured (it
+    # is not reachable: the routes send the browser back to the sign-in page with a sentence).
+    return make_settings(
+        tmp_path,
+        database_url,
+        oidc_providers=[
+            {
+                "name": "matrix",
+                "issuer": "http://127.0.0.1:9",
+                "client_id": "c",
+                "client_secret": "s",
+            }
+        ],
+        # Webhooks of the matrix point at a local port nothing listens on.
+        webhook_allow_private=True,
+    )
 
 
 def api_routes(app: Any) -> Iterator[APIRoute]:
@@ -107,6 +135,13 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
     assert versions.status_code == 200 and versions.json(), versions.text
     share = await c.post(f"/api/documents/{doc['id']}/shares", json={}, headers=owner.headers)
     assert share.status_code == 201, share.text
+    hook = await c.post(
+        f"/api/workspaces/{ws['id']}/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["member.added"]},
+        headers=owner.headers,
+    )
+    assert hook.status_code == 201, hook.text
+    webhook_id = hook.json()["id"]
     return {
         "token": share.json()["token"],
         "workspace_id": ws["id"],
@@ -116,6 +151,9 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         "user_id": users["viewer"].id,
         "invitation_id": invitation_id,
         "session_id": "00000000-0000-4000-8000-000000000000",
+        "provider": "matrix",
+        "token_id": "00000000-0000-4000-8000-000000000001",
+        "webhook_id": webhook_id,
     }
 
 
@@ -138,6 +176,7 @@ CALLERS = ["anonymous", "outsider", "viewer", "editor", "admin", "owner"]
 
 # One test per caller: six tests that run side by side under pytest-xdist (make test).
 @pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.timeout(600)
 async def test_authorization_matrix(app, client, factory: Factory, caller: str):
     users = {
         name: await factory.user(name)
@@ -183,7 +222,10 @@ async def test_authorization_matrix(app, client, factory: Factory, caller: str):
                 if expected == "allowed"
                 else status == int(expected)
             )
-            if route.path == "/api/auth/sessions/{session_id}" and expected == "allowed":
+            if (
+                route.path in ("/api/auth/sessions/{session_id}", "/api/auth/tokens/{token_id}")
+                and expected == "allowed"
+            ):
                 ok = status == 404  # someone else's (here: no) session is never visible
             if not ok:
                 failures.append(

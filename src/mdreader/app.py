@@ -15,15 +15,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mdreader import __version__
 from mdreader.api import (
+    audit,
     auth,
     documents,
     files,
     health,
     openapi,
+    pdf,
     search,
     shares,
+    sso,
+    tokens,
     transfer,
     versions,
+    webhooks,
     workspaces,
 )
 from mdreader.api.deps import scope_client_ip
@@ -92,7 +97,22 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     )
     app.state.settings = settings
     install_error_handlers(app)
-    modules = (auth, workspaces, documents, versions, search, shares, transfer, files, health)
+    modules = (
+        auth,
+        audit,
+        sso,
+        tokens,
+        workspaces,
+        documents,
+        versions,
+        search,
+        shares,
+        transfer,
+        files,
+        webhooks,
+        pdf,
+        health,
+    )
     for module in modules:
         app.include_router(module.router)
     # Collaboration: authorization happens per document inside the protocol (policy.py).

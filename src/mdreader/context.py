@@ -22,11 +22,13 @@ from mdreader.render import Renderer
 from mdreader.settings import Settings
 
 if TYPE_CHECKING:
+    from mdreader.auth.oidc import OidcProviders
     from mdreader.collab import CollabServer
     from mdreader.services.compaction import Compactor
     from mdreader.services.documents import EditQueue
     from mdreader.services.transfer import Attachments
     from mdreader.services.versions import Versioner
+    from mdreader.services.webhooks import Dispatcher
 
 
 REDIS_CONNECTIONS = 100  # per process
@@ -59,6 +61,8 @@ class Services:
     mail: MailQueue | None = None  # sends, and retries what the mail server did not take
     # Markdown rendered off the event loop, once per text (share pages, /html).
     renderer: Renderer = field(default_factory=Renderer)
+    oidc: OidcProviders | None = None  # single sign-on providers, when configured
+    webhooks: Dispatcher | None = None  # sends queued webhook deliveries
 
 
 def database_credentials(settings: Settings) -> DatabaseCredentials | None:
@@ -128,6 +132,10 @@ async def build_services(
             MailQueue(services.mailer, settings.email_retry_delay)
         )
         services.attachments = StoredAttachments(services)
+        if settings.oidc_providers:
+            from mdreader.auth.oidc import OidcProviders
+
+            services.oidc = OidcProviders(settings.oidc_providers)
         services.edits = EditQueue(services)
 
         # Entered before the compactor so that it exits after it: the compactor's last
@@ -138,6 +146,12 @@ async def build_services(
         compactor = Compactor(services)
         services.compactor = compactor
         await stack.enter_async_context(compactor)
+        from mdreader.services.webhooks import dispatcher
+
+        services.webhooks = await stack.enter_async_context(dispatcher(services))
+        from mdreader.services.audit import pruner
+
+        await stack.enter_async_context(pruner(services))
         from mdreader.collab import build_collab
 
         services.collab = await stack.enter_async_context(build_collab(services))

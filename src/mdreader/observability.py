@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
-        for key in ("method", "path", "route", "status", "duration_ms", "client"):
+        for key in ("method", "path", "route", "status", "duration_ms", "client", "audit"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

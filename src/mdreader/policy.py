@@ -53,6 +53,21 @@ class Subject(StrEnum):
     TRASH = "trash"
     SEARCH = "search"
     TRANSFER = "transfer"  # import and export
+    WEBHOOK = "webhook"
+    AUDIT = "audit"
+
+
+class Scope(StrEnum):
+    """What a personal access token may do, within what its user's role allows."""
+
+    READ = "read"  # read actions only
+    WRITE = "write"  # whatever the role allows
+
+
+def token_allows(scope: Scope | None, action: Action) -> bool:
+    """A session (scope None) and a read-write token may do what the role allows; a read
+    token only reads."""
+    return scope is None or scope == Scope.WRITE or action == Action.READ
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +125,16 @@ allow(Action.READ, Subject.TRANSFER, Role.VIEWER)  # export: anyone who may read
 allow(Action.CREATE, Subject.TRANSFER, Role.EDITOR)  # import
 
 
+# Webhooks send the workspace's events elsewhere: admins choose where.
+allow(Action.READ, Subject.WEBHOOK, Role.ADMIN)
+allow(Action.CREATE, Subject.WEBHOOK, Role.ADMIN)
+allow(Action.UPDATE, Subject.WEBHOOK, Role.ADMIN)
+allow(Action.DELETE, Subject.WEBHOOK, Role.ADMIN)
+
+
+allow(Action.READ, Subject.AUDIT, Role.ADMIN)  # the workspace's audit log
+
+
 def rule(subject: Subject, action: Action) -> Rule:
     try:
         return RULES[(subject, action)]
@@ -131,11 +156,19 @@ def authorize(
     *,
     is_self: bool = False,
     what: str | None = None,
+    scope: Scope | None = None,
 ) -> Role:
-    """Raise 404 for outsiders and 403 for members below the rule; return the role."""
+    """Raise 404 for outsiders and 403 for members below the rule (or calling with a
+    personal access token whose scope does not cover the action); return the role."""
     if role is None:
         name = what or subject.value.capitalize()
         raise AppError(404, f"{name} not found.", "not_found")
+    if not token_allows(scope, action):
+        raise AppError(
+            403,
+            f"This access token may only read; it cannot {action.value} this {subject.value}.",
+            "token_scope",
+        )
     if not can(role, action, subject, is_self=is_self):
         r = rule(subject, action)
         raise AppError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -82,9 +82,25 @@ class CognitoPublic(BaseModel):
     scopes: list[str]
 
 
+class OidcProviderPublic(BaseModel):
+    """A single sign-on button: the browser goes to ``login_url`` (add ``?next=/path``)."""
+
+    name: str
+    label: str
+    login_url: str
+    logout_url: str
+
+
 class AuthProvidersPublic(BaseModel):
     provider: Literal["local", "cognito"]
     cognito: CognitoPublic | None = None
+    # MDReader's own e-mail and password form (off with MDREADER_PASSWORD_LOGIN=false).
+    password: bool = True
+    oidc: list[OidcProviderPublic] = []
+
+
+class LoginCodeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=200)
 
 
 class UserPublic(BaseModel):
@@ -275,3 +291,90 @@ class SharePublic(BaseModel):
     created_at: datetime
     created_by: uuid.UUID | None
     expires_at: datetime | None
+
+
+class PersonalTokenIn(ShareIn):
+    """A new personal access token: a name to recognise it by, ``read`` or ``write``,
+    optionally one workspace, and an expiry (none: it works until revoked)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    scope: Literal["read", "write"] = "read"
+    workspace_id: uuid.UUID | None = None
+
+
+class PersonalTokenPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    scope: Literal["read", "write"]
+    workspace_id: uuid.UUID | None
+    hint: str  # the token's last four characters
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class PersonalTokenCreated(PersonalTokenPublic):
+    token: str  # shown this once; only its hash is kept
+
+
+WebhookEvent = Literal[
+    "document.created",
+    "document.updated",
+    "document.trashed",
+    "document.restored",
+    "comment.created",
+    "member.added",
+    "member.removed",
+    "share.created",
+]
+
+
+class WebhookIn(Body):
+    url: str = Field(min_length=1, max_length=2000)
+    events: list[WebhookEvent] = Field(min_length=1, max_length=20)
+
+
+class WebhookPatchIn(Body):
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    events: list[WebhookEvent] | None = Field(default=None, min_length=1, max_length=20)
+    active: bool | None = None
+
+
+class WebhookPublic(BaseModel):
+    id: uuid.UUID
+    url: str
+    events: list[str]
+    active: bool
+    failures: int
+    disabled_reason: str | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str  # signs the deliveries; shown this once
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: uuid.UUID
+    event: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class AuditEventPublic(BaseModel):
+    id: uuid.UUID
+    at: datetime
+    action: str
+    actor_id: uuid.UUID | None
+    actor_email: str | None
+    subject_user_id: uuid.UUID | None
+    workspace_id: uuid.UUID | None
+    target: str | None
+    detail: dict[str, Any]
+    ip: str
+    user_agent: str

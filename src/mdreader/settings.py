@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret_key"
@@ -29,6 +29,24 @@ DEFAULT_UPLOAD_TYPES = (
     "text/markdown",
     "text/csv",
 )
+
+
+class OidcProviderSettings(BaseModel):
+    """One OpenID Connect provider of ``MDREADER_OIDC_PROVIDERS`` (a JSON list of these)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")  # in URLs: /api/auth/oidc/NAME/...
+    label: str = ""  # the sign-in button's text; the name when empty
+    issuer: str  # discovery at ISSUER/.well-known/openid-configuration
+    client_id: str
+    client_secret: str = Field(default="", repr=False)
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    # E-mail domains whose people may sign in here (any when empty), e.g. ["example.com"].
+    allowed_domains: list[str] = Field(default_factory=list)
+    create_users: bool = True  # a first sign-in with an unknown address makes an account
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
 
 
 class Settings(BaseSettings):
@@ -71,6 +89,9 @@ class Settings(BaseSettings):
     secrets_manager_prefix: str | None = None
     origin_secret_name: str | None = None
     cognito_jwks_url: str | None = None
+    # Single sign-on (auth/oidc.py) and whether MDReader's own password form is offered.
+    oidc_providers: list[OidcProviderSettings] = Field(default_factory=list)
+    password_login: bool = True
 
     # Operational settings (documented in the README)
     environment: Literal["development", "production", "test"] = "development"
@@ -116,6 +137,20 @@ class Settings(BaseSettings):
     body_timeout: float = Field(default=30.0, ge=0)
     max_connections_per_address: int = Field(default=256, ge=0)
 
+    # Webhooks (services/webhooks.py)
+    webhook_allow_private: bool = False  # targets in private, loopback, link-local ranges
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_retry_delay: float = Field(default=30.0, gt=0)  # then twice as long each time
+    webhook_disable_after: int = Field(default=20, ge=1)  # failed attempts in a row
+    webhook_poll_interval: float = Field(default=1.0, gt=0)
+
+    # Audit log (services/audit.py): days an entry is kept; 0 keeps them for ever.
+    audit_retention_days: int = Field(default=365, ge=0)
+
+    # PDF export (services/pdf.py): the Chromium that prints; found on the PATH when unset.
+    pdf_chromium: str | None = None
+
     # History, import and export
     version_quiet_period: float = Field(default=300.0, ge=0)
     import_max_files: int = Field(default=10_000, ge=1)
@@ -152,6 +187,9 @@ class Settings(BaseSettings):
                 "MDREADER_AUTH_PROVIDER=cognito needs MDREADER_COGNITO_USER_POOL_ID "
                 "and MDREADER_COGNITO_CLIENT_ID"
             )
+        names = [p.name for p in self.oidc_providers]
+        if len(names) != len(set(names)):
+            raise ValueError("MDREADER_OIDC_PROVIDERS: every provider needs a name of its own")
         return self
 
     @cached_property

@@ -65,7 +65,9 @@ class WebServer:
 
 
 @contextmanager
-def web_server(database_url: str, redis_url: str | None, tmp: Path) -> Iterator[WebServer]:
+def web_server(
+    database_url: str, redis_url: str | None, tmp: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[WebServer]:
     """`python -m tests.serve` in a subprocess; its stderr (where the console mailer writes the
     e-mails) goes to a file the e2e scripts read links from."""
     data = tmp / "data"
@@ -83,8 +85,11 @@ def web_server(database_url: str, redis_url: str | None, tmp: Path) -> Iterator[
         "MDREADER_EMAIL_BACKEND": "console",
         # Many sign-ins from one address in a short time: the tests are not an attack.
         "MDREADER_LOGIN_MAX_FAILURES_PER_IP": "1000",
+        # webhooks.e2e.mjs runs its receiver on this machine.
+        "MDREADER_WEBHOOK_ALLOW_PRIVATE": "true",
     }
     env.pop("MDREADER_REDIS_URL", None)
+    env.update(extra_env or {})
     if redis_url:
         env["MDREADER_REDIS_URL"] = redis_url
     with mail_log.open("w") as log:

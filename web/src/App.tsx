@@ -4,6 +4,7 @@ import type { ReactNode } from "react";
 import { authProviders, useAuth } from "./auth";
 import type { AuthProviders } from "./lib/cognito";
 import { CognitoCallbackPage, CognitoSignInPage } from "./pages/CognitoPages";
+import { SsoCallbackPage } from "./pages/SsoPages";
 import { Button, Spinner } from "./components/ui";
 import {
   AcceptInvitePage,
@@ -51,7 +52,9 @@ function RequireAuth({ children }: { children: ReactNode }) {
 function useProviders(): AuthProviders | null {
   const [providers, setProviders] = useState<AuthProviders | null>(null);
   useEffect(() => {
-    authProviders().then(setProviders, () => setProviders({ provider: "local", cognito: null }));
+    authProviders().then(setProviders, () =>
+      setProviders({ provider: "local", cognito: null, password: true, oidc: [] }),
+    );
   }, []);
   return providers;
 }
@@ -59,7 +62,13 @@ function useProviders(): AuthProviders | null {
 function SignInRoute() {
   const providers = useProviders();
   if (!providers) return <Spinner />;
-  return providers.cognito ? <CognitoSignInPage config={providers.cognito} /> : <SignInPage />;
+  return providers.cognito ? <CognitoSignInPage config={providers.cognito} /> : <SignInPage providers={providers} />;
+}
+
+function SsoRoute() {
+  const providers = useProviders();
+  if (!providers) return <Spinner label="Signing in…" />;
+  return <SsoCallbackPage providers={providers.oidc ?? []} />;
 }
 
 function CallbackRoute() {
@@ -74,6 +83,7 @@ export function App() {
     <Routes>
       <Route path="/signin" element={<SignInRoute />} />
       <Route path="/auth/callback" element={<CallbackRoute />} />
+      <Route path="/auth/sso" element={<SsoRoute />} />
       <Route path="/signup" element={<SignUpPage />} />
       <Route path="/verify-email" element={<VerifyEmailPage />} />
       <Route path="/forgot-password" element={<ForgotPasswordPage />} />

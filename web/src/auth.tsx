@@ -4,6 +4,7 @@ import { Api, ApiError, localTokenStore } from "./api/client";
 import type { User } from "./api/types";
 import { cognitoSession } from "./lib/cognito";
 import type { AuthProviders } from "./lib/cognito";
+import { ssoSignOut } from "./pages/SsoPages";
 
 export interface AuthState {
   api: Api;
@@ -104,6 +105,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const signOut = useCallback(async () => {
     await api.logout();
     setUser(null);
+    ssoSignOut(); // and at the single sign-on provider the session came from
   }, []);
 
   const value = useMemo(

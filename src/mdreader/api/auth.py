@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mdreader.api.audit import origin
 from mdreader.api.deps import (
     Caller,
     ClientIP,
@@ -28,6 +29,7 @@ from mdreader.schemas import (
     CognitoPublic,
     EmailIn,
     LoginIn,
+    OidcProviderPublic,
     PasswordChangeIn,
     RefreshIn,
     RegisterIn,
@@ -39,11 +41,25 @@ from mdreader.schemas import (
     UserPublic,
     UserUpdateIn,
 )
+from mdreader.services import audit
 from mdreader.services import auth as svc
 from mdreader.services.workspaces import accept_pending_invitations
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 Public = [Depends(public)]
+
+
+async def password_login(services: ServicesDep) -> None:
+    """Refuses MDReader's own password routes on an instance that signs in elsewhere only."""
+    if not services.settings.password_login:
+        raise AppError(
+            403,
+            "Signing in with a password is turned off here; use single sign-on.",
+            "password_login_disabled",
+        )
+
+
+PasswordRoute = [Depends(public), Depends(password_login)]
 
 
 def user_public(user: User | Principal) -> UserPublic:
@@ -71,10 +87,23 @@ async def providers(services: ServicesDep) -> AuthProvidersPublic:
     """How the web app signs people in: MDReader's own form, or Cognito's hosted UI
     (authorization code with PKCE; MFA and the social providers are the pool's)."""
     settings = services.settings
+    base = settings.public_url.rstrip("/")
+    oidc = [
+        OidcProviderPublic(
+            name=p.name,
+            label=p.display_name,
+            login_url=f"{base}/api/auth/oidc/{p.name}/login",
+            logout_url=f"{base}/api/auth/oidc/{p.name}/logout",
+        )
+        for p in settings.oidc_providers
+    ]
+    password = settings.password_login
     if settings.auth_provider != "cognito" or not settings.cognito_domain:
-        return AuthProvidersPublic(provider="local")
+        return AuthProvidersPublic(provider="local", password=password, oidc=oidc)
     return AuthProvidersPublic(
         provider="cognito",
+        password=password,
+        oidc=oidc,
         cognito=CognitoPublic(
             domain=settings.cognito_domain.rstrip("/"),
             client_id=settings.cognito_client_id or "",
@@ -85,25 +114,48 @@ async def providers(services: ServicesDep) -> AuthProvidersPublic:
     )
 
 
-@router.post("/register", status_code=201, dependencies=Public, responses=errors(409))
+@router.post("/register", status_code=201, dependencies=PasswordRoute, responses=errors(409))
 async def register(body: RegisterIn, services: ServicesDep, session: SessionDep) -> UserPublic:
     user = await svc.register(services, session, body.email, body.password, body.name)
     return user_public(user)
 
 
-@router.post("/login", dependencies=Public, responses=errors(401))
-async def login(
-    body: LoginIn, request: Request, services: ServicesDep, session: SessionDep, ip: ClientIP
-) -> TokenPair:
-    return await svc.login(
-        services,
-        session,
-        body.email,
-        body.password,
-        body.totp_code,
-        ip,
-        request.headers.get("user-agent", ""),
-    )
+@router.post("/login", dependencies=PasswordRoute, responses=errors(401))
+async def login(body: LoginIn, request: Request, services: ServicesDep, ip: ClientIP) -> TokenPair:
+    email = svc.normalize_email(body.email)
+    try:
+        async with services.db.session() as session:
+            pair = await svc.login(
+                services,
+                session,
+                body.email,
+                body.password,
+                body.totp_code,
+                ip,
+                request.headers.get("user-agent", ""),
+            )
+            user = await session.scalar(select(User).where(User.email == email))
+            if user is not None:
+                audit.add(
+                    session,
+                    origin(request, services, Principal.of(user)),
+                    "auth.sign_in",
+                    subject_user_id=user.id,
+                    detail={"method": "password", "mfa": bool(user.mfa_secret)},
+                )
+            return pair
+    except AppError as exc:
+        # Once the sign-in's transaction has rolled back, in one of its own.
+        async with services.db.read_session() as read:
+            known = await read.scalar(select(User.id).where(User.email == email))
+        await audit.record(
+            services,
+            origin(request, services, email=email),
+            "auth.sign_in_failed",
+            subject_user_id=known,
+            detail={"method": "password", "reason": exc.code},
+        )
+        raise
 
 
 @router.post("/refresh", dependencies=Public, responses=errors(401))
@@ -167,26 +219,56 @@ async def resend_verification(
     return {"detail": "A new verification e-mail is on its way."}
 
 
-@router.post("/password-reset", status_code=202, dependencies=Public)
+@router.post("/password-reset", status_code=202, dependencies=PasswordRoute)
 async def password_reset(
-    body: EmailIn, services: ServicesDep, session: SessionDep
+    body: EmailIn, request: Request, services: ServicesDep, session: SessionDep
 ) -> dict[str, str]:
     await svc.request_password_reset(services, session, body.email)
+    email = svc.normalize_email(body.email)
+    known = await session.scalar(select(User.id).where(User.email == email))
+    audit.add(
+        session,
+        origin(request, services, email=email),
+        "password.reset_requested",
+        subject_user_id=known,
+    )
     return {"detail": "If an account uses this address, a reset link is on its way."}
 
 
-@router.post("/password-reset/confirm", status_code=204, dependencies=Public, responses=errors(400))
+@router.post(
+    "/password-reset/confirm", status_code=204, dependencies=PasswordRoute, responses=errors(400)
+)
 async def password_reset_confirm(
-    body: ResetConfirmIn, services: ServicesDep, session: SessionDep, ip: ClientIP
+    body: ResetConfirmIn,
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    ip: ClientIP,
 ) -> Response:
-    await svc.confirm_password_reset(services, session, body.token, body.password, ip)
+    user = await svc.confirm_password_reset(services, session, body.token, body.password, ip)
+    audit.add(
+        session,
+        origin(request, services, Principal.of(user)),
+        "password.reset",
+        subject_user_id=user.id,
+    )
     return Response(status_code=204)
 
 
 @router.post("/password-change", status_code=204, responses=errors(400))
 async def password_change(
-    body: PasswordChangeIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
+    body: PasswordChangeIn,
+    caller: CurrentCaller,
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
 ) -> Response:
+    audit.add(
+        session,
+        origin(request, services, caller),
+        "password.changed",
+        subject_user_id=caller.user.id,
+    )
     await svc.change_password(
         services,
         session,
@@ -246,7 +328,11 @@ async def totp_enrol(caller: CurrentCaller, session: SessionDep) -> TotpEnrolPub
 
 @router.post("/mfa/totp/confirm", responses=errors(400, 409))
 async def totp_confirm(
-    body: CodeIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
+    body: CodeIn,
+    caller: CurrentCaller,
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
 ) -> UserPublic:
     user = await own_account(session, caller)
     if not user.mfa_pending_secret:
@@ -259,6 +345,7 @@ async def totp_confirm(
         None,
         step,
     )
+    audit.add(session, origin(request, services, caller), "mfa.enabled", subject_user_id=user.id)
     await svc.forget_user(services, session, user.id)
     await session.flush()
     return user_public(user)
@@ -267,6 +354,7 @@ async def totp_confirm(
 @router.delete("/mfa/totp", status_code=204, responses=errors(400, 409))
 async def totp_disable(
     caller: CurrentCaller,
+    request: Request,
     services: ServicesDep,
     session: SessionDep,
     body: Annotated[CodeIn, Body()],
@@ -278,5 +366,6 @@ async def totp_disable(
     if step is None:
         raise AppError(400, "The authenticator code is wrong.", "invalid_code")
     user.mfa_secret, user.mfa_pending_secret, user.mfa_last_step = None, None, step
+    audit.add(session, origin(request, services, caller), "mfa.disabled", subject_user_id=user.id)
     await svc.forget_user(services, session, user.id)
     return Response(status_code=204)

@@ -27,7 +27,9 @@ from mdreader.context import Services
 from mdreader.db.models import AuthSession, Document, File, Membership, Share, User, Workspace
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
-from mdreader.policy import Action, Role, Subject
+from mdreader.policy import Action, Role, Scope, Subject
+from mdreader.services import tokens as personal_tokens
+from mdreader.services.tokens import Grant
 
 
 # Dependencies are coroutines: FastAPI runs a plain `def` in a worker thread, a costly hop.
@@ -189,7 +191,20 @@ def _load_principal(raw: bytes) -> Principal:
 @dataclass(frozen=True, slots=True)
 class Caller:
     user: Principal
-    session_id: uuid.UUID
+    session_id: uuid.UUID  # a personal access token's id stands in for it
+    grant: Grant | None = None  # set when the caller came with a personal access token
+
+    @property
+    def scope(self) -> Scope | None:
+        return self.grant.scope if self.grant else None
+
+    def bound_out(self, workspace_id: uuid.UUID | None) -> bool:
+        """True when a workspace-bound token calls about another workspace."""
+        return (
+            self.grant is not None
+            and self.grant.workspace_id is not None
+            and self.grant.workspace_id != workspace_id
+        )
 
 
 def bearer_token(request: Request) -> str | None:
@@ -212,6 +227,12 @@ async def resolve_token(services: Services, token: str) -> Caller | None:
     an outside identity provider (Cognito) name no local session: their user is found by the
     provider's subject, then by e-mail, and created on first sight.
     """
+    if personal_tokens.is_personal(token):
+        grant = await personal_tokens.resolve(services, token)
+        if grant is None:
+            return None
+        principal = await load_principal(services, grant.user_id)
+        return Caller(principal, grant.token_id, grant) if principal is not None else None
     identity = await services.identity.verify(token)
     if identity is None:
         return None
@@ -312,14 +333,25 @@ async def public() -> None:
 public.__policy__ = "public"  # type: ignore[attr-defined]
 
 
-async def authenticated(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
-    """Guard of routes about the caller's own account."""
+async def authenticated(caller: Annotated[Caller, Depends(get_caller)], request: Request) -> Caller:
+    """Guard of routes about the caller's own account. A personal access token may read
+    here (who am I, my workspaces) but change nothing: the account, its tokens and new
+    workspaces need a signed-in session."""
+    if caller.grant is not None and request.method not in ("GET", "HEAD"):
+        raise AppError(
+            403,
+            "A personal access token cannot change the account or make workspaces; "
+            "sign in for that.",
+            "token_scope",
+        )
     return caller
 
 
 authenticated.__policy__ = "authenticated"  # type: ignore[attr-defined]
 
 CurrentCaller = Annotated[Caller, Depends(authenticated)]
+# The caller as the resource guards see it: the policy (with the token's scope) decides there.
+AnyCaller = Annotated[Caller, Depends(get_caller)]
 
 
 def _role(name: str | None) -> Role | None:
@@ -392,7 +424,7 @@ def workspace_guard(subject: Subject, action: Action) -> Callable[..., Any]:
 
     async def guard(
         workspace_id: uuid.UUID,
-        caller: CurrentCaller,
+        caller: AnyCaller,
         services: ServicesDep,
         request: Request,
     ) -> WorkspaceAccess:
@@ -403,9 +435,13 @@ def workspace_guard(subject: Subject, action: Action) -> Callable[..., Any]:
                 )
             ).first()
         workspace, role = (row[0], _role(row[1])) if row else (None, None)
+        if caller.bound_out(workspace_id):
+            role = None
         target = request.path_params.get("user_id")
         is_self = target is not None and str(target) == str(caller.user.id)
-        policy.authorize(role, action, subject, is_self=is_self, what="Workspace")
+        policy.authorize(
+            role, action, subject, is_self=is_self, what="Workspace", scope=caller.scope
+        )
         assert workspace is not None and role is not None
         return WorkspaceAccess(caller, workspace, role)
 
@@ -420,7 +456,7 @@ def document_guard(
     policy.rule(subject, action)
 
     async def guard(
-        document_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep
+        document_id: uuid.UUID, caller: AnyCaller, services: ServicesDep
     ) -> DocumentAccess:
         return await document_access(
             services, caller, document_id, subject, action, include_deleted=include_deleted
@@ -447,7 +483,9 @@ async def document_access(
     role = _role(document.role) if document is not None else None
     if document is not None and document.deleted_at is not None and not include_deleted:
         role = None
-    policy.authorize(role, action, subject, what="Document")
+    if document is not None and caller.bound_out(document.workspace_id):
+        role = None
+    policy.authorize(role, action, subject, what="Document", scope=caller.scope)
     assert document is not None and role is not None
     return DocumentAccess(caller, document, role)
 
@@ -456,7 +494,7 @@ def file_guard(subject: Subject, action: Action) -> Callable[..., Any]:
     """Guard for /files/{file_id}: the file's workspace role decides."""
     policy.rule(subject, action)
 
-    async def guard(file_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep) -> FileAccess:
+    async def guard(file_id: uuid.UUID, caller: AnyCaller, services: ServicesDep) -> FileAccess:
         async with services.db.primary_read_session() as session:
             row = (
                 await session.execute(
@@ -464,7 +502,9 @@ def file_guard(subject: Subject, action: Action) -> Callable[..., Any]:
                 )
             ).first()
         file, role = (row[0], _role(row[1])) if row else (None, None)
-        policy.authorize(role, action, subject, what="File")
+        if file is not None and caller.bound_out(file.workspace_id):
+            role = None
+        policy.authorize(role, action, subject, what="File", scope=caller.scope)
         assert file is not None and role is not None
         return FileAccess(caller, file, role)
 
@@ -501,7 +541,7 @@ def share_guard(action: Action) -> Callable[..., Any]:
     policy.rule(Subject.SHARE, action)
 
     async def guard(
-        document_id: uuid.UUID, token: str, caller: CurrentCaller, services: ServicesDep
+        document_id: uuid.UUID, token: str, caller: AnyCaller, services: ServicesDep
     ) -> ShareAccess:
         async with services.db.primary_read_session() as session:
             row = (
@@ -517,6 +557,8 @@ def share_guard(action: Action) -> Callable[..., Any]:
                 )
             ).first()
             document, role = (row[0], _role(row[1])) if row else (None, None)
+            if document is not None and caller.bound_out(document.workspace_id):
+                role = None
             share = None
             if role is not None:
                 share = await session.scalar(
@@ -530,7 +572,9 @@ def share_guard(action: Action) -> Callable[..., Any]:
             policy.authorize(role, Action.READ, Subject.SHARE, what="Document")
             raise AppError(404, "Share link not found.", "not_found")
         is_self = share.created_by == caller.user.id
-        policy.authorize(role, action, Subject.SHARE, is_self=is_self, what="Document")
+        policy.authorize(
+            role, action, Subject.SHARE, is_self=is_self, what="Document", scope=caller.scope
+        )
         assert document is not None and role is not None
         return ShareAccess(caller, document, share, role)
 

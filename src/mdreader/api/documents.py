@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Row, select
 
+from mdreader.api.audit import origin
 from mdreader.api.deps import (
+    Caller,
     DocumentAccess,
     DocumentGuard,
     ReadSessionDep,
@@ -27,6 +29,7 @@ from mdreader.schemas import (
     DocumentPublic,
     TrashItem,
 )
+from mdreader.services import audit, webhooks
 from mdreader.services import documents as svc
 
 router = APIRouter(prefix="/api", tags=["documents"])
@@ -52,6 +55,18 @@ def document_public(
         deleted_at=document.deleted_at,
         role=role.label,  # type: ignore[arg-type]
     )
+
+
+def _event(document: Any, caller: Caller) -> dict[str, Any]:
+    """What a webhook is told about a document event (never the text)."""
+    return {
+        "document": {
+            "id": str(document.id),
+            "title": document.title,
+            "parent_id": str(document.parent_id) if document.parent_id else None,
+        },
+        "actor": {"id": str(caller.user.id), "name": caller.user.name},
+    }
 
 
 @router.get("/workspaces/{workspace_id}/documents")
@@ -83,6 +98,9 @@ async def create_document(
         body.title,
         body.content or "",
         body.parent_id,
+    )
+    await webhooks.emit(
+        services, session, access.workspace.id, "document.created", _event(document, access.caller)
     )
     return document_public(document, document.content, access.role)
 
@@ -162,27 +180,61 @@ async def apply_patch(
     )
     assert services.edits is not None
     document, title, content = await services.edits.submit(edit)
+    await webhooks.emit_now(
+        services,
+        document.workspace_id,
+        "document.updated",
+        {**_event(document, access.caller), "title": title, "fields": sorted(fields)},
+    )
     return document_public(document, content, access.role, title)
 
 
 @router.delete("/documents/{document_id}", status_code=204)
 async def delete_document(
-    access: DocumentGuard(Subject.DOCUMENT, Action.DELETE), session: SessionDep
+    access: DocumentGuard(Subject.DOCUMENT, Action.DELETE),
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
 ) -> Response:
     document = await session.get(Document, access.document.id)
     assert document is not None
     await svc.trash(session, document)
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "document.trashed",
+        workspace_id=document.workspace_id,
+        target=f"document:{document.id}",
+        detail={"title": document.title},
+    )
+    await webhooks.emit(
+        services,
+        session,
+        document.workspace_id,
+        "document.trashed",
+        _event(document, access.caller),
+    )
     return Response(status_code=204)
 
 
 @router.delete("/documents/{document_id}/permanent", status_code=204)
 async def delete_document_forever(
     access: DocumentGuard(Subject.TRASH, Action.DELETE, include_deleted=True),
+    request: Request,
+    services: ServicesDep,
     session: SessionDep,
 ) -> Response:
     """Delete a document in the trash for good (admins), with what was trashed with it."""
     document = await session.get(Document, access.document.id)
     assert document is not None
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "document.deleted",
+        workspace_id=document.workspace_id,
+        target=f"document:{document.id}",
+        detail={"title": document.title},
+    )
     await svc.delete_forever(session, document)
     return Response(status_code=204)
 
@@ -197,5 +249,12 @@ async def restore_document(
     assert document is not None
     await svc.restore(services, session, document)
     await session.flush()
+    await webhooks.emit(
+        services,
+        session,
+        document.workspace_id,
+        "document.restored",
+        _event(document, access.caller),
+    )
     title, content = await svc.live_texts(session, document.id)
     return document_public(document, content, access.role, title)

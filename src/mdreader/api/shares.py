@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
+from mdreader.api.audit import origin
 from mdreader.api.deps import (
     DocumentGuard,
     ReadSessionDep,
@@ -25,6 +26,7 @@ from mdreader.db.models import Share
 from mdreader.policy import Action, Subject
 from mdreader.render import page
 from mdreader.schemas import ShareIn, SharePublic
+from mdreader.services import audit, webhooks
 from mdreader.services import documents as docs
 from mdreader.services import shares as svc
 
@@ -58,6 +60,7 @@ def share_public(share: Share, public_url: str) -> SharePublic:
 @router.post("/api/documents/{document_id}/shares", status_code=201)
 async def create_share(
     access: DocumentGuard(Subject.SHARE, Action.CREATE),
+    request: Request,
     services: ServicesDep,
     session: SessionDep,
     body: ShareIn | None = None,
@@ -65,6 +68,26 @@ async def create_share(
     """A public read-only link to the document, optionally expiring at ``expires_at``."""
     expires_at = body.expires_at if body else None
     share = await svc.create(session, access.document.id, access.caller.user.id, expires_at)
+    document = access.document
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "share.created",
+        workspace_id=document.workspace_id,
+        target=f"document:{document.id}",
+        detail={"title": document.title, "expires_at": expires_at},
+    )
+    await webhooks.emit(
+        services,
+        session,
+        document.workspace_id,
+        "share.created",
+        {
+            "document": {"id": str(document.id), "title": document.title},
+            "share": {"expires_at": expires_at.isoformat() if expires_at else None},
+            "actor": {"id": str(access.caller.user.id), "name": access.caller.user.name},
+        },
+    )
     return share_public(share, services.settings.public_url)
 
 
@@ -80,8 +103,17 @@ async def list_shares(
 
 
 @router.delete("/api/documents/{document_id}/shares/{token}", status_code=204)
-async def revoke_share(access: ShareGuard(Action.DELETE), session: SessionDep) -> Response:
+async def revoke_share(
+    access: ShareGuard(Action.DELETE), request: Request, services: ServicesDep, session: SessionDep
+) -> Response:
     await svc.revoke(session, access.share.id)
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "share.revoked",
+        workspace_id=access.document.workspace_id,
+        target=f"document:{access.document.id}",
+    )
     return Response(status_code=204)
 
 

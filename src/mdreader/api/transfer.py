@@ -8,14 +8,16 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
+from mdreader.api.audit import origin
 from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
 from mdreader.api.openapi import errors
 from mdreader.errors import AppError
 from mdreader.policy import Action, Subject
 from mdreader.schemas import DocumentListItem
+from mdreader.services import audit
 from mdreader.services import transfer as svc
 
 router = APIRouter(prefix="/api", tags=["import and export"])
@@ -29,10 +31,19 @@ CHUNK = 64 * 1024
 )
 async def export_workspace(
     access: WorkspaceGuard(Subject.TRANSFER, Action.READ),
+    request: Request,
     services: ServicesDep,
     session: ReadSessionDep,
 ) -> StreamingResponse:
     """The workspace's documents as a zip of folders of ``.md`` files with attachments."""
+    await audit.record(
+        services,
+        origin(request, services, access.caller),
+        "workspace.exported",
+        workspace_id=access.workspace.id,
+        target=f"workspace:{access.workspace.id}",
+        detail={"format": "zip"},
+    )
     spool = svc.spooled_export()
     try:
         await svc.export_workspace(services, session, access.workspace.id, spool)

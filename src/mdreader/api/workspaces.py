@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select
 
 from mdreader import policy
+from mdreader.api.audit import origin
 from mdreader.api.deps import (
     CurrentCaller,
     ReadSessionDep,
@@ -30,6 +31,7 @@ from mdreader.schemas import (
     WorkspaceIn,
     WorkspacePublic,
 )
+from mdreader.services import audit, webhooks
 from mdreader.services import files as files_svc
 from mdreader.services import workspaces as svc
 
@@ -64,7 +66,8 @@ async def list_workspaces(caller: CurrentCaller, session: ReadSessionDep) -> lis
         .where(Membership.user_id == caller.user.id)
         .order_by(Workspace.name, Workspace.id)
     )
-    return [workspace_public(w, Role[r.upper()]) for w, r in rows]
+    # A workspace-bound personal access token sees its workspace only.
+    return [workspace_public(w, Role[r.upper()]) for w, r in rows if not caller.bound_out(w.id)]
 
 
 @router.post("/workspaces", status_code=201)
@@ -99,9 +102,18 @@ async def update_workspace(
 @router.delete("/workspaces/{workspace_id}", status_code=204)
 async def delete_workspace(
     access: WorkspaceGuard(Subject.WORKSPACE, Action.DELETE),
+    request: Request,
     services: ServicesDep,
     session: SessionDep,
 ) -> Response:
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "workspace.deleted",
+        workspace_id=access.workspace.id,
+        target=f"workspace:{access.workspace.id}",
+        detail={"name": access.workspace.name},
+    )
     await files_svc.delete_workspace_files(services, session, access.workspace.id)
     await session.execute(delete(Workspace).where(Workspace.id == access.workspace.id))
     return Response(status_code=204)
@@ -132,6 +144,7 @@ async def list_members(
 async def add_member(
     body: MemberIn,
     access: WorkspaceGuard(Subject.MEMBER, Action.CREATE),
+    request: Request,
     services: ServicesDep,
     session: SessionDep,
 ) -> MemberPublic | JSONResponse:
@@ -145,6 +158,14 @@ async def add_member(
         Role.parse(body.role),
     )
     if isinstance(result, Invitation):
+        audit.add(
+            session,
+            origin(request, services, access.caller),
+            "invitation.created",
+            workspace_id=access.workspace.id,
+            target=f"invitation:{result.id}",
+            detail={"email": result.email, "role": result.role},
+        )
         invitation = InvitationPublic(
             id=result.id,
             email=result.email,
@@ -161,6 +182,25 @@ async def add_member(
         )
     user = await session.get(User, result.user_id)
     assert user is not None
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "member.added",
+        workspace_id=access.workspace.id,
+        subject_user_id=user.id,
+        target=f"user:{user.id}",
+        detail={"email": user.email, "role": result.role},
+    )
+    await webhooks.emit(
+        services,
+        session,
+        access.workspace.id,
+        "member.added",
+        {
+            "member": {"id": str(user.id), "name": user.name, "role": result.role},
+            "actor": {"id": str(access.caller.user.id), "name": access.caller.user.name},
+        },
+    )
     return member_public(user, result)
 
 
@@ -169,10 +209,21 @@ async def update_member(
     user_id: uuid.UUID,
     body: RoleIn,
     access: WorkspaceGuard(Subject.MEMBER, Action.UPDATE),
+    request: Request,
+    services: ServicesDep,
     session: SessionDep,
 ) -> MemberPublic:
     membership = await svc.change_role(
         session, access.workspace.id, access.role, user_id, Role.parse(body.role)
+    )
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "member.role_changed",
+        workspace_id=access.workspace.id,
+        subject_user_id=user_id,
+        target=f"user:{user_id}",
+        detail={"role": membership.role},
     )
     user = await session.get(User, user_id)
     assert user is not None
@@ -183,10 +234,32 @@ async def update_member(
     "/workspaces/{workspace_id}/members/{user_id}", status_code=204, responses=errors(409)
 )
 async def remove_member(
-    user_id: uuid.UUID, access: WorkspaceGuard(Subject.MEMBER, Action.DELETE), session: SessionDep
+    user_id: uuid.UUID,
+    access: WorkspaceGuard(Subject.MEMBER, Action.DELETE),
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
 ) -> Response:
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "member.removed",
+        workspace_id=access.workspace.id,
+        subject_user_id=user_id,
+        target=f"user:{user_id}",
+    )
     await svc.remove_member(
         session, access.workspace.id, access.caller.user.id, access.role, user_id
+    )
+    await webhooks.emit(
+        services,
+        session,
+        access.workspace.id,
+        "member.removed",
+        {
+            "member": {"id": str(user_id)},
+            "actor": {"id": str(access.caller.user.id), "name": access.caller.user.name},
+        },
     )
     return Response(status_code=204)
 
@@ -220,11 +293,21 @@ async def list_invitations(
 async def revoke_invitation(
     invitation_id: uuid.UUID,
     access: WorkspaceGuard(Subject.INVITATION, Action.DELETE),
+    request: Request,
+    services: ServicesDep,
     session: SessionDep,
 ) -> Response:
     invitation = await session.get(Invitation, invitation_id)
     if invitation is None or invitation.workspace_id != access.workspace.id:
         raise AppError(404, "Invitation not found.", "not_found")
+    audit.add(
+        session,
+        origin(request, services, access.caller),
+        "invitation.revoked",
+        workspace_id=access.workspace.id,
+        target=f"invitation:{invitation.id}",
+        detail={"email": invitation.email},
+    )
     await session.delete(invitation)
     return Response(status_code=204)
 

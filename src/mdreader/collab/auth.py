@@ -17,12 +17,16 @@ from mdreader.collab.extensions import AuthContext, Denied, Extension
 from mdreader.db.models import AuthSession, Document, Membership
 from mdreader.db.types import utcnow
 from mdreader.policy import Action, Role, Subject
+from mdreader.services import tokens as personal_tokens
 
 if TYPE_CHECKING:
     from mdreader.collab.server import CollabServer
     from mdreader.context import Services
 
 _CHUNK = 500
+
+
+READ_TOKEN = "read_token"  # AuthContext.extra: opened with a read-only personal token
 
 
 def access(role: Role | None) -> tuple[bool, bool]:
@@ -38,6 +42,7 @@ class _Grant:
     session_id: uuid.UUID
     role: Role
     read_only: bool
+    read_token: bool  # opened with a read-only personal access token
 
 
 class Authorization(Extension):
@@ -66,6 +71,8 @@ class Authorization(Extension):
         ctx.session_id = grant.session_id
         ctx.role = grant.role
         ctx.read_only = grant.read_only
+        if grant.read_token:
+            ctx.extra[READ_TOKEN] = True
 
     async def _check(self, token: str, document_name: str) -> _Grant:
         try:
@@ -78,18 +85,21 @@ class Authorization(Extension):
         async with self.services.db.primary_read_session() as session:
             row = (
                 await session.execute(
-                    select(Document.deleted_at, Membership.role)
+                    select(Document.deleted_at, Document.workspace_id, Membership.role)
                     .join(Membership, Membership.workspace_id == Document.workspace_id)
                     .where(Document.id == document_id, Membership.user_id == caller.user.id)
                 )
             ).first()
-        if row is None or row.deleted_at is not None:
+        if row is None or row.deleted_at is not None or caller.bound_out(row.workspace_id):
             raise Denied()
         role = Role[row.role.upper()]
         readable, read_only = access(role)
         if not readable:
             raise Denied()
-        return _Grant(document_id, caller.user.id, caller.session_id, role, read_only)
+        # A read-only personal access token opens documents read-only, whatever the role.
+        read_token = not policy.token_allows(caller.scope, Action.UPDATE)
+        read_only = read_only or read_token
+        return _Grant(document_id, caller.user.id, caller.session_id, role, read_only, read_token)
 
     async def recheck(self, server: CollabServer) -> None:
         await recheck(server)
@@ -131,6 +141,8 @@ async def recheck(server: CollabServer) -> None:
                 )
             )
             live_sessions.update(found.scalars())
+        # Personal access tokens stand in for sessions: revoked or expired ones are dropped.
+        live_sessions.update(await personal_tokens.live_ids(session, sessions))
     for conn in conns:
         if conn.closed:
             continue
@@ -139,6 +151,7 @@ async def recheck(server: CollabServer) -> None:
         if auth.session_id not in live_sessions:
             role = None
         readable, read_only = access(role)
+        read_only = read_only or bool(auth.extra.get(READ_TOKEN))
         if not readable:
             server.metrics_denied()
             if conn.acks:

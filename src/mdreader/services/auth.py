@@ -351,7 +351,7 @@ async def request_password_reset(services: Services, session: AsyncSession, emai
 
 async def confirm_password_reset(
     services: Services, session: AsyncSession, token: str, password: str, ip: str
-) -> None:
+) -> User:
     check_policy(password, services.settings)
     user = await consume_user_token(session, token, RESET)
     user.password_hash = hash_password(password)
@@ -361,6 +361,7 @@ async def confirm_password_reset(
     window = services.settings.login_failure_window
     await services.limiter.reset(f"login:acct:{user.email}")
     await services.cache.set(_trusted_key(user.email, ip), b"1", window)
+    return user
 
 
 async def _spend_reset_links(session: AsyncSession, user_id: uuid.UUID) -> None:

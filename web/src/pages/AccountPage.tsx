@@ -9,6 +9,8 @@ import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from
 import { applyTheme, loadTheme } from "../lib/theme";
 import type { ThemeChoice } from "../lib/theme";
 import { lastWorkspace } from "../workspace";
+import { AuditSection } from "./AuditSection";
+import { TokensSection } from "./TokensSection";
 
 export function AccountPage() {
   const { user } = useAuth();
@@ -23,6 +25,8 @@ export function AccountPage() {
       <PasswordSection />
       <MfaSection user={user} />
       <SessionsSection />
+      <TokensSection />
+      <AuditSection path="/api/auth/audit" title="Account activity" />
     </div>
   );
 }

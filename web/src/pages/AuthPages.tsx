@@ -7,6 +7,8 @@ import { ApiError } from "../api/client";
 import type { User, Workspace } from "../api/types";
 import { VERIFIED_KEY, useAuth } from "../auth";
 import { Button, ErrorText, Field, Notice, Spinner, messageOf } from "../components/ui";
+import type { AuthProviders } from "../lib/cognito";
+import { SsoButtons } from "./SsoPages";
 
 export function AuthCard({ title, children, footer }: { title: string; children: ReactNode; footer?: ReactNode }) {
   return (
@@ -29,7 +31,7 @@ export function nextPath(params: URLSearchParams): string {
   return next.startsWith("/") && !next.startsWith("//") ? next : "/";
 }
 
-export function SignInPage() {
+export function SignInPage({ providers }: { providers?: AuthProviders }) {
   const { api, user } = useAuth();
   const [params] = useSearchParams();
   const navigate = useNavigate();
@@ -46,6 +48,8 @@ export function SignInPage() {
   }, [needCode]);
 
   if (user) return <Navigate to={nextPath(params)} replace />;
+  const passwordForm = providers?.password ?? true;
+  const ssoError = params.get("sso_error");
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -69,13 +73,17 @@ export function SignInPage() {
     <AuthCard
       title={needCode ? "Two-factor sign-in" : "Sign in"}
       footer={
-        <>
-          <Link to={`/signup${params.toString() ? `?${params}` : ""}`}>Create an account</Link>
-          <Link to="/forgot-password">Forgot your password?</Link>
-        </>
+        passwordForm ? (
+          <>
+            <Link to={`/signup${params.toString() ? `?${params}` : ""}`}>Create an account</Link>
+            <Link to="/forgot-password">Forgot your password?</Link>
+          </>
+        ) : undefined
       }
     >
-      <form onSubmit={submit} className="stack">
+      {needCode ? null : <SsoButtons providers={providers?.oidc ?? []} next={nextPath(params)} />}
+      {ssoError ? <ErrorText error={ssoError} /> : null}
+      {passwordForm ? <form onSubmit={submit} className="stack">
         {needCode ? (
           <>
             <p className="muted">Enter the 6-digit code from your authenticator app.</p>
@@ -106,7 +114,7 @@ export function SignInPage() {
             Back
           </Button>
         ) : null}
-      </form>
+      </form> : null}
     </AuthCard>
   );
 }

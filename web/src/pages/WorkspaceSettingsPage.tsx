@@ -5,6 +5,8 @@ import type { Workspace } from "../api/types";
 import { useAuth } from "../auth";
 import { Button, ErrorText, Field, Notice, messageOf } from "../components/ui";
 import { can, useWorkspace } from "../workspace";
+import { AuditSection } from "./AuditSection";
+import { WebhooksSection } from "./WebhooksSection";
 
 export function WorkspaceSettingsPage() {
   const { api } = useAuth();
@@ -32,15 +34,16 @@ export function WorkspaceSettingsPage() {
     }
   };
 
-  const exportZip = async () => {
-    setBusy("export");
+  const exportZip = (format: "zip" | "pdf" = "zip") => async () => {
+    setBusy(`export-${format}`);
     setError(null);
     try {
-      const response = await api.send("GET", `/api/workspaces/${workspace.id}/export`);
+      const path = format === "pdf" ? "pdf" : "export";
+      const response = await api.send("GET", `/api/workspaces/${workspace.id}/${path}`);
       const blob = await response.blob();
       const a = document.createElement("a");
       a.href = URL.createObjectURL(blob);
-      a.download = `${workspace.name.replace(/[\\/:*?"<>|]+/g, "-")}.zip`;
+      a.download = `${workspace.name.replace(/[\\/:*?"<>|]+/g, "-")}.${format}`;
       a.click();
       setTimeout(() => URL.revokeObjectURL(a.href), 1000);
     } catch (err) {
@@ -95,7 +98,8 @@ export function WorkspaceSettingsPage() {
         <h2>Import and export</h2>
         <p className="muted">Export the whole tree as Markdown files in a zip; import .md files or a zip of them.</p>
         <div className="row">
-          {can(workspace, "transfer", "read") ? <Button onClick={() => void exportZip()} busy={busy === "export"}>Export as zip</Button> : null}
+          {can(workspace, "transfer", "read") ? <Button onClick={() => void exportZip("zip")()} busy={busy === "export-zip"}>Export as zip</Button> : null}
+          {can(workspace, "transfer", "read") ? <Button onClick={() => void exportZip("pdf")()} busy={busy === "export-pdf"}>Export as PDF</Button> : null}
           {can(workspace, "transfer", "create") ? (
             <label className="btn">
               {busy === "import" ? "Importing…" : "Import…"}
@@ -104,6 +108,10 @@ export function WorkspaceSettingsPage() {
           ) : null}
         </div>
       </section>
+      {can(workspace, "webhook", "read") ? <WebhooksSection workspaceId={workspace.id} /> : null}
+      {can(workspace, "audit", "read") ? (
+        <AuditSection path={`/api/workspaces/${workspace.id}/audit`} title="Audit log" />
+      ) : null}
       {can(workspace, "workspace", "delete") ? (
         <section className="panel danger-zone">
           <h2>Delete the workspace</h2>

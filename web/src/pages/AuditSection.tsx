@@ -1,0 +1,49 @@
+// The audit log in the web app: a workspace's (admins, in workspace settings) or one's own
+// (account settings), newest first, with "Older" to page back.
+import { useState } from "react";
+import type { components } from "../api/schema";
+import { useAuth } from "../auth";
+import { Button, ErrorText, formatDate, messageOf, useLoad } from "../components/ui";
+
+type Entry = components["schemas"]["AuditEventPublic"];
+
+export function AuditSection({ path, title }: { path: string; title: string }) {
+  const { api } = useAuth();
+  const first = useLoad(() => api.get<Entry[]>(`${path}?limit=50`), [api, path]);
+  const [more, setMore] = useState<Entry[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const entries = [...(first.data ?? []), ...more];
+  const older = async () => {
+    const last = entries[entries.length - 1];
+    if (!last) return;
+    try {
+      const page = await api.get<Entry[]>(`${path}?limit=50&before=${encodeURIComponent(last.at)}`);
+      setMore((m) => [...m, ...page]);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+  return (
+    <section className="panel" aria-label={title}>
+      <h2>{title}</h2>
+      <ErrorText error={error ?? first.error} />
+      <table className="delivery-log audit-log">
+        <thead>
+          <tr><th>When</th><th>What</th><th>Who</th><th>Details</th><th>From</th></tr>
+        </thead>
+        <tbody>
+          {entries.map((e) => (
+            <tr key={e.id} data-action={e.action}>
+              <td>{formatDate(e.at)}</td>
+              <td>{e.action}</td>
+              <td>{e.actor_email ?? "—"}</td>
+              <td>{[e.target, ...Object.entries(e.detail).map(([k, v]) => `${k}: ${String(v)}`)].filter(Boolean).join(", ")}</td>
+              <td title={e.user_agent}>{e.ip}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {entries.length && entries.length % 50 === 0 ? <Button variant="ghost" onClick={() => void older()}>Older</Button> : null}
+    </section>
+  );
+}

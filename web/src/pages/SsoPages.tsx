@@ -1,0 +1,80 @@
+// Single sign-on with the server's OpenID Connect providers. The server runs the flow
+// (authorization code with PKCE, state and nonce; see the README): the sign-in page only links
+// to its login route, and /auth/sso trades the one-time code the server sends back for the
+// session's tokens. The provider used is remembered so that signing out also signs out there.
+import { useEffect, useRef, useState } from "react";
+import { Link, useNavigate } from "react-router";
+import type { components } from "../api/schema";
+import type { TokenPair } from "../api/types";
+import { useAuth } from "../auth";
+import { ErrorText, Spinner, messageOf } from "../components/ui";
+import { AuthCard, nextPath } from "./AuthPages";
+
+export type OidcProvider = components["schemas"]["OidcProviderPublic"];
+
+/** The provider the current session came from (its logout URL), if any. */
+export const SSO_KEY = "mdreader.sso.logout";
+
+export function SsoButtons({ providers, next }: { providers: OidcProvider[]; next: string }) {
+  if (!providers.length) return null;
+  return (
+    <div className="stack sso-buttons">
+      {providers.map((p) => (
+        <a
+          key={p.name}
+          className="btn"
+          data-sso={p.name}
+          href={`${p.login_url}?${new URLSearchParams({ next })}`}
+        >
+          Sign in with {p.label}
+        </a>
+      ))}
+    </div>
+  );
+}
+
+export function SsoCallbackPage({ providers }: { providers: OidcProvider[] }) {
+  const { api } = useAuth();
+  const navigate = useNavigate();
+  const [error, setError] = useState<string | null>(null);
+  const started = useRef(false);
+
+  useEffect(() => {
+    if (started.current) return; // the code works once (React may run effects twice)
+    started.current = true;
+    const params = new URLSearchParams(window.location.hash.slice(1));
+    // The code leaves the address bar (and the history) at once.
+    window.history.replaceState(null, "", window.location.pathname);
+    const code = params.get("code");
+    if (!code) {
+      setError("This sign-in link is incomplete. Please sign in again.");
+      return;
+    }
+    api
+      .post<TokenPair>("/api/auth/oidc/exchange", { code }, { anonymous: true })
+      .then((pair) => {
+        const provider = providers.find((p) => p.name === params.get("provider"));
+        if (provider) window.localStorage.setItem(SSO_KEY, provider.logout_url);
+        api.acceptPair(pair);
+        navigate(nextPath(params), { replace: true });
+      })
+      .catch((e) => setError(messageOf(e)));
+  }, [api, navigate, providers]);
+
+  if (!error) return <Spinner label="Signing in…" />;
+  return (
+    <AuthCard title="Sign in">
+      <ErrorText error={error} />
+      <Link to="/signin">Back to sign in</Link>
+    </AuthCard>
+  );
+}
+
+/** After the local sign-out: sign out at the provider too, when the session came from one. */
+export function ssoSignOut(where: { assign: (url: string) => void } = window.location): boolean {
+  const url = window.localStorage.getItem(SSO_KEY);
+  if (!url) return false;
+  window.localStorage.removeItem(SSO_KEY);
+  where.assign(url);
+  return true;
+}

@@ -1,0 +1,127 @@
+// Personal access tokens in account settings: made with a name, a scope (read, or read and
+// write), optionally one workspace and an expiry; the secret is shown once, right after it is
+// made; each can be revoked.
+import { useState } from "react";
+import type { FormEvent } from "react";
+import type { components } from "../api/schema";
+import type { Workspace } from "../api/types";
+import { useAuth } from "../auth";
+import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from "../components/ui";
+
+type Token = components["schemas"]["PersonalTokenPublic"];
+type Created = components["schemas"]["PersonalTokenCreated"];
+
+const EXPIRIES: [string, number | null][] = [
+  ["30 days", 30],
+  ["90 days", 90],
+  ["1 year", 365],
+  ["Never", null],
+];
+
+export function TokensSection() {
+  const { api } = useAuth();
+  const tokens = useLoad(() => api.get<Token[]>("/api/auth/tokens"), [api]);
+  const workspaces = useLoad(() => api.get<Workspace[]>("/api/workspaces"), [api]);
+  const [name, setName] = useState("");
+  const [scope, setScope] = useState<"read" | "write">("read");
+  const [workspace, setWorkspace] = useState("");
+  const [days, setDays] = useState("30");
+  const [created, setCreated] = useState<Created | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const expires = days ? new Date(Date.now() + Number(days) * 86400_000).toISOString() : null;
+      const made = await api.post<Created>("/api/auth/tokens", {
+        name,
+        scope,
+        workspace_id: workspace || null,
+        expires_at: expires,
+      });
+      setCreated(made);
+      setName("");
+      await tokens.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const revoke = async (t: Token) => {
+    try {
+      await api.delete(`/api/auth/tokens/${t.id}`);
+      if (created?.id === t.id) setCreated(null);
+      await tokens.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  const workspaceName = (id: string | null) =>
+    id ? (workspaces.data ?? []).find((w) => w.id === id)?.name ?? "one workspace" : "all workspaces";
+
+  return (
+    <section className="panel" aria-label="Personal access tokens">
+      <h2>Personal access tokens</h2>
+      <p className="muted small">
+        For scripts and tools: send one as <code>Authorization: Bearer …</code> to the API or the
+        WebSocket. It can do no more than you can.
+      </p>
+      {created ? (
+        <Notice>
+          <span>Copy the token now; it is not shown again.</span>
+          <code className="token-secret" data-testid="new-token">{created.token}</code>
+          <Button variant="ghost" onClick={() => void navigator.clipboard?.writeText(created.token)}>Copy</Button>
+        </Notice>
+      ) : null}
+      <form className="stack" onSubmit={submit}>
+        <Field label="Token name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} />
+        <label className="field">
+          <span className="field-label">Access</span>
+          <select value={scope} onChange={(e) => setScope(e.target.value as "read" | "write")} aria-label="Access">
+            <option value="read">Read only</option>
+            <option value="write">Read and write</option>
+          </select>
+        </label>
+        <label className="field">
+          <span className="field-label">Workspace</span>
+          <select value={workspace} onChange={(e) => setWorkspace(e.target.value)} aria-label="Workspace">
+            <option value="">All my workspaces</option>
+            {(workspaces.data ?? []).map((w) => (
+              <option key={w.id} value={w.id}>{w.name}</option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          <span className="field-label">Expires</span>
+          <select value={days} onChange={(e) => setDays(e.target.value)} aria-label="Expires">
+            {EXPIRIES.map(([label, n]) => (
+              <option key={label} value={n === null ? "" : String(n)}>{label}</option>
+            ))}
+          </select>
+        </label>
+        <ErrorText error={error ?? tokens.error} />
+        <Button type="submit" busy={busy}>Create token</Button>
+      </form>
+      <ul className="list">
+        {(tokens.data ?? []).map((t) => (
+          <li key={t.id} className="list-row" data-token={t.name}>
+            <span className="grow">
+              <strong>{t.name}</strong> <span className="role-tag">{t.scope === "write" ? "read and write" : "read only"}</span>
+              <br />
+              <span className="muted small">
+                …{t.hint} · {workspaceName(t.workspace_id)} · made {formatDate(t.created_at)} ·{" "}
+                {t.expires_at ? `expires ${formatDate(t.expires_at)}` : "never expires"} ·{" "}
+                {t.last_used_at ? `last used ${formatDate(t.last_used_at)}` : "never used"}
+              </span>
+            </span>
+            <Button variant="ghost" onClick={() => void revoke(t)}>Revoke</Button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

@@ -1,0 +1,135 @@
+// Webhooks of a workspace (admins): a URL and the events to send there; the signing secret is
+// shown once; each webhook's delivery log with status codes; switch off and on, delete.
+import { useState } from "react";
+import type { FormEvent } from "react";
+import type { components } from "../api/schema";
+import { useAuth } from "../auth";
+import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from "../components/ui";
+
+type Hook = components["schemas"]["WebhookPublic"];
+type Created = components["schemas"]["WebhookCreated"];
+type Delivery = components["schemas"]["WebhookDeliveryPublic"];
+
+export const WEBHOOK_EVENTS = [
+  "document.created",
+  "document.updated",
+  "document.trashed",
+  "document.restored",
+  "member.added",
+  "member.removed",
+  "share.created",
+  "comment.created",
+] as const;
+
+export function WebhooksSection({ workspaceId }: { workspaceId: string }) {
+  const { api } = useAuth();
+  const base = `/api/workspaces/${workspaceId}/webhooks`;
+  const hooks = useLoad(() => api.get<Hook[]>(base), [api, base]);
+  const [url, setUrl] = useState("");
+  const [events, setEvents] = useState<string[]>(["document.created", "document.updated"]);
+  const [created, setCreated] = useState<Created | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      setCreated(await api.post<Created>(base, { url, events }));
+      setUrl("");
+      await hooks.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const act = async (fn: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await fn();
+      await hooks.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  const toggle = (name: string) =>
+    setEvents((now) => (now.includes(name) ? now.filter((e) => e !== name) : [...now, name]));
+
+  return (
+    <section className="panel" aria-label="Webhooks">
+      <h2>Webhooks</h2>
+      <p className="muted small">
+        Events of this workspace are sent as signed JSON (HMAC-SHA256 of the timestamp and the
+        body) to the URLs below.
+      </p>
+      {created ? (
+        <Notice>
+          <span>Signing secret of {created.url} (shown once):</span>
+          <code className="token-secret" data-testid="webhook-secret">{created.secret}</code>
+        </Notice>
+      ) : null}
+      <form className="stack" onSubmit={submit}>
+        <Field label="Payload URL" type="url" value={url} onChange={(e) => setUrl(e.target.value)} required />
+        <fieldset className="event-choices">
+          <legend>Events</legend>
+          {WEBHOOK_EVENTS.map((name) => (
+            <label key={name}>
+              <input type="checkbox" checked={events.includes(name)} onChange={() => toggle(name)} /> {name}
+            </label>
+          ))}
+        </fieldset>
+        <ErrorText error={error ?? hooks.error} />
+        <Button type="submit" busy={busy} disabled={!events.length}>Add webhook</Button>
+      </form>
+      <ul className="list">
+        {(hooks.data ?? []).map((h) => (
+          <li key={h.id} className="list-row webhook-row" data-webhook={h.url}>
+            <span className="grow">
+              <strong>{h.url}</strong> {h.active ? null : <span className="role-tag">off</span>}
+              <br />
+              <span className="muted small">{h.events.join(", ")}</span>
+              {h.disabled_reason ? <><br /><span className="error-text small">{h.disabled_reason}</span></> : null}
+              {open === h.id ? <DeliveryLog path={`${base}/${h.id}/deliveries`} /> : null}
+            </span>
+            <Button variant="ghost" onClick={() => setOpen(open === h.id ? null : h.id)}>
+              {open === h.id ? "Hide deliveries" : "Deliveries"}
+            </Button>
+            <Button variant="ghost" onClick={() => void act(() => api.patch(`${base}/${h.id}`, { active: !h.active }))}>
+              {h.active ? "Switch off" : "Switch on"}
+            </Button>
+            <Button variant="danger" onClick={() => void act(() => api.delete(`${base}/${h.id}`))}>Delete</Button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function DeliveryLog({ path }: { path: string }) {
+  const { api } = useAuth();
+  const log = useLoad(() => api.get<Delivery[]>(path), [api, path]);
+  if (log.error) return <ErrorText error={log.error} />;
+  if (!log.data) return null;
+  if (!log.data.length) return <p className="muted small">Nothing sent yet.</p>;
+  return (
+    <table className="delivery-log">
+      <thead>
+        <tr><th>Event</th><th>Status</th><th>Code</th><th>Attempts</th><th>When</th></tr>
+      </thead>
+      <tbody>
+        {log.data.map((d) => (
+          <tr key={d.id} title={d.last_error ?? ""}>
+            <td>{d.event}</td>
+            <td>{d.status}</td>
+            <td>{d.last_status_code ?? "—"}</td>
+            <td>{d.attempts}</td>
+            <td>{formatDate(d.delivered_at ?? d.created_at)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
