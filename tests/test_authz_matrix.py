@@ -32,6 +32,10 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/documents/{document_id}"): {"title": "Renamed", "content": "changed"},
     ("POST", "/api/workspaces"): {"name": "Mine"},
     ("POST", "/api/invitations/accept"): {"token": "not-a-real-token"},
+    ("POST", "/api/documents/{document_id}/comments"): {"body": "A thought"},
+    ("POST", "/api/documents/{document_id}/comments/{comment_id}/replies"): {"body": "Yes"},
+    ("PATCH", "/api/documents/{document_id}/comments/{comment_id}"): {"body": "Edited"},
+    ("PUT", "/api/workspaces/{workspace_id}/commenting"): {"viewers_comment": True},
 }
 # Multipart routes: the form files sent instead of a JSON body.
 SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
@@ -106,7 +110,12 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
     assert versions.status_code == 200 and versions.json(), versions.text
     share = await c.post(f"/api/documents/{doc['id']}/shares", json={}, headers=owner.headers)
     assert share.status_code == 201, share.text
+    comment = await c.post(
+        f"/api/documents/{doc['id']}/comments", json={"body": "Owner's"}, headers=owner.headers
+    )
+    assert comment.status_code == 201, comment.text
     return {
+        "comment_id": comment.json()["id"],
         "token": share.json()["token"],
         "workspace_id": ws["id"],
         "file_id": uploaded.json()["id"],
@@ -162,7 +171,7 @@ async def test_authorization_matrix(app, client, factory: Factory):
                     caller != "anonymous"
                     and world.get("user_id") == users[caller].id
                     and "{user_id}" in route.path
-                )
+                ) or (caller == "owner" and "{comment_id}" in route.path)  # the owner wrote it
                 expected = _expected(guard, caller, is_self)
                 status = r.status_code
                 ok = (

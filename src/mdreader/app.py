@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mdreader import __version__
 from mdreader.api import (
     auth,
+    comments,
     documents,
     files,
     health,
@@ -92,7 +93,9 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     )
     app.state.settings = settings
     install_error_handlers(app)
-    modules = (auth, workspaces, documents, versions, search, shares, transfer, files, health)
+    modules = (
+        auth, workspaces, documents, versions, comments, search, shares, transfer, files, health
+    )
     for module in modules:
         app.include_router(module.router)
     # Collaboration: authorization happens per document inside the protocol (policy.py).

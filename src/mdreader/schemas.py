@@ -136,6 +136,7 @@ class WorkspacePublic(BaseModel):
     role: RoleName
     created_at: datetime
     abilities: dict[str, list[str]] = {}
+    viewers_comment: bool = False  # viewers may comment (the commenter ability)
 
 
 class MemberIn(Body):
@@ -275,3 +276,60 @@ class SharePublic(BaseModel):
     created_at: datetime
     created_by: uuid.UUID | None
     expires_at: datetime | None
+
+
+# --- comments -------------------------------------------------------------------------------
+
+
+class AnchorIn(Body):
+    """A range of the text as two Yjs relative positions (``Y.encodeRelativePosition``,
+    base64), and the text it held."""
+
+    start: str = Field(min_length=1, max_length=400)
+    end: str = Field(min_length=1, max_length=400)
+    quote: str = Field(default="", max_length=1000)
+
+
+class ThreadIn(Body):
+    body: str = Field(max_length=10_000)
+    anchor: AnchorIn | None = None  # none: about the whole document
+
+
+class CommentIn(Body):
+    body: str = Field(max_length=10_000)
+
+
+class AnchorPublic(BaseModel):
+    start: str
+    end: str
+    quote: str
+    # Where the range is now (UTF-16 units into the text), while its text exists.
+    offset: int | None = None
+    length: int | None = None
+
+
+class CommentPublic(BaseModel):
+    id: uuid.UUID
+    thread_id: uuid.UUID
+    author: AuthorPublic | None
+    body: str
+    body_html: str
+    created_at: datetime
+    edited_at: datetime | None
+
+
+class ThreadPublic(CommentPublic):
+    document_id: uuid.UUID
+    anchor: AnchorPublic | None  # None: a thread about the whole document
+    orphaned: bool  # anchored, and the text it was about has been deleted
+    resolved_at: datetime | None
+    resolved_by: AuthorPublic | None
+    replies: list[CommentPublic]
+
+
+class CommentingIn(Body):
+    viewers_comment: bool
+
+
+class CommentingPublic(BaseModel):
+    viewers_comment: bool  # viewers of the workspace hold the commenter ability

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -108,6 +109,8 @@ class Workspace(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Viewers hold the ``commenter`` ability (policy.Ability) in this workspace.
+    viewers_comment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Membership(Base):
@@ -268,6 +271,36 @@ class Share(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Comment(Base):
+    """A comment: a thread when ``parent_id`` is empty, else a reply to that thread.
+
+    A thread may be anchored to a range of the text by two Yjs relative positions (the bytes
+    of ``Y.encodeRelativePosition``), which follow edits; ``quote`` is the text the range
+    held when the thread was opened. Without an anchor it is about the whole document.
+    """
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_document_created", "document_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    anchor_start: Mapped[bytes | None] = mapped_column(LargeBinary)
+    anchor_end: Mapped[bytes | None] = mapped_column(LargeBinary)
+    quote: Mapped[str | None] = mapped_column(String(1000))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 # Full-text index objects made by the migrations by hand (FTS5 virtual table and its shadow
 # tables on SQLite, the tsvector column and GIN index on PostgreSQL): not models, so Alembic's
 # autogenerate must not compare them (``include_name`` below, used by migrations/env.py).
@@ -285,6 +318,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 __all__ = [
     "AuthSession",
     "Base",
+    "Comment",
     "Document",
     "DocumentUpdate",
     "DocumentVersion",
