@@ -21,6 +21,7 @@ import type { TocEntry } from "../lib/markdown";
 import { useDark } from "../lib/theme";
 import { ancestors } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
+import { CommentsPanel, useComments } from "../features/comments/CommentsPanel";
 
 type Mode = "write" | "split" | "read";
 const MODE_KEY = "mdreader.mode";
@@ -98,6 +99,10 @@ function DocumentView({
   const readerRef = useRef<MarkdownViewHandle>(null);
   const titleRef = useRef<HTMLInputElement>(null);
   const viewRef = useRef<EditorView | null>(null);
+  const [view, setView] = useState<EditorView | null>(null);
+  const [commentsOpen, setCommentsOpen] = useState(false);
+  const comments = useComments(doc.id, collab);
+  const openThreads = comments.threads.filter((t) => !t.resolved_at).length;
 
   useDismiss(menu ? "document" : null, () => setMenu(false));
 
@@ -211,6 +216,9 @@ function DocumentView({
             ) : null}
             <button className={mode === "read" ? "on" : ""} onClick={() => chooseMode("read")}>Read</button>
           </div>
+          <button className="btn btn-ghost" aria-pressed={commentsOpen} data-testid="comments-toggle" onClick={() => setCommentsOpen((v) => !v)}>
+            <span className="label">Comments</span>{openThreads ? <span className="count" data-testid="comments-count"> {openThreads}</span> : null}
+          </button>
           <button className="btn btn-ghost" onClick={() => setDialog("history")}><HistoryIcon /> <span className="label">History</span></button>
           <button className="btn btn-ghost" onClick={() => setDialog("share")}><ShareIcon /> <span className="label">Share</span></button>
           <div className="menu-anchor">
@@ -257,6 +265,7 @@ function DocumentView({
                   onTopLine={mode === "split" ? onTopLine : undefined}
                   onReady={(v) => {
                     viewRef.current = v;
+                    setView(v);
                   }}
                 />
               </div>
@@ -283,6 +292,16 @@ function DocumentView({
               <Toc entries={toc} onPick={jump} />
             </aside>
           </>
+        ) : null}
+        {commentsOpen ? (
+          <CommentsPanel
+            documentId={doc.id}
+            collab={collab}
+            view={mode === "read" ? null : view}
+            threads={comments.threads}
+            reload={comments.reload}
+            loadError={comments.error}
+          />
         ) : null}
       </div>
       {dialog === "history" ? (
