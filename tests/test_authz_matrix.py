@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi.routing import APIRoute
 
 from mdreader import policy
@@ -141,6 +142,8 @@ def _expected(guard: Any, caller: str, target_is_self: bool) -> str:
     return "allowed" if policy.can(role, action, subject, is_self=target_is_self) else "403"
 
 
+# Every write is tried on a fresh world, once per caller: several hundred requests in all.
+@pytest.mark.timeout(600)
 async def test_authorization_matrix(app, client, factory: Factory):
     users = {
         name: await factory.user(name)

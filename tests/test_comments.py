@@ -204,7 +204,7 @@ async def test_bad_input_is_a_clear_4xx(client, factory):
     r = await client.post(url, json={"body": "x" * 10_001}, headers=editor.headers)
     assert r.status_code == 422
     # Positions that name text the document never held: kept, shown as orphaned.
-    unknown = base64.b64encode(bytes([0, 0x7F, 5])).decode()
+    unknown = base64.b64encode(bytes([0, 0x7F, 5, 0])).decode()
     r = await client.post(
         url,
         json={"body": "x", "anchor": {"start": unknown, "end": unknown}},

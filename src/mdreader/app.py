@@ -94,7 +94,16 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     app.state.settings = settings
     install_error_handlers(app)
     modules = (
-        auth, workspaces, documents, versions, comments, search, shares, transfer, files, health
+        auth,
+        workspaces,
+        documents,
+        versions,
+        comments,
+        search,
+        shares,
+        transfer,
+        files,
+        health,
     )
     for module in modules:
         app.include_router(module.router)

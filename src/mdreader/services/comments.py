@@ -84,29 +84,31 @@ def _var_uint(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def relative_item(data: bytes) -> tuple[int, int] | None:
-    """The (client, clock) a relative position names (None: the start or end of a type), or
-    ValueError when the bytes are not ``Y.encodeRelativePosition``'s. Read here, so the Rust
-    decoder never sees malformed input (it panics on it)."""
+    """The (client, clock) a relative position in the ``content`` text names (None: its
+    start or end), or ValueError when the bytes are not what ``Y.encodeRelativePosition``
+    writes for it: an item (0, client, clock) or the root type by name (1, "content"), then
+    the association. Read here so the Rust decoder only sees what it decodes (it panics on
+    anything else)."""
     kind, pos = _var_uint(data, 0)
     item = None
     if kind == 0:  # an item: client, clock
         client, pos = _var_uint(data, pos)
         clock, pos = _var_uint(data, pos)
+        if client >= 2**53 or clock >= 2**32:
+            raise ValueError("out of range")
         item = (client, clock)
-    elif kind == 1:  # a root type by name
+    elif kind == 1:  # the root type by name: only the text comments are about
         length, pos = _var_uint(data, pos)
-        if pos + length > len(data):
-            raise ValueError("truncated")
+        if data[pos : pos + length] != TEXT_NAME.encode():
+            raise ValueError("another type")
         pos += length
-    elif kind == 2:  # a nested type by id
-        _, pos = _var_uint(data, pos)
-        _, pos = _var_uint(data, pos)
-    else:
-        raise ValueError("unknown kind")
-    if pos < len(data):  # assoc, a signed var int
-        _, pos = _var_uint(data, pos)
-    if pos != len(data):
-        raise ValueError("trailing bytes")
+    else:  # a nested type (2), or unknown
+        raise ValueError("not the document's text")
+    if pos >= len(data):
+        raise ValueError("no association")
+    assoc, pos = _var_uint(data, pos)  # a signed var int: 0 (after) or -1 (before)
+    if assoc not in (0, 0x40 | 1) or pos != len(data):
+        raise ValueError("bad association")
     return item
 
 
