@@ -125,6 +125,7 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         "user_id": users["viewer"].id,
         "invitation_id": invitation_id,
         "session_id": "00000000-0000-4000-8000-000000000000",
+        "notification_id": "00000000-0000-4000-8000-000000000000",
     }
 
 
@@ -182,7 +183,14 @@ async def test_authorization_matrix(app, client, factory: Factory):
                     if expected == "allowed"
                     else status == int(expected)
                 )
-                if route.path == "/api/auth/sessions/{session_id}" and expected == "allowed":
+                if (
+                    route.path
+                    in (
+                        "/api/auth/sessions/{session_id}",
+                        "/api/notifications/{notification_id}/read",
+                    )
+                    and expected == "allowed"
+                ):
                     ok = status == 404  # someone else's (here: no) session is never visible
                 if not ok:
                     failures.append(

@@ -126,6 +126,9 @@ async def build_services(
         compactor = Compactor(services)
         services.compactor = compactor
         await stack.enter_async_context(compactor)
+        from mdreader.services.notifications import Digest
+
+        await stack.enter_async_context(Digest(services, settings.notification_digest_interval))
         from mdreader.collab import build_collab
 
         services.collab = await stack.enter_async_context(build_collab(services))

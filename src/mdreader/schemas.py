@@ -333,3 +333,39 @@ class CommentingIn(Body):
 
 class CommentingPublic(BaseModel):
     viewers_comment: bool  # viewers of the workspace hold the commenter ability
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+class NotificationPublic(BaseModel):
+    id: uuid.UUID
+    kind: Literal["mention", "reply", "comment"]
+    workspace_id: uuid.UUID
+    document_id: uuid.UUID
+    document_title: str
+    comment_id: uuid.UUID | None
+    actor: AuthorPublic | None
+    excerpt: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class UnreadPublic(BaseModel):
+    unread: int
+
+
+class NotificationSettingsIn(Body):
+    email_mentions: bool | None = None
+    email_replies: bool | None = None
+    email_comments: bool | None = None
+
+
+class NotificationSettingsPublic(BaseModel):
+    email_mentions: bool
+    email_replies: bool
+    email_comments: bool
+
+
+class FollowPublic(BaseModel):
+    following: bool

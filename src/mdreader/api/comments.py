@@ -234,7 +234,13 @@ async def create_thread(
 ) -> ThreadPublic:
     """Open a thread on a range of the text (``anchor``) or on the whole document."""
     comment = await svc.open_thread(
-        services, session, access.document_id, access.caller.user.id, body.body, _anchor(body)
+        services,
+        session,
+        access.workspace_id,
+        access.document_id,
+        access.caller.user.id,
+        body.body,
+        _anchor(body),
     )
     thread = await svc.thread(session, access.document_id, comment.id)
     return (await _present(session, [thread]))[0]
@@ -257,7 +263,9 @@ async def reply(
 ) -> CommentPublic:
     assert access.comment is not None
     parent = await svc.get(session, access.document_id, access.comment.id)
-    comment = await svc.reply(services, session, parent, access.caller.user.id, body.body)
+    comment = await svc.reply(
+        services, session, access.workspace_id, parent, access.caller.user.id, body.body
+    )
     return comment_public(comment, {access.caller.user.id: access.caller.user.name})
 
 
@@ -271,7 +279,7 @@ async def edit_comment(
     """Change the text of one's own comment."""
     assert access.comment is not None
     comment = await svc.get(session, access.document_id, access.comment.id)
-    await svc.edit(services, session, comment, body.body)
+    await svc.edit(services, session, access.workspace_id, comment, body.body)
     names = await svc.names(session, [comment.author_id])
     return comment_public(comment, names)
 

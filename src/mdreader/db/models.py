@@ -301,6 +301,63 @@ class Comment(Base):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Notification(Base):
+    """One line of a user's inbox: a mention, a reply to their thread, or a comment on a
+    document they follow. ``emailed_at``: sent (or decided not to be sent) by e-mail."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_user_created", "user_id", "created_at"),
+        Index(
+            "ix_notifications_unemailed",
+            "created_at",
+            postgresql_where=text("emailed_at IS NULL"),
+            sqlite_where=text("emailed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    comment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE")
+    )
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # mention, reply, comment
+    excerpt: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DocumentFollow(Base):
+    """A user follows a document: comments on it reach their inbox."""
+
+    __tablename__ = "document_follows"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationSettings(Base):
+    """What a user wants by e-mail (no row: everything)."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    email_mentions: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_replies: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_comments: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 # Full-text index objects made by the migrations by hand (FTS5 virtual table and its shadow
 # tables on SQLite, the tsvector column and GIN index on PostgreSQL): not models, so Alembic's
 # autogenerate must not compare them (``include_name`` below, used by migrations/env.py).
@@ -320,11 +377,14 @@ __all__ = [
     "Base",
     "Comment",
     "Document",
+    "DocumentFollow",
     "DocumentUpdate",
     "DocumentVersion",
     "File",
     "Invitation",
     "Membership",
+    "Notification",
+    "NotificationSettings",
     "RefreshToken",
     "SearchDocument",
     "Share",

@@ -29,6 +29,7 @@ from mdreader.db.engine import after_commit
 from mdreader.db.models import Comment, Document, User
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
+from mdreader.services import notifications
 from mdreader.services.documents import pending_updates
 from mdreader.ytext import TEXT_NAME
 
@@ -257,6 +258,7 @@ def announce(
 async def open_thread(
     services: Services,
     session: AsyncSession,
+    workspace_id: uuid.UUID,
     document_id: uuid.UUID,
     author_id: uuid.UUID,
     body: str,
@@ -275,6 +277,15 @@ async def open_thread(
     )
     session.add(comment)
     await session.flush()
+    await notifications.on_comment(
+        services,
+        session,
+        workspace_id=workspace_id,
+        document_id=document_id,
+        comment_id=comment.id,
+        author_id=author_id,
+        body=body,
+    )
     announce(services, session, document_id, kind="created", thread_id=str(comment.id))
     return comment
 
@@ -282,6 +293,7 @@ async def open_thread(
 async def reply(
     services: Services,
     session: AsyncSession,
+    workspace_id: uuid.UUID,
     parent: Comment,
     author_id: uuid.UUID,
     body: str,
@@ -298,6 +310,23 @@ async def reply(
     )
     session.add(comment)
     await session.flush()
+    people = set(
+        await session.scalars(
+            select(Comment.author_id).where(
+                (Comment.id == thread_id) | (Comment.parent_id == thread_id)
+            )
+        )
+    )
+    await notifications.on_comment(
+        services,
+        session,
+        workspace_id=workspace_id,
+        document_id=parent.document_id,
+        comment_id=comment.id,
+        author_id=author_id,
+        body=body,
+        thread_people={p for p in people if p is not None},
+    )
     announce(
         services,
         session,
@@ -309,11 +338,25 @@ async def reply(
     return comment
 
 
-async def edit(services: Services, session: AsyncSession, comment: Comment, body: str) -> Comment:
+async def edit(
+    services: Services, session: AsyncSession, workspace_id: uuid.UUID, comment: Comment, body: str
+) -> Comment:
+    previous = comment.body
     comment.body = check_body(body)
     comment.body_html = await services.renderer.html(body)
     comment.edited_at = utcnow()
     await session.flush()
+    assert comment.author_id is not None
+    await notifications.on_comment(
+        services,
+        session,
+        workspace_id=workspace_id,
+        document_id=comment.document_id,
+        comment_id=comment.id,
+        author_id=comment.author_id,
+        body=body,
+        previous_body=previous,
+    )
     announce(
         services,
         session,
