@@ -34,3 +34,6 @@ export interface InvitationSent {
   invitation: Invitation;
   detail: string;
 }
+
+export type Notification = S["NotificationPublic"];
+export type NotificationSettings = S["NotificationSettingsPublic"];

@@ -22,6 +22,9 @@ import { useDark } from "../lib/theme";
 import { ancestors } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
 import { CommentsPanel, useComments } from "../features/comments/CommentsPanel";
+import { mentions } from "../features/notifications/mentions";
+import type { Mentionable } from "../features/notifications/mentions";
+import type { Member } from "../api/types";
 
 type Mode = "write" | "split" | "read";
 const MODE_KEY = "mdreader.mode";
@@ -100,7 +103,26 @@ function DocumentView({
   const titleRef = useRef<HTMLInputElement>(null);
   const viewRef = useRef<EditorView | null>(null);
   const [view, setView] = useState<EditorView | null>(null);
-  const [commentsOpen, setCommentsOpen] = useState(false);
+  const [commentsOpen, setCommentsOpen] = useState(() => params.get("comments") === "1");
+  const [following, setFollowing] = useState<boolean | null>(null);
+  const members = useRef<Mentionable[]>([]);
+  const [editorExtensions] = useState(() => [mentions(() => members.current)]);
+  useEffect(() => {
+    api.get<Member[]>(`/api/workspaces/${workspace.id}/members`).then((list) => {
+      members.current = list;
+    }).catch(() => {});
+    api.get<{ following: boolean }>(`/api/documents/${doc.id}/follow`).then((f) => setFollowing(f.following)).catch(() => {});
+  }, [api, workspace.id, doc.id]);
+  const toggleFollow = async () => {
+    try {
+      const f = following
+        ? await api.delete<{ following: boolean }>(`/api/documents/${doc.id}/follow`)
+        : await api.put<{ following: boolean }>(`/api/documents/${doc.id}/follow`);
+      setFollowing(f.following);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
   const comments = useComments(doc.id, collab);
   const openThreads = comments.threads.filter((t) => !t.resolved_at).length;
 
@@ -219,6 +241,11 @@ function DocumentView({
           <button className="btn btn-ghost" aria-pressed={commentsOpen} data-testid="comments-toggle" onClick={() => setCommentsOpen((v) => !v)}>
             <span className="label">Comments</span>{openThreads ? <span className="count" data-testid="comments-count"> {openThreads}</span> : null}
           </button>
+          {following !== null ? (
+            <button className="btn btn-ghost" aria-pressed={following} data-testid="follow" onClick={() => void toggleFollow()}>
+              <span className="label">{following ? "Following" : "Follow"}</span>
+            </button>
+          ) : null}
           <button className="btn btn-ghost" onClick={() => setDialog("history")}><HistoryIcon /> <span className="label">History</span></button>
           <button className="btn btn-ghost" onClick={() => setDialog("share")}><ShareIcon /> <span className="label">Share</span></button>
           <div className="menu-anchor">
@@ -262,6 +289,7 @@ function DocumentView({
                   readOnly={!writable || !status.loaded}
                   dark={dark}
                   onUpload={onUpload}
+                  extensions={editorExtensions}
                   onTopLine={mode === "split" ? onTopLine : undefined}
                   onReady={(v) => {
                     viewRef.current = v;

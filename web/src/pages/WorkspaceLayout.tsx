@@ -10,6 +10,7 @@ import { Avatar, Button, ErrorText, Modal, Spinner, messageOf } from "../compone
 import { CreateWorkspaceForm } from "./HomePage";
 import { WorkspaceContext, can, rememberWorkspace } from "../workspace";
 import type { WorkspaceState } from "../workspace";
+import { InboxButton } from "../features/notifications/Inbox";
 
 export function WorkspaceLayout() {
   const { wid = "" } = useParams();
@@ -187,6 +188,7 @@ export function WorkspaceLayout() {
             <DocTree />
           </nav>
           <div className="sidebar-bottom">
+            <InboxButton />
             <NavLink to={`/w/${wid}/members`} className="nav-item"><UsersIcon /> Members</NavLink>
             {can(state.workspace, "trash", "read") ? <NavLink to={`/w/${wid}/trash`} className="nav-item"><TrashIcon /> Trash</NavLink> : null}
             <NavLink to={`/w/${wid}/settings`} className="nav-item"><SettingsIcon /> Workspace settings</NavLink>
