@@ -369,3 +369,9 @@ class NotificationSettingsPublic(BaseModel):
 
 class FollowPublic(BaseModel):
     following: bool
+
+
+class BacklinkPublic(BaseModel):
+    id: uuid.UUID
+    title: str
+    snippet: str  # the text around the link
