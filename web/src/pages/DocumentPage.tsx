@@ -1,6 +1,6 @@
 // One document: the title, the live editor bound to the shared text, the live preview, and
 // reader mode with a table of contents; history, sharing and the sync indicator on top.
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import type { EditorView } from "@codemirror/view";
 import type { DocumentFull } from "../api/types";
@@ -22,7 +22,8 @@ import { useDark } from "../lib/theme";
 import { ancestors } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
 import { CommentsPanel, useComments } from "../features/comments/CommentsPanel";
-import { mentions } from "../features/notifications/mentions";
+import { mentionSource } from "../features/notifications/mentions";
+import { LinkedFrom, completions, resolveWikilinks, wikilinkSource } from "../features/links/links";
 import type { Mentionable } from "../features/notifications/mentions";
 import type { Member } from "../api/types";
 
@@ -106,7 +107,12 @@ function DocumentView({
   const [commentsOpen, setCommentsOpen] = useState(() => params.get("comments") === "1");
   const [following, setFollowing] = useState<boolean | null>(null);
   const members = useRef<Mentionable[]>([]);
-  const [editorExtensions] = useState(() => [mentions(() => members.current)]);
+  const docsRef = useRef(docs);
+  docsRef.current = docs;
+  const [editorExtensions] = useState(() => [
+    completions([mentionSource(() => members.current), wikilinkSource(() => docsRef.current, doc.id)]),
+  ]);
+  const rendered = useMemo(() => resolveWikilinks(source, docs), [source, docs]);
   useEffect(() => {
     api.get<Member[]>(`/api/workspaces/${workspace.id}/members`).then((list) => {
       members.current = list;
@@ -302,7 +308,8 @@ function DocumentView({
         ) : null}
         {mode === "split" ? (
           <section className="pane preview-pane scroll-pane" aria-label="Preview">
-            <MarkdownView ref={previewRef} source={source} dark={dark} testId="preview" onTask={taskHandler} />
+            <MarkdownView ref={previewRef} source={rendered} dark={dark} testId="preview" onTask={taskHandler} />
+            <LinkedFrom documentId={doc.id} workspaceId={workspace.id} />
           </section>
         ) : null}
         {mode === "read" ? (
@@ -313,7 +320,8 @@ function DocumentView({
                 <summary>Contents</summary>
                 <Toc entries={toc} onPick={jump} />
               </details>
-              <MarkdownView ref={readerRef} source={source} dark={dark} onToc={setToc} testId="reader" onTask={taskHandler} />
+              <MarkdownView ref={readerRef} source={rendered} dark={dark} onToc={setToc} testId="reader" onTask={taskHandler} />
+              <LinkedFrom documentId={doc.id} workspaceId={workspace.id} />
             </section>
             <aside className="toc" aria-label="Table of contents">
               <h2>Contents</h2>

@@ -1,8 +1,6 @@
 // @mentions in the editor: typing "@" offers the workspace's members; choosing one writes
 // `@[Name](user:<id>)` into the Markdown (the text stays the document's truth).
-import { autocompletion } from "@codemirror/autocomplete";
 import type { CompletionContext, CompletionResult } from "@codemirror/autocomplete";
-import type { Extension } from "@codemirror/state";
 
 export interface Mentionable {
   user_id: string;
@@ -28,6 +26,3 @@ export function mentionSource(members: () => Mentionable[]) {
   };
 }
 
-export function mentions(members: () => Mentionable[]): Extension {
-  return autocompletion({ override: [mentionSource(members)], activateOnTyping: true });
-}
