@@ -37,6 +37,9 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/documents/{document_id}/comments/{comment_id}/replies"): {"body": "Yes"},
     ("PATCH", "/api/documents/{document_id}/comments/{comment_id}"): {"body": "Edited"},
     ("PUT", "/api/workspaces/{workspace_id}/commenting"): {"viewers_comment": True},
+    ("POST", "/api/workspaces/{workspace_id}/documents/from-template"): {
+        "template_id": "{document_id}"
+    },
 }
 # Multipart routes: the form files sent instead of a JSON body.
 SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
@@ -115,6 +118,8 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         f"/api/documents/{doc['id']}/comments", json={"body": "Owner's"}, headers=owner.headers
     )
     assert comment.status_code == 201, comment.text
+    r = await c.put(f"/api/documents/{doc['id']}/template", headers=owner.headers)
+    assert r.status_code == 200, r.text
     return {
         "comment_id": comment.json()["id"],
         "token": share.json()["token"],
@@ -165,6 +170,13 @@ async def test_authorization_matrix(app, client, factory: Factory):
                 path = re.sub(r"\{(\w+)\}", lambda m: world[m.group(1)], route.path)
                 headers = {} if caller == "anonymous" else users[caller].headers
                 body = SAMPLE_BODIES.get((method, route.path), {})
+                if isinstance(body, dict):
+                    body = {
+                        k: re.sub(r"\{(\w+)\}", lambda m: world[m.group(1)], v)
+                        if isinstance(v, str)
+                        else v
+                        for k, v in body.items()
+                    }
                 kwargs: dict[str, Any] = {"headers": headers}
                 if (method, route.path) in SAMPLE_UPLOADS:
                     kwargs["files"] = SAMPLE_UPLOADS[(method, route.path)]

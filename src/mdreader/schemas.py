@@ -375,3 +375,18 @@ class BacklinkPublic(BaseModel):
     id: uuid.UUID
     title: str
     snippet: str  # the text around the link
+
+
+class TemplatePublic(BaseModel):
+    id: uuid.UUID  # the template document
+    title: str
+
+
+class FromTemplateIn(Body):
+    template_id: uuid.UUID
+    parent_id: uuid.UUID | None = None
+    title: str | None = Field(default=None, max_length=500)
+
+
+class TemplateFlagPublic(BaseModel):
+    template: bool

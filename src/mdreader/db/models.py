@@ -358,6 +358,23 @@ class NotificationSettings(Base):
     email_comments: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class DocumentTemplate(Base):
+    """A document of the workspace offered by "New from template"."""
+
+    __tablename__ = "document_templates"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # Full-text index objects made by the migrations by hand (FTS5 virtual table and its shadow
 # tables on SQLite, the tsvector column and GIN index on PostgreSQL): not models, so Alembic's
 # autogenerate must not compare them (``include_name`` below, used by migrations/env.py).
@@ -378,6 +395,7 @@ __all__ = [
     "Comment",
     "Document",
     "DocumentFollow",
+    "DocumentTemplate",
     "DocumentUpdate",
     "DocumentVersion",
     "File",
