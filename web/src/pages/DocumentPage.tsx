@@ -23,6 +23,7 @@ import { ancestors } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
 import { CommentsPanel, useComments } from "../features/comments/CommentsPanel";
 import { mentionSource } from "../features/notifications/mentions";
+import { useTemplateFlag } from "../features/templates/Templates";
 import { LinkedFrom, completions, resolveWikilinks, wikilinkSource } from "../features/links/links";
 import type { Mentionable } from "../features/notifications/mentions";
 import type { Member } from "../api/types";
@@ -106,6 +107,7 @@ function DocumentView({
   const [view, setView] = useState<EditorView | null>(null);
   const [commentsOpen, setCommentsOpen] = useState(() => params.get("comments") === "1");
   const [following, setFollowing] = useState<boolean | null>(null);
+  const [isTemplate, toggleTemplate] = useTemplateFlag(doc.id);
   const members = useRef<Mentionable[]>([]);
   const docsRef = useRef(docs);
   docsRef.current = docs;
@@ -259,6 +261,11 @@ function DocumentView({
             {menu ? (
               <div className="menu menu-right" role="menu" data-menu="document">
                 <button role="menuitem" className="menu-item" onClick={download}>Download Markdown</button>
+                {writable && isTemplate !== null ? (
+                  <button role="menuitem" className="menu-item" onClick={() => { setMenu(false); toggleTemplate().catch((e) => setError(messageOf(e))); }}>
+                    {isTemplate ? "Remove from templates" : "Make template"}
+                  </button>
+                ) : null}
                 {can(workspace, "document", "delete") ? (
                   <button role="menuitem" className="menu-item danger" onClick={() => { setMenu(false); setDialog("trash"); }}>Move to trash</button>
                 ) : null}

@@ -11,6 +11,7 @@ import { CreateWorkspaceForm } from "./HomePage";
 import { WorkspaceContext, can, rememberWorkspace } from "../workspace";
 import type { WorkspaceState } from "../workspace";
 import { InboxButton } from "../features/notifications/Inbox";
+import { TemplatesDialog } from "../features/templates/Templates";
 
 export function WorkspaceLayout() {
   const { wid = "" } = useParams();
@@ -25,6 +26,7 @@ export function WorkspaceLayout() {
   const [switcher, setSwitcher] = useState(false);
   const [creatingWs, setCreatingWs] = useState(false);
   const [userMenu, setUserMenu] = useState(false);
+  const [templates, setTemplates] = useState(false);
 
   // The workspace id the list was last fetched for: only then is "not a member" certain.
   const [checked, setChecked] = useState<string | null>(null);
@@ -183,6 +185,9 @@ export function WorkspaceLayout() {
                 <PlusIcon /> New document
               </Button>
             ) : null}
+            {can(state.workspace, "document", "create") ? (
+              <button className="nav-item from-template-btn" onClick={() => setTemplates(true)}>New from template</button>
+            ) : null}
           </div>
           <nav className="sidebar-tree" aria-label="Documents">
             <DocTree />
@@ -214,6 +219,7 @@ export function WorkspaceLayout() {
         </main>
       </div>
       {searching ? <SearchDialog onClose={() => setSearching(false)} /> : null}
+      {templates ? <TemplatesDialog workspaceId={wid} onClose={() => setTemplates(false)} onCreated={reloadDocs} /> : null}
       {creatingWs ? (
         <Modal title="New workspace" onClose={() => setCreatingWs(false)}>
           <CreateWorkspaceForm onDone={() => { setCreatingWs(false); void reloadWorkspaces(); }} />
