@@ -23,7 +23,9 @@ import { ancestors } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
 import { CommentsPanel, useComments } from "../features/comments/CommentsPanel";
 import { mentionSource } from "../features/notifications/mentions";
-import { useTemplateFlag } from "../features/templates/Templates";
+import { TemplatesDialog, useTemplateFlag } from "../features/templates/Templates";
+import { htmlPaste, shortcuts, slashSource, wordCount } from "../features/editing/editing";
+import { ShortcutSheet, Toolbar, useHelpKey } from "../features/editing/Toolbar";
 import { LinkedFrom, completions, resolveWikilinks, wikilinkSource } from "../features/links/links";
 import type { Mentionable } from "../features/notifications/mentions";
 import type { Member } from "../api/types";
@@ -111,10 +113,29 @@ function DocumentView({
   const members = useRef<Mentionable[]>([]);
   const docsRef = useRef(docs);
   docsRef.current = docs;
+  const [help, setHelp] = useState(false);
+  const [fromTemplate, setFromTemplate] = useState(false);
+  const openHelp = useCallback(() => setHelp(true), []);
+  useHelpKey(openHelp);
   const [editorExtensions] = useState(() => [
-    completions([mentionSource(() => members.current), wikilinkSource(() => docsRef.current, doc.id)]),
+    completions([
+      mentionSource(() => members.current),
+      wikilinkSource(() => docsRef.current, doc.id),
+      slashSource(() => [
+        {
+          label: "New from template…",
+          run: (v, from, to) => {
+            v.dispatch({ changes: { from, to, insert: "" } });
+            setFromTemplate(true);
+          },
+        },
+      ]),
+    ]),
+    shortcuts(),
+    htmlPaste(),
   ]);
   const rendered = useMemo(() => resolveWikilinks(source, docs), [source, docs]);
+  const stats = useMemo(() => wordCount(source), [source]);
   useEffect(() => {
     api.get<Member[]>(`/api/workspaces/${workspace.id}/members`).then((list) => {
       members.current = list;
@@ -294,6 +315,9 @@ function DocumentView({
                 }
               }}
             />
+            {writable ? (
+              <Toolbar view={view} onUpload={onUpload} onHelp={openHelp} stats={stats} />
+            ) : null}
             {collab ? (
               <div className="editor-wrap">
                 {!status.loaded ? <div className="editor-overlay"><Spinner label="Opening the live document…" /></div> : null}
@@ -347,6 +371,8 @@ function DocumentView({
           />
         ) : null}
       </div>
+      {help ? <ShortcutSheet onClose={() => setHelp(false)} /> : null}
+      {fromTemplate ? <TemplatesDialog workspaceId={workspace.id} onClose={() => setFromTemplate(false)} onCreated={reloadDocs} /> : null}
       {dialog === "history" ? (
         <HistoryDialog
           documentId={doc.id}
