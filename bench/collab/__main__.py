@@ -1,10 +1,14 @@
 """bench/collab: live co-editing, MDReader against the stock @hocuspocus/server, same run.
 
-One Node load generator (``node/loadgen.mjs``, Hocuspocus providers) drives each server in
-turn: 10, 100 and 500 clients on one document, then 1,000 documents with one client each.
+Node load generators (``node/loadgen.mjs``, Hocuspocus providers; ``--generators`` processes
+sharing the clients, so the load is not capped by one Node process) drive each server in
+turn: 10, 100 and 500 clients on one document, 1,000 documents with one client each, 100
+documents with 10 clients each, and a closed loop (``peak``: every writer sends its next
+update as soon as the last is acknowledged) that finds the peak acknowledged throughput.
 Reported per case and server: updates delivered/s (to the other clients of a document),
-updates acknowledged/s, end-to-end delivery and acknowledgement latency p50/p99, and the
-server's peak RSS and CPU; then the MDReader / reference ratios.
+updates acknowledged/s, end-to-end delivery and acknowledgement latency p50/p99, the
+server's peak RSS, its CPU (cores) and its CPU time per acknowledged and per delivered update
+over the measured window; then the MDReader / reference ratios.
 
 The reference keeps documents in memory and acknowledges at once; MDReader acknowledges only
 after the update is in the database (SQLite here unless ``--database-url``). The Node packages
@@ -14,8 +18,8 @@ With ``--comments N`` every MDReader document gets N comment threads (each with 
 first, and while a case runs a comment is posted on its first document every 0.2 s, so
 every client of it receives comment events: compare the ratios with and without.
 
-Usage: python -m bench.collab [--seconds 5] [--cases 10,100,500,1000x1] [--database-url URL]
-       [--comments N]
+Usage: python -m bench.collab [--seconds 5] [--cases 10,100,500,1000x1,100x10,peak]
+                              [--generators 2] [--database-url URL] [--comments N]
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ class Case:
     docs: int
     clients_per_doc: int
     writers_per_doc: int
-    rate: float  # updates per second per writer
+    rate: float  # updates per second per writer (closed loop: how fast writers start)
+    closed: bool = False  # each writer sends its next update once the last is acknowledged
 
 
 CASES = {
@@ -56,6 +61,8 @@ CASES = {
     "100": Case("100 clients, 1 doc", 1, 100, 10, 20),
     "500": Case("500 clients, 1 doc", 1, 500, 10, 5),
     "1000x1": Case("1000 docs x 1 client", 1000, 1, 1, 1),
+    "100x10": Case("100 docs x 10 clients", 100, 10, 2, 2),
+    "peak": Case("peak: 20x2, closed loop", 20, 2, 1, 50, closed=True),
 }
 
 
@@ -212,31 +219,109 @@ def prepare(server: Server, docs: int) -> None:
             server.doc_ids.append(r.json()["id"])
 
 
-def run_case(server: Server, case: Case, docs: list[str], seconds: float) -> dict:
-    cfg = {
-        "url": server.url,
-        "token": server.token,
-        "docs": docs,
-        "clientsPerDoc": case.clients_per_doc,
-        "writersPerDoc": case.writers_per_doc,
-        "rate": case.rate,
-        "warmupMs": 1000,
-        "durationMs": int(seconds * 1000),
-    }
-    with Sampler(server.proc.pid) as sampler:
-        out = subprocess.run(
-            ["node", "--max-old-space-size=4096", str(NODE / "loadgen.mjs"), json.dumps(cfg)],
-            cwd=NODE,
-            capture_output=True,
-            text=True,
-            timeout=600,
+def _shares(case: Case, docs: list[str], generators: int) -> list[dict]:
+    """What each load generator drives: whole documents when there are enough, else a
+    slice of the one document's clients."""
+    if len(docs) >= generators:
+        return [{"docs": docs[i::generators]} for i in range(generators)]
+    n = min(generators, case.clients_per_doc)
+    bounds = [round(i * case.clients_per_doc / n) for i in range(n + 1)]
+    return [{"docs": docs, "firstClient": bounds[i], "lastClient": bounds[i + 1]} for i in range(n)]
+
+
+def _tail(files: list) -> str:
+    text = ""
+    for f in files:
+        f.seek(0)
+        text += f.read()[-1000:]
+    return text
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(p / 100 * len(values)))], 2)
+
+
+def run_case(server: Server, case: Case, docs: list[str], seconds: float, generators: int) -> dict:
+    warmup = 1.0
+    procs = []
+    errors = []  # stderr in files: a full pipe would stall a generator
+    for share in _shares(case, docs, generators):
+        cfg = {
+            "url": server.url,
+            "token": server.token,
+            "clientsPerDoc": case.clients_per_doc,
+            "writersPerDoc": case.writers_per_doc,
+            "rate": case.rate,
+            "closed": case.closed,
+            "warmupMs": int(warmup * 1000),
+            "durationMs": int(seconds * 1000),
+            "coordinated": True,
+            "raw": True,
+            **share,
+        }
+        errors.append(tempfile.TemporaryFile("w+"))  # noqa: SIM115 - closed below
+        procs.append(
+            subprocess.Popen(
+                ["node", "--max-old-space-size=4096", str(NODE / "loadgen.mjs"), json.dumps(cfg)],
+                cwd=NODE,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors[-1],
+                text=True,
+            )
         )
-    if out.returncode != 0:
-        raise RuntimeError(f"the load generator failed on {server.name}: {out.stderr[-2000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["server_rss_mb"] = round(sampler.peak_rss / 2**20, 1)
-    result["server_cpu_cores"] = round(sampler.cpu_seconds / sampler.wall, 2)
-    return result
+    with Sampler(server.proc.pid) as sampler:
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if line.strip() != "SYNCED":
+                for other in procs:
+                    other.kill()
+                raise RuntimeError(f"a load generator failed on {server.name}: {_tail(errors)}")
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("GO\n")
+            proc.stdin.flush()
+        time.sleep(warmup)
+        cpu_start, wall_start = sampler.cpu(), time.monotonic()
+        time.sleep(seconds)
+        window_cpu, window_wall = sampler.cpu() - cpu_start, time.monotonic() - wall_start
+        outputs = [proc.communicate(timeout=600) for proc in procs]
+    parts = []
+    failed = [p for p in procs if p.returncode != 0]
+    tail = _tail(errors) if failed else ""
+    for f in errors:
+        f.close()
+    for proc, (out, _) in zip(procs, outputs, strict=True):
+        if proc.returncode != 0:
+            raise RuntimeError(f"a load generator failed on {server.name}: {tail}")
+        parts.append(json.loads(out.strip().splitlines()[-1]))
+    delivery = [v for part in parts for v in part["raw"]["delivery"]]
+    acks = [v for part in parts for v in part["raw"]["ack"]]
+    span = max(part["seconds"] for part in parts)
+    acked = sum(part["acked"] for part in parts)
+    delivered = sum(part["delivered"] for part in parts)
+    return {
+        "clients": sum(part["clients"] for part in parts),
+        "sent": sum(part["sent"] for part in parts),
+        "acked": acked,
+        "delivered": delivered,
+        "delivered_per_s": round(delivered / span),
+        "acked_per_s": round(acked / span),
+        "delivery_p50_ms": _pct(delivery, 50),
+        "delivery_p99_ms": _pct(delivery, 99),
+        "ack_p50_ms": _pct(acks, 50),
+        "ack_p99_ms": _pct(acks, 99),
+        "server_rss_mb": round(sampler.peak_rss / 2**20, 1),
+        "server_cpu_cores": round(window_cpu / window_wall, 2),
+        # Server CPU time per update over the measured window (ms per acknowledged update,
+        # µs per delivered one).
+        "cpu_ms_per_ack": round(window_cpu * 1000 / acked, 3) if acked else None,
+        "cpu_us_per_delivery": round(window_cpu * 1e6 / delivered, 1) if delivered else None,
+    }
 
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -248,7 +333,8 @@ def ratio(a: float | None, b: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--cases", default="10,100,500,1000x1")
+    parser.add_argument("--cases", default="10,100,500,1000x1,100x10,peak")
+    parser.add_argument("--generators", type=int, default=2, help="load generator processes")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--comments", type=int, default=0, help="threads per document first")
     args = parser.parse_args()
@@ -275,10 +361,10 @@ def main() -> None:
                 offset += case.docs
                 if args.comments:
                     with CommentPoster(mdreader, docs[0]):
-                        m = run_case(mdreader, case, docs, args.seconds)
+                        m = run_case(mdreader, case, docs, args.seconds, args.generators)
                 else:
-                    m = run_case(mdreader, case, docs, args.seconds)
-                r = run_case(reference, case, docs, args.seconds)
+                    m = run_case(mdreader, case, docs, args.seconds, args.generators)
+                r = run_case(reference, case, docs, args.seconds, args.generators)
                 results.append((case, m, r))
                 print(f"  {case.name}: done", file=sys.stderr, flush=True)
         finally:
@@ -291,8 +377,8 @@ def main() -> None:
     backend = "PostgreSQL" if args.database_url else "SQLite"
     extra = f", {args.comments} threads per document and live comments" if args.comments else ""
     print(
-        f"bench/collab  {args.seconds:.0f}s per run  "
-        f"(MDReader: uvicorn, 1 worker, {backend}{extra})"
+        f"bench/collab  {args.seconds:.0f}s per run, {args.generators} load generators"
+        f"  (MDReader: uvicorn, 1 worker, {backend}{extra})"
     )
     cols = [
         ("delivered/s", "delivered_per_s"),
@@ -303,6 +389,8 @@ def main() -> None:
         ("ack p99", "ack_p99_ms"),
         ("RSS MB", "server_rss_mb"),
         ("CPU", "server_cpu_cores"),
+        ("CPU ms/ack", "cpu_ms_per_ack"),
+        ("CPU us/deliv", "cpu_us_per_delivery"),
     ]
     header = f"{'case':24}{'server':20}" + "".join(f"{c:>13}" for c, _ in cols)
     print(header)

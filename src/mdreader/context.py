@@ -13,6 +13,7 @@ from mdreader.backends.cache import Cache, MemoryCache, RedisCache
 from mdreader.backends.identity import IdentityProvider, create_identity_provider
 from mdreader.backends.mail import Mailer, MailQueue, Templates, create_mailer
 from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from mdreader.backends.redis_status import RedisStatus
 from mdreader.backends.secrets import DatabaseCredentials, secrets_source
 from mdreader.backends.storage import Storage, create_storage
 from mdreader.db import Database
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 REDIS_CONNECTIONS = 100  # per process
 REDIS_WAIT = 5.0  # seconds a command waits for a free connection
+# A Redis that stopped answering (not only one that refuses) is an outage, not a stall.
+REDIS_CONNECT_TIMEOUT = 2.0
+REDIS_SOCKET_TIMEOUT = 5.0
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Services:
     storage: Storage
     identity: IdentityProvider
     redis: Redis | None = None
+    redis_status: RedisStatus | None = None  # shared by the cache, limiter and bus
     secret_key: str = field(default="", repr=False)
     compactor: Compactor | None = None
     versioner: Versioner | None = None
@@ -77,19 +82,25 @@ async def build_services(
         )
         stack.push_async_callback(db.dispose)
         redis: Redis | None = None
+        redis_status: RedisStatus | None = None
         cache: Cache
         limiter: RateLimiter
         if settings.redis_url:
             # A request waits its turn for a connection when all are busy: redis-py's own
             # pool refuses at once beyond 100 (a burst of sign-ins would answer 500).
             pool = BlockingConnectionPool.from_url(
-                settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT
+                settings.redis_url,
+                max_connections=REDIS_CONNECTIONS,
+                timeout=REDIS_WAIT,
+                socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+                socket_timeout=REDIS_SOCKET_TIMEOUT,
             )
             stack.push_async_callback(pool.disconnect)
             redis = Redis(connection_pool=pool)
             stack.push_async_callback(redis.aclose)
-            cache = RedisCache(redis)
-            limiter = RedisRateLimiter(redis)
+            redis_status = RedisStatus()
+            cache = RedisCache(redis, status=redis_status)
+            limiter = RedisRateLimiter(redis, status=redis_status)
         else:
             cache = MemoryCache()
             limiter = MemoryRateLimiter()
@@ -104,6 +115,7 @@ async def build_services(
             storage=create_storage(settings),
             identity=create_identity_provider(settings, settings.resolved_secret_key),
             redis=redis,
+            redis_status=redis_status,
             secret_key=settings.resolved_secret_key,
         )
         from mdreader.services.compaction import Compactor

@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 
-from pycrdt import Doc, Text
+from pycrdt import Doc, Text, get_update, merge_updates
 
 TEXT_NAME = "content"
 TITLE_NAME = "title"
@@ -69,16 +69,76 @@ def seed_update(title: str) -> bytes:
     return doc.get_update()
 
 
-def _clients(state_vector: bytes) -> set[int]:
-    """The client ids of an encoded state vector (pycrdt's own, so well formed)."""
+def _numbers(data: bytes) -> list[int]:
+    """The variable-length integers ``data`` is made of (pycrdt's own output, well formed)."""
     numbers, value, shift = [], 0, 0
-    for byte in state_vector:
+    for byte in data:
         value |= (byte & 0x7F) << shift
         shift += 7
         if byte < 0x80:
             numbers.append(value)
             value, shift = 0, 0
-    return set(numbers[1::2])  # count, then (client, clock) pairs
+    return numbers
+
+
+def _clients(state_vector: bytes) -> set[int]:
+    """The client ids of an encoded state vector (pycrdt's own, so well formed)."""
+    return set(_numbers(state_vector)[1::2])  # count, then (client, clock) pairs
+
+
+def pending_part(update: bytes, state_vector: bytes) -> bytes | None:
+    """What of ``update`` a document at ``state_vector`` (having applied it) holds only as
+    pending: structs that wait for ones it lacks, deletions of items it lacks. None when it
+    integrated everything.
+
+    Yjs keeps such parts aside until what they depend on arrives, and a state encoded from
+    the document leaves them out, so whoever rebuilds a state from updates keeps this too.
+    """
+    rest = get_update(update, state_vector)  # the structs beyond the vector, every deletion
+    if rest[:1] != b"\x00":
+        return rest  # structs the document could not integrate
+    # No structs: the rest is a delete set, integers only (clients, then per client its id,
+    # its range count and (clock, length) ranges).
+    numbers = _numbers(rest)
+    known = _numbers(state_vector)
+    clocks = dict(zip(known[1::2], known[2::2], strict=True))
+    keep: list[list[int]] = []
+    i = 2
+    for _ in range(numbers[1]):
+        client, count = numbers[i], numbers[i + 1]
+        i += 2
+        spans = numbers[i : i + 2 * count]
+        i += 2 * count
+        reach = clocks.get(client, 0)
+        missing = [
+            n
+            for clock, length in zip(spans[::2], spans[1::2], strict=True)
+            if clock + length > reach
+            for n in (clock, length)
+        ]
+        if missing:
+            keep.append([client, len(missing) // 2, *missing])
+    if not keep:
+        return None
+    return b"".join(_var_uint(n) for n in [0, len(keep), *(n for group in keep for n in group)])
+
+
+def _var_uint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(0x80 | (n & 0x7F))
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def full_state(doc: Doc, sources: Iterable[bytes]) -> bytes:
+    """The state of ``doc`` (built from ``sources``) with every pending part of the sources
+    kept, so that nothing an update carried is lost when the sources are replaced by it."""
+    state_vector = doc.get_state()
+    pending = [p for p in (pending_part(s, state_vector) for s in sources) if p is not None]
+    state = doc.get_update()
+    return merge_updates(state, *pending) if pending else state
 
 
 def has_seed(doc: Doc) -> bool:

@@ -1,13 +1,20 @@
 // One load generator for both servers: N Hocuspocus providers per document, W of them typing
-// at R updates/s; every insert carries its send time, so receivers measure end-to-end delay,
-// and writers measure the time to the server's acknowledgement (SyncStatus).
+// at R updates/s (or, closed loop, each sending its next update as soon as the last one is
+// acknowledged); every insert carries its send time, so receivers measure end-to-end delay,
+// and writers measure the time to the server's acknowledgement (SyncStatus). Several of
+// these processes share one run (bench/collab/__main__.py splits the clients): times are
+// wall-clock milliseconds so that they compare across processes, and the raw latencies are
+// printed for the caller to merge.
 import WebSocket from "ws";
 import * as Y from "yjs";
 import { HocuspocusProvider } from "@hocuspocus/provider";
 
 const cfg = JSON.parse(process.argv[2]);
 const { url, token, docs, clientsPerDoc, writersPerDoc, rate, warmupMs = 1000, durationMs = 5000 } = cfg;
-const now = () => performance.now();
+const closed = !!cfg.closed;
+const firstClient = cfg.firstClient ?? 0; // this process's share of each document's clients
+const lastClient = cfg.lastClient ?? clientsPerDoc;
+const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MARK = /§(\d+\.\d+)§/g;
 
@@ -31,6 +38,7 @@ function makeClient(name, writer) {
         }
       }
       c.last = number;
+      if (closed && number === 0 && c.running) setImmediate(() => type(c));
     },
   });
   c.provider = provider;
@@ -47,11 +55,16 @@ function makeClient(name, writer) {
 
 const started = now();
 for (const name of docs) {
-  for (let i = 0; i < clientsPerDoc; i++) clients.push(makeClient(name, i < writersPerDoc));
+  for (let i = firstClient; i < lastClient; i++) clients.push(makeClient(name, i < writersPerDoc));
   if (clients.length % 50 === 0) await waitSynced(60000);
 }
 await waitSynced(120000);
 const connectSeconds = (now() - started) / 1000;
+if (cfg.coordinated) {
+  // Every generator of the run connects first; the caller says when all start typing.
+  process.stdout.write("SYNCED\n");
+  await new Promise((resolve) => process.stdin.once("data", resolve));
+}
 
 async function waitSynced(limit) {
   const t0 = now();
@@ -61,14 +74,19 @@ async function waitSynced(limit) {
   }
 }
 
+function type(c) {
+  if (!c.running) return;
+  const t = now();
+  c.text.insert(c.text.length, `§${t.toFixed(3)}§`);
+  c.pending.push(t);
+  if (measuring) sent += 1;
+}
+
 const writers = clients.filter((c) => c.writer);
+for (const c of writers) c.running = true;
 const timers = writers.map((c, i) => setTimeout(() => {
-  c.timer = setInterval(() => {
-    const t = now();
-    c.text.insert(c.text.length, `§${t.toFixed(3)}§`);
-    c.pending.push(t);
-    if (measuring) sent += 1;
-  }, 1000 / rate);
+  if (closed) type(c);
+  else c.timer = setInterval(() => type(c), 1000 / rate);
 }, (i * 1000) / rate / writers.length));
 
 await sleep(warmupMs);
@@ -80,7 +98,7 @@ await sleep(durationMs);
 measuring = false;
 const seconds = (now() - windowStart) / 1000;
 timers.forEach(clearTimeout);
-for (const c of writers) clearInterval(c.timer);
+for (const c of writers) { c.running = false; clearInterval(c.timer); }
 
 function pct(values, p) {
   const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
@@ -94,7 +112,8 @@ const result = {
   delivered_per_s: Math.round(delivered / seconds), acked_per_s: Math.round(acked / seconds),
   delivery_p50_ms: pct(delivery, 50), delivery_p99_ms: pct(delivery, 99),
   ack_p50_ms: pct(ackLat, 50), ack_p99_ms: pct(ackLat, 99),
+  raw: cfg.raw ? { delivery: delivery.filter(Number.isFinite), ack: ackLat.filter(Number.isFinite) } : undefined,
 };
 for (const c of clients) c.provider.destroy();
-process.stdout.write(JSON.stringify(result) + "\n");
-setTimeout(() => process.exit(0), 200);
+// Exit once the whole line is written: the raw latencies run past a pipe's buffer.
+process.stdout.write(JSON.stringify(result) + "\n", () => setTimeout(() => process.exit(0), 200));

@@ -1,12 +1,16 @@
-"""Cache: in-process (one machine) or Redis (many processes)."""
+"""Cache: in-process (one machine) or Redis (many processes; an outage is a miss)."""
 
 from __future__ import annotations
 
+import struct
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Protocol
 
 from redis.asyncio import Redis
+
+from mdreader.backends.redis_status import OUTAGE, RedisStatus
 
 
 class Cache(Protocol):
@@ -49,20 +53,93 @@ class MemoryCache:
 
 
 class RedisCache:
-    def __init__(self, redis: Redis, prefix: str = "mdreader:cache:") -> None:
+    """Entries shared by every process. Redis being down is a miss, never an error: the
+    caller asks the database. Each entry carries the moment it was written, so that once
+    Redis is back an entry from before the outage (whose deletion may have failed) is not
+    trusted; deletions that failed are sent again when Redis answers."""
+
+    _STAMP = struct.Struct(">d")
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str = "mdreader:cache:v2:",
+        status: RedisStatus | None = None,
+        max_undeleted: int = 100_000,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self.status = status or RedisStatus()
+        # Keys written by releases before entries carried their moment, deleted alike.
+        self._legacy = "mdreader:cache:" if prefix == "mdreader:cache:v2:" else None
+        self._undeleted: set[str] = set()
+        self._max_undeleted = max_undeleted
+
+    def _keys(self, keys: Iterable[str]) -> list[str]:
+        out = [self._prefix + k for k in keys]
+        if self._legacy is not None:
+            out += [self._legacy + k for k in keys]
+        return out
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._redis.get(self._prefix + key)
-        return value if value is None or isinstance(value, bytes) else str(value).encode()
+        if not self.status.usable():
+            return None
+        try:
+            raw = await self._redis.get(self._prefix + key)
+        except OUTAGE as exc:
+            self.status.failed(exc)
+            return None
+        await self._answered()
+        if not isinstance(raw, bytes) or len(raw) < self._STAMP.size:
+            return None
+        (written,) = self._STAMP.unpack_from(raw)
+        if written < self.status.recovered_at:
+            return None  # from before an outage: perhaps no longer true
+        return raw[self._STAMP.size :]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        await self._redis.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))
+        if not self.status.usable():
+            return
+        try:
+            await self._redis.set(
+                self._prefix + key,
+                self._STAMP.pack(time.time()) + value,
+                px=max(1, int(ttl * 1000)),
+            )
+        except OUTAGE as exc:
+            self.status.failed(exc)
+            return
+        await self._answered()
 
     async def delete(self, *keys: str) -> None:
-        if keys:
-            await self._redis.delete(*(self._prefix + k for k in keys))
+        if not keys:
+            return
+        if self.status.usable():
+            try:
+                await self._redis.delete(*self._keys(keys))
+            except OUTAGE as exc:
+                self.status.failed(exc)
+            else:
+                await self._answered()
+                return
+        if len(self._undeleted) + len(keys) <= self._max_undeleted:
+            self._undeleted.update(keys)
+
+    async def _answered(self) -> None:
+        self.status.answered()
+        if self._undeleted:
+            keys, self._undeleted = list(self._undeleted), set()
+            try:
+                await self._redis.delete(*self._keys(keys))
+            except OUTAGE as exc:
+                self.status.failed(exc)
+                self._undeleted.update(keys)
 
     async def ping(self) -> None:
-        await self._redis.ping()
+        """Asks Redis itself (``/health/ready`` reports an outage), whatever the status."""
+        try:
+            await self._redis.ping()
+        except OUTAGE as exc:
+            self.status.failed(exc)
+            raise
+        await self._answered()

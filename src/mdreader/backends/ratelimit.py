@@ -2,7 +2,8 @@
 
 ``hit`` counts and decides in one atomic step (a Lua script on Redis), so that parallel
 callers can never all see room for one more; ``undo`` takes one counted event back (a
-sign-in attempt whose password was right)."""
+sign-in attempt whose password was right). The Redis counters fall back to process memory
+while Redis is down."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
+
+from mdreader.backends.redis_status import OUTAGE, RedisStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +89,48 @@ return 0
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, prefix: str = "mdreader:rl:") -> None:
+    """Counters shared by every process. While Redis is down they are counted in this
+    process's memory instead (each process then allows the limit on its own)."""
+
+    def __init__(
+        self, redis: Redis, prefix: str = "mdreader:rl:", status: RedisStatus | None = None
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_HIT)
         self._undo = redis.register_script(_UNDO)
+        self.status = status or RedisStatus()
+        self.fallback = MemoryRateLimiter()
 
     async def hit(self, key: str, limit: int, window: int) -> Verdict:
-        count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window * 1000])
-        return Verdict(int(count) <= limit, int(count), max(1, math.ceil(int(ttl_ms) / 1000)))
+        if self.status.usable():
+            try:
+                count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window * 1000])
+            except OUTAGE as exc:
+                self.status.failed(exc)
+            else:
+                self.status.answered()
+                return Verdict(
+                    int(count) <= limit, int(count), max(1, math.ceil(int(ttl_ms) / 1000))
+                )
+        return await self.fallback.hit(key, limit, window)
 
     async def undo(self, key: str) -> None:
-        await self._undo(keys=[self._prefix + key])
+        await self.fallback.undo(key)
+        if self.status.usable():
+            try:
+                await self._undo(keys=[self._prefix + key])
+            except OUTAGE as exc:
+                self.status.failed(exc)
+            else:
+                self.status.answered()
 
     async def reset(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+        await self.fallback.reset(key)
+        if self.status.usable():
+            try:
+                await self._redis.delete(self._prefix + key)
+            except OUTAGE as exc:
+                self.status.failed(exc)
+            else:
+                self.status.answered()

@@ -1,7 +1,8 @@
 """Real-time co-editing: a Hocuspocus-compatible Yjs server over the document update log.
 
-``build_collab`` composes the core (``server.CollabServer``) with its extensions, in order:
-authorization (policy), the bus relay, the database store, local broadcast, metrics.
+``build_collab`` composes the core (``server.CollabServer``) with its extensions, each built
+with what it needs, in order: authorization (policy, and its periodic re-check), the bus
+relay, the database store, local broadcast.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
-from mdreader.collab.auth import Authorization, recheck
+from mdreader.collab.auth import Authorization
 from mdreader.collab.bus import MemoryBus, RedisBus
 from mdreader.collab.relay import BusRelay, LocalBroadcast
 from mdreader.collab.server import CollabServer
@@ -33,23 +34,18 @@ def _channel_prefix(redis: Redis) -> str:
 async def build_collab(services: Services) -> AsyncIterator[CollabServer]:
     settings = services.settings
     async with AsyncExitStack() as stack:
-        server_ref: list[CollabServer] = []
         bus: MemoryBus | RedisBus
         if services.redis is not None:
-            bus = RedisBus(services.redis, _channel_prefix(services.redis))
+            bus = RedisBus(
+                services.redis, _channel_prefix(services.redis), status=services.redis_status
+            )
         else:
             bus = MemoryBus()
-        relay = BusRelay(server_ref, bus)
-        bus.handler = relay.handle
-        bus.on_resync = relay.resync
         writers = settings.collab_store_writers or (1 if services.db.dialect == "sqlite" else 4)
         store = DatabaseStore(services, writers=writers)
         server = CollabServer(
-            services, bus, [Authorization(services), relay, store, LocalBroadcast()]
+            services, bus, [Authorization(services), BusRelay(bus), store, LocalBroadcast()]
         )
-        server.barrier = store.barrier
-        server.recheck = recheck
-        server_ref.append(server)
         # Exit order (reverse): server closes sockets, then the store drains, then the bus.
         await stack.enter_async_context(bus)
         await stack.enter_async_context(store)

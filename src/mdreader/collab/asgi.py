@@ -93,9 +93,7 @@ async def _serve(server: CollabServer, websocket: WebSocket, sock: BaseSocket) -
         log.exception("closing a collaboration socket after an error")
         transport.close(p.CLOSE_INTERNAL, "Internal error")
     finally:
-        server.sockets.discard(sock)
-        server.metrics.collab_connections.dec()
-        await sock.closed()
+        await server.close_socket(sock)
         transport.close(p.CLOSE_NORMAL, "closed")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(transport.task, timeout=5)
@@ -109,7 +107,7 @@ def _server(websocket: WebSocket) -> CollabServer | None:
 
 async def _admit(websocket: WebSocket) -> CollabServer | None:
     server = _server(websocket)
-    if server is None or len(server.sockets) >= server.settings.collab_max_connections:
+    if server is None or server.full():
         await websocket.close(p.CLOSE_INTERNAL if server is None else 1013, "Try again later")
         return None
     await websocket.accept()
@@ -122,8 +120,7 @@ async def hocuspocus_endpoint(websocket: WebSocket) -> None:
         return
     transport = WebSocketTransport(websocket, server.settings.collab_outbox_bytes)
     sock = ClientSocket(server, transport)
-    server.sockets.add(sock)
-    server.metrics.collab_connections.inc()
+    server.open_socket(sock)
     await _serve(server, websocket, sock)
 
 
@@ -133,12 +130,10 @@ async def ywebsocket_endpoint(websocket: WebSocket) -> None:
         return
     transport = WebSocketTransport(websocket, server.settings.collab_outbox_bytes)
     sock = YWebsocketSocket(server, transport)
-    server.sockets.add(sock)
-    server.metrics.collab_connections.inc()
+    server.open_socket(sock)
     document_id = websocket.path_params["document_id"]
     if not await sock.open(document_id, websocket.query_params.get("token")):
-        server.sockets.discard(sock)
-        server.metrics.collab_connections.dec()
+        await server.close_socket(sock)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(transport.task, timeout=5)
         return

@@ -3,7 +3,9 @@ rules (``mdreader.policy``) as the REST API, checked again every few seconds whi
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -29,20 +31,48 @@ def access(role: Role | None) -> tuple[bool, bool]:
     return readable, not policy.can(role, Action.UPDATE, Subject.DOCUMENT)
 
 
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    document_id: uuid.UUID
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    role: Role
+    read_only: bool
+
+
 class Authorization(Extension):
+    """Who may open a document, by the policy. Sockets presenting the same token for the
+    same document at the same time (a class opening one page, a reconnect storm) share one
+    check: the database is asked once, not once per socket."""
+
     priority = 10
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self._checks: dict[tuple[str, str], asyncio.Task[_Grant]] = {}
 
     async def authenticate(self, ctx: AuthContext) -> None:
         if not ctx.token:
             raise Denied()
+        key = (ctx.token, ctx.document_name)
+        check = self._checks.get(key)
+        if check is None:
+            check = asyncio.ensure_future(self._check(ctx.token, ctx.document_name))
+            self._checks[key] = check
+            check.add_done_callback(lambda _c: self._checks.pop(key, None))
+        grant = await asyncio.shield(check)
+        ctx.document_id = grant.document_id
+        ctx.user_id = grant.user_id
+        ctx.session_id = grant.session_id
+        ctx.role = grant.role
+        ctx.read_only = grant.read_only
+
+    async def _check(self, token: str, document_name: str) -> _Grant:
         try:
-            document_id = uuid.UUID(ctx.document_name)
+            document_id = uuid.UUID(document_name)
         except ValueError:
             raise Denied() from None
-        caller = await resolve_token(self.services, ctx.token)
+        caller = await resolve_token(self.services, token)
         if caller is None:
             raise Denied()
         async with self.services.db.primary_read_session() as session:
@@ -59,11 +89,10 @@ class Authorization(Extension):
         readable, read_only = access(role)
         if not readable:
             raise Denied()
-        ctx.document_id = document_id
-        ctx.user_id = caller.user.id
-        ctx.session_id = caller.session_id
-        ctx.role = role
-        ctx.read_only = read_only
+        return _Grant(document_id, caller.user.id, caller.session_id, role, read_only)
+
+    async def recheck(self, server: CollabServer) -> None:
+        await recheck(server)
 
 
 async def recheck(server: CollabServer) -> None:

@@ -18,6 +18,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from mdreader.backends.redis_status import RedisStatus
+
 log = logging.getLogger("mdreader.collab.bus")
 
 Handler = Callable[[str, str, bytes], Awaitable[None]]
@@ -28,6 +30,10 @@ KINDS = ("update", "awareness", "query-awareness", "resync", "event")
 
 
 class Bus(Protocol):
+    async def start(self, handler: Handler, on_resync: Resync) -> None:
+        """Begin delivering messages of other processes to ``handler``; ``on_resync`` runs
+        when the bus comes back after an outage. Stopped by the bus's exit."""
+
     async def publish(self, document: str, kind: str, data: bytes) -> None: ...
     async def subscribe(self, document: str) -> None: ...
     async def unsubscribe(self, document: str) -> None: ...
@@ -36,9 +42,8 @@ class Bus(Protocol):
 class MemoryBus:
     """One process: nobody else to tell."""
 
-    def __init__(self, handler: Handler | None = None, on_resync: Resync | None = None) -> None:
-        self.handler = handler
-        self.on_resync = on_resync
+    async def start(self, handler: Handler, on_resync: Resync) -> None:
+        return None
 
     async def publish(self, document: str, kind: str, data: bytes) -> None:
         return None
@@ -64,14 +69,14 @@ class RedisBus:
         self,
         redis: Redis,
         prefix: str,
-        handler: Handler | None = None,
-        on_resync: Resync | None = None,
         retry_delay: float = 0.5,
+        status: RedisStatus | None = None,
     ) -> None:
         self.redis = redis
+        self.status = status or RedisStatus()
         self.prefix = prefix
-        self.handler = handler
-        self.on_resync = on_resync
+        self._handler: Handler | None = None
+        self._on_resync: Resync | None = None
         self.retry_delay = retry_delay
         self.node = os.urandom(8)
         self.channels: set[str] = set()
@@ -82,13 +87,19 @@ class RedisBus:
         self._wake = asyncio.Event()
         self._dirty: set[str] = set()  # documents whose messages may not have gone out
         self._closing = False
+        self._failing = False  # the last publish failed: Redis is away
 
     def channel(self, document: str) -> str:
         return f"{self.prefix}{document}"
 
     async def publish(self, document: str, kind: str, data: bytes) -> None:
         """Queue a message; a background task sends queued messages in order, pipelined, so
-        acknowledgements never wait for Redis."""
+        acknowledgements never wait for Redis. While Redis is away nothing is queued: the
+        document is marked for a re-read by its peers once it answers again."""
+        if self._failing:
+            if kind != "query-awareness":
+                self._dirty.add(document)
+            return
         self._outgoing.append((document, kind, data))
         self._wake.set()
 
@@ -106,16 +117,27 @@ class RedisBus:
                         pipe.publish(self.channel(document), self._frame(kind, data))
                     await pipe.execute()
                 self._dirty.clear()
+                self._failing = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 # Every update is durable already: once Redis answers again, the peers of
                 # these documents are told to re-read them from the database.
-                log.warning("publishing to Redis failed: %s", exc)
+                if not self._failing:
+                    log.warning("publishing to Redis failed: %s", exc)
+                self._failing = True
+                self.status.failed(exc)
                 self._dirty.update(d for d, kind, _ in batch if kind != "query-awareness")
+                while self._outgoing:
+                    d, kind, _ = self._outgoing.popleft()
+                    if kind != "query-awareness":
+                        self._dirty.add(d)
                 await asyncio.sleep(self.retry_delay)
-                if self._dirty and not self._outgoing:
-                    self._outgoing.append((next(iter(self._dirty)), "resync", b""))
+                if not self._outgoing:
+                    if self._dirty:  # the next try: the re-reads, then whatever follows
+                        self._outgoing.append((next(iter(self._dirty)), "resync", b""))
+                    else:
+                        self._failing = False  # nothing was lost: try with the next message
 
     def _frame(self, kind: str, data: bytes) -> bytes:
         return self.node + bytes([KINDS.index(kind)]) + data
@@ -137,9 +159,12 @@ class RedisBus:
                 await self._pubsub.unsubscribe(channel)
 
     async def __aenter__(self) -> RedisBus:
-        self._task = asyncio.create_task(self._run(), name="collab-redis-bus")
         self._publisher = asyncio.create_task(self._publish_loop(), name="collab-redis-pub")
         return self
+
+    async def start(self, handler: Handler, on_resync: Resync) -> None:
+        self._handler, self._on_resync = handler, on_resync
+        self._task = asyncio.create_task(self._run(), name="collab-redis-bus")
 
     async def __aexit__(self, *exc: object) -> None:
         # redis-py's get_message(timeout=) can swallow a cancellation; the flag ends the loop
@@ -168,8 +193,9 @@ class RedisBus:
                 if self.channels:
                     await pubsub.subscribe(*self.channels)
                 self._pubsub = pubsub
-                if not first and self.on_resync is not None:
-                    await self.on_resync()
+                self.status.answered()
+                if not first and self._on_resync is not None:
+                    await self._on_resync()
                 first = False
                 while not self._closing:
                     message = await pubsub.get_message(timeout=1.0)
@@ -185,6 +211,7 @@ class RedisBus:
                 raise
             except Exception as exc:
                 log.warning("the Redis subscription dropped (%s); reconnecting", exc)
+                self.status.failed(exc)
                 await self._close_pubsub()
                 first = False
                 await asyncio.sleep(self.retry_delay)
@@ -200,10 +227,10 @@ class RedisBus:
             return
         assert isinstance(channel, str)
         kind_index = data[8]
-        if kind_index >= len(KINDS) or self.handler is None:
+        if kind_index >= len(KINDS) or self._handler is None:
             return
         document = channel[len(self.prefix) :]
         try:
-            await self.handler(document, KINDS[kind_index], data[9:])
+            await self._handler(document, KINDS[kind_index], data[9:])
         except Exception:
             log.exception("handling a bus message for %s failed", document)

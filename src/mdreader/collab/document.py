@@ -10,7 +10,7 @@ from pycrdt import Doc, Text, get_state
 
 from mdreader.collab.awareness import Awareness
 from mdreader.collab.encoding import ProtocolError, read_state_vector
-from mdreader.ytext import TEXT_NAME, TITLE_NAME
+from mdreader.ytext import TEXT_NAME, TITLE_NAME, pending_part
 
 if TYPE_CHECKING:
     from mdreader.collab.connection import DocumentConnection
@@ -99,8 +99,13 @@ class LiveDocument:
             raise _guard(exc) from None
         if self._changes:
             return True
-        known = read_state_vector(self.ydoc.get_state())
-        return any(clock > known.get(client, 0) for client, clock in reaches.items())
+        state_vector = self.ydoc.get_state()
+        known = read_state_vector(state_vector)
+        if any(clock > known.get(client, 0) for client, clock in reaches.items()):
+            return True
+        # Nothing visible: the update may still be kept aside, waiting for one it depends on
+        # (its clocks start past ours, or it deletes what we lack). It must be stored too.
+        return pending_part(update, state_vector) is not None
 
     def apply_changes(self, update: bytes) -> bytes | None:
         """Apply and return what was new (the merged change), for relaying resyncs."""

@@ -11,6 +11,12 @@ extensions in ascending ``priority``. Hooks:
   other processes, compaction, metrics).
 - ``awareness(doc, update, origin)``: awareness entries that really changed; relay them.
 - ``unload(doc)``: the last connection left; release what ``load`` took.
+- ``barrier(doc)``: wait until every ``store`` of the document begun so far is durable (an
+  update that changed nothing is acknowledged only after the ones it may repeat).
+- ``recheck(server)``: decide again, now and then, whether open connections keep their access.
+
+The server (``server.CollabServer``) owns the registry of documents and sockets and calls the
+hooks; extensions get everything they need in their constructors.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from mdreader.collab.connection import DocumentConnection
     from mdreader.collab.document import LiveDocument
+    from mdreader.collab.server import CollabServer
     from mdreader.policy import Role
 
-HOOKS = ("authenticate", "load", "store", "change", "awareness", "unload")
+HOOKS = ("authenticate", "load", "store", "change", "awareness", "unload", "barrier", "recheck")
 
 
 class Denied(Exception):
@@ -51,9 +58,11 @@ class AuthContext:
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where an update or awareness change came from."""
+    """Where an update or awareness change came from: a client's ``connection``; a ``rest``
+    write of this process (already durable); another process over the ``bus``; the
+    ``database`` (re-read after a bus outage); the ``server`` itself (presence timed out)."""
 
-    source: Literal["connection", "external", "bus"]
+    source: Literal["connection", "rest", "bus", "database", "server"]
     connection: DocumentConnection | None = None
 
     @property
@@ -82,6 +91,12 @@ class Extension:
         return None
 
     async def unload(self, doc: LiveDocument) -> None:
+        return None
+
+    async def barrier(self, doc: LiveDocument) -> None:
+        return None
+
+    async def recheck(self, server: CollabServer) -> None:
         return None
 
 
@@ -122,3 +137,15 @@ class Hooks:
     async def unload(self, doc: LiveDocument) -> None:
         for fn in self._chains["unload"]:
             await fn(doc)
+
+    async def barrier(self, doc: LiveDocument) -> None:
+        for fn in self._chains["barrier"]:
+            await fn(doc)
+
+    async def recheck(self, server: CollabServer) -> None:
+        for fn in self._chains["recheck"]:
+            await fn(server)
+
+    def has(self, hook: str) -> bool:
+        """Whether any extension overrides ``hook``."""
+        return bool(self._chains[hook])

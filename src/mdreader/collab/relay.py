@@ -10,13 +10,11 @@ from pycrdt import merge_updates
 
 from mdreader.collab import protocol as p
 from mdreader.collab.extensions import Extension, Origin
-from mdreader.collab.store import read_document
 
 if TYPE_CHECKING:
     from mdreader.collab.bus import Bus
     from mdreader.collab.connection import DocumentConnection
     from mdreader.collab.document import LiveDocument
-    from mdreader.collab.server import CollabServer
 
 
 class LocalBroadcast(Extension):
@@ -89,13 +87,14 @@ def _send_all(doc: LiveDocument, body: bytes, origin: Origin) -> None:
 
 
 class BusRelay(Extension):
-    """Subscribes while a document is open and publishes what did not come from the bus.
-    Runs first on load so no message published during the database read is missed."""
+    """Subscribes while a document is open and publishes what changed here (a client's
+    update or presence, a REST write); what came from elsewhere is not sent back. Runs first
+    on load so no message published during the database read is missed. What arrives from
+    the bus goes to the server, which started the bus with its own handlers."""
 
     priority = 20
 
-    def __init__(self, server_ref: list[CollabServer], bus: Bus) -> None:
-        self._server = server_ref
+    def __init__(self, bus: Bus) -> None:
         self.bus = bus
 
     async def load(self, doc: LiveDocument) -> None:
@@ -106,21 +105,12 @@ class BusRelay(Extension):
         await self.bus.unsubscribe(doc.name)
 
     async def change(self, doc: LiveDocument, update: bytes, origin: Origin) -> None:
-        if origin.source != "bus":
+        if origin.source in _PUBLISHED:
             await self.bus.publish(doc.name, "update", update)
 
     async def awareness(self, doc: LiveDocument, update: bytes, origin: Origin) -> None:
-        if origin.source != "bus":
+        if origin.source in _PUBLISHED:
             await self.bus.publish(doc.name, "awareness", update)
 
-    async def handle(self, document: str, kind: str, data: bytes) -> None:
-        server = self._server[0]
-        doc = server.get(document)
-        if doc is not None:
-            await server.from_bus(doc, kind, data)
 
-    async def resync(self) -> None:
-        server = self._server[0]
-        for doc in list(server.documents.values()):
-            if doc.loaded.is_set():
-                await server.resync(doc, await read_document(server.services, doc.id))
+_PUBLISHED = frozenset({"connection", "rest"})

@@ -2,11 +2,14 @@
 
 ``CollabServer`` is an async context manager entered in the app's lifespan. It owns:
 
-- the registry of live documents (one per name; concurrent opens share one load; the last
-  connection leaving unloads it after a short delay);
-- the ordered extensions (``extensions.py``) that authenticate, load, store and relay;
+- the registry of open sockets (``open_socket`` / ``close_socket``, with the connection cap)
+  and of live documents (one per name; concurrent opens share one load; the last connection
+  leaving unloads it after a short delay);
+- the ordered extensions (``extensions.py``) that authenticate, load, store and relay, run
+  through their hooks;
+- what arrives from other processes: it starts the bus with its own handlers;
 - a watchdog that pings idle sockets and closes those past their deadlines;
-- a re-check that drops connections whose access was revoked (membership, role, session).
+- the periodic ``recheck`` hook that drops connections whose access was revoked.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from mdreader.collab import protocol as p
@@ -47,13 +49,12 @@ class CollabServer:
         self._loading: dict[str, asyncio.Task[LiveDocument]] = {}
         self.sockets: set[BaseSocket] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self.recheck: Callable[[CollabServer], Awaitable[None]] | None = None
-        self.barrier: Callable[[LiveDocument], Awaitable[None]] = self._no_barrier
 
     # -- lifecycle -----------------------------------------------------------------------
     async def __aenter__(self) -> CollabServer:
+        await self.bus.start(self._from_bus, self._resync_all)
         self._tasks.append(asyncio.create_task(self._watchdog(), name="collab-watchdog"))
-        if self.recheck is not None:
+        if self.hooks.has("recheck"):
             self._tasks.append(asyncio.create_task(self._recheck_loop(), name="collab-recheck"))
         return self
 
@@ -70,7 +71,23 @@ class CollabServer:
                 doc.unload_task.cancel()
             await self._unload(doc)
 
-    # -- registry ------------------------------------------------------------------------
+    # -- sockets -------------------------------------------------------------------------
+    def full(self) -> bool:
+        """Whether the process holds as many sockets as it may."""
+        return len(self.sockets) >= self.settings.collab_max_connections
+
+    def open_socket(self, sock: BaseSocket) -> None:
+        self.sockets.add(sock)
+        self.metrics.collab_connections.inc()
+
+    async def close_socket(self, sock: BaseSocket) -> None:
+        """The socket ended: forget it and detach its document connections."""
+        if sock in self.sockets:
+            self.sockets.discard(sock)
+            self.metrics.collab_connections.dec()
+        await sock.closed()
+
+    # -- documents -----------------------------------------------------------------------
     async def acquire(self, name: str, document_id: uuid.UUID) -> LiveDocument:
         doc = self.documents.get(name)
         if doc is not None and not doc.broken:
@@ -187,7 +204,7 @@ class CollabServer:
             if changed:
                 await self.hooks.store(doc, update, conn.origin)
             else:
-                await self.barrier(doc)
+                await self.hooks.barrier(doc)
         except Exception:
             log.exception("storing an update of %s failed", doc.name)
             await self.reset(doc, "an update could not be stored")
@@ -198,14 +215,11 @@ class CollabServer:
         self.metrics.collab_ack_seconds.observe(time.perf_counter() - started)
         return True
 
-    async def _no_barrier(self, doc: LiveDocument) -> None:
-        return None
-
     async def external_update(self, document_id: uuid.UUID, update: bytes) -> None:
         """An update already made durable elsewhere in this process (a REST write)."""
         name = str(document_id)
         doc = self.documents.get(name)
-        origin = Origin("external")
+        origin = Origin("rest")
         if doc is None or not doc.loaded.is_set():
             await self.bus.publish(name, "update", update)
             return
@@ -216,6 +230,17 @@ class CollabServer:
             return
         if changed:
             await self.hooks.change(doc, update, origin)
+
+    async def _from_bus(self, document: str, kind: str, data: bytes) -> None:
+        doc = self.documents.get(document)
+        if doc is not None:
+            await self.from_bus(doc, kind, data)
+
+    async def _resync_all(self) -> None:
+        """The bus is back after an outage: what it did not carry is in the database."""
+        for doc in list(self.documents.values()):
+            if doc.loaded.is_set():
+                await self.resync(doc, await read_document(self.services, doc.id))
 
     async def from_bus(self, doc: LiveDocument, kind: str, data: bytes) -> None:
         """An update or awareness change published by another process."""
@@ -244,7 +269,7 @@ class CollabServer:
 
     async def resync(self, doc: LiveDocument, updates: list[bytes]) -> None:
         """Apply what the database holds; relay to local clients what was missing."""
-        origin = Origin("bus")
+        origin = Origin("database")
         for update in updates:
             try:
                 change = doc.apply_changes(update)
@@ -313,14 +338,13 @@ class CollabServer:
                 if stale:
                     removal = doc.awareness.remove(stale)
                     if removal is not None:
-                        await self.hooks.awareness(doc, removal, Origin("bus"))
+                        await self.hooks.awareness(doc, removal, Origin("server"))
                 doc.awareness.forget_removed(s.collab_awareness_timeout * 4)
 
     async def _recheck_loop(self) -> None:
-        assert self.recheck is not None
         while True:
             await asyncio.sleep(self.settings.collab_recheck_interval)
             try:
-                await self.recheck(self)
+                await self.hooks.recheck(self)
             except Exception:
                 log.exception("re-checking collaboration access failed")

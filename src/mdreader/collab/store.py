@@ -4,6 +4,10 @@ Appends are group-committed: while one transaction is in flight, the updates tha
 queue up and go together in the next one, so many clients cost few commits. An update's
 ``store`` returns only after its transaction committed; the background ``Compactor`` later
 folds the log into the stored state and Markdown.
+
+With several writers (PostgreSQL), each document belongs to one of them, so its appends
+commit in the order they were applied: parallel transactions cannot put a later update of a
+document in the log, visible, before an earlier one.
 """
 
 from __future__ import annotations
@@ -62,21 +66,21 @@ class DatabaseStore(Extension):
         self.services = services
         self.writers = writers
         self.batch = batch
-        self._queue: list[_Item] = []
-        self._wake = asyncio.Event()
+        self._queues: list[list[_Item]] = [[] for _ in range(writers)]
+        self._wakes = [asyncio.Event() for _ in range(writers)]
         self._tasks: list[asyncio.Task[None]] = []
         self._outstanding: dict[uuid.UUID, set[asyncio.Future[None]]] = defaultdict(set)
 
     async def __aenter__(self) -> DatabaseStore:
         self._tasks = [
-            asyncio.create_task(self._writer(), name=f"collab-store-{i}")
+            asyncio.create_task(self._writer(i), name=f"collab-store-{i}")
             for i in range(self.writers)
         ]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         # Let queued appends finish: they may already be applied in memory.
-        while self._queue or any(self._outstanding.values()):
+        while any(self._queues) or any(self._outstanding.values()):
             pending = [f for fs in self._outstanding.values() for f in fs]
             if pending:
                 await asyncio.wait(pending, timeout=5)
@@ -101,8 +105,9 @@ class DatabaseStore(Extension):
         outstanding = self._outstanding[doc.id]
         outstanding.add(future)
         future.add_done_callback(lambda f: self._done(doc.id, f))
-        self._queue.append((doc.id, update, origin.user_id, future))
-        self._wake.set()
+        writer = doc.id.int % self.writers
+        self._queues[writer].append((doc.id, update, origin.user_id, future))
+        self._wakes[writer].set()
         await asyncio.shield(future)
 
     def _done(self, document_id: uuid.UUID, future: asyncio.Future[None]) -> None:
@@ -121,12 +126,14 @@ class DatabaseStore(Extension):
                 if isinstance(result, BaseException):
                     raise result
 
-    async def _writer(self) -> None:
+    async def _writer(self, index: int) -> None:
+        queue, wake = self._queues[index], self._wakes[index]
         while True:
-            while not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
-            batch, self._queue = self._queue[: self.batch], self._queue[self.batch :]
+            while not queue:
+                wake.clear()
+                await wake.wait()
+            batch = queue[: self.batch]
+            del queue[: self.batch]
             try:
                 now = utcnow()
                 async with self.services.db.session() as session:

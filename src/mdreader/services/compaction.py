@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from mdreader.db.models import Document, DocumentUpdate
 from mdreader.services import notifications, search
 from mdreader.services.debounce import Debouncer
-from mdreader.ytext import column_title, make_doc, text_of, title_of
+from mdreader.ytext import column_title, full_state, make_doc, text_of, title_of
 
 if TYPE_CHECKING:
     from mdreader.context import Services
@@ -44,7 +44,8 @@ async def compact(services: Services, document_id: uuid.UUID) -> int:
             return 0
         # Seeded from the title column if it has no title yet (see ytext): stored from now on.
         ydoc = make_doc(doc.ystate, (row.data for row in rows), title=doc.title)
-        doc.ystate = ydoc.get_update()
+        # Updates that arrived before one they depend on are pending in ydoc: kept too.
+        doc.ystate = full_state(ydoc, [doc.ystate, *(row.data for row in rows)])
         content, title = text_of(ydoc), column_title(title_of(ydoc))
         changed = content != doc.content or title != doc.title
         if changed:
@@ -64,12 +65,13 @@ async def compact(services: Services, document_id: uuid.UUID) -> int:
             doc.updated_at = newest.created_at
             if newest.user_id is not None:
                 doc.updated_by = newest.user_id
-        last = rows[-1].id
-        await session.execute(
-            delete(DocumentUpdate).where(
-                DocumentUpdate.document_id == document_id, DocumentUpdate.id <= last
+        # Only the rows read: on PostgreSQL a row with a smaller id may commit after a larger
+        # one was read, so "every id up to the last" could take one this state lacks.
+        ids = [row.id for row in rows]
+        for start in range(0, len(ids), 1000):
+            await session.execute(
+                delete(DocumentUpdate).where(DocumentUpdate.id.in_(ids[start : start + 1000]))
             )
-        )
     if changed and services.versioner is not None:
         services.versioner.schedule(document_id)
     return len(rows)

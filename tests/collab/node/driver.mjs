@@ -142,6 +142,15 @@ const ops = {
     c.typing = null;
     return summary(c);
   },
+  sendUpdate({ cid, update }) {
+    // Send a Yjs update (base64) as the provider sends its own, without applying it to the
+    // client's document: how an update that depends on one not yet sent reaches the server.
+    const c = clients.get(cid);
+    const bytes = new Uint8Array(Buffer.from(update, "base64"));
+    if (c.kind === "yws") c.provider._updateHandler(bytes, null);
+    else c.provider.documentUpdateHandler(bytes, null);
+    return {};
+  },
   awareness({ cid, state }) { clients.get(cid).provider.awareness.setLocalState(state); return {}; },
   stateless({ cid, payload }) { clients.get(cid).provider.sendStateless(payload); return {}; },
   forceSync({ cid }) { clients.get(cid).provider.forceSync(); return {}; },
