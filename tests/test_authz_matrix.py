@@ -41,6 +41,13 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
         "events": ["document.created"],
     },
     ("PATCH", "/api/workspaces/{workspace_id}/webhooks/{webhook_id}"): {"active": False},
+    ("POST", "/api/documents/{document_id}/comments"): {"body": "A thought"},
+    ("POST", "/api/documents/{document_id}/comments/{comment_id}/replies"): {"body": "Yes"},
+    ("PATCH", "/api/documents/{document_id}/comments/{comment_id}"): {"body": "Edited"},
+    ("PUT", "/api/workspaces/{workspace_id}/commenting"): {"viewers_comment": True},
+    ("POST", "/api/workspaces/{workspace_id}/documents/from-template"): {
+        "template_id": "{document_id}"
+    },
 }
 # Multipart routes: the form files sent instead of a JSON body.
 SAMPLE_UPLOADS: dict[tuple[str, str], Any] = {
@@ -142,7 +149,14 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
     )
     assert hook.status_code == 201, hook.text
     webhook_id = hook.json()["id"]
+    comment = await c.post(
+        f"/api/documents/{doc['id']}/comments", json={"body": "Owner's"}, headers=owner.headers
+    )
+    assert comment.status_code == 201, comment.text
+    r = await c.put(f"/api/documents/{doc['id']}/template", headers=owner.headers)
+    assert r.status_code == 200, r.text
     return {
+        "comment_id": comment.json()["id"],
         "token": share.json()["token"],
         "workspace_id": ws["id"],
         "file_id": uploaded.json()["id"],
@@ -154,6 +168,7 @@ async def _world(factory: Factory, users: dict[str, Any]) -> dict[str, str]:
         "provider": "matrix",
         "token_id": "00000000-0000-4000-8000-000000000001",
         "webhook_id": webhook_id,
+        "notification_id": "00000000-0000-4000-8000-000000000000",
     }
 
 
@@ -202,6 +217,13 @@ async def test_authorization_matrix(app, client, factory: Factory, caller: str):
             path = re.sub(r"\{(\w+)\}", lambda m: world[m.group(1)], route.path)
             headers = {} if caller == "anonymous" else users[caller].headers
             body = SAMPLE_BODIES.get((method, route.path), {})
+            if isinstance(body, dict):
+                body = {
+                    k: re.sub(r"\{(\w+)\}", lambda m: world[m.group(1)], v)
+                    if isinstance(v, str)
+                    else v
+                    for k, v in body.items()
+                }
             kwargs: dict[str, Any] = {"headers": headers}
             if (method, route.path) in SAMPLE_UPLOADS:
                 kwargs["files"] = SAMPLE_UPLOADS[(method, route.path)]
@@ -214,7 +236,7 @@ async def test_authorization_matrix(app, client, factory: Factory, caller: str):
                 caller != "anonymous"
                 and world.get("user_id") == users[caller].id
                 and "{user_id}" in route.path
-            )
+            ) or (caller == "owner" and "{comment_id}" in route.path)  # the owner wrote it
             expected = _expected(guard, caller, is_self)
             status = r.status_code
             ok = (
@@ -223,7 +245,12 @@ async def test_authorization_matrix(app, client, factory: Factory, caller: str):
                 else status == int(expected)
             )
             if (
-                route.path in ("/api/auth/sessions/{session_id}", "/api/auth/tokens/{token_id}")
+                route.path
+                in (
+                    "/api/auth/sessions/{session_id}",
+                    "/api/auth/tokens/{token_id}",
+                    "/api/notifications/{notification_id}/read",
+                )
                 and expected == "allowed"
             ):
                 ok = status == 404  # someone else's (here: no) session is never visible

@@ -94,7 +94,9 @@ async def test_rate_limit_sessions_and_log_name_the_viewer(behind_cloudfront, ca
         "/api/auth/sessions", headers={"Authorization": f"Bearer {token}", **edge(VIEWER)}
     )
     assert VIEWER in [s["ip"] for s in sessions.json()]
-    logged = [getattr(rec, "client", None) for rec in caplog.records if rec.name == "mdreader.access"]
+    logged = [
+        getattr(rec, "client", None) for rec in caplog.records if rec.name == "mdreader.access"
+    ]
     assert VIEWER in logged and EDGE not in logged
     # The viewer has used 2 of 3 requests; the third passes, the fourth is refused...
     assert (await client.get("/api/auth/me", headers=edge(VIEWER))).status_code == 401

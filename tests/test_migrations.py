@@ -12,7 +12,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from bench.scratch import scratch_postgres
-from sqlalchemy import insert, text
+from sqlalchemy import column, insert, table, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from mdreader.db import Base, migrate
@@ -67,13 +67,22 @@ def _scratch_database(tmp_path):
         yield url
 
 
+FIRST_WORKSPACE_COLUMNS = ("id", "name", "created_at", "updated_at")
+
+
 async def _fill(url: str) -> tuple[uuid.UUID, list[str]]:
     """A workspace with searchable documents, one trashed, written under the old schema."""
     engine = create_async_engine(url)
     ws = uuid.uuid4()
     try:
         async with AsyncSession(engine) as session, session.begin():
-            await session.execute(insert(Workspace).values(id=ws, name="Old"))
+            # The columns every schema since the first has (not the model's, which grows).
+            cols = Workspace.__table__.c
+            old = table("workspaces", *(column(c, cols[c].type) for c in FIRST_WORKSPACE_COLUMNS))
+            now = utcnow()
+            await session.execute(
+                insert(old).values(id=ws, name="Old", created_at=now, updated_at=now)
+            )
             for i in range(6):
                 doc = Document(
                     workspace_id=ws,

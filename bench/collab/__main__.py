@@ -14,8 +14,12 @@ The reference keeps documents in memory and acknowledges at once; MDReader ackno
 after the update is in the database (SQLite here unless ``--database-url``). The Node packages
 are installed for the benchmark only (``npm ci`` in ``bench/collab/node``).
 
+With ``--comments N`` every MDReader document gets N comment threads (each with a reply)
+first, and while a case runs a comment is posted on its first document every 0.2 s, so
+every client of it receives comment events: compare the ratios with and without.
+
 Usage: python -m bench.collab [--seconds 5] [--cases 10,100,500,1000x1,100x10,peak]
-                              [--generators 2] [--database-url URL]
+                              [--generators 2] [--database-url URL] [--comments N]
 """
 
 from __future__ import annotations
@@ -147,6 +151,49 @@ def start_reference() -> Server:
         proc.kill()
         raise RuntimeError(f"the reference server did not start: {line!r}")
     return Server("@hocuspocus/server", proc, f"ws://127.0.0.1:{line.split()[1]}/ws")
+
+
+def add_comments(server: Server, docs: list[str], per_doc: int) -> None:
+    base = server.url.replace("ws://", "http://").removesuffix("/ws")
+    h = {"Authorization": f"Bearer {server.token}"}
+    with httpx.Client(base_url=base, timeout=30) as c:
+        for doc in docs:
+            for i in range(per_doc):
+                r = c.post(
+                    f"/api/documents/{doc}/comments", json={"body": f"Thread {i}"}, headers=h
+                )
+                r.raise_for_status()
+                c.post(
+                    f"/api/documents/{doc}/comments/{r.json()['id']}/replies",
+                    json={"body": "A reply"},
+                    headers=h,
+                ).raise_for_status()
+
+
+class CommentPoster:
+    """Posts a comment on one document every 0.2 s while a case runs (comment events)."""
+
+    def __init__(self, server: Server, doc: str) -> None:
+        self.server, self.doc = server, doc
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.posted = 0
+
+    def _run(self) -> None:
+        base = self.server.url.replace("ws://", "http://").removesuffix("/ws")
+        h = {"Authorization": f"Bearer {self.server.token}"}
+        with httpx.Client(base_url=base, timeout=30) as c:
+            while not self.stop.wait(0.2):
+                c.post(f"/api/documents/{self.doc}/comments", json={"body": "live"}, headers=h)
+                self.posted += 1
+
+    def __enter__(self) -> CommentPoster:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 def prepare(server: Server, docs: int) -> None:
@@ -289,6 +336,7 @@ def main() -> None:
     parser.add_argument("--cases", default="10,100,500,1000x1,100x10,peak")
     parser.add_argument("--generators", type=int, default=2, help="load generator processes")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--comments", type=int, default=0, help="threads per document first")
     args = parser.parse_args()
     if not shutil.which("node"):
         sys.exit("bench/collab needs Node.js (node and npm)")
@@ -304,12 +352,18 @@ def main() -> None:
         reference = start_reference()
         try:
             prepare(mdreader, needed)
+            if args.comments:
+                add_comments(mdreader, mdreader.doc_ids, args.comments)
             reference.doc_ids = mdreader.doc_ids
             offset = 0
             for case in cases:
                 docs = mdreader.doc_ids[offset : offset + case.docs]
                 offset += case.docs
-                m = run_case(mdreader, case, docs, args.seconds, args.generators)
+                if args.comments:
+                    with CommentPoster(mdreader, docs[0]):
+                        m = run_case(mdreader, case, docs, args.seconds, args.generators)
+                else:
+                    m = run_case(mdreader, case, docs, args.seconds, args.generators)
                 r = run_case(reference, case, docs, args.seconds, args.generators)
                 results.append((case, m, r))
                 print(f"  {case.name}: done", file=sys.stderr, flush=True)
@@ -321,9 +375,10 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     server.proc.kill()
     backend = "PostgreSQL" if args.database_url else "SQLite"
+    extra = f", {args.comments} threads per document and live comments" if args.comments else ""
     print(
         f"bench/collab  {args.seconds:.0f}s per run, {args.generators} load generators"
-        f"  (MDReader: uvicorn, 1 worker, {backend})"
+        f"  (MDReader: uvicorn, 1 worker, {backend}{extra})"
     )
     cols = [
         ("delivered/s", "delivered_per_s"),

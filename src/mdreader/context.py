@@ -152,6 +152,9 @@ async def build_services(
         from mdreader.services.audit import pruner
 
         await stack.enter_async_context(pruner(services))
+        from mdreader.services.notifications import Digest
+
+        await stack.enter_async_context(Digest(services, settings.notification_digest_interval))
         from mdreader.collab import build_collab
 
         services.collab = await stack.enter_async_context(build_collab(services))

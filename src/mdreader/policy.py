@@ -40,6 +40,7 @@ class Action(StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     RESTORE = "restore"
+    RESOLVE = "resolve"  # close a comment thread, or reopen it
 
 
 class Subject(StrEnum):
@@ -55,6 +56,7 @@ class Subject(StrEnum):
     TRANSFER = "transfer"  # import and export
     WEBHOOK = "webhook"
     AUDIT = "audit"
+    COMMENT = "comment"
 
 
 class Scope(StrEnum):
@@ -70,20 +72,37 @@ def token_allows(scope: Scope | None, action: Action) -> bool:
     return scope is None or scope == Scope.WRITE or action == Action.READ
 
 
+class Ability(StrEnum):
+    """What a workspace may grant a role below a rule's ``min_role``."""
+
+    # Viewers may comment (open threads, reply, resolve) where the workspace says so.
+    COMMENTER = "commenter"
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     subject: Subject
     action: Action
-    min_role: Role
+    # None: no role is enough by itself (only ``self_allowed`` or ``ability`` lets one in).
+    min_role: Role | None
     # The caller may act on their own membership whatever their role (leaving a workspace).
     self_allowed: bool = False
+    # A member below ``min_role`` holding this ability (granted by the workspace) may too.
+    ability: Ability | None = None
 
 
 RULES: dict[tuple[Subject, Action], Rule] = {}
 
 
-def allow(action: Action, subject: Subject, min_role: Role, *, self_allowed: bool = False) -> None:
-    RULES[(subject, action)] = Rule(subject, action, min_role, self_allowed)
+def allow(
+    action: Action,
+    subject: Subject,
+    min_role: Role | None,
+    *,
+    self_allowed: bool = False,
+    ability: Ability | None = None,
+) -> None:
+    RULES[(subject, action)] = Rule(subject, action, min_role, self_allowed, ability)
 
 
 allow(Action.READ, Subject.WORKSPACE, Role.VIEWER)
@@ -124,6 +143,15 @@ allow(Action.READ, Subject.SEARCH, Role.VIEWER)
 allow(Action.READ, Subject.TRANSFER, Role.VIEWER)  # export: anyone who may read everything
 allow(Action.CREATE, Subject.TRANSFER, Role.EDITOR)  # import
 
+# Comments: every member reads them; editors open threads, reply and resolve, and so do
+# viewers where the workspace grants them ``commenter``. One edits only one's own comment;
+# one deletes one's own, and admins delete anyone's (moderation).
+allow(Action.READ, Subject.COMMENT, Role.VIEWER)
+allow(Action.CREATE, Subject.COMMENT, Role.EDITOR, ability=Ability.COMMENTER)
+allow(Action.RESOLVE, Subject.COMMENT, Role.EDITOR, ability=Ability.COMMENTER)
+allow(Action.UPDATE, Subject.COMMENT, None, self_allowed=True)
+allow(Action.DELETE, Subject.COMMENT, Role.ADMIN, self_allowed=True)
+
 
 # Webhooks send the workspace's events elsewhere: admins choose where.
 allow(Action.READ, Subject.WEBHOOK, Role.ADMIN)
@@ -142,11 +170,29 @@ def rule(subject: Subject, action: Action) -> Rule:
         raise LookupError(f"no policy rule for {action} on {subject}") from None
 
 
-def can(role: Role | None, action: Action, subject: Subject, *, is_self: bool = False) -> bool:
+def can(
+    role: Role | None,
+    action: Action,
+    subject: Subject,
+    *,
+    is_self: bool = False,
+    granted: frozenset[Ability] = frozenset(),
+) -> bool:
     if role is None:
         return False
     r = rule(subject, action)
-    return role >= r.min_role or (r.self_allowed and is_self)
+    return (
+        (r.min_role is not None and role >= r.min_role)
+        or (r.self_allowed and is_self)
+        or (r.ability is not None and r.ability in granted)
+    )
+
+
+def granted_abilities(role: Role | None, *, viewers_comment: bool) -> frozenset[Ability]:
+    """The abilities a workspace grants a member of ``role`` (its settings decide)."""
+    if role is not None and viewers_comment:
+        return frozenset({Ability.COMMENTER})
+    return frozenset()
 
 
 def authorize(
@@ -157,6 +203,7 @@ def authorize(
     is_self: bool = False,
     what: str | None = None,
     scope: Scope | None = None,
+    granted: frozenset[Ability] = frozenset(),
 ) -> Role:
     """Raise 404 for outsiders and 403 for members below the rule (or calling with a
     personal access token whose scope does not cover the action); return the role."""
@@ -169,22 +216,28 @@ def authorize(
             f"This access token may only read; it cannot {action.value} this {subject.value}.",
             "token_scope",
         )
-    if not can(role, action, subject, is_self=is_self):
+    if not can(role, action, subject, is_self=is_self, granted=granted):
         r = rule(subject, action)
+        if r.min_role is None:
+            raise AppError(
+                403, f"Only its author may {action.value} this {subject.value}.", "forbidden"
+            )
+        needs = f"it needs {r.min_role.label} or higher"
+        if r.ability is not None:
+            needs += f", or the {r.ability.value} ability the workspace may grant"
         raise AppError(
             403,
-            f"Your role ({role.label}) cannot {action.value} this {subject.value}; "
-            f"it needs {r.min_role.label} or higher.",
+            f"Your role ({role.label}) cannot {action.value} this {subject.value}; {needs}.",
             "forbidden",
         )
     return role
 
 
-def abilities(role: Role | None) -> dict[str, list[str]]:
+def abilities(role: Role | None, granted: frozenset[Ability] = frozenset()) -> dict[str, list[str]]:
     """What a role may do, for the web app to show or hide controls."""
     out: dict[str, list[str]] = {}
     for (subject, action), _ in sorted(RULES.items()):
-        if can(role, action, subject):
+        if can(role, action, subject, granted=granted):
             out.setdefault(subject.value, []).append(action.value)
     return out
 

@@ -152,6 +152,7 @@ class WorkspacePublic(BaseModel):
     role: RoleName
     created_at: datetime
     abilities: dict[str, list[str]] = {}
+    viewers_comment: bool = False  # viewers may comment (the commenter ability)
 
 
 class MemberIn(Body):
@@ -378,3 +379,115 @@ class AuditEventPublic(BaseModel):
     detail: dict[str, Any]
     ip: str
     user_agent: str
+# --- comments -------------------------------------------------------------------------------
+
+
+class AnchorIn(Body):
+    """A range of the text as two Yjs relative positions (``Y.encodeRelativePosition``,
+    base64), and the text it held."""
+
+    start: str = Field(min_length=1, max_length=400)
+    end: str = Field(min_length=1, max_length=400)
+    quote: str = Field(default="", max_length=1000)
+
+
+class ThreadIn(Body):
+    body: str = Field(max_length=10_000)
+    anchor: AnchorIn | None = None  # none: about the whole document
+
+
+class CommentIn(Body):
+    body: str = Field(max_length=10_000)
+
+
+class AnchorPublic(BaseModel):
+    start: str
+    end: str
+    quote: str
+    # Where the range is now (UTF-16 units into the text), while its text exists.
+    offset: int | None = None
+    length: int | None = None
+
+
+class CommentPublic(BaseModel):
+    id: uuid.UUID
+    thread_id: uuid.UUID
+    author: AuthorPublic | None
+    body: str
+    body_html: str
+    created_at: datetime
+    edited_at: datetime | None
+
+
+class ThreadPublic(CommentPublic):
+    document_id: uuid.UUID
+    anchor: AnchorPublic | None  # None: a thread about the whole document
+    orphaned: bool  # anchored, and the text it was about has been deleted
+    resolved_at: datetime | None
+    resolved_by: AuthorPublic | None
+    replies: list[CommentPublic]
+
+
+class CommentingIn(Body):
+    viewers_comment: bool
+
+
+class CommentingPublic(BaseModel):
+    viewers_comment: bool  # viewers of the workspace hold the commenter ability
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+class NotificationPublic(BaseModel):
+    id: uuid.UUID
+    kind: Literal["mention", "reply", "comment"]
+    workspace_id: uuid.UUID
+    document_id: uuid.UUID
+    document_title: str
+    comment_id: uuid.UUID | None
+    actor: AuthorPublic | None
+    excerpt: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class UnreadPublic(BaseModel):
+    unread: int
+
+
+class NotificationSettingsIn(Body):
+    email_mentions: bool | None = None
+    email_replies: bool | None = None
+    email_comments: bool | None = None
+
+
+class NotificationSettingsPublic(BaseModel):
+    email_mentions: bool
+    email_replies: bool
+    email_comments: bool
+
+
+class FollowPublic(BaseModel):
+    following: bool
+
+
+class BacklinkPublic(BaseModel):
+    id: uuid.UUID
+    title: str
+    snippet: str  # the text around the link
+
+
+class TemplatePublic(BaseModel):
+    id: uuid.UUID  # the template document
+    title: str
+
+
+class FromTemplateIn(Body):
+    template_id: uuid.UUID
+    parent_id: uuid.UUID | None = None
+    title: str | None = Field(default=None, max_length=500)
+
+
+class TemplateFlagPublic(BaseModel):
+    template: bool

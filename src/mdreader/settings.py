@@ -153,6 +153,7 @@ class Settings(BaseSettings):
 
     # History, import and export
     version_quiet_period: float = Field(default=300.0, ge=0)
+    notification_digest_interval: float = Field(default=900.0, ge=0)
     import_max_files: int = Field(default=10_000, ge=1)
     import_max_uncompressed_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
     import_max_ratio: float = Field(default=100.0, ge=1)

@@ -3,9 +3,12 @@ subprocess (``tests/serve.py``) on port 0 with a fresh database."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.scratch import scratch_postgres
 
@@ -60,16 +64,66 @@ def database(backend: str, pg_admin_url: str, tmp: Path) -> Iterator[str]:
 @dataclass
 class WebServer:
     base_url: str
-    mail_log: Path
+    mail_log: Path  # the server's stderr
     process: subprocess.Popen[str]
+    # What the SMTP test server received, one block per message in the console mailer's
+    # layout (what the e2e scripts read links from).
+    mailbox: Path | None = None
+
+
+class MailboxFile:
+    """An aiosmtpd handler writing each message it receives to a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        body = message.get_body(("plain",))
+        text = body.get_content() if body is not None else ""
+        for to in envelope.rcpt_tos:
+            with self.path.open("a") as out:
+                out.write(
+                    f"\n--- e-mail from {envelope.mail_from} to {to}: {message['Subject']}\n"
+                    f"{text}\n--- end of e-mail\n"
+                )
+        return "250 OK"
+
+
+@contextmanager
+def smtp_mailbox(path: Path) -> Iterator[int]:
+    """A real SMTP server (aiosmtpd) on a free port, writing what it gets to ``path``."""
+    from aiosmtpd.controller import Controller
+
+    path.touch()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(MailboxFile(path), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield controller.port
+    finally:
+        controller.stop()
 
 
 @contextmanager
 def web_server(
     database_url: str, redis_url: str | None, tmp: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[WebServer]:
-    """`python -m tests.serve` in a subprocess; its stderr (where the console mailer writes the
-    e-mails) goes to a file the e2e scripts read links from."""
+    """`python -m tests.serve` in a subprocess, its stderr in a file, sending its e-mail to a
+    real SMTP server that writes them to another file, which the e2e scripts read links from."""
+    with smtp_mailbox(tmp / "mailbox.log") as smtp_port:
+        yield from _web_server(database_url, redis_url, tmp, smtp_port, extra_env)
+
+
+def _web_server(
+    database_url: str,
+    redis_url: str | None,
+    tmp: Path,
+    smtp_port: int,
+    extra_env: dict[str, str] | None,
+) -> Iterator[WebServer]:
     data = tmp / "data"
     data.mkdir(parents=True, exist_ok=True)
     mail_log = tmp / "server.log"
@@ -82,7 +136,9 @@ def web_server(
         "MDREADER_LOG_JSON": "false",
         "MDREADER_LOG_LEVEL": "WARNING",
         "MDREADER_WEB_DIST": str(WEB / "dist"),
-        "MDREADER_EMAIL_BACKEND": "console",
+        "MDREADER_EMAIL_BACKEND": "smtp",
+        "MDREADER_SMTP_HOST": "127.0.0.1",
+        "MDREADER_SMTP_PORT": str(smtp_port),
         # Many sign-ins from one address in a short time: the tests are not an attack.
         "MDREADER_LOGIN_MAX_FAILURES_PER_IP": "1000",
         # webhooks.e2e.mjs runs its receiver on this machine.
@@ -116,7 +172,7 @@ def web_server(
         if port is None:
             proc.kill()
             raise RuntimeError(f"the server did not start: {mail_log.read_text()[-3000:]}")
-        yield WebServer(f"http://127.0.0.1:{port}", mail_log, proc)
+        yield WebServer(f"http://127.0.0.1:{port}", mail_log, proc, tmp / "mailbox.log")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -135,7 +191,7 @@ def run_e2e(
     env = {
         **os.environ,
         "BASE_URL": server.base_url,
-        "MAIL_LOG": str(server.mail_log),
+        "MAIL_LOG": str(server.mailbox or server.mail_log),
         "ARTIFACTS_DIR": str(ARTIFACTS),
         "CHROMIUM": CHROMIUM,
     }

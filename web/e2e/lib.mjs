@@ -105,7 +105,7 @@ export async function api(page, method, path, body) {
   return response.status() === 204 ? null : response.json();
 }
 
-/** Links printed by the console mailer (the server's stderr, MAIL_LOG) for one address. */
+/** Links in the e-mails the SMTP test server received (MAIL_LOG) for one address. */
 export function mailedLinks(email) {
   const log = process.env.MAIL_LOG;
   if (!log || !existsSync(log)) return [];
@@ -273,4 +273,17 @@ export async function ownerAndMember(browser, { owner = "Olga Owner", member = "
   const wid = await createWorkspace(a.page, workspace);
   const added = await api(a.page, "POST", `/api/workspaces/${wid}/members`, { email, role });
   return { owner: a, member: b, wid, memberId: added.user_id };
+}
+
+/** The plain-text e-mails the SMTP test server received for one address: [{subject, text}]. */
+export function mailedTo(email) {
+  const log = process.env.MAIL_LOG;
+  if (!log || !existsSync(log)) return [];
+  const out = [];
+  for (const block of readFileSync(log, "utf8").split("--- e-mail from ").slice(1)) {
+    const head = block.split("\n", 1)[0];
+    if (!head.includes(` to ${email}:`)) continue;
+    out.push({ subject: head.split(`to ${email}: `)[1] ?? "", text: block.slice(head.length) });
+  }
+  return out;
 }

@@ -20,6 +20,7 @@ import { WorkspaceHome } from "./pages/WorkspaceHome";
 import { MembersPage } from "./pages/MembersPage";
 import { TrashPage } from "./pages/TrashPage";
 import { WorkspaceSettingsPage } from "./pages/WorkspaceSettingsPage";
+import { DocumentRedirect } from "./features/links/DocumentRedirect";
 
 // The editor (CodeMirror, Yjs, markdown-it) and the account page (QR codes) load on demand.
 const DocumentPage = lazy(() => import("./pages/DocumentPage").then((m) => ({ default: m.DocumentPage })));
@@ -90,6 +91,7 @@ export function App() {
       <Route path="/reset-password" element={<ResetPasswordPage />} />
       <Route path="/invite" element={<AcceptInvitePage />} />
       <Route path="/" element={<RequireAuth><HomePage /></RequireAuth>} />
+      <Route path="/d/:did" element={<RequireAuth><DocumentRedirect /></RequireAuth>} />
       <Route path="/settings" element={<RequireAuth><Lazy><AccountPage /></Lazy></RequireAuth>} />
       <Route path="/w/:wid" element={<RequireAuth><WorkspaceLayout /></RequireAuth>}>
         <Route index element={<WorkspaceHome />} />

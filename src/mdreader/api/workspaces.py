@@ -44,7 +44,10 @@ def workspace_public(workspace: Workspace, role: Role) -> WorkspacePublic:
         name=workspace.name,
         role=role.label,  # type: ignore[arg-type]
         created_at=workspace.created_at,
-        abilities=policy.abilities(role),
+        abilities=policy.abilities(
+            role, policy.granted_abilities(role, viewers_comment=bool(workspace.viewers_comment))
+        ),
+        viewers_comment=bool(workspace.viewers_comment),
     )
 
 

@@ -217,6 +217,8 @@ class Templates:
         "verify": "Confirm your e-mail address for MDReader",
         "reset": "Reset your MDReader password",
         "invite": "{inviter} invited you to {workspace} on MDReader",
+        "mention": "{actor} mentioned you in {document}",
+        "digest": "{count} new on MDReader: replies and comments",
     }
 
     def __init__(self) -> None:

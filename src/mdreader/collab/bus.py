@@ -25,7 +25,8 @@ log = logging.getLogger("mdreader.collab.bus")
 Handler = Callable[[str, str, bytes], Awaitable[None]]
 Resync = Callable[[], Awaitable[None]]
 
-KINDS = ("update", "awareness", "query-awareness", "resync")
+# Append only: the index is what travels, and processes of two releases share one channel.
+KINDS = ("update", "awareness", "query-awareness", "resync", "event")
 
 
 class Bus(Protocol):

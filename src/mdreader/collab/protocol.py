@@ -8,6 +8,7 @@ Two frames have no address at all: a lone Ping (9) byte and a lone Pong (10) byt
 
 from __future__ import annotations
 
+import json
 from enum import IntEnum
 
 from mdreader.collab.encoding import var_bytes, var_string, var_uint
@@ -94,6 +95,18 @@ def sync_status(saved: bool) -> bytes:
 
 def stateless(payload: str) -> bytes:
     return var_uint(MessageType.STATELESS) + var_string(payload)
+
+
+def is_server_event(payload: str) -> bool:
+    """Is this stateless payload a server event (a JSON object with an ``event`` key)?
+    Clients may relay stateless messages to each other, but never one that looks like this."""
+    if not payload.lstrip().startswith("{"):
+        return False
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "event" in value
 
 
 def close(reason: str) -> bytes:

@@ -256,6 +256,8 @@ class CollabServer:
                 changed, _present, _removed = doc.awareness.apply(data)
                 if changed is not None:
                     await self.hooks.awareness(doc, changed, origin)
+            elif kind == "event":
+                self._deliver_event(doc, data.decode())
             elif kind == "resync":
                 await self.resync(doc, await read_document(self.services, doc.id))
             elif kind == "query-awareness":
@@ -286,9 +288,29 @@ class CollabServer:
             await self.hooks.awareness(doc, changed, conn.origin)
 
     def relay_stateless(self, conn: DocumentConnection, payload: str) -> None:
+        if p.is_server_event(payload):
+            return  # only the server speaks for the server (comments, notices)
         for other in list(conn.doc.connections):
             if other is not conn and other.acks:
                 other.send(p.stateless(payload))
+
+    async def publish_event(self, document_id: uuid.UUID, payload: str) -> None:
+        """A server event (a stateless message, ``{"event": ...}``) for every Hocuspocus
+        client that has the document open, in this process and, over the bus, in others.
+        Sent after what it announces is committed; clients read the details over REST."""
+        name = str(document_id)
+        doc = self.documents.get(name)
+        if doc is not None and doc.loaded.is_set():
+            self._deliver_event(doc, payload)
+        await self.bus.publish(name, "event", payload.encode())
+
+    def _deliver_event(self, doc: LiveDocument, payload: str) -> None:
+        if not p.is_server_event(payload):
+            return
+        frame = p.stateless(payload)
+        for conn in list(doc.connections):
+            if conn.acks and not conn.closed:
+                conn.send(frame)
 
     def metrics_denied(self) -> None:
         self.metrics.collab_denied.inc()

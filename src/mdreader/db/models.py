@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -219,6 +220,8 @@ class Workspace(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Viewers hold the ``commenter`` ability (policy.Ability) in this workspace.
+    viewers_comment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Membership(Base):
@@ -379,6 +382,110 @@ class Share(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Comment(Base):
+    """A comment: a thread when ``parent_id`` is empty, else a reply to that thread.
+
+    A thread may be anchored to a range of the text by two Yjs relative positions (the bytes
+    of ``Y.encodeRelativePosition``), which follow edits; ``quote`` is the text the range
+    held when the thread was opened. Without an anchor it is about the whole document.
+    """
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_document_created", "document_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    anchor_start: Mapped[bytes | None] = mapped_column(LargeBinary)
+    anchor_end: Mapped[bytes | None] = mapped_column(LargeBinary)
+    quote: Mapped[str | None] = mapped_column(String(1000))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """One line of a user's inbox: a mention, a reply to their thread, or a comment on a
+    document they follow. ``emailed_at``: sent (or decided not to be sent) by e-mail."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_user_created", "user_id", "created_at"),
+        Index(
+            "ix_notifications_unemailed",
+            "created_at",
+            postgresql_where=text("emailed_at IS NULL"),
+            sqlite_where=text("emailed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    comment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE")
+    )
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # mention, reply, comment
+    excerpt: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DocumentFollow(Base):
+    """A user follows a document: comments on it reach their inbox."""
+
+    __tablename__ = "document_follows"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationSettings(Base):
+    """What a user wants by e-mail (no row: everything)."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    email_mentions: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_replies: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_comments: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DocumentTemplate(Base):
+    """A document of the workspace offered by "New from template"."""
+
+    __tablename__ = "document_templates"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # Full-text index objects made by the migrations by hand (FTS5 virtual table and its shadow
 # tables on SQLite, the tsvector column and GIN index on PostgreSQL): not models, so Alembic's
 # autogenerate must not compare them (``include_name`` below, used by migrations/env.py).
@@ -396,12 +503,17 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 __all__ = [
     "AuthSession",
     "Base",
+    "Comment",
     "Document",
+    "DocumentFollow",
+    "DocumentTemplate",
     "DocumentUpdate",
     "DocumentVersion",
     "File",
     "Invitation",
     "Membership",
+    "Notification",
+    "NotificationSettings",
     "RefreshToken",
     "SearchDocument",
     "Share",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 
 from mdreader.db.models import Document, DocumentUpdate
-from mdreader.services import search
+from mdreader.services import notifications, search
 from mdreader.services.debounce import Debouncer
 from mdreader.ytext import column_title, full_state, make_doc, text_of, title_of
 
@@ -49,6 +49,10 @@ async def compact(services: Services, document_id: uuid.UUID) -> int:
         content, title = text_of(ydoc), column_title(title_of(ydoc))
         changed = content != doc.content or title != doc.title
         if changed:
+            # Who edited follows the document; whoever they newly mentioned is told.
+            await notifications.on_document_change(
+                services, session, doc, doc.content, content, [row.user_id for row in rows]
+            )
             doc.content, doc.title = content, title
             # The search text follows the compacted content in the same transaction.
             await search.index(session, doc.id, doc.workspace_id, title, content)

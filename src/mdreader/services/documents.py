@@ -16,7 +16,7 @@ from mdreader.db.engine import after_commit
 from mdreader.db.models import Document, DocumentUpdate, DocumentVersion, SearchDocument
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
-from mdreader.services import search
+from mdreader.services import notifications, search
 from mdreader.ytext import (
     TEXT_NAME,
     TITLE_NAME,
@@ -145,6 +145,8 @@ async def create_document(
                 created_at=now,
             )
         )
+    # The creator follows it; people mentioned in what it starts with are told.
+    await notifications.on_document_change(services, session, document, "", content, [user_id])
     return document
 
 

@@ -41,6 +41,7 @@ from mdreader.db.models import Document, DocumentUpdate, DocumentVersion, Search
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.services import documents as docs
+from mdreader.services.links import resolve_wikilinks
 from mdreader.ytext import initial_state
 
 if TYPE_CHECKING:
@@ -580,6 +581,10 @@ def _link_and_encode(planned: list[_Planned], saved: dict[str, str]) -> dict[uui
     """Turn relative links into links to the new documents and the stored attachments, and
     make each document's first Yjs state (a worker thread's part)."""
     by_path = {item.source: item for item in planned if item.source}
+    # [[Title]] links between the imported files become links by id (rename-safe).
+    titles: dict[str, uuid.UUID] = {}
+    for item in planned:
+        titles.setdefault(item.title.strip().lower(), item.id)
     states: dict[uuid.UUID, bytes] = {}
     for item in planned:
         folder = posixpath.dirname(item.source or item.key)
@@ -594,7 +599,7 @@ def _link_and_encode(planned: list[_Planned], saved: dict[str, str]) -> dict[uui
                 return f"/d/{by_path[path].id}{fragment}"
             return saved.get(path)
 
-        item.content = rewrite_links(item.content, resolve)
+        item.content = resolve_wikilinks(rewrite_links(item.content, resolve), titles)
         states[item.id] = initial_state(item.content, stored_title(item.title))
     return states
 

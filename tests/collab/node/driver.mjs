@@ -96,6 +96,17 @@ const ops = {
     t.insert(at, text);
     return {};
   },
+  relativePosition({ cid, index, assoc = 0, field = "text" }) {
+    // A Yjs relative position in the text, as a comment's anchor carries it (base64).
+    const rel = Y.createRelativePositionFromTypeIndex(clients.get(cid)[field], index, assoc);
+    return { position: Buffer.from(Y.encodeRelativePosition(rel)).toString("base64") };
+  },
+  absolutePosition({ cid, position }) {
+    const c = clients.get(cid);
+    const rel = Y.decodeRelativePosition(new Uint8Array(Buffer.from(position, "base64")));
+    const abs = Y.createAbsolutePositionFromRelativePosition(rel, c.doc);
+    return { index: abs ? abs.index : null };
+  },
   remove({ cid, index, length, field = "text" }) {
     clients.get(cid)[field].delete(index, length);
     return {};

@@ -292,6 +292,9 @@ export class Api {
   patch<T>(path: string, body?: unknown, options?: RequestOptions): Promise<T> {
     return this.request<T>("PATCH", path, { ...options, body });
   }
+  put<T>(path: string, body?: unknown, options?: RequestOptions): Promise<T> {
+    return this.request<T>("PUT", path, { ...options, body });
+  }
   delete<T = void>(path: string, body?: unknown, options?: RequestOptions): Promise<T> {
     return this.request<T>("DELETE", path, { ...options, body });
   }

@@ -25,8 +25,15 @@ export type Share = S["SharePublic"];
 
 export type UploadedFile = S["FilePublic"];
 
+export type Thread = S["ThreadPublic"];
+export type CommentItem = S["CommentPublic"];
+export type Commenting = S["CommentingPublic"];
+
 /** A 202 answer to adding a member who has no account yet. */
 export interface InvitationSent {
   invitation: Invitation;
   detail: string;
 }
+
+export type Notification = S["NotificationPublic"];
+export type NotificationSettings = S["NotificationSettingsPublic"];

@@ -8,6 +8,7 @@ import { markdownKeymap, markdownLanguage } from "@codemirror/lang-markdown";
 import { HighlightStyle, LanguageSupport, syntaxHighlighting } from "@codemirror/language";
 import { highlightSelectionMatches, search, searchKeymap } from "@codemirror/search";
 import { Compartment, EditorState, Prec } from "@codemirror/state";
+import type { Extension } from "@codemirror/state";
 import {
   EditorView,
   drawSelection,
@@ -69,8 +70,11 @@ export function Editor({
   onUpload,
   onTopLine,
   onReady,
+  extensions = [],
 }: {
   collab: Collab;
+  /** more CodeMirror extensions (completions), read once when the view is made */
+  extensions?: Extension[];
   readOnly: boolean;
   dark: boolean;
   /** upload a pasted or dropped file; resolves to the Markdown to insert */
@@ -124,6 +128,7 @@ export function Editor({
           syntaxHighlighting(markdownHighlight),
           keymap.of([...yUndoManagerKeymap, ...searchKeymap, indentWithTab, ...defaultKeymap]),
           placeholder("Start writing Markdown…"),
+          ...extensions,
           yCollab(ytext, provider.awareness, { undoManager }),
           baseTheme,
           themeConf.current.of(EditorView.theme({}, { dark })),

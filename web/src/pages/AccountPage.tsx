@@ -3,7 +3,7 @@ import { useEffect, useState } from "react";
 import type { FormEvent } from "react";
 import { Link } from "react-router";
 import QRCode from "qrcode";
-import type { Session, TotpEnrol, User } from "../api/types";
+import type { NotificationSettings, Session, TotpEnrol, User } from "../api/types";
 import { useAuth } from "../auth";
 import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from "../components/ui";
 import { applyTheme, loadTheme } from "../lib/theme";
@@ -22,6 +22,7 @@ export function AccountPage() {
       <h1>Account settings</h1>
       <ProfileSection user={user} />
       <AppearanceSection />
+      <NotificationSection />
       <PasswordSection />
       <MfaSection user={user} />
       <SessionsSection />
@@ -68,6 +69,41 @@ function ProfileSection({ user }: { user: User }) {
         <ErrorText error={error} />
         <Button type="submit">{saved ? "Saved" : "Save"}</Button>
       </form>
+    </section>
+  );
+}
+
+const EMAILS: { key: keyof NotificationSettings; label: string }[] = [
+  { key: "email_mentions", label: "When someone mentions me (at once)" },
+  { key: "email_replies", label: "Replies in my threads (in a digest)" },
+  { key: "email_comments", label: "Comments on documents I follow (in a digest)" },
+];
+
+function NotificationSection() {
+  const { api } = useAuth();
+  const [prefs, setPrefs] = useState<NotificationSettings | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api.get<NotificationSettings>("/api/notifications/settings").then(setPrefs).catch((e) => setError(messageOf(e)));
+  }, [api]);
+  const toggle = async (key: keyof NotificationSettings, value: boolean) => {
+    try {
+      setPrefs(await api.put<NotificationSettings>("/api/notifications/settings", { [key]: value }));
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+  return (
+    <section className="panel" data-testid="notification-settings">
+      <h2>E-mail notifications</h2>
+      <ErrorText error={error} />
+      {prefs
+        ? EMAILS.map(({ key, label }) => (
+            <label key={key} className="row">
+              <input type="checkbox" checked={prefs[key]} onChange={(e) => void toggle(key, e.target.checked)} /> {label}
+            </label>
+          ))
+        : null}
     </section>
   );
 }

@@ -1,6 +1,6 @@
 // One document: the title, the live editor bound to the shared text, the live preview, and
 // reader mode with a table of contents; history, sharing and the sync indicator on top.
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import type { EditorView } from "@codemirror/view";
 import type { DocumentFull } from "../api/types";
@@ -21,6 +21,14 @@ import type { TocEntry } from "../lib/markdown";
 import { useDark } from "../lib/theme";
 import { ancestors } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
+import { CommentsPanel, useComments } from "../features/comments/CommentsPanel";
+import { mentionSource } from "../features/notifications/mentions";
+import { TemplatesDialog, useTemplateFlag } from "../features/templates/Templates";
+import { htmlPaste, shortcuts, slashSource, wordCount } from "../features/editing/editing";
+import { ShortcutSheet, Toolbar, useHelpKey } from "../features/editing/Toolbar";
+import { LinkedFrom, completions, resolveWikilinks, wikilinkSource } from "../features/links/links";
+import type { Mentionable } from "../features/notifications/mentions";
+import type { Member } from "../api/types";
 
 type Mode = "write" | "split" | "read";
 const MODE_KEY = "mdreader.mode";
@@ -98,6 +106,54 @@ function DocumentView({
   const readerRef = useRef<MarkdownViewHandle>(null);
   const titleRef = useRef<HTMLInputElement>(null);
   const viewRef = useRef<EditorView | null>(null);
+  const [view, setView] = useState<EditorView | null>(null);
+  const [commentsOpen, setCommentsOpen] = useState(() => params.get("comments") === "1");
+  const [following, setFollowing] = useState<boolean | null>(null);
+  const [isTemplate, toggleTemplate] = useTemplateFlag(doc.id);
+  const members = useRef<Mentionable[]>([]);
+  const docsRef = useRef(docs);
+  docsRef.current = docs;
+  const [help, setHelp] = useState(false);
+  const [fromTemplate, setFromTemplate] = useState(false);
+  const openHelp = useCallback(() => setHelp(true), []);
+  useHelpKey(openHelp);
+  const [editorExtensions] = useState(() => [
+    completions([
+      mentionSource(() => members.current),
+      wikilinkSource(() => docsRef.current, doc.id),
+      slashSource(() => [
+        {
+          label: "New from template…",
+          run: (v, from, to) => {
+            v.dispatch({ changes: { from, to, insert: "" } });
+            setFromTemplate(true);
+          },
+        },
+      ]),
+    ]),
+    shortcuts(),
+    htmlPaste(),
+  ]);
+  const rendered = useMemo(() => resolveWikilinks(source, docs), [source, docs]);
+  const stats = useMemo(() => wordCount(source), [source]);
+  useEffect(() => {
+    api.get<Member[]>(`/api/workspaces/${workspace.id}/members`).then((list) => {
+      members.current = list;
+    }).catch(() => {});
+    api.get<{ following: boolean }>(`/api/documents/${doc.id}/follow`).then((f) => setFollowing(f.following)).catch(() => {});
+  }, [api, workspace.id, doc.id]);
+  const toggleFollow = async () => {
+    try {
+      const f = following
+        ? await api.delete<{ following: boolean }>(`/api/documents/${doc.id}/follow`)
+        : await api.put<{ following: boolean }>(`/api/documents/${doc.id}/follow`);
+      setFollowing(f.following);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+  const comments = useComments(doc.id, collab);
+  const openThreads = comments.threads.filter((t) => !t.resolved_at).length;
 
   useDismiss(menu ? "document" : null, () => setMenu(false));
 
@@ -211,6 +267,14 @@ function DocumentView({
             ) : null}
             <button className={mode === "read" ? "on" : ""} onClick={() => chooseMode("read")}>Read</button>
           </div>
+          <button className="btn btn-ghost" aria-pressed={commentsOpen} data-testid="comments-toggle" onClick={() => setCommentsOpen((v) => !v)}>
+            <span className="label">Comments</span>{openThreads ? <span className="count" data-testid="comments-count"> {openThreads}</span> : null}
+          </button>
+          {following !== null ? (
+            <button className="btn btn-ghost" aria-pressed={following} data-testid="follow" onClick={() => void toggleFollow()}>
+              <span className="label">{following ? "Following" : "Follow"}</span>
+            </button>
+          ) : null}
           <button className="btn btn-ghost" onClick={() => setDialog("history")}><HistoryIcon /> <span className="label">History</span></button>
           <button className="btn btn-ghost" onClick={() => setDialog("share")}><ShareIcon /> <span className="label">Share</span></button>
           <div className="menu-anchor">
@@ -218,6 +282,11 @@ function DocumentView({
             {menu ? (
               <div className="menu menu-right" role="menu" data-menu="document">
                 <button role="menuitem" className="menu-item" onClick={download}>Download Markdown</button>
+                {writable && isTemplate !== null ? (
+                  <button role="menuitem" className="menu-item" onClick={() => { setMenu(false); toggleTemplate().catch((e) => setError(messageOf(e))); }}>
+                    {isTemplate ? "Remove from templates" : "Make template"}
+                  </button>
+                ) : null}
                 {can(workspace, "document", "delete") ? (
                   <button role="menuitem" className="menu-item danger" onClick={() => { setMenu(false); setDialog("trash"); }}>Move to trash</button>
                 ) : null}
@@ -246,6 +315,9 @@ function DocumentView({
                 }
               }}
             />
+            {writable ? (
+              <Toolbar view={view} onUpload={onUpload} onHelp={openHelp} stats={stats} />
+            ) : null}
             {collab ? (
               <div className="editor-wrap">
                 {!status.loaded ? <div className="editor-overlay"><Spinner label="Opening the live document…" /></div> : null}
@@ -254,9 +326,11 @@ function DocumentView({
                   readOnly={!writable || !status.loaded}
                   dark={dark}
                   onUpload={onUpload}
+                  extensions={editorExtensions}
                   onTopLine={mode === "split" ? onTopLine : undefined}
                   onReady={(v) => {
                     viewRef.current = v;
+                    setView(v);
                   }}
                 />
               </div>
@@ -265,7 +339,8 @@ function DocumentView({
         ) : null}
         {mode === "split" ? (
           <section className="pane preview-pane scroll-pane" aria-label="Preview">
-            <MarkdownView ref={previewRef} source={source} dark={dark} testId="preview" onTask={taskHandler} />
+            <MarkdownView ref={previewRef} source={rendered} dark={dark} testId="preview" onTask={taskHandler} />
+            <LinkedFrom documentId={doc.id} workspaceId={workspace.id} />
           </section>
         ) : null}
         {mode === "read" ? (
@@ -276,7 +351,8 @@ function DocumentView({
                 <summary>Contents</summary>
                 <Toc entries={toc} onPick={jump} />
               </details>
-              <MarkdownView ref={readerRef} source={source} dark={dark} onToc={setToc} testId="reader" onTask={taskHandler} />
+              <MarkdownView ref={readerRef} source={rendered} dark={dark} onToc={setToc} testId="reader" onTask={taskHandler} />
+              <LinkedFrom documentId={doc.id} workspaceId={workspace.id} />
             </section>
             <aside className="toc" aria-label="Table of contents">
               <h2>Contents</h2>
@@ -284,7 +360,19 @@ function DocumentView({
             </aside>
           </>
         ) : null}
+        {commentsOpen ? (
+          <CommentsPanel
+            documentId={doc.id}
+            collab={collab}
+            view={mode === "read" ? null : view}
+            threads={comments.threads}
+            reload={comments.reload}
+            loadError={comments.error}
+          />
+        ) : null}
       </div>
+      {help ? <ShortcutSheet onClose={() => setHelp(false)} /> : null}
+      {fromTemplate ? <TemplatesDialog workspaceId={workspace.id} onClose={() => setFromTemplate(false)} onCreated={reloadDocs} /> : null}
       {dialog === "history" ? (
         <HistoryDialog
           documentId={doc.id}

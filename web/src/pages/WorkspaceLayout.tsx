@@ -10,6 +10,8 @@ import { Avatar, Button, ErrorText, Modal, Spinner, messageOf } from "../compone
 import { CreateWorkspaceForm } from "./HomePage";
 import { WorkspaceContext, can, rememberWorkspace } from "../workspace";
 import type { WorkspaceState } from "../workspace";
+import { InboxButton } from "../features/notifications/Inbox";
+import { TemplatesDialog } from "../features/templates/Templates";
 
 export function WorkspaceLayout() {
   const { wid = "" } = useParams();
@@ -24,6 +26,7 @@ export function WorkspaceLayout() {
   const [switcher, setSwitcher] = useState(false);
   const [creatingWs, setCreatingWs] = useState(false);
   const [userMenu, setUserMenu] = useState(false);
+  const [templates, setTemplates] = useState(false);
 
   // The workspace id the list was last fetched for: only then is "not a member" certain.
   const [checked, setChecked] = useState<string | null>(null);
@@ -182,11 +185,15 @@ export function WorkspaceLayout() {
                 <PlusIcon /> New document
               </Button>
             ) : null}
+            {can(state.workspace, "document", "create") ? (
+              <button className="nav-item from-template-btn" onClick={() => setTemplates(true)}>New from template</button>
+            ) : null}
           </div>
           <nav className="sidebar-tree" aria-label="Documents">
             <DocTree />
           </nav>
           <div className="sidebar-bottom">
+            <InboxButton />
             <NavLink to={`/w/${wid}/members`} className="nav-item"><UsersIcon /> Members</NavLink>
             {can(state.workspace, "trash", "read") ? <NavLink to={`/w/${wid}/trash`} className="nav-item"><TrashIcon /> Trash</NavLink> : null}
             <NavLink to={`/w/${wid}/settings`} className="nav-item"><SettingsIcon /> Workspace settings</NavLink>
@@ -212,6 +219,7 @@ export function WorkspaceLayout() {
         </main>
       </div>
       {searching ? <SearchDialog onClose={() => setSearching(false)} /> : null}
+      {templates ? <TemplatesDialog workspaceId={wid} onClose={() => setTemplates(false)} onCreated={reloadDocs} /> : null}
       {creatingWs ? (
         <Modal title="New workspace" onClose={() => setCreatingWs(false)}>
           <CreateWorkspaceForm onDone={() => { setCreatingWs(false); void reloadWorkspaces(); }} />

@@ -1,0 +1,61 @@
+// "New from template": the workspace's templates in one place; choosing one makes a copy with
+// {{date}} and {{author}} filled in and opens it.
+import { useEffect, useState } from "react";
+import { useNavigate } from "react-router";
+import type { DocumentFull } from "../../api/types";
+import { useAuth } from "../../auth";
+import { ErrorText, Modal, messageOf } from "../../components/ui";
+
+interface Template { id: string; title: string }
+
+export function TemplatesDialog({ workspaceId, onClose, onCreated }: { workspaceId: string; onClose: () => void; onCreated?: () => Promise<void> | void }) {
+  const { api } = useAuth();
+  const navigate = useNavigate();
+  const [list, setList] = useState<Template[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api.get<Template[]>(`/api/workspaces/${workspaceId}/templates`).then(setList).catch((e) => setError(messageOf(e)));
+  }, [api, workspaceId]);
+  const use = async (t: Template) => {
+    try {
+      const doc = await api.post<DocumentFull>(`/api/workspaces/${workspaceId}/documents/from-template`, { template_id: t.id });
+      await onCreated?.();
+      onClose();
+      navigate(`/w/${workspaceId}/d/${doc.id}`);
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+  return (
+    <Modal title="New from template" onClose={onClose}>
+      <ErrorText error={error} />
+      {list && list.length === 0 ? (
+        <p className="muted">No templates yet. Open a document and choose “Make template” in its menu.</p>
+      ) : null}
+      <ul className="template-list" data-testid="templates">
+        {(list ?? []).map((t) => (
+          <li key={t.id}>
+            <button className="menu-item" onClick={() => void use(t)}>{t.title || "Untitled"}</button>
+          </li>
+        ))}
+      </ul>
+      <p className="muted small">{"{{date}}"} and {"{{author}}"} in a template are filled in.</p>
+    </Modal>
+  );
+}
+
+/** Whether the document is a template, and a switch for it. */
+export function useTemplateFlag(documentId: string): [boolean | null, () => Promise<void>] {
+  const { api } = useAuth();
+  const [flag, setFlag] = useState<boolean | null>(null);
+  useEffect(() => {
+    api.get<{ template: boolean }>(`/api/documents/${documentId}/template`).then((r) => setFlag(r.template)).catch(() => {});
+  }, [api, documentId]);
+  const toggle = async () => {
+    const r = flag
+      ? await api.delete<{ template: boolean }>(`/api/documents/${documentId}/template`)
+      : await api.put<{ template: boolean }>(`/api/documents/${documentId}/template`);
+    setFlag(r.template);
+  };
+  return [flag, toggle];
+}
