@@ -1,13 +1,13 @@
 // Used by bench/web.py, in Debian's Chromium:
-// 1. open documents and time each until the live document is synced and its whole preview is
-//    in place (the sentinel at the document's end shows in it);
+// 1. open documents and time each until the live document is synced and its preview's first
+//    screen is painted, and until the whole preview is in place (the sentinel at its end shows);
 // 2. type `keys` keystrokes at human speed (random pauses) at the end of each document with the
 //    preview open, and record the page's main-thread tasks meanwhile: the long-task timing
 //    (PerformanceObserver "longtask", tasks over 50 ms) and, for every task, a DevTools trace
 //    (the renderer main thread's RunTask events).
-// Input (JSON on argv[2]): {base, email, password, runs, keys, docs: [{name, path, sentinel}]}.
+// Input (JSON on argv[2]): {base, email, password, runs, keys, docs: [{name, size, path, opening, sentinel}]}.
 // 3. list the scripts a fresh browser fetches to open the largest document.
-// Output: JSON {open: {name: [ms]}, typing: {name: {longTasks: [ms], longest: ms, p99: ms, tasks}},
+// Output: JSON {open: {name: [{first, whole}]}, typing: {name: {longTasks: [ms], longest: ms, p99: ms, tasks}},
 // scripts: [path]}.
 import { chromium } from "playwright-core";
 
@@ -31,18 +31,27 @@ async function signedInContext() {
   return { context, page };
 }
 
+/** Open a document: ms until it is synced and its preview's first screen is painted (`first`),
+ * and until the whole preview is in place (`whole`: the sentinel at its end shows). */
 async function openDocument(page, doc) {
   await page.goto("/settings"); // leave the document (closes its live session)
   await page.getByRole("heading", { name: "Account settings" }).waitFor();
   const start = Date.now();
   await page.goto(doc.path);
-  await page.locator("[data-testid=sync-state][data-state=saved]").waitFor({ timeout: 120000 });
+  await page.waitForFunction(
+    (opening) =>
+      document.querySelector("[data-testid=sync-state]")?.getAttribute("data-state") === "saved" &&
+      document.querySelector("[data-testid=preview]")?.firstElementChild?.textContent?.includes(opening),
+    doc.opening,
+    { timeout: 120000, polling: "raf" },
+  );
+  const first = Date.now() - start;
   await page.waitForFunction(
     (sentinel) => document.querySelector("[data-testid=preview]")?.lastElementChild?.textContent?.includes(sentinel),
     doc.sentinel,
     { timeout: 120000, polling: 20 },
   );
-  return Date.now() - start;
+  return { first, whole: Date.now() - start };
 }
 
 /** Main-thread task durations (ms) of the page's renderer from a DevTools trace. */

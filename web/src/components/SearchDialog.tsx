@@ -4,7 +4,7 @@ import { useNavigate } from "react-router";
 import { ApiError } from "../api/client";
 import type { SearchHit } from "../api/types";
 import { useAuth } from "../auth";
-import { sanitize } from "../lib/sanitize";
+import { sanitize } from "../lib/purify";
 import { useWorkspace } from "../workspace";
 import { Modal } from "./ui";
 
