@@ -4,7 +4,6 @@ import { useNavigate } from "react-router";
 import { ApiError } from "../api/client";
 import type { SearchHit } from "../api/types";
 import { useAuth } from "../auth";
-import { sanitize } from "../lib/purify";
 import { useWorkspace } from "../workspace";
 import { Modal } from "./ui";
 
@@ -14,8 +13,24 @@ interface Row {
   snippet?: string;
 }
 
+type Sanitize = (typeof import("../lib/purify"))["sanitize"];
+
+/** DOMPurify, loaded when the dialog opens (it is not part of the app's first load). */
+function useSanitize(): Sanitize | null {
+  const [fn, setFn] = useState<{ sanitize: Sanitize } | null>(null);
+  useEffect(() => {
+    let live = true;
+    void import("../lib/purify").then((m) => live && setFn({ sanitize: m.sanitize }));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return fn?.sanitize ?? null;
+}
+
 export function SearchDialog({ onClose }: { onClose: () => void }) {
   const { api } = useAuth();
+  const sanitize = useSanitize();
   const { workspace, docs } = useWorkspace();
   const navigate = useNavigate();
   const [q, setQ] = useState("");
@@ -103,7 +118,8 @@ export function SearchDialog({ onClose }: { onClose: () => void }) {
           <li key={r.id} role="option" aria-selected={i === active}>
             <button className={`search-row ${i === active ? "active" : ""}`} onMouseEnter={() => setActive(i)} onClick={() => open(r.id)}>
               <span className="search-title">{r.title}</span>
-              {r.snippet ? <span className="search-snippet" dangerouslySetInnerHTML={{ __html: sanitize(r.snippet) }} /> : null}
+              {r.snippet && sanitize ? <span className="search-snippet" dangerouslySetInnerHTML={{ __html: sanitize(r.snippet) }} /> : null}
+              {r.snippet && !sanitize ? <span className="search-snippet">{new DOMParser().parseFromString(r.snippet, "text/html").body.textContent}</span> : null}
             </button>
           </li>
         ))}

@@ -36,6 +36,9 @@ function theWorker(): Worker {
   return worker;
 }
 
+// Started as soon as the editor's code is here, while the document is still being fetched.
+theWorker();
+
 let katexCss: Promise<unknown> | null = null;
 
 /** A block of the preview: its element and the key of what it shows. */

@@ -1,17 +1,15 @@
-import { Suspense, lazy, useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate, useParams } from "react-router";
 import type { DocumentFull, DocumentItem, Workspace } from "../api/types";
 import { useAuth } from "../auth";
 import { DocTree } from "../components/DocTree";
+import { SearchDialog } from "../components/SearchDialog";
 import { ThemeToggle } from "../components/ThemeToggle";
 import { MenuIcon, PlusIcon, SearchIcon, SettingsIcon, TrashIcon, UsersIcon } from "../components/icons";
 import { Avatar, Button, ErrorText, Modal, Spinner, messageOf } from "../components/ui";
 import { CreateWorkspaceForm } from "./HomePage";
 import { WorkspaceContext, can, rememberWorkspace } from "../workspace";
 import type { WorkspaceState } from "../workspace";
-
-// The search dialog (and DOMPurify for its snippets) loads when it is first opened.
-const SearchDialog = lazy(() => import("../components/SearchDialog").then((m) => ({ default: m.SearchDialog })));
 
 export function WorkspaceLayout() {
   const { wid = "" } = useParams();
@@ -213,7 +211,7 @@ export function WorkspaceLayout() {
           <Outlet />
         </main>
       </div>
-      {searching ? <Suspense fallback={null}><SearchDialog onClose={() => setSearching(false)} /></Suspense> : null}
+      {searching ? <SearchDialog onClose={() => setSearching(false)} /> : null}
       {creatingWs ? (
         <Modal title="New workspace" onClose={() => setCreatingWs(false)}>
           <CreateWorkspaceForm onDone={() => { setCreatingWs(false); void reloadWorkspaces(); }} />
