@@ -328,7 +328,8 @@ export function renderBlocks(source: string, cache = new BlockCache(), placed = 
       const offset = at;
       r = cache.get(key, () => renderBlock(md, b.text, offset, references, ids));
     }
-    out.blocks.push({ key, line: b.line, html: r.html });
+    // A block that renders to nothing (a link reference definition) takes no place.
+    if (r.html) out.blocks.push({ key, line: b.line, html: r.html });
     for (const t of r.toc) out.toc.push({ ...t, line: t.line - at + b.line });
   }
   cache.end();
