@@ -60,6 +60,8 @@ export class PreviewView {
   private next: string | null = null;
   private html = new Map<string, string>();
   private closed = false;
+  /** the blocks the host shows, in order, once a render is fully in place */
+  private shown: { key: string; line: number }[] | null = null;
   /** replies are put in place one after the other */
   private applying: Promise<void> = Promise.resolve();
 
@@ -130,6 +132,7 @@ export class PreviewView {
   /** Put the blocks in place: keep what is there, add what is new, remove the rest. */
   private async patch(blocks: { key: string; line: number }[], toc: TocEntry[]): Promise<void> {
     const host = this.host;
+    if (this.shown && host.children.length === this.shown.length && this.patchMiddle(blocks, toc)) return;
     const have = new Map<string, BlockElement[]>();
     for (const el of [...host.children] as BlockElement[]) {
       const list = have.get(el._key ?? "");
@@ -166,7 +169,36 @@ export class PreviewView {
     await flush();
     if (this.closed) return;
     this.place(blocks, chosen);
+    this.shown = host.children.length === blocks.length ? blocks : null;
     this.onRendered({ toc, added });
+  }
+
+  /** Typing: the blocks before and after the change are the ones shown, in the same order;
+   * only the middle is replaced, and lines are set where they moved (no walk over the DOM). */
+  private patchMiddle(blocks: { key: string; line: number }[], toc: TocEntry[]): boolean {
+    const host = this.host;
+    const shown = this.shown!;
+    const n = shown.length;
+    const m = blocks.length;
+    let start = 0;
+    while (start < n && start < m && shown[start].key === blocks[start].key) start++;
+    let end = 0;
+    while (end < n - start && end < m - start && shown[n - 1 - end].key === blocks[m - 1 - end].key) end++;
+    let bytes = 0;
+    for (let i = start; i < m - end; i++) bytes += this.html.get(blocks[i].key)?.length ?? 0;
+    if (bytes > BATCH_BYTES) return false; // more than typing makes: in batches
+    const children = host.children;
+    for (let i = n - end - 1; i >= start; i--) children[i].remove();
+    const fresh = m - end > start ? this.parse(blocks.slice(start, m - end).map((b) => b.key)) : [];
+    const before = children[start] ?? null;
+    for (const el of fresh) host.insertBefore(el, before);
+    for (let i = 0; i < m; i++) {
+      const was = i < start ? shown[i].line : i >= m - end ? shown[i - m + n].line : -1;
+      if (was !== blocks[i].line) (children[i] as HTMLElement).dataset.line = String(blocks[i].line);
+    }
+    this.shown = blocks;
+    this.onRendered({ toc, added: fresh });
+    return true;
   }
 
   /** Order the host's children as `blocks` (those parsed so far), each with its line. */
