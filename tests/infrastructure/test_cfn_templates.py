@@ -409,6 +409,29 @@ def test_web_bucket_is_private_and_versioned(templates):
     assert resources_of_type(frontend, "AWS::CloudFront::OriginAccessControl")
 
 
+def test_route53_names_the_app_and_the_api_when_a_zone_is_given(templates):
+    frontend = templates["frontend"]
+    records = resources_of_type(frontend, "AWS::Route53::RecordSet")
+    named = {}
+    for record in records.values():
+        properties = record["Properties"]
+        assert properties["HostedZoneId"] == {"Ref": "HostedZoneId"}
+        assert properties["AliasTarget"]["DNSName"] == {
+            "Fn::GetAtt": ["Distribution", "DomainName"]
+        }
+        named.setdefault(properties["Name"]["Ref"], set()).add(
+            (properties["Type"], record["Condition"])
+        )
+    assert named == {
+        "DomainName": {("A", "CreateDnsRecords"), ("AAAA", "CreateDnsRecords")},
+        "ApiDomainName": {("A", "CreateApiDnsRecords"), ("AAAA", "CreateApiDnsRecords")},
+    }
+    # The API name is an alias of the same distribution: the same WAF and behaviours.
+    (distribution,) = resources_of_type(frontend, "AWS::CloudFront::Distribution").values()
+    aliases = json.dumps(distribution["Properties"]["DistributionConfig"]["Aliases"])
+    assert '"Ref": "ApiDomainName"' in aliases and '"Ref": "DomainName"' in aliases
+
+
 def test_waf_limits_api_to_1000_requests_per_5_minutes_per_ip(templates):
     edge = templates["edge"]
     (acl,) = resources_of_type(edge, "AWS::WAFv2::WebACL").values()
