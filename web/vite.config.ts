@@ -24,6 +24,17 @@ export default defineConfig({
       input: { app: "index.html", share: "src/share.ts" },
     },
   },
+  // The preview worker (src/lib/preview.worker.ts) and the chunks it loads (KaTeX, highlight.js
+  // languages): named worker-* so that bench/web.py can tell them from the page's own.
+  worker: {
+    format: "es",
+    rollupOptions: {
+      output: {
+        entryFileNames: "assets/worker-[name]-[hash].js",
+        chunkFileNames: "assets/worker-[name]-[hash].js",
+      },
+    },
+  },
   test: {
     environment: "jsdom",
     include: ["tests/**/*.test.ts", "tests/**/*.test.tsx"],

@@ -5,7 +5,7 @@ import "./styles.css";
 import "katex/dist/katex.min.css";
 import katex from "katex";
 import { renderDiagrams } from "./lib/diagrams";
-import { hljs } from "./lib/highlight";
+import { hljs, loadLanguages } from "./lib/highlight";
 
 const dark = window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false;
 document.documentElement.dataset.theme = dark ? "dark" : "light";
@@ -16,9 +16,13 @@ function renderMath(el: HTMLElement, display: boolean): void {
 }
 
 const root = document.querySelector<HTMLElement>("article.markdown-body");
+const langOf = (code: HTMLElement) => /\blanguage-([\w+#.-]+)/.exec(code.className)?.[1]?.toLowerCase() ?? "";
+
 if (root) {
-  for (const code of root.querySelectorAll<HTMLElement>("pre > code[class*='language-']")) {
-    const lang = /\blanguage-([\w+#.-]+)/.exec(code.className)?.[1]?.toLowerCase() ?? "";
+  const blocks = [...root.querySelectorAll<HTMLElement>("pre > code[class*='language-']")];
+  await loadLanguages(blocks.map(langOf));
+  for (const code of blocks) {
+    const lang = langOf(code);
     const pre = code.parentElement as HTMLElement;
     if (lang === "mermaid") {
       const block = document.createElement("div");

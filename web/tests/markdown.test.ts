@@ -1,6 +1,16 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { firstHeading, loadMath, renderMarkdown } from "../src/lib/markdown";
-import { sanitize } from "../src/lib/sanitize";
+import { loadLanguages } from "../src/lib/highlight";
+import { sanitize } from "../src/lib/purify";
+import { reservedNames } from "../src/lib/reserved";
+import { setReservedNames } from "../src/lib/sanitize";
+
+// What the preview worker is given before it renders: the page's reserved names, and the
+// languages its text names.
+beforeAll(async () => {
+  setReservedNames(reservedNames(document));
+  await loadLanguages(["python", "js"]);
+});
 
 function dom(html: string): HTMLElement {
   const el = document.createElement("div");

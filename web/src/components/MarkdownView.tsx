@@ -1,12 +1,13 @@
-// Rendered, sanitized Markdown: the live preview and reader mode. Diagrams and private
-// images are filled in after the HTML is in place.
-import { forwardRef, useEffect, useImperativeHandle, useMemo, useReducer, useRef } from "react";
+// Rendered, sanitized Markdown: the live preview, reader mode and a version in the history.
+// The text is rendered and sanitized in the preview worker (lib/preview.ts), block by block,
+// and only the blocks that changed are replaced here. Diagrams and private images are filled
+// in after a block is in place.
+import { forwardRef, useEffect, useImperativeHandle, useRef } from "react";
 import { useAuth } from "../auth";
 import { renderDiagrams } from "../lib/diagrams";
 import { authorizeImages } from "../lib/files";
-import { onMathReady, renderMarkdownFragment } from "../lib/markdown";
-import type { RenderedFragment } from "../lib/markdown";
 import type { TocEntry } from "../lib/markdown";
+import { PreviewView } from "../lib/preview";
 
 export interface MarkdownViewHandle {
   /** scroll so that the block rendered from source line `line` is at the top */
@@ -28,45 +29,62 @@ export const MarkdownView = forwardRef<
 >(function MarkdownView({ source, dark, onToc, className, testId, onTask }, ref) {
   const { api } = useAuth();
   const host = useRef<HTMLDivElement>(null);
-  const [mathVersion, mathLoaded] = useReducer((n: number) => n + 1, 0);
-  useEffect(() => onMathReady(mathLoaded), []);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
-  // Rendered again on a theme change too, for diagrams to follow it.
-  const rendered = useMemo(() => renderMarkdownFragment(source), [source, mathVersion, dark]);
-  const applied = useRef<RenderedFragment | null>(null);
+  const view = useRef<PreviewView | null>(null);
+  const editable = !!onTask;
+  const state = useRef({ api, dark, onToc, editable });
+  state.current = { api, dark, onToc, editable };
 
   useEffect(() => {
-    onToc?.(rendered.toc);
-  }, [rendered, onToc]);
+    const el = host.current!;
+    const v = new PreviewView(el, ({ toc, added }) => {
+      const { api, dark, onToc, editable } = state.current;
+      onToc?.(toc);
+      for (const block of added) {
+        authorizeImages(block, api);
+        for (const box of block.querySelectorAll<HTMLInputElement>("input.task-checkbox[data-task-line]")) box.disabled = !editable;
+      }
+      if (added.length) void renderDiagrams(el, dark);
+    });
+    view.current = v;
+    return () => {
+      v.close();
+      view.current = null;
+    };
+  }, []);
 
   useEffect(() => {
-    const el = host.current;
-    if (!el || applied.current === rendered) return;
-    applied.current = rendered; // the fragment is used up by inserting it
-    el.replaceChildren(rendered.fragment);
-    el.classList.toggle("large-document", source.length > 200_000);
-    authorizeImages(el, api);
-    void renderDiagrams(el, dark);
-  }, [rendered, dark, api, source.length]);
+    host.current?.classList.toggle("large-document", source.length > 200_000);
+    view.current?.render(source);
+  }, [source]);
+
+  // A theme change: diagrams are drawn again in the theme's colours.
+  const shownDark = useRef(dark);
+  useEffect(() => {
+    if (shownDark.current === dark || !view.current || !host.current) return;
+    shownDark.current = dark;
+    const again = view.current.refresh((el) => el.querySelector(".mermaid-block") !== null);
+    if (again.length) void renderDiagrams(host.current, dark);
+  }, [dark]);
 
   // Task checkboxes: clickable for editors (the click edits the text), read-only otherwise.
   const taskRef = useRef(onTask);
   taskRef.current = onTask;
-  const editable = !!onTask;
   useEffect(() => {
     const el = host.current;
     if (!el) return;
     for (const box of el.querySelectorAll<HTMLInputElement>("input.task-checkbox[data-task-line]")) {
       box.disabled = !editable;
     }
-  }, [rendered, editable]);
+  }, [editable]);
   useEffect(() => {
     const el = host.current;
     if (!el) return;
     const onChange = (e: Event) => {
       const box = e.target as HTMLInputElement;
       if (!box.matches?.("input.task-checkbox[data-task-line]") || !taskRef.current) return;
-      taskRef.current(Number(box.dataset.taskLine), box.checked);
+      // Lines in a block count from the block's first line.
+      const block = box.closest<HTMLElement>(".md-block");
+      taskRef.current(Number(block?.dataset.line ?? 0) + Number(box.dataset.taskLine), box.checked);
     };
     el.addEventListener("change", onChange);
     return () => el.removeEventListener("change", onChange);
@@ -81,7 +99,7 @@ export const MarkdownView = forwardRef<
         const scroller = el?.closest<HTMLElement>(".scroll-pane");
         if (!el || !scroller) return;
         let target: HTMLElement | null = null;
-        for (const block of el.querySelectorAll<HTMLElement>("[data-line]")) {
+        for (const block of el.children as HTMLCollectionOf<HTMLElement>) {
           if (Number(block.dataset.line) > line) break;
           target = block;
         }

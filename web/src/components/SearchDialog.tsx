@@ -3,8 +3,8 @@ import { useEffect, useMemo, useState } from "react";
 import { useNavigate } from "react-router";
 import { ApiError } from "../api/client";
 import type { SearchHit } from "../api/types";
+import { useSanitize } from "../lib/usePurify";
 import { useAuth } from "../auth";
-import { sanitize } from "../lib/sanitize";
 import { useWorkspace } from "../workspace";
 import { Modal } from "./ui";
 
@@ -16,6 +16,7 @@ interface Row {
 
 export function SearchDialog({ onClose }: { onClose: () => void }) {
   const { api } = useAuth();
+  const sanitize = useSanitize();
   const { workspace, docs } = useWorkspace();
   const navigate = useNavigate();
   const [q, setQ] = useState("");
@@ -103,7 +104,8 @@ export function SearchDialog({ onClose }: { onClose: () => void }) {
           <li key={r.id} role="option" aria-selected={i === active}>
             <button className={`search-row ${i === active ? "active" : ""}`} onMouseEnter={() => setActive(i)} onClick={() => open(r.id)}>
               <span className="search-title">{r.title}</span>
-              {r.snippet ? <span className="search-snippet" dangerouslySetInnerHTML={{ __html: sanitize(r.snippet) }} /> : null}
+              {r.snippet && sanitize ? <span className="search-snippet" dangerouslySetInnerHTML={{ __html: sanitize(r.snippet) }} /> : null}
+              {r.snippet && !sanitize ? <span className="search-snippet">{new DOMParser().parseFromString(r.snippet, "text/html").body.textContent}</span> : null}
             </button>
           </li>
         ))}

@@ -1,16 +1,15 @@
 // Mermaid diagrams in the preview: the library (large) is loaded only when a document has a
 // ```mermaid fence, runs with securityLevel "strict", and its SVG is sanitized again.
-import { sanitize } from "./sanitize";
-
 type Mermaid = (typeof import("mermaid"))["default"];
+type Sanitize = (typeof import("./purify"))["sanitize"];
 
-let loading: Promise<Mermaid> | null = null;
+let loading: Promise<[Mermaid, Sanitize]> | null = null;
 let configuredTheme: string | null = null;
 const cache = new Map<string, string>();
 let counter = 0;
 
-function load(): Promise<Mermaid> {
-  loading ??= import("mermaid").then((m) => m.default);
+function load(): Promise<[Mermaid, Sanitize]> {
+  loading ??= Promise.all([import("mermaid").then((m) => m.default), import("./purify").then((m) => m.sanitize)]);
   return loading;
 }
 
@@ -41,7 +40,7 @@ export async function renderDiagrams(root: HTMLElement, dark: boolean): Promise<
     } else pending.push(block);
   }
   if (!pending.length) return;
-  const mermaid = await load();
+  const [mermaid, sanitize] = await load();
   for (const block of pending) {
     await serially(async () => {
       if (!block.isConnected || block.dataset.rendered) return;

@@ -1,43 +1,78 @@
-// highlight.js with the languages people write most, for the preview, the reader and the
-// public share page.
+// highlight.js for the preview (in its worker), the reader and the public share page: the core,
+// and the languages people write most, each loaded the first time a document has a fence in it.
 import hljs from "highlight.js/lib/core";
-import bash from "highlight.js/lib/languages/bash";
-import c from "highlight.js/lib/languages/c";
-import cpp from "highlight.js/lib/languages/cpp";
-import css from "highlight.js/lib/languages/css";
-import diff from "highlight.js/lib/languages/diff";
-import dockerfile from "highlight.js/lib/languages/dockerfile";
-import go from "highlight.js/lib/languages/go";
-import ini from "highlight.js/lib/languages/ini";
-import java from "highlight.js/lib/languages/java";
-import javascript from "highlight.js/lib/languages/javascript";
-import json from "highlight.js/lib/languages/json";
-import markdown from "highlight.js/lib/languages/markdown";
-import python from "highlight.js/lib/languages/python";
-import rust from "highlight.js/lib/languages/rust";
-import sql from "highlight.js/lib/languages/sql";
-import typescript from "highlight.js/lib/languages/typescript";
-import xml from "highlight.js/lib/languages/xml";
-import yaml from "highlight.js/lib/languages/yaml";
-const languages = {
-  bash, c, cpp, css, diff, dockerfile, go, ini, java, javascript, json, markdown, python, rust,
-  sql, typescript, xml, yaml,
+import type { LanguageFn } from "highlight.js";
+
+type Loader = () => Promise<{ default: LanguageFn }>;
+
+const LOADERS: Record<string, Loader> = {
+  bash: () => import("highlight.js/lib/languages/bash"),
+  c: () => import("highlight.js/lib/languages/c"),
+  cpp: () => import("highlight.js/lib/languages/cpp"),
+  css: () => import("highlight.js/lib/languages/css"),
+  diff: () => import("highlight.js/lib/languages/diff"),
+  dockerfile: () => import("highlight.js/lib/languages/dockerfile"),
+  go: () => import("highlight.js/lib/languages/go"),
+  ini: () => import("highlight.js/lib/languages/ini"),
+  java: () => import("highlight.js/lib/languages/java"),
+  javascript: () => import("highlight.js/lib/languages/javascript"),
+  json: () => import("highlight.js/lib/languages/json"),
+  markdown: () => import("highlight.js/lib/languages/markdown"),
+  python: () => import("highlight.js/lib/languages/python"),
+  rust: () => import("highlight.js/lib/languages/rust"),
+  sql: () => import("highlight.js/lib/languages/sql"),
+  typescript: () => import("highlight.js/lib/languages/typescript"),
+  xml: () => import("highlight.js/lib/languages/xml"),
+  yaml: () => import("highlight.js/lib/languages/yaml"),
 };
-for (const [name, lang] of Object.entries(languages)) hljs.registerLanguage(name, lang);
-hljs.registerAliases(["sh", "shell", "zsh"], { languageName: "bash" });
-hljs.registerAliases(["html", "svg"], { languageName: "xml" });
-hljs.registerAliases(["toml"], { languageName: "ini" });
-hljs.registerAliases(["py"], { languageName: "python" });
-hljs.registerAliases(["js", "jsx", "mjs"], { languageName: "javascript" });
-hljs.registerAliases(["ts", "tsx"], { languageName: "typescript" });
-hljs.registerAliases(["yml"], { languageName: "yaml" });
-hljs.registerAliases(["md"], { languageName: "markdown" });
+
+const ALIASES: Record<string, string> = {
+  sh: "bash", shell: "bash", zsh: "bash", html: "xml", svg: "xml", toml: "ini", py: "python",
+  js: "javascript", jsx: "javascript", mjs: "javascript", ts: "typescript", tsx: "typescript",
+  yml: "yaml", md: "markdown",
+};
+
+const loading = new Map<string, Promise<void>>();
+
+/** The language highlight.js knows `lang` as, if it is one of ours. */
+function languageName(lang: string): string | null {
+  const name = lang.trim().toLowerCase();
+  const full = ALIASES[name] ?? name;
+  return Object.hasOwn(LOADERS, full) ? full : null;
+}
+
+/** Load (once) every language of `langs` that is one of ours. */
+export function loadLanguages(langs: Iterable<string>): Promise<void> {
+  const waits: Promise<void>[] = [];
+  for (const lang of langs) {
+    const name = languageName(lang);
+    if (!name) continue;
+    let wait = loading.get(name);
+    if (!wait) {
+      wait = LOADERS[name]().then((m) => {
+        hljs.registerLanguage(name, m.default);
+        for (const [alias, to] of Object.entries(ALIASES)) if (to === name) hljs.registerAliases(alias, { languageName: name });
+      });
+      loading.set(name, wait);
+    }
+    waits.push(wait);
+  }
+  return Promise.all(waits).then(() => undefined);
+}
+
+/** The languages of the fenced code blocks of a Markdown text. */
+export function fenceLanguages(source: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of source.matchAll(/^[ \t]{0,3}(?:`{3,}|~{3,})[ \t]*([\w+#.-]+)/gm)) out.add(m[1].toLowerCase());
+  return out;
+}
 
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-/** Highlighted HTML of `code` in `lang` (escaped plain text for an unknown language). */
+/** Highlighted HTML of `code` in `lang` (escaped plain text for an unknown or not yet loaded
+ * language). */
 export function highlight(code: string, lang: string): string {
   const name = lang.trim().toLowerCase();
   if (name && hljs.getLanguage(name)) {

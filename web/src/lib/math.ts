@@ -1,7 +1,7 @@
-// KaTeX for $inline$, $$display$$ and ```math fences, loaded on demand by markdown.ts.
+// KaTeX for $inline$, $$display$$ and ```math fences, loaded on demand by markdown.ts (in the
+// preview worker; the page loads KaTeX's stylesheet itself, lib/preview.ts).
 import type { MarkdownIt } from "markdown-it";
 import * as katexPluginModule from "@vscode/markdown-it-katex";
-import "katex/dist/katex.min.css";
 
 // The package is CommonJS with an `exports.default`; bundlers and Node unwrap it differently.
 const mod = katexPluginModule as unknown as { default?: unknown };

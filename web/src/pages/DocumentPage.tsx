@@ -1,6 +1,6 @@
 // One document: the title, the live editor bound to the shared text, the live preview, and
 // reader mode with a table of contents; history, sharing and the sync indicator on top.
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import type { EditorView } from "@codemirror/view";
 import type { DocumentFull } from "../api/types";
@@ -9,8 +9,6 @@ import { Editor } from "../components/Editor";
 import { MarkdownView } from "../components/MarkdownView";
 import type { MarkdownViewHandle } from "../components/MarkdownView";
 import { Presence, SyncBadge, Toc } from "../components/DocParts";
-import { HistoryDialog } from "../components/HistoryDialog";
-import { ShareDialog } from "../components/ShareDialog";
 import { Confirm, ErrorText, Spinner, messageOf, useDismiss } from "../components/ui";
 import { HistoryIcon, MoreIcon, ShareIcon } from "../components/icons";
 import { useCollab, useYText } from "../lib/collab";
@@ -30,11 +28,16 @@ import { LinkedFrom, completions, resolveWikilinks, wikilinkSource } from "../fe
 import type { Mentionable } from "../features/notifications/mentions";
 import type { Member } from "../api/types";
 
+// The history and share dialogs load when they are first opened.
+const HistoryDialog = lazy(() => import("../components/HistoryDialog").then((m) => ({ default: m.HistoryDialog })));
+const ShareDialog = lazy(() => import("../components/ShareDialog").then((m) => ({ default: m.ShareDialog })));
+
 type Mode = "write" | "split" | "read";
 const MODE_KEY = "mdreader.mode";
 
-/** Re-render the preview less often as the document grows (1 MB: about once a second). */
-const previewDelay = (length: number) => Math.min(1000, 60 + Math.floor(length / 1200));
+/** How long the preview lets typing gather before it reads the text again (it renders in a
+ * worker, and only the blocks that changed: 1 MB, about four times a second). */
+const previewDelay = (length: number) => Math.min(250, 40 + Math.floor(length / 4000));
 
 export function DocumentPage() {
   const { did = "" } = useParams();
@@ -321,7 +324,9 @@ function DocumentView({
             {collab ? (
               <div className="editor-wrap">
                 {!status.loaded ? <div className="editor-overlay"><Spinner label="Opening the live document…" /></div> : null}
-                <Editor
+                {/* Made once the text is here: a megabyte is cheaper to start an editor with
+                    than to insert into one through the Yjs binding. */}
+                {status.loaded ? <Editor
                   collab={collab}
                   readOnly={!writable || !status.loaded}
                   dark={dark}
@@ -332,7 +337,7 @@ function DocumentView({
                     viewRef.current = v;
                     setView(v);
                   }}
-                />
+                /> : <div className="editor" data-testid="editor" />}
               </div>
             ) : null}
           </section>
@@ -373,6 +378,7 @@ function DocumentView({
       </div>
       {help ? <ShortcutSheet onClose={() => setHelp(false)} /> : null}
       {fromTemplate ? <TemplatesDialog workspaceId={workspace.id} onClose={() => setFromTemplate(false)} onCreated={reloadDocs} /> : null}
+      <Suspense fallback={null}>
       {dialog === "history" ? (
         <HistoryDialog
           documentId={doc.id}
@@ -389,6 +395,7 @@ function DocumentView({
       {dialog === "share" ? (
         <ShareDialog documentId={doc.id} canShare={can(workspace, "share", "create")} onClose={() => setDialog(null)} />
       ) : null}
+      </Suspense>
     </div>
   );
 }

@@ -9,7 +9,7 @@ import type { Thread } from "../../api/types";
 import { useAuth } from "../../auth";
 import { ErrorText, messageOf } from "../../components/ui";
 import type { Collab } from "../../lib/collab";
-import { sanitize } from "../../lib/sanitize";
+import { useSanitize } from "../../lib/usePurify";
 import { can, useWorkspace } from "../../workspace";
 
 const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
@@ -180,6 +180,7 @@ function ThreadCard({
   base: string;
 }) {
   const { api } = useAuth();
+  const sanitize = useSanitize();
   const [reply, setReply] = useState("");
   const [editing, setEditing] = useState<string | null>(null);
   const [text, setText] = useState("");
@@ -207,7 +208,11 @@ function ThreadCard({
               <button className="btn" onClick={() => setEditing(null)}>Cancel</button>
             </div>
           ) : (
-            <div className="comment-body markdown" dangerouslySetInnerHTML={{ __html: sanitize(c.body_html) }} />
+            sanitize ? (
+              <div className="comment-body markdown" dangerouslySetInnerHTML={{ __html: sanitize(c.body_html) }} />
+            ) : (
+              <div className="comment-body">{c.body}</div>
+            )
           )}
           <div className="comment-actions">
             {c.author?.id === me ? (
