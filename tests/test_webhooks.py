@@ -332,3 +332,28 @@ def uuid_of(value: Any) -> Any:
     import uuid
 
     return uuid.UUID(value["id"] if isinstance(value, dict) else value)
+
+
+async def test_comment_events(factory: Factory, receiver: Receiver):
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    await hook(factory, owner, ws, receiver.url, ["comment.created"])
+    doc = await factory.document(ws, owner, "Discussed", "text")
+    c = factory.client
+    base = f"/api/documents/{doc['id']}/comments"
+    thread = await c.post(base, json={"body": "A thought"}, headers=owner.headers)
+    assert thread.status_code == 201, thread.text
+    reply = await c.post(
+        f"{base}/{thread.json()['id']}/replies", json={"body": "Agreed"}, headers=owner.headers
+    )
+    assert reply.status_code == 201, reply.text
+
+    async def two() -> None:
+        assert len(receiver.received) == 2
+
+    await eventually(two)
+    payloads = [json.loads(g["body"]) for g in receiver.received]
+    assert [p["event"] for p in payloads] == ["comment.created", "comment.created"]
+    assert [p["data"]["comment"]["body"] for p in payloads] == ["A thought", "Agreed"]
+    assert {p["data"]["comment"]["thread_id"] for p in payloads} == {thread.json()["id"]}
+    assert all(p["data"]["document"]["id"] == doc["id"] for p in payloads)

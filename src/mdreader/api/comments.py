@@ -40,6 +40,7 @@ from mdreader.schemas import (
     ThreadPublic,
 )
 from mdreader.services import comments as svc
+from mdreader.services import webhooks
 
 router = APIRouter(prefix="/api", tags=["comments"])
 
@@ -242,6 +243,7 @@ async def create_thread(
         body.body,
         _anchor(body),
     )
+    await _comment_event(services, session, access, comment)
     thread = await svc.thread(session, access.document_id, comment.id)
     return (await _present(session, [thread]))[0]
 
@@ -266,6 +268,7 @@ async def reply(
     comment = await svc.reply(
         services, session, access.workspace_id, parent, access.caller.user.id, body.body
     )
+    await _comment_event(services, session, access, comment)
     return comment_public(comment, {access.caller.user.id: access.caller.user.name})
 
 
@@ -293,6 +296,27 @@ async def delete_comment(
     comment = await svc.get(session, access.document_id, access.comment.id)
     await svc.remove(services, session, comment)
     return Response(status_code=204)
+
+
+async def _comment_event(
+    services: Any, session: Any, access: CommentAccess, comment: Any
+) -> None:
+    """Tell the workspace's webhooks that want ``comment.created`` (in the same transaction)."""
+    await webhooks.emit(
+        services,
+        session,
+        access.workspace_id,
+        "comment.created",
+        {
+            "comment": {
+                "id": str(comment.id),
+                "thread_id": str(comment.parent_id or comment.id),
+                "body": comment.body,
+            },
+            "document": {"id": str(access.document_id)},
+            "actor": {"id": str(access.caller.user.id), "name": access.caller.user.name},
+        },
+    )
 
 
 async def _resolve(
