@@ -98,6 +98,7 @@ async def test_a_workspace_token_sees_nothing_else(factory: Factory):
         f"/api/workspaces/{other['id']}",
         f"/api/workspaces/{other['id']}/documents",
         f"/api/workspaces/{other['id']}/export",
+        f"/api/documents/{outside['id']}/comments",
     ):
         r = await c.get(path, headers=bearer(token))
         assert r.status_code == 404, (path, r.text)
@@ -105,6 +106,14 @@ async def test_a_workspace_token_sees_nothing_else(factory: Factory):
         f"/api/documents/{outside['id']}", json={"content": "x"}, headers=bearer(token)
     )
     assert r.status_code == 404
+    r = await c.post(
+        f"/api/documents/{outside['id']}/comments", json={"body": "x"}, headers=bearer(token)
+    )
+    assert r.status_code == 404
+    r = await c.post(
+        f"/api/documents/{inside['id']}/comments", json={"body": "In scope"}, headers=bearer(token)
+    )
+    assert r.status_code == 201, r.text
     listed = await c.get("/api/workspaces", headers=bearer(token))
     assert [w["id"] for w in listed.json()] == [mine["id"]]
     # Only a workspace the user is in.

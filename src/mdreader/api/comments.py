@@ -20,11 +20,11 @@ from sqlalchemy import bindparam, select
 from mdreader import policy
 from mdreader.api.deps import (
     Caller,
-    CurrentCaller,
     ServicesDep,
     SessionDep,
     WorkspaceGuard,
     _role,
+    get_caller,
 )
 from mdreader.db.models import Comment, Document, Membership, Workspace
 from mdreader.errors import AppError
@@ -58,6 +58,10 @@ class CommentAccess:
     comment: Comment | None  # the one the path names, if it names one
 
 
+# The caller, signed in or with a personal access token (whose scope and workspace the guard
+# applies); the account-only restriction of ``authenticated`` does not apply to comments.
+TokenCaller = Annotated[Caller, Depends(get_caller)]
+
 SCOPE = (
     select(Document.workspace_id, Document.deleted_at, Membership.role, Workspace.viewers_comment)
     .join(Workspace, Workspace.id == Document.workspace_id)
@@ -77,7 +81,7 @@ def comment_guard(action: Action, *, names_comment: bool) -> Callable[..., Any]:
     policy.rule(Subject.COMMENT, action)
 
     async def scope(
-        document_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep
+        document_id: uuid.UUID, caller: TokenCaller, services: ServicesDep
     ) -> tuple[Any, Role | None]:
         async with services.db.primary_read_session() as session:
             row = (
@@ -85,8 +89,10 @@ def comment_guard(action: Action, *, names_comment: bool) -> Callable[..., Any]:
                     SCOPE, {"document_id": document_id, "user_id": caller.user.id}
                 )
             ).first()
-        role = _role(row.role) if row is not None and row.deleted_at is None else None
-        return row, role
+        # A token bound to another workspace sees no document here (404, as elsewhere).
+        if row is None or row.deleted_at is not None or caller.bound_out(row.workspace_id):
+            return row, None
+        return row, _role(row.role)
 
     async def finish(
         services: Any,
@@ -107,7 +113,9 @@ def comment_guard(action: Action, *, names_comment: bool) -> Callable[..., Any]:
             if comment is None or comment.document_id != document_id:
                 raise AppError(404, "Comment not found.", "not_found")
         is_self = comment is not None and comment.author_id == caller.user.id
-        policy.authorize(role, action, Subject.COMMENT, is_self=is_self, granted=granted)
+        policy.authorize(
+            role, action, Subject.COMMENT, is_self=is_self, granted=granted, scope=caller.scope
+        )
         return CommentAccess(caller, document_id, row.workspace_id, role, granted, comment)
 
     if names_comment:
@@ -115,7 +123,7 @@ def comment_guard(action: Action, *, names_comment: bool) -> Callable[..., Any]:
         async def guard_named(
             document_id: uuid.UUID,
             comment_id: uuid.UUID,
-            caller: CurrentCaller,
+            caller: TokenCaller,
             services: ServicesDep,
         ) -> CommentAccess:
             row, role = await scope(document_id, caller, services)
@@ -125,7 +133,7 @@ def comment_guard(action: Action, *, names_comment: bool) -> Callable[..., Any]:
         return guard_named
 
     async def guard(
-        document_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep
+        document_id: uuid.UUID, caller: TokenCaller, services: ServicesDep
     ) -> CommentAccess:
         row, role = await scope(document_id, caller, services)
         return await finish(services, caller, document_id, row, role, None)
