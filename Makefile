@@ -17,6 +17,8 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 TEST_WORKERS      ?= 2
 # A worker is handed tests in the suite's order, so it runs a module's tests one after the
 # other: a module-scoped fixture (the e2e web server) is built at most once per worker.
+# How many of the web tests and the two database passes run at once (1: one after another).
+TEST_JOBS         ?= 3
 PYTEST_PARALLEL   := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist load)
 
 .PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients oidc-provider checkov lock lambda
@@ -139,7 +141,7 @@ TEST_SETUP := install web-built chromium collab-clients oidc-provider checkov
 test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target $(TEST_SETUP)
 	$(BIN)/ruff check src tests bench migrations
-	$(MAKE) --no-print-directory -j3 -k --output-sync=target test-web test-sqlite test-postgresql
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) -k --output-sync=target test-web test-sqlite test-postgresql
 
 bench: install web-built chromium
 	$(BIN)/python -m bench.api

@@ -49,7 +49,7 @@ export async function newPage(browser, { viewport = { width: 1280, height: 800 }
     void d.dismiss();
   });
   page.on("console", (m) => {
-    if (m.type() === "error") page.errors.push(`console: ${m.text()}`);
+    if (m.type() === "error") page.errors.push(`console: ${m.text()}${m.location()?.url ? ` <${m.location().url}>` : ""}`);
   });
   page.label = name;
   return { context, page };
