@@ -124,6 +124,7 @@ lint: install
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/ruff format --check src tests bench migrations || true
 	$(BIN)/mypy src/mdreader
+	$(BIN)/lint-imports
 
 test-sqlite: install collab-clients oidc-provider checkov
 	MDREADER_TEST_DATABASE=sqlite MDREADER_TEST_BACKEND_REDIS_URL=$(TEST_REDIS_URL) \
@@ -141,6 +142,7 @@ TEST_SETUP := install web-built chromium collab-clients oidc-provider checkov
 test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target $(TEST_SETUP)
 	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) -k --output-sync=target test-web test-sqlite test-postgresql
 
 bench: install web-built chromium

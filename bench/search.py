@@ -26,11 +26,11 @@ from pathlib import Path
 from sqlalchemy import insert, select, text
 
 from bench.scratch import scratch_postgres
-from mdreader.context import build_services
 from mdreader.db import migrate
 from mdreader.db.models import Document, Membership, User, Workspace
 from mdreader.db.types import utcnow
 from mdreader.observability import Metrics
+from mdreader.runtime import build_services
 from mdreader.services import search
 from mdreader.services.transfer import ImportFile, import_files
 from mdreader.settings import Settings

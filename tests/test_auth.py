@@ -422,7 +422,7 @@ async def test_login_throttled_per_ip_and_xff_cannot_reset(client, factory: Fact
 async def test_trusted_proxy_forwarded_address_counts(app, factory: Factory):
     import httpx
 
-    from mdreader.api.deps import client_ip
+    from mdreader.access.address import client_ip
 
     class Req:
         def __init__(self, peer, xff):

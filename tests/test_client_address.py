@@ -10,7 +10,7 @@ import logging
 import httpx
 import pytest
 
-from mdreader.api.deps import _address_of, client_ip
+from mdreader.access.address import address_of, client_ip
 from mdreader.app import create_app
 from tests.conftest import PASSWORD, Factory, make_settings
 
@@ -37,7 +37,7 @@ class Req:
     ],
 )
 def test_viewer_address_forms(value, address):
-    assert _address_of(value) == address
+    assert address_of(value) == address
 
 
 def test_the_header_counts_only_from_a_trusted_proxy():

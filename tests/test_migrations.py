@@ -16,7 +16,7 @@ from sqlalchemy import column, insert, table, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from mdreader.db import Base, migrate
-from mdreader.db.engine import migrations_dir
+from mdreader.db.migrations import migrations_dir
 from mdreader.db.models import Document, Workspace, include_name
 from mdreader.db.types import utcnow
 from mdreader.services import search

@@ -19,7 +19,7 @@ import pytest
 from bench.scratch import free_port, pg_admin, scratch_postgres
 
 from mdreader.db import migrate
-from mdreader.db.engine import migrations_dir, schema_verdict
+from mdreader.db.migrations import migrations_dir, schema_verdict
 from mdreader.db.schema import SchemaError, SchemaState
 from tests.conftest import BACKEND, PG_ADMIN_URL, Factory, unavailable
 

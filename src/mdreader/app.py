@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mdreader import __version__
+from mdreader.access.address import scope_client_ip
 from mdreader.api import (
     audit,
     auth,
@@ -35,17 +36,16 @@ from mdreader.api import (
     webhooks,
     workspaces,
 )
-from mdreader.api.deps import scope_client_ip
 from mdreader.api.hot import HotDocuments
 from mdreader.api.input import InputMiddleware
-from mdreader.api.limits import RateLimitMiddleware
+from mdreader.api.limits import BodyLimitMiddleware, RateLimitMiddleware
 from mdreader.backends.mail import Mailer
 from mdreader.backends.secrets import apply_secrets
 from mdreader.collab.asgi import hocuspocus_endpoint, ywebsocket_endpoint
-from mdreader.context import build_services
 from mdreader.csp import content_security_policy
 from mdreader.errors import error_body, install_error_handlers
 from mdreader.observability import EmfEmitter, Metrics, ObservabilityMiddleware
+from mdreader.runtime import build_services
 from mdreader.settings import Settings
 
 
@@ -128,11 +128,14 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
     app.add_api_websocket_route("/ws/y/{document_id}", ywebsocket_endpoint)
     openapi.install(app)
     mount_web(app, settings.resolved_web_dist, content_security_policy(settings))
+    # Outermost last: unstorable text in the path is refused (422) before the body's size
+    # is looked at (413).
     app.add_middleware(
-        InputMiddleware,
+        BodyLimitMiddleware,
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
     )
+    app.add_middleware(InputMiddleware)
     emf = (
         EmfEmitter(settings.emf_namespace, endpoint=settings.emf_endpoint)
         if settings.log_emf

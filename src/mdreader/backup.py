@@ -271,7 +271,9 @@ def _self_references(table: Table) -> list[tuple[str, str]]:
     ]
 
 
-def _parents_first(rows: list[dict[str, Any]], links: list[tuple[str, str]]) -> list[dict]:
+def _parents_first(
+    rows: list[dict[str, Any]], links: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
     """Order rows so that a row a column of which points into the same table comes after
     the row it points to (documents under their parent), however deep the chain: walked
     with a list, not recursion. A cycle (never made by MDReader) is broken where found."""

@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mdreader import __version__
 from mdreader.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from mdreader.db import Database
+
+T = TypeVar("T")
 
 
 def load_settings() -> Settings:
@@ -34,7 +43,7 @@ def main() -> None:
 def migrate(check: bool) -> None:
     """Apply database migrations (once per release, under a lock; see docs/operations.md)."""
     from mdreader.db import migrate as run_migrations
-    from mdreader.db.engine import schema_verdict
+    from mdreader.db.migrations import schema_verdict
     from mdreader.db.schema import SchemaError
 
     settings = load_settings()
@@ -56,7 +65,7 @@ def _schema_ready(settings: Settings) -> None:
     """Before serving: migrate (the default), or with MDREADER_MIGRATE_ON_START=false only
     check that this release may run on the schema the release's migration step left."""
     from mdreader.db import migrate as run_migrations
-    from mdreader.db.engine import schema_verdict
+    from mdreader.db.migrations import schema_verdict
     from mdreader.db.schema import SchemaError
 
     url = settings.resolved_database_url
@@ -137,41 +146,31 @@ def users() -> None:
 @click.password_option(help="Password (asked when not given).")
 def users_create(email: str, name: str | None, admin: bool, password: str) -> None:
     """Create a verified user account."""
-    from mdreader.auth.passwords import check_policy, hash_password
+    from mdreader.auth.passwords import check_policy
     from mdreader.db import Database
     from mdreader.db import migrate as run_migrations
-    from mdreader.db.models import User
     from mdreader.errors import AppError
-    from mdreader.services.auth import normalize_email
+    from mdreader.services.auth import create_account
 
     settings = load_settings()
+
+    async def create() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            async with db.session() as session:
+                await create_account(
+                    session, settings, email, password, name, verified=True, admin=admin
+                )
+        except AppError as exc:
+            raise click.ClickException(exc.detail) from None
+        finally:
+            await db.dispose()
+
     try:
         check_policy(password, settings)
     except AppError as exc:
         raise click.ClickException(exc.detail) from None
     run_migrations(settings.resolved_database_url)
-
-    async def create() -> None:
-        from sqlalchemy import select
-
-        db = Database(settings.resolved_database_url)
-        try:
-            async with db.session() as session:
-                address = normalize_email(email)
-                if await session.scalar(select(User.id).where(User.email == address)):
-                    raise click.ClickException(f"A user with e-mail {address} already exists.")
-                session.add(
-                    User(
-                        email=address,
-                        name=name or address.split("@")[0],
-                        password_hash=hash_password(password),
-                        email_verified=True,
-                        is_admin=admin,
-                    )
-                )
-        finally:
-            await db.dispose()
-
     asyncio.run(create())
     click.echo(f"Created {email}{' (administrator)' if admin else ''}.")
 
@@ -211,7 +210,7 @@ def users_export(dest: str, fmt: str | None) -> None:
     click.echo(f"Exported {len(rows)} user(s) to {dest} ({fmt}).")
 
 
-def _progress(description: str):  # type: ignore[no-untyped-def]
+def _progress(description: str) -> Progress:
     """A progress bar on stderr (plain when it is not a terminal)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -225,9 +224,9 @@ def _progress(description: str):  # type: ignore[no-untyped-def]
     )
 
 
-def _staged(bar):  # type: ignore[no-untyped-def]
+def _staged(bar: Progress) -> Callable[[str, int, int], None]:
     """A backup progress callback: one bar per stage (rows, files, upload)."""
-    tasks: dict[str, object] = {}
+    tasks: dict[str, TaskID] = {}
 
     def step(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
@@ -237,8 +236,8 @@ def _staged(bar):  # type: ignore[no-untyped-def]
     return step
 
 
-def _s3_client(settings: Settings):  # type: ignore[no-untyped-def]
-    def make():  # type: ignore[no-untyped-def]
+def _s3_client(settings: Settings) -> Callable[[], Any]:
+    def make() -> Any:
         import boto3
 
         return boto3.client(
@@ -305,13 +304,17 @@ def restore_command(src: str) -> None:
     click.echo(f"Restored {rows} rows and {summary.files} files.")
 
 
-def _backup_job(settings: Settings, title: str, work):  # type: ignore[no-untyped-def]
+def _backup_job(
+    settings: Settings,
+    title: str,
+    work: Callable[[Database, Any, Callable[[str, int, int], None]], Awaitable[T]],
+) -> T:
     """Run ``work(db, files, progress)`` against the instance's database and files under a
     progress bar; a BackupError becomes the command's error message."""
     from mdreader import backup as backups
     from mdreader.db import Database
 
-    async def run():  # type: ignore[no-untyped-def]
+    async def run() -> T:
         db = Database(settings.resolved_database_url)
         try:
             with _progress(title) as bar:
@@ -393,10 +396,10 @@ async def _workspace_user(session, workspace_id, email: str | None):  # type: ig
 @click.option("--user", "email", default=None, help="Author (default: the workspace's owner).")
 def import_command(path: str, workspace: str, email: str | None) -> None:
     """Import Markdown files: one .md file, a .zip, or a folder of them, keeping the tree."""
-    from mdreader.context import build_services
     from mdreader.db import migrate as run_migrations
     from mdreader.errors import AppError
     from mdreader.observability import Metrics
+    from mdreader.runtime import build_services
     from mdreader.services.transfer import import_files
 
     settings = load_settings()
@@ -435,9 +438,9 @@ def export_command(workspace: str, dest: str) -> None:
     import zipfile
     from pathlib import Path
 
-    from mdreader.context import build_services
     from mdreader.db import migrate as run_migrations
     from mdreader.observability import Metrics
+    from mdreader.runtime import build_services
     from mdreader.services.transfer import export_workspace, spooled_export
 
     settings = load_settings()

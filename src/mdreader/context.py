@@ -1,21 +1,20 @@
-"""The long-lived parts of a running MDReader, built once in the app's lifespan."""
+"""The long-lived parts of a running MDReader, as request handlers and workers reach them.
+
+Built once, in the app's lifespan (or by a command), by ``mdreader.runtime``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
-from mdreader.backends.cache import Cache, MemoryCache, RedisCache
-from mdreader.backends.identity import IdentityProvider, create_identity_provider
-from mdreader.backends.mail import Mailer, MailQueue, Templates, create_mailer
-from mdreader.backends.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from mdreader.backends.cache import Cache
+from mdreader.backends.identity import IdentityProvider
+from mdreader.backends.mail import Mailer, MailQueue, Templates
+from mdreader.backends.ratelimit import RateLimiter
 from mdreader.backends.redis_status import RedisStatus
-from mdreader.backends.secrets import DatabaseCredentials, secrets_source
-from mdreader.backends.storage import Storage, create_storage
+from mdreader.backends.storage import Storage
 from mdreader.db import Database
 from mdreader.observability import Metrics
 from mdreader.render import Renderer
@@ -29,13 +28,6 @@ if TYPE_CHECKING:
     from mdreader.services.transfer import Attachments
     from mdreader.services.versions import Versioner
     from mdreader.services.webhooks import Dispatcher
-
-
-REDIS_CONNECTIONS = 100  # per process
-REDIS_WAIT = 5.0  # seconds a command waits for a free connection
-# A Redis that stopped answering (not only one that refuses) is an outage, not a stall.
-REDIS_CONNECT_TIMEOUT = 2.0
-REDIS_SOCKET_TIMEOUT = 5.0
 
 
 @dataclass
@@ -63,99 +55,3 @@ class Services:
     renderer: Renderer = field(default_factory=Renderer)
     oidc: OidcProviders | None = None  # single sign-on providers, when configured
     webhooks: Dispatcher | None = None  # sends queued webhook deliveries
-
-
-def database_credentials(settings: Settings) -> DatabaseCredentials | None:
-    """With a Secrets Manager prefix, the database password is re-read after a rotation."""
-    if not settings.secrets_manager_prefix:
-        return None
-    return DatabaseCredentials(settings.secrets_manager_prefix, secrets_source())
-
-
-@asynccontextmanager
-async def build_services(
-    settings: Settings, metrics: Metrics, mailer: Mailer | None = None
-) -> AsyncIterator[Services]:
-    async with AsyncExitStack() as stack:
-        db = Database(
-            settings.resolved_database_url,
-            settings.read_database_url,
-            pool_size=settings.db_pool_size,
-            echo=settings.db_echo,
-            credentials=database_credentials(settings),
-        )
-        stack.push_async_callback(db.dispose)
-        redis: Redis | None = None
-        redis_status: RedisStatus | None = None
-        cache: Cache
-        limiter: RateLimiter
-        if settings.redis_url:
-            # A request waits its turn for a connection when all are busy: redis-py's own
-            # pool refuses at once beyond 100 (a burst of sign-ins would answer 500).
-            pool = BlockingConnectionPool.from_url(
-                settings.redis_url,
-                max_connections=REDIS_CONNECTIONS,
-                timeout=REDIS_WAIT,
-                socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-                socket_timeout=REDIS_SOCKET_TIMEOUT,
-            )
-            stack.push_async_callback(pool.disconnect)
-            redis = Redis(connection_pool=pool)
-            stack.push_async_callback(redis.aclose)
-            redis_status = RedisStatus()
-            cache = RedisCache(redis, status=redis_status)
-            limiter = RedisRateLimiter(redis, status=redis_status)
-        else:
-            cache = MemoryCache()
-            limiter = MemoryRateLimiter()
-        services = Services(
-            settings=settings,
-            db=db,
-            cache=cache,
-            limiter=limiter,
-            mailer=mailer or create_mailer(settings),
-            templates=Templates(),
-            metrics=metrics,
-            storage=create_storage(settings),
-            identity=create_identity_provider(settings, settings.resolved_secret_key),
-            redis=redis,
-            redis_status=redis_status,
-            secret_key=settings.resolved_secret_key,
-        )
-        from mdreader.services.compaction import Compactor
-        from mdreader.services.documents import EditQueue
-        from mdreader.services.files import StoredAttachments
-        from mdreader.services.versions import Versioner
-
-        await stack.enter_async_context(services.renderer)
-        services.mail = await stack.enter_async_context(
-            MailQueue(services.mailer, settings.email_retry_delay)
-        )
-        services.attachments = StoredAttachments(services)
-        if settings.oidc_providers:
-            from mdreader.auth.oidc import OidcProviders
-
-            services.oidc = OidcProviders(settings.oidc_providers)
-        services.edits = EditQueue(services)
-
-        # Entered before the compactor so that it exits after it: the compactor's last
-        # flush may schedule versions, which the versioner's exit then takes.
-        versioner = Versioner(services, settings.version_quiet_period)
-        services.versioner = versioner
-        await stack.enter_async_context(versioner)
-        compactor = Compactor(services)
-        services.compactor = compactor
-        await stack.enter_async_context(compactor)
-        from mdreader.services.webhooks import dispatcher
-
-        services.webhooks = await stack.enter_async_context(dispatcher(services))
-        from mdreader.services.audit import pruner
-
-        await stack.enter_async_context(pruner(services))
-        from mdreader.services.notifications import Digest
-
-        await stack.enter_async_context(Digest(services, settings.notification_digest_interval))
-        from mdreader.collab import build_collab
-
-        services.collab = await stack.enter_async_context(build_collab(services))
-        yield services

@@ -132,7 +132,8 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     """The first value of a request header (``name`` in lower case, as ASGI gives them)."""
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value
+            found: bytes = value
+            return found
     return None
 
 

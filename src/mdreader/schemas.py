@@ -180,6 +180,13 @@ class InvitationPublic(BaseModel):
     expires_at: datetime
 
 
+class MemberInvited(BaseModel):
+    """The answer (202) when no account uses the address yet: an invitation was e-mailed."""
+
+    invitation: InvitationPublic
+    detail: str
+
+
 # --- documents ------------------------------------------------------------------------------
 
 
@@ -379,6 +386,8 @@ class AuditEventPublic(BaseModel):
     detail: dict[str, Any]
     ip: str
     user_agent: str
+
+
 # --- comments -------------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import get_remote_addr
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from mdreader.api.deps import _in_networks as in_networks
+from mdreader.access.address import in_networks
 from mdreader.settings import Settings
 
 log = logging.getLogger("mdreader.serving")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pycrdt import Doc, Text, get_update, merge_updates
 
@@ -29,10 +30,12 @@ TITLE_MAX = 500  # the stored column's length
 _FINE_DIFF_LIMIT = 4000  # beyond this many changed characters, replace the changed span
 
 
-def make_doc(state: bytes = b"", updates: Iterable[bytes] = (), title: str | None = None) -> Doc:
+def make_doc(
+    state: bytes = b"", updates: Iterable[bytes] = (), title: str | None = None
+) -> Doc[Any]:
     """The document from its stored state and updates; with ``title`` (the stored column),
     seeded with it if it has no title yet."""
-    doc: Doc = Doc()
+    doc: Doc[Any] = Doc()
     doc.get(TEXT_NAME, type=Text)
     doc.get(TITLE_NAME, type=Text)
     if state:
@@ -44,11 +47,11 @@ def make_doc(state: bytes = b"", updates: Iterable[bytes] = (), title: str | Non
     return doc
 
 
-def text_of(doc: Doc) -> str:
+def text_of(doc: Doc[Any]) -> str:
     return str(doc.get(TEXT_NAME, type=Text))
 
 
-def title_of(doc: Doc) -> str:
+def title_of(doc: Doc[Any]) -> str:
     return str(doc.get(TITLE_NAME, type=Text))
 
 
@@ -60,7 +63,7 @@ def column_title(title: str) -> str:
 def seed_update(title: str) -> bytes:
     """The one insertion of ``title`` every server makes alike. An empty title still leaves
     a (deleted) mark, so the document counts as seeded."""
-    doc: Doc = Doc(client_id=SEED_CLIENT)
+    doc: Doc[Any] = Doc(client_id=SEED_CLIENT)
     text = doc.get(TITLE_NAME, type=Text)
     with doc.transaction():
         text.insert(0, title or " ")
@@ -132,7 +135,7 @@ def _var_uint(n: int) -> bytes:
     return bytes(out)
 
 
-def full_state(doc: Doc, sources: Iterable[bytes]) -> bytes:
+def full_state(doc: Doc[Any], sources: Iterable[bytes]) -> bytes:
     """The state of ``doc`` (built from ``sources``) with every pending part of the sources
     kept, so that nothing an update carried is lost when the sources are replaced by it."""
     state_vector = doc.get_state()
@@ -141,11 +144,11 @@ def full_state(doc: Doc, sources: Iterable[bytes]) -> bytes:
     return merge_updates(state, *pending) if pending else state
 
 
-def has_seed(doc: Doc) -> bool:
+def has_seed(doc: Doc[Any]) -> bool:
     return SEED_CLIENT in _clients(doc.get_state())
 
 
-def seed_title(doc: Doc, title: str) -> bool:
+def seed_title(doc: Doc[Any], title: str) -> bool:
     """Give a document stored before titles were live its title; True if it was missing."""
     if has_seed(doc):
         return False
@@ -197,7 +200,9 @@ def _replace(text: Text, new: str) -> bool:
     return bool(edits)
 
 
-def apply_texts(doc: Doc, texts: Mapping[str, str], since: bytes | None = None) -> bytes | None:
+def apply_texts(
+    doc: Doc[Any], texts: Mapping[str, str], since: bytes | None = None
+) -> bytes | None:
     """Turn each named text into its new value with minimal edits, in one transaction;
     return the Yjs update since the state vector ``since`` (default: before the edits), or
     None when no text changed."""
@@ -209,6 +214,6 @@ def apply_texts(doc: Doc, texts: Mapping[str, str], since: bytes | None = None) 
     return doc.get_update(before) if changed else None
 
 
-def apply_text(doc: Doc, new: str) -> bytes | None:
+def apply_text(doc: Doc[Any], new: str) -> bytes | None:
     """Turn the doc's text into ``new`` with a minimal edit; return the Yjs update, if any."""
     return apply_texts(doc, {TEXT_NAME: new})

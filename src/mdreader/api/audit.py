@@ -3,23 +3,18 @@ acting and from where — for the routes that write entries."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Protocol
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
-from mdreader.api.deps import (
-    Caller,
-    CurrentCaller,
-    Principal,
-    ReadSessionDep,
-    WorkspaceGuard,
-    client_ip,
-)
+from mdreader.access.address import client_ip
+from mdreader.access.identity import Caller, Principal
+from mdreader.access.roles import WorkspaceAccess
+from mdreader.api.deps import CurrentCaller, ReadSessionDep, workspace_guard
+from mdreader.api.presenters import event_public
 from mdreader.context import Services
-from mdreader.db.models import AuditEvent
 from mdreader.policy import Action, Subject
 from mdreader.schemas import AuditEventPublic
 from mdreader.services import audit as svc
@@ -53,25 +48,9 @@ def origin(
     )
 
 
-def event_public(e: AuditEvent) -> AuditEventPublic:
-    return AuditEventPublic(
-        id=e.id,
-        at=e.at,
-        action=e.action,
-        actor_id=e.actor_id,
-        actor_email=e.actor_email,
-        subject_user_id=e.subject_user_id,
-        workspace_id=e.workspace_id,
-        target=e.target,
-        detail=json.loads(e.detail or "{}"),
-        ip=e.ip,
-        user_agent=e.user_agent,
-    )
-
-
 @router.get("/workspaces/{workspace_id}/audit")
 async def workspace_audit(
-    access: WorkspaceGuard(Subject.AUDIT, Action.READ),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.AUDIT, Action.READ))],
     session: ReadSessionDep,
     limit: Limit = 100,
     before: datetime | None = None,

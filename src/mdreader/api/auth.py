@@ -7,19 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from mdreader.access.identity import Principal
 from mdreader.api.audit import origin
-from mdreader.api.deps import (
-    Caller,
-    ClientIP,
-    CurrentCaller,
-    Principal,
-    ServicesDep,
-    SessionDep,
-    public,
-)
+from mdreader.api.deps import ClientIP, CurrentCaller, ServicesDep, SessionDep, public
 from mdreader.api.openapi import errors
+from mdreader.api.presenters import user_public
 from mdreader.db.models import AuthSession, User
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -41,9 +34,8 @@ from mdreader.schemas import (
     UserPublic,
     UserUpdateIn,
 )
-from mdreader.services import audit
+from mdreader.services import account, audit
 from mdreader.services import auth as svc
-from mdreader.services.workspaces import accept_pending_invitations
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 Public = [Depends(public)]
@@ -60,26 +52,6 @@ async def password_login(services: ServicesDep) -> None:
 
 
 PasswordRoute = [Depends(public), Depends(password_login)]
-
-
-def user_public(user: User | Principal) -> UserPublic:
-    who = user if isinstance(user, Principal) else Principal.of(user)
-    return UserPublic(
-        id=who.id,
-        email=who.email,
-        name=who.name,
-        email_verified=who.email_verified,
-        mfa_enabled=who.mfa_enabled,
-        created_at=who.created_at,
-    )
-
-
-async def own_account(session: AsyncSession, caller: Caller) -> User:
-    """The caller's user row, loaded in this request's write transaction."""
-    user = await session.get(User, caller.user.id)
-    if user is None:  # deleted while the token was still cached
-        raise AppError(401, "This account no longer exists.", "invalid_token")
-    return user
 
 
 @router.get("/providers", dependencies=Public)
@@ -183,39 +155,19 @@ async def me(caller: CurrentCaller) -> UserPublic:
 async def update_me(
     body: UserUpdateIn, caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> UserPublic:
-    user = await own_account(session, caller)
-    user.name = body.name.strip()
-    await svc.forget_user(services, session, user.id)
-    await session.flush()
-    return user_public(user)
+    return user_public(await account.rename(services, session, caller.user.id, body.name))
 
 
 @router.post("/verify-email", dependencies=Public, responses=errors(400))
 async def verify_email(body: TokenIn, services: ServicesDep, session: SessionDep) -> UserPublic:
-    user = await svc.consume_user_token(session, body.token, svc.VERIFY)
-    user.email_verified = True
-    await accept_pending_invitations(session, user)
-    await svc.forget_user(services, session, user.id)
-    await session.flush()
-    return user_public(user)
+    return user_public(await account.verify_email(services, session, body.token))
 
 
 @router.post("/verify-email/resend", status_code=202, responses=errors(409))
 async def resend_verification(
     caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> dict[str, str]:
-    user = await own_account(session, caller)
-    if user.email_verified:
-        raise AppError(409, "This e-mail address is already verified.", "already_verified")
-    verdict = await services.limiter.hit(f"verify:{user.id}", 5, 3600)
-    if not verdict.allowed:
-        raise AppError(
-            429,
-            "Too many e-mails asked for; try again later.",
-            "rate_limited",
-            headers={"Retry-After": str(verdict.retry_after)},
-        )
-    await svc.send_verification(services, session, user)
+    await account.resend_verification(services, session, caller.user.id)
     return {"detail": "A new verification e-mail is on its way."}
 
 
@@ -309,21 +261,14 @@ async def list_sessions(caller: CurrentCaller, services: ServicesDep) -> list[Se
 async def revoke_session(
     session_id: uuid.UUID, caller: CurrentCaller, services: ServicesDep, session: SessionDep
 ) -> Response:
-    row = await session.get(AuthSession, session_id)
-    if row is None or row.user_id != caller.user.id or row.revoked_at is not None:
-        raise AppError(404, "Session not found.", "not_found")
-    await svc.revoke_sessions(services, session, [session_id])
+    await account.revoke_session(services, session, caller.user.id, session_id)
     return Response(status_code=204)
 
 
 @router.post("/mfa/totp", responses=errors(409))
 async def totp_enrol(caller: CurrentCaller, session: SessionDep) -> TotpEnrolPublic:
-    user = await own_account(session, caller)
-    if user.mfa_secret:
-        raise AppError(409, "Two-factor sign-in is already on; turn it off first.", "mfa_enabled")
-    secret = svc.new_totp_secret()
-    user.mfa_pending_secret = secret
-    return TotpEnrolPublic(secret=secret, otpauth_uri=svc.totp_uri(secret, user.email))
+    secret, uri = await account.start_totp(session, caller.user.id)
+    return TotpEnrolPublic(secret=secret, otpauth_uri=uri)
 
 
 @router.post("/mfa/totp/confirm", responses=errors(400, 409))
@@ -334,20 +279,8 @@ async def totp_confirm(
     services: ServicesDep,
     session: SessionDep,
 ) -> UserPublic:
-    user = await own_account(session, caller)
-    if not user.mfa_pending_secret:
-        raise AppError(409, "Start the set-up of two-factor sign-in first.", "mfa_not_enrolling")
-    step = svc.verify_totp(user, body.code, secret=user.mfa_pending_secret)
-    if step is None:
-        raise AppError(400, "The authenticator code is wrong.", "invalid_code")
-    user.mfa_secret, user.mfa_pending_secret, user.mfa_last_step = (
-        user.mfa_pending_secret,
-        None,
-        step,
-    )
+    user = await account.confirm_totp(services, session, caller.user.id, body.code)
     audit.add(session, origin(request, services, caller), "mfa.enabled", subject_user_id=user.id)
-    await svc.forget_user(services, session, user.id)
-    await session.flush()
     return user_public(user)
 
 
@@ -359,13 +292,6 @@ async def totp_disable(
     session: SessionDep,
     body: Annotated[CodeIn, Body()],
 ) -> Response:
-    user = await own_account(session, caller)
-    if not user.mfa_secret:
-        raise AppError(409, "Two-factor sign-in is not on.", "mfa_disabled")
-    step = svc.verify_totp(user, body.code)
-    if step is None:
-        raise AppError(400, "The authenticator code is wrong.", "invalid_code")
-    user.mfa_secret, user.mfa_pending_secret, user.mfa_last_step = None, None, step
+    user = await account.disable_totp(services, session, caller.user.id, body.code)
     audit.add(session, origin(request, services, caller), "mfa.disabled", subject_user_id=user.id)
-    await svc.forget_user(services, session, user.id)
     return Response(status_code=204)

@@ -10,28 +10,23 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import bindparam, select
 
-from mdreader import policy
+from mdreader.access.roles import CommentAccess, WorkspaceAccess
 from mdreader.api.deps import (
-    Caller,
     ServicesDep,
     SessionDep,
-    WorkspaceGuard,
-    _role,
-    get_caller,
+    comment_guard,
+    comments_guard,
+    workspace_guard,
 )
-from mdreader.db.models import Comment, Document, Membership, Workspace
+from mdreader.api.presenters import comment_public, thread_public
+from mdreader.db.models import Workspace
 from mdreader.errors import AppError
-from mdreader.policy import Action, Role, Subject
+from mdreader.policy import Action, Subject
 from mdreader.schemas import (
-    AnchorPublic,
-    AuthorPublic,
     CommentIn,
     CommentingIn,
     CommentingPublic,
@@ -45,157 +40,7 @@ from mdreader.services import webhooks
 router = APIRouter(prefix="/api", tags=["comments"])
 
 
-# --- guard ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CommentAccess:
-    caller: Caller
-    document_id: uuid.UUID
-    workspace_id: uuid.UUID
-    role: Role
-    granted: frozenset[policy.Ability]
-    comment: Comment | None  # the one the path names, if it names one
-
-
-# The caller, signed in or with a personal access token (whose scope and workspace the guard
-# applies); the account-only restriction of ``authenticated`` does not apply to comments.
-TokenCaller = Annotated[Caller, Depends(get_caller)]
-
-SCOPE = (
-    select(Document.workspace_id, Document.deleted_at, Membership.role, Workspace.viewers_comment)
-    .join(Workspace, Workspace.id == Document.workspace_id)
-    .outerjoin(
-        Membership,
-        (Membership.workspace_id == Document.workspace_id)
-        & (Membership.user_id == bindparam("user_id")),
-    )
-    .where(Document.id == bindparam("document_id"))
-)
-
-
-def comment_guard(action: Action, *, names_comment: bool) -> Callable[..., Any]:
-    """Guard for /documents/{document_id}/comments[/{comment_id}]: the caller's role in the
-    document's workspace, the abilities the workspace grants it, and (for a named comment)
-    whether the caller wrote it, checked against ``policy``."""
-    policy.rule(Subject.COMMENT, action)
-
-    async def scope(
-        document_id: uuid.UUID, caller: TokenCaller, services: ServicesDep
-    ) -> tuple[Any, Role | None]:
-        async with services.db.primary_read_session() as session:
-            row = (
-                await session.execute(
-                    SCOPE, {"document_id": document_id, "user_id": caller.user.id}
-                )
-            ).first()
-        # A token bound to another workspace sees no document here (404, as elsewhere).
-        if row is None or row.deleted_at is not None or caller.bound_out(row.workspace_id):
-            return row, None
-        return row, _role(row.role)
-
-    async def finish(
-        services: Any,
-        caller: Caller,
-        document_id: uuid.UUID,
-        row: Any,
-        role: Role | None,
-        comment_id: uuid.UUID | None,
-    ) -> CommentAccess:
-        if role is None:
-            policy.authorize(None, action, Subject.COMMENT, what="Document")
-        assert row is not None and role is not None
-        granted = policy.granted_abilities(role, viewers_comment=bool(row.viewers_comment))
-        comment = None
-        if comment_id is not None:
-            async with services.db.primary_read_session() as session:
-                comment = await session.get(Comment, comment_id)
-            if comment is None or comment.document_id != document_id:
-                raise AppError(404, "Comment not found.", "not_found")
-        is_self = comment is not None and comment.author_id == caller.user.id
-        policy.authorize(
-            role, action, Subject.COMMENT, is_self=is_self, granted=granted, scope=caller.scope
-        )
-        return CommentAccess(caller, document_id, row.workspace_id, role, granted, comment)
-
-    if names_comment:
-
-        async def guard_named(
-            document_id: uuid.UUID,
-            comment_id: uuid.UUID,
-            caller: TokenCaller,
-            services: ServicesDep,
-        ) -> CommentAccess:
-            row, role = await scope(document_id, caller, services)
-            return await finish(services, caller, document_id, row, role, comment_id)
-
-        guard_named.__policy__ = (Subject.COMMENT, action)  # type: ignore[attr-defined]
-        return guard_named
-
-    async def guard(
-        document_id: uuid.UUID, caller: TokenCaller, services: ServicesDep
-    ) -> CommentAccess:
-        row, role = await scope(document_id, caller, services)
-        return await finish(services, caller, document_id, row, role, None)
-
-    guard.__policy__ = (Subject.COMMENT, action)  # type: ignore[attr-defined]
-    return guard
-
-
-def CommentsGuard(action: Action) -> type[CommentAccess]:
-    return Annotated[CommentAccess, Depends(comment_guard(action, names_comment=False))]  # type: ignore[return-value]
-
-
-def CommentGuard(action: Action) -> type[CommentAccess]:
-    return Annotated[CommentAccess, Depends(comment_guard(action, names_comment=True))]  # type: ignore[return-value]
-
-
 # --- presenters -----------------------------------------------------------------------------
-
-
-def _author(user_id: uuid.UUID | None, names: dict[uuid.UUID, str]) -> AuthorPublic | None:
-    return AuthorPublic(id=user_id, name=names.get(user_id, "")) if user_id is not None else None
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def comment_public(comment: Comment, names: dict[uuid.UUID, str]) -> CommentPublic:
-    return CommentPublic(
-        id=comment.id,
-        thread_id=comment.parent_id or comment.id,
-        author=_author(comment.author_id, names),
-        body=comment.body,
-        body_html=comment.body_html,
-        created_at=comment.created_at,
-        edited_at=comment.edited_at,
-    )
-
-
-def thread_public(thread: svc.Thread, names: dict[uuid.UUID, str]) -> ThreadPublic:
-    c = thread.comment
-    anchor = None
-    if c.anchor_start is not None and c.anchor_end is not None:
-        where = thread.where
-        anchor = AnchorPublic(
-            start=_b64(c.anchor_start),
-            end=_b64(c.anchor_end),
-            quote=c.quote or "",
-            offset=where.start if where and not where.orphaned else None,
-            length=(where.end - where.start)
-            if where and not where.orphaned and where.start is not None and where.end is not None
-            else None,
-        )
-    return ThreadPublic(
-        **comment_public(c, names).model_dump(),
-        document_id=c.document_id,
-        anchor=anchor,
-        orphaned=bool(thread.where and thread.where.orphaned),
-        resolved_at=c.resolved_at,
-        resolved_by=_author(c.resolved_by, names),
-        replies=[comment_public(r, names) for r in thread.replies],
-    )
 
 
 async def _present(session: Any, threads: list[svc.Thread]) -> list[ThreadPublic]:
@@ -225,7 +70,7 @@ def _anchor(body: ThreadIn) -> svc.Anchor | None:
 
 @router.get("/documents/{document_id}/comments")
 async def list_comments(
-    access: CommentsGuard(Action.READ),
+    access: Annotated[CommentAccess, Depends(comments_guard(Action.READ))],
     session: SessionDep,
     status: Annotated[Literal["open", "resolved", "all"], Query()] = "all",
 ) -> list[ThreadPublic]:
@@ -237,7 +82,7 @@ async def list_comments(
 @router.post("/documents/{document_id}/comments", status_code=201)
 async def create_thread(
     body: ThreadIn,
-    access: CommentsGuard(Action.CREATE),
+    access: Annotated[CommentAccess, Depends(comments_guard(Action.CREATE))],
     services: ServicesDep,
     session: SessionDep,
 ) -> ThreadPublic:
@@ -257,7 +102,9 @@ async def create_thread(
 
 
 @router.get("/documents/{document_id}/comments/{comment_id}")
-async def get_thread(access: CommentGuard(Action.READ), session: SessionDep) -> ThreadPublic:
+async def get_thread(
+    access: Annotated[CommentAccess, Depends(comment_guard(Action.READ))], session: SessionDep
+) -> ThreadPublic:
     """The thread the comment belongs to (itself, when it is a thread)."""
     assert access.comment is not None
     thread = await svc.thread(session, access.document_id, access.comment.id)
@@ -267,7 +114,7 @@ async def get_thread(access: CommentGuard(Action.READ), session: SessionDep) -> 
 @router.post("/documents/{document_id}/comments/{comment_id}/replies", status_code=201)
 async def reply(
     body: CommentIn,
-    access: CommentGuard(Action.CREATE),
+    access: Annotated[CommentAccess, Depends(comment_guard(Action.CREATE))],
     services: ServicesDep,
     session: SessionDep,
 ) -> CommentPublic:
@@ -283,7 +130,7 @@ async def reply(
 @router.patch("/documents/{document_id}/comments/{comment_id}")
 async def edit_comment(
     body: CommentIn,
-    access: CommentGuard(Action.UPDATE),
+    access: Annotated[CommentAccess, Depends(comment_guard(Action.UPDATE))],
     services: ServicesDep,
     session: SessionDep,
 ) -> CommentPublic:
@@ -297,7 +144,9 @@ async def edit_comment(
 
 @router.delete("/documents/{document_id}/comments/{comment_id}", status_code=204)
 async def delete_comment(
-    access: CommentGuard(Action.DELETE), services: ServicesDep, session: SessionDep
+    access: Annotated[CommentAccess, Depends(comment_guard(Action.DELETE))],
+    services: ServicesDep,
+    session: SessionDep,
 ) -> Response:
     """One's own comment, or anyone's for an admin; a thread goes with its replies."""
     assert access.comment is not None
@@ -306,9 +155,7 @@ async def delete_comment(
     return Response(status_code=204)
 
 
-async def _comment_event(
-    services: Any, session: Any, access: CommentAccess, comment: Any
-) -> None:
+async def _comment_event(services: Any, session: Any, access: CommentAccess, comment: Any) -> None:
     """Tell the workspace's webhooks that want ``comment.created`` (in the same transaction)."""
     await webhooks.emit(
         services,
@@ -339,21 +186,25 @@ async def _resolve(
 
 @router.post("/documents/{document_id}/comments/{comment_id}/resolve")
 async def resolve_thread(
-    access: CommentGuard(Action.RESOLVE), services: ServicesDep, session: SessionDep
+    access: Annotated[CommentAccess, Depends(comment_guard(Action.RESOLVE))],
+    services: ServicesDep,
+    session: SessionDep,
 ) -> ThreadPublic:
     return await _resolve(access, services, session, True)
 
 
 @router.post("/documents/{document_id}/comments/{comment_id}/reopen")
 async def reopen_thread(
-    access: CommentGuard(Action.RESOLVE), services: ServicesDep, session: SessionDep
+    access: Annotated[CommentAccess, Depends(comment_guard(Action.RESOLVE))],
+    services: ServicesDep,
+    session: SessionDep,
 ) -> ThreadPublic:
     return await _resolve(access, services, session, False)
 
 
 @router.get("/workspaces/{workspace_id}/commenting")
 async def get_commenting(
-    access: WorkspaceGuard(Subject.WORKSPACE, Action.READ),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.WORKSPACE, Action.READ))],
 ) -> CommentingPublic:
     return CommentingPublic(viewers_comment=bool(access.workspace.viewers_comment))
 
@@ -361,7 +212,7 @@ async def get_commenting(
 @router.put("/workspaces/{workspace_id}/commenting")
 async def set_commenting(
     body: CommentingIn,
-    access: WorkspaceGuard(Subject.WORKSPACE, Action.UPDATE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.WORKSPACE, Action.UPDATE))],
     session: SessionDep,
 ) -> CommentingPublic:
     """Whether the workspace's viewers hold the ``commenter`` ability (admins decide)."""

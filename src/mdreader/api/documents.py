@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Row, select
+from sqlalchemy import select
 
+from mdreader.access.identity import Caller
+from mdreader.access.roles import DocumentAccess, WorkspaceAccess
 from mdreader.api.audit import origin
 from mdreader.api.deps import (
-    Caller,
-    DocumentAccess,
-    DocumentGuard,
     ReadSessionDep,
     ServicesDep,
     SessionDep,
-    WorkspaceGuard,
+    document_guard,
+    workspace_guard,
 )
 from mdreader.api.openapi import errors
+from mdreader.api.presenters import document_public
 from mdreader.context import Services
 from mdreader.db.models import Document
-from mdreader.policy import Action, Role, Subject
+from mdreader.policy import Action, Subject
 from mdreader.schemas import (
     DocumentCreateIn,
     DocumentListItem,
@@ -35,26 +36,6 @@ from mdreader.services import documents as svc
 router = APIRouter(prefix="/api", tags=["documents"])
 # Rendered Markdown is already sanitized; the policy is a second wall should it ever fail.
 HTML_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
-
-
-def document_public(
-    document: Document | Row[Any], content: str, role: Role, title: str | None = None
-) -> DocumentPublic:
-    """The document as answered; ``title`` is the live one when it may differ from the row."""
-    return DocumentPublic(
-        id=document.id,
-        workspace_id=document.workspace_id,
-        parent_id=document.parent_id,
-        title=document.title if title is None else title,
-        content=content,
-        position=document.position,
-        created_at=document.created_at,
-        updated_at=document.updated_at,
-        created_by=document.created_by,
-        updated_by=document.updated_by,
-        deleted_at=document.deleted_at,
-        role=role.label,  # type: ignore[arg-type]
-    )
 
 
 def _event(document: Any, caller: Caller) -> dict[str, Any]:
@@ -71,7 +52,8 @@ def _event(document: Any, caller: Caller) -> dict[str, Any]:
 
 @router.get("/workspaces/{workspace_id}/documents")
 async def list_documents(
-    access: WorkspaceGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.DOCUMENT, Action.READ))],
+    session: ReadSessionDep,
 ) -> list[DocumentListItem]:
     rows = await session.execute(
         select(
@@ -86,7 +68,7 @@ async def list_documents(
 @router.post("/workspaces/{workspace_id}/documents", status_code=201, responses=errors(413))
 async def create_document(
     body: DocumentCreateIn,
-    access: WorkspaceGuard(Subject.DOCUMENT, Action.CREATE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.DOCUMENT, Action.CREATE))],
     services: ServicesDep,
     session: SessionDep,
 ) -> DocumentPublic:
@@ -107,7 +89,8 @@ async def create_document(
 
 @router.get("/workspaces/{workspace_id}/trash")
 async def list_trash(
-    access: WorkspaceGuard(Subject.TRASH, Action.READ), session: ReadSessionDep
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.TRASH, Action.READ))],
+    session: ReadSessionDep,
 ) -> list[TrashItem]:
     rows = list(
         await session.scalars(
@@ -134,7 +117,8 @@ async def list_trash(
 
 @router.get("/documents/{document_id}")
 async def get_document(
-    access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.READ))],
+    session: ReadSessionDep,
 ) -> DocumentPublic:
     title, content = await svc.live_texts(session, access.document.id)
     return document_public(access.document, content, access.role, title)
@@ -142,7 +126,7 @@ async def get_document(
 
 @router.get("/documents/{document_id}/html", response_class=HTMLResponse)
 async def get_document_html(
-    access: DocumentGuard(Subject.DOCUMENT, Action.READ),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.READ))],
     services: ServicesDep,
     session: ReadSessionDep,
 ) -> HTMLResponse:
@@ -156,7 +140,7 @@ async def get_document_html(
 @router.patch("/documents/{document_id}", responses=errors(409))
 async def update_document(
     body: DocumentPatchIn,
-    access: DocumentGuard(Subject.DOCUMENT, Action.UPDATE),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.UPDATE))],
     services: ServicesDep,
 ) -> DocumentPublic:
     return await apply_patch(services, access, body)
@@ -191,7 +175,7 @@ async def apply_patch(
 
 @router.delete("/documents/{document_id}", status_code=204)
 async def delete_document(
-    access: DocumentGuard(Subject.DOCUMENT, Action.DELETE),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.DELETE))],
     request: Request,
     services: ServicesDep,
     session: SessionDep,
@@ -219,7 +203,9 @@ async def delete_document(
 
 @router.delete("/documents/{document_id}/permanent", status_code=204)
 async def delete_document_forever(
-    access: DocumentGuard(Subject.TRASH, Action.DELETE, include_deleted=True),
+    access: Annotated[
+        DocumentAccess, Depends(document_guard(Subject.TRASH, Action.DELETE, include_deleted=True))
+    ],
     request: Request,
     services: ServicesDep,
     session: SessionDep,
@@ -241,7 +227,10 @@ async def delete_document_forever(
 
 @router.post("/documents/{document_id}/restore", responses=errors(409))
 async def restore_document(
-    access: DocumentGuard(Subject.DOCUMENT, Action.RESTORE, include_deleted=True),
+    access: Annotated[
+        DocumentAccess,
+        Depends(document_guard(Subject.DOCUMENT, Action.RESTORE, include_deleted=True)),
+    ],
     services: ServicesDep,
     session: SessionDep,
 ) -> DocumentPublic:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, UploadFile
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from mdreader.api.deps import FileGuard, ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
+from mdreader.access.roles import FileAccess, WorkspaceAccess
+from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, file_guard, workspace_guard
 from mdreader.api.openapi import errors
+from mdreader.api.presenters import file_public
 from mdreader.backends.storage import content_disposition
 from mdreader.context import Services
 from mdreader.db.models import File
@@ -21,19 +25,6 @@ router = APIRouter(prefix="/api", tags=["files"])
 # Whatever a file holds, a browser opening it must not run it in our origin.
 FILE_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
 CHUNK = 1024 * 1024
-
-
-def file_public(row: File) -> FilePublic:
-    return FilePublic(
-        id=row.id,
-        workspace_id=row.workspace_id,
-        name=row.name,
-        content_type=row.content_type,
-        size=row.size,
-        sha256=row.sha256,
-        url=f"/api/files/{row.id}",
-        created_at=row.created_at,
-    )
 
 
 async def read_limited(upload: UploadFile, limit: int) -> bytes:
@@ -50,7 +41,7 @@ async def read_limited(upload: UploadFile, limit: int) -> bytes:
 @router.post("/workspaces/{workspace_id}/files", status_code=201, responses=errors(415))
 async def upload_file(
     file: UploadFile,
-    access: WorkspaceGuard(Subject.FILE, Action.CREATE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.FILE, Action.CREATE))],
     services: ServicesDep,
     session: SessionDep,
 ) -> FilePublic:
@@ -69,7 +60,8 @@ async def upload_file(
 
 @router.get("/workspaces/{workspace_id}/files")
 async def list_files(
-    access: WorkspaceGuard(Subject.FILE, Action.READ), session: ReadSessionDep
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.FILE, Action.READ))],
+    session: ReadSessionDep,
 ) -> list[FilePublic]:
     rows = await session.scalars(
         select(File).where(File.workspace_id == access.workspace.id).order_by(File.created_at)
@@ -87,7 +79,9 @@ async def list_files(
     },
 )
 async def download_file(
-    access: FileGuard(Subject.FILE, Action.READ), services: ServicesDep, request: Request
+    access: Annotated[FileAccess, Depends(file_guard(Subject.FILE, Action.READ))],
+    services: ServicesDep,
+    request: Request,
 ) -> Response:
     return await file_response(services, access.file, request)
 
@@ -128,7 +122,9 @@ async def file_response(
 
 @router.delete("/files/{file_id}", status_code=204)
 async def delete_file(
-    access: FileGuard(Subject.FILE, Action.DELETE), services: ServicesDep, session: SessionDep
+    access: Annotated[FileAccess, Depends(file_guard(Subject.FILE, Action.DELETE))],
+    services: ServicesDep,
+    session: SessionDep,
 ) -> Response:
     row = await session.get(File, access.file.id)
     if row is not None:

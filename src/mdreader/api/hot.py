@@ -24,13 +24,9 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mdreader import storable
-from mdreader.api.deps import (
-    PRIMARY_READS,
-    Caller,
-    document_access,
-    parse_bearer,
-    resolve_token,
-)
+from mdreader.access.identity import Caller, parse_bearer, resolve_token
+from mdreader.access.roles import document_access
+from mdreader.api.deps import PRIMARY_READS
 from mdreader.api.documents import apply_patch
 from mdreader.context import Services
 from mdreader.db.stamps import Stamp
@@ -183,7 +179,7 @@ class HotDocuments:
         try:
             patch = DocumentPatchIn.model_validate_json(body)
             access = await document_access(
-                services,
+                services.db,
                 caller,
                 DOCUMENT_ID.validate_python(document_id),  # as the route reads it
                 Subject.DOCUMENT,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from mdreader.api.deps import DocumentGuard, ReadSessionDep
+from fastapi import APIRouter, Depends
+
+from mdreader.access.roles import DocumentAccess
+from mdreader.api.deps import ReadSessionDep, document_guard
 from mdreader.db.models import Document
 from mdreader.policy import Action, Subject
 from mdreader.schemas import BacklinkPublic
@@ -15,7 +18,8 @@ router = APIRouter(prefix="/api", tags=["links"])
 
 @router.get("/documents/{document_id}/backlinks")
 async def list_backlinks(
-    access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.READ))],
+    session: ReadSessionDep,
 ) -> list[BacklinkPublic]:
     """Documents of the workspace linking here, by id (``/d/<id>``) or as ``[[Title]]``."""
     document = await session.get(Document, access.document.id)

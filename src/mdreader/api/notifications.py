@@ -17,19 +17,21 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 from markupsafe import escape
 
+from mdreader.access.roles import DocumentAccess
 from mdreader.api.deps import (
     CurrentCaller,
-    DocumentGuard,
     ReadSessionDep,
     ServicesDep,
     SessionDep,
+    document_guard,
     public,
 )
 from mdreader.api.openapi import errors
+from mdreader.api.presenters import notification_public, settings_public
+from mdreader.db.models import Notification, User
 from mdreader.errors import AppError
 from mdreader.policy import Action, Subject
 from mdreader.schemas import (
-    AuthorPublic,
     FollowPublic,
     NotificationPublic,
     NotificationSettingsIn,
@@ -42,31 +44,6 @@ router = APIRouter(prefix="/api", tags=["notifications"])
 
 POLL_INTERVAL = 1.0  # seconds between looks at the count while a request waits
 WAIT_MAX = 25
-
-
-def notification_public(
-    note: svc.Notification, title: str, actor: str | None
-) -> NotificationPublic:
-    return NotificationPublic(
-        id=note.id,
-        kind=note.kind,  # type: ignore[arg-type]
-        workspace_id=note.workspace_id,
-        document_id=note.document_id,
-        document_title=title,
-        comment_id=note.comment_id,
-        actor=AuthorPublic(id=note.actor_id, name=actor or "") if note.actor_id else None,
-        excerpt=note.excerpt,
-        created_at=note.created_at,
-        read_at=note.read_at,
-    )
-
-
-def settings_public(row: svc.NotificationSettings) -> NotificationSettingsPublic:
-    return NotificationSettingsPublic(
-        email_mentions=row.email_mentions,
-        email_replies=row.email_replies,
-        email_comments=row.email_comments,
-    )
 
 
 @router.get("/notifications")
@@ -105,7 +82,7 @@ async def mark_read(
     notification_id: uuid.UUID, caller: CurrentCaller, session: SessionDep
 ) -> Response:
     if not await svc.mark_read(session, caller.user.id, notification_id):
-        note = await session.get(svc.Notification, notification_id)
+        note = await session.get(Notification, notification_id)
         if note is None or note.user_id != caller.user.id:
             raise AppError(404, "Notification not found.", "not_found")
     return Response(status_code=204)
@@ -138,7 +115,7 @@ async def _unsubscribe(services: ServicesDep, session: SessionDep, token: str) -
     if found is None:
         raise AppError(404, "This unsubscribe link is not valid.", "not_found")
     user_id, what = found
-    if await session.get(svc.User, user_id) is None:
+    if await session.get(User, user_id) is None:
         raise AppError(404, "This unsubscribe link is not valid.", "not_found")
     await svc.set_preferences(session, user_id, **dict.fromkeys(svc.UNSUBSCRIBE[what], False))
     return "mentions" if what == "mentions" else "replies and comments"
@@ -180,7 +157,8 @@ async def unsubscribe_one_click(
 
 @router.get("/documents/{document_id}/follow")
 async def get_follow(
-    access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.READ))],
+    session: ReadSessionDep,
 ) -> FollowPublic:
     return FollowPublic(
         following=await svc.following(session, access.document.id, access.caller.user.id)
@@ -189,7 +167,8 @@ async def get_follow(
 
 @router.put("/documents/{document_id}/follow")
 async def follow(
-    access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: SessionDep
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.READ))],
+    session: SessionDep,
 ) -> FollowPublic:
     """Follow: comments on the document reach the inbox."""
     await svc.follow(session, access.document.id, [access.caller.user.id])
@@ -198,7 +177,8 @@ async def follow(
 
 @router.delete("/documents/{document_id}/follow")
 async def unfollow(
-    access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: SessionDep
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.READ))],
+    session: SessionDep,
 ) -> FollowPublic:
     await svc.unfollow(session, access.document.id, access.caller.user.id)
     return FollowPublic(following=False)

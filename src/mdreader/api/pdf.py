@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
+from mdreader.access.roles import DocumentAccess, WorkspaceAccess
 from mdreader.api.audit import origin
-from mdreader.api.deps import DocumentGuard, ReadSessionDep, ServicesDep, WorkspaceGuard
+from mdreader.api.deps import ReadSessionDep, ServicesDep, document_guard, workspace_guard
 from mdreader.api.openapi import errors
 from mdreader.api.shares import share_assets
 from mdreader.db.models import Document
@@ -33,7 +35,7 @@ def _pdf(body: bytes, name: str) -> Response:
 
 @router.get("/documents/{document_id}/pdf", responses={200: PDF, **errors(503)})
 async def document_pdf(
-    access: DocumentGuard(Subject.DOCUMENT, Action.READ),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.READ))],
     request: Request,
     services: ServicesDep,
     session: ReadSessionDep,
@@ -60,7 +62,7 @@ async def document_pdf(
 
 @router.get("/workspaces/{workspace_id}/pdf", responses={200: PDF, **errors(503)})
 async def workspace_pdf(
-    access: WorkspaceGuard(Subject.TRANSFER, Action.READ),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.TRANSFER, Action.READ))],
     request: Request,
     services: ServicesDep,
     session: ReadSessionDep,

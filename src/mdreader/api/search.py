@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from mdreader.api.deps import ReadSessionDep, WorkspaceGuard
+from mdreader.access.roles import WorkspaceAccess
+from mdreader.api.deps import ReadSessionDep, workspace_guard
 from mdreader.policy import Action, Subject
 from mdreader.schemas import SearchHit
 from mdreader.services import search as svc
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api", tags=["search"])
 
 @router.get("/workspaces/{workspace_id}/search")
 async def search_workspace(
-    access: WorkspaceGuard(Subject.SEARCH, Action.READ),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.SEARCH, Action.READ))],
     session: ReadSessionDep,
     q: Annotated[str, Query(min_length=1, max_length=500, description="words to find")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,

@@ -6,23 +6,25 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
+from mdreader.access.roles import DocumentAccess, ShareAccess
 from mdreader.api.audit import origin
 from mdreader.api.deps import (
-    DocumentGuard,
     ReadSessionDep,
     ServicesDep,
     SessionDep,
     SharedFileGuard,
-    ShareGuard,
+    document_guard,
     public,
+    share_guard,
 )
 from mdreader.api.files import file_response
+from mdreader.api.presenters import share_public
 from mdreader.csp import content_security_policy
-from mdreader.db.models import Share
 from mdreader.policy import Action, Subject
 from mdreader.render import page
 from mdreader.schemas import ShareIn, SharePublic
@@ -47,19 +49,9 @@ NOT_FOUND_PAGE = (
 )
 
 
-def share_public(share: Share, public_url: str) -> SharePublic:
-    return SharePublic(
-        token=share.token,
-        url=svc.url_of(public_url, share.token),
-        created_at=share.created_at,
-        created_by=share.created_by,
-        expires_at=share.expires_at,
-    )
-
-
 @router.post("/api/documents/{document_id}/shares", status_code=201)
 async def create_share(
-    access: DocumentGuard(Subject.SHARE, Action.CREATE),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.SHARE, Action.CREATE))],
     request: Request,
     services: ServicesDep,
     session: SessionDep,
@@ -93,7 +85,7 @@ async def create_share(
 
 @router.get("/api/documents/{document_id}/shares")
 async def list_shares(
-    access: DocumentGuard(Subject.SHARE, Action.READ),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.SHARE, Action.READ))],
     services: ServicesDep,
     session: ReadSessionDep,
 ) -> list[SharePublic]:
@@ -104,7 +96,10 @@ async def list_shares(
 
 @router.delete("/api/documents/{document_id}/shares/{token}", status_code=204)
 async def revoke_share(
-    access: ShareGuard(Action.DELETE), request: Request, services: ServicesDep, session: SessionDep
+    access: Annotated[ShareAccess, Depends(share_guard(Action.DELETE))],
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
 ) -> Response:
     await svc.revoke(session, access.share.id)
     audit.add(

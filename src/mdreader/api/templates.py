@@ -4,11 +4,20 @@ template (PUT / DELETE /api/documents/{id}/template)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from mdreader.api.deps import DocumentGuard, ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
-from mdreader.api.documents import document_public
+from fastapi import APIRouter, Depends
+
+from mdreader.access.roles import DocumentAccess, WorkspaceAccess
+from mdreader.api.deps import (
+    ReadSessionDep,
+    ServicesDep,
+    SessionDep,
+    document_guard,
+    workspace_guard,
+)
 from mdreader.api.openapi import errors
+from mdreader.api.presenters import document_public
 from mdreader.db.models import Document
 from mdreader.policy import Action, Subject
 from mdreader.schemas import DocumentPublic, FromTemplateIn, TemplateFlagPublic, TemplatePublic
@@ -19,7 +28,8 @@ router = APIRouter(prefix="/api", tags=["templates"])
 
 @router.get("/workspaces/{workspace_id}/templates")
 async def list_templates(
-    access: WorkspaceGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.DOCUMENT, Action.READ))],
+    session: ReadSessionDep,
 ) -> list[TemplatePublic]:
     return [
         TemplatePublic(id=i, title=t) for i, t in await svc.listed(session, access.workspace.id)
@@ -31,7 +41,7 @@ async def list_templates(
 )
 async def create_from_template(
     body: FromTemplateIn,
-    access: WorkspaceGuard(Subject.DOCUMENT, Action.CREATE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.DOCUMENT, Action.CREATE))],
     services: ServicesDep,
     session: SessionDep,
 ) -> DocumentPublic:
@@ -51,7 +61,8 @@ async def create_from_template(
 
 @router.get("/documents/{document_id}/template")
 async def get_template_flag(
-    access: DocumentGuard(Subject.DOCUMENT, Action.READ), session: ReadSessionDep
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.READ))],
+    session: ReadSessionDep,
 ) -> TemplateFlagPublic:
     return TemplateFlagPublic(template=await svc.is_template(session, access.document.id))
 
@@ -65,7 +76,8 @@ async def _flag(access, session, on: bool) -> TemplateFlagPublic:  # type: ignor
 
 @router.put("/documents/{document_id}/template")
 async def make_template(
-    access: DocumentGuard(Subject.DOCUMENT, Action.UPDATE), session: SessionDep
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.UPDATE))],
+    session: SessionDep,
 ) -> TemplateFlagPublic:
     """Offer this document under "New from template"."""
     return await _flag(access, session, True)
@@ -73,6 +85,7 @@ async def make_template(
 
 @router.delete("/documents/{document_id}/template")
 async def unmake_template(
-    access: DocumentGuard(Subject.DOCUMENT, Action.UPDATE), session: SessionDep
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.UPDATE))],
+    session: SessionDep,
 ) -> TemplateFlagPublic:
     return await _flag(access, session, False)

@@ -9,26 +9,13 @@ from fastapi import APIRouter, Request, Response
 from mdreader.api.audit import origin
 from mdreader.api.deps import CurrentCaller, ReadSessionDep, ServicesDep, SessionDep
 from mdreader.api.openapi import errors
-from mdreader.db.models import PersonalToken
+from mdreader.api.presenters import token_public
 from mdreader.policy import Scope
 from mdreader.schemas import PersonalTokenCreated, PersonalTokenIn, PersonalTokenPublic
 from mdreader.services import audit
 from mdreader.services import tokens as svc
 
 router = APIRouter(prefix="/api/auth/tokens", tags=["auth"])
-
-
-def token_public(row: PersonalToken) -> PersonalTokenPublic:
-    return PersonalTokenPublic(
-        id=row.id,
-        name=row.name,
-        scope=Scope(row.scope).value,  # type: ignore[arg-type]
-        workspace_id=row.workspace_id,
-        hint=row.hint,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        last_used_at=row.last_used_at,
-    )
 
 
 @router.get("")

@@ -8,11 +8,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
+from mdreader.access.roles import WorkspaceAccess
 from mdreader.api.audit import origin
-from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
+from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, workspace_guard
 from mdreader.api.openapi import errors
 from mdreader.errors import AppError
 from mdreader.policy import Action, Subject
@@ -30,7 +31,7 @@ CHUNK = 64 * 1024
     responses={200: {"content": {"application/zip": {}}}},
 )
 async def export_workspace(
-    access: WorkspaceGuard(Subject.TRANSFER, Action.READ),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.TRANSFER, Action.READ))],
     request: Request,
     services: ServicesDep,
     session: ReadSessionDep,
@@ -73,7 +74,7 @@ async def export_workspace(
 
 @router.post("/workspaces/{workspace_id}/import", status_code=201, responses=errors(400, 415))
 async def import_documents(
-    access: WorkspaceGuard(Subject.TRANSFER, Action.CREATE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.TRANSFER, Action.CREATE))],
     services: ServicesDep,
     session: SessionDep,
     files: Annotated[list[UploadFile], File(description="Markdown files, or one zip")],

@@ -6,37 +6,25 @@ import asyncio
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
-from mdreader.api.deps import DocumentGuard, ReadSessionDep, ServicesDep, SessionDep
-from mdreader.api.documents import document_public
+from mdreader.access.roles import DocumentAccess
+from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, document_guard
+from mdreader.api.presenters import document_public, version_public
 from mdreader.db.models import Document, DocumentVersion, User
 from mdreader.policy import Action, Subject
-from mdreader.schemas import AuthorPublic, DocumentPublic, VersionDetail, VersionIn, VersionPublic
+from mdreader.schemas import DocumentPublic, VersionDetail, VersionIn, VersionPublic
 from mdreader.services import documents as docs
 from mdreader.services import versions as svc
 
 router = APIRouter(prefix="/api", tags=["versions"])
 
 
-def _author(user_id: uuid.UUID | None, name: str | None) -> AuthorPublic | None:
-    return AuthorPublic(id=user_id, name=name or "") if user_id is not None else None
-
-
-def version_public(version: DocumentVersion, author_name: str | None) -> VersionPublic:
-    return VersionPublic(
-        id=version.id,
-        created_at=version.created_at,
-        author=_author(version.author_id, author_name),
-        label=version.label,
-    )
-
-
 @router.get("/documents/{document_id}/versions")
 async def list_versions(
-    access: DocumentGuard(Subject.VERSION, Action.READ),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.VERSION, Action.READ))],
     session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -56,7 +44,7 @@ async def list_versions(
 @router.post("/documents/{document_id}/versions", status_code=201)
 async def create_version(
     body: VersionIn,
-    access: DocumentGuard(Subject.VERSION, Action.CREATE),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.VERSION, Action.CREATE))],
     session: SessionDep,
 ) -> VersionPublic:
     """Keep the current state now, optionally with a label."""
@@ -71,7 +59,7 @@ async def create_version(
 @router.get("/documents/{document_id}/versions/{version_id}")
 async def get_version(
     version_id: uuid.UUID,
-    access: DocumentGuard(Subject.VERSION, Action.READ),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.VERSION, Action.READ))],
     session: ReadSessionDep,
 ) -> VersionDetail:
     version = await svc.get(session, access.document.id, version_id)
@@ -91,7 +79,7 @@ async def get_version(
 )
 async def diff_version(
     version_id: uuid.UUID,
-    access: DocumentGuard(Subject.VERSION, Action.READ),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.VERSION, Action.READ))],
     session: ReadSessionDep,
     against: Annotated[
         uuid.UUID | None, Query(description="another version; the current text when absent")
@@ -115,7 +103,7 @@ async def diff_version(
 @router.post("/documents/{document_id}/versions/{version_id}/restore")
 async def restore_version(
     version_id: uuid.UUID,
-    access: DocumentGuard(Subject.VERSION, Action.RESTORE),
+    access: Annotated[DocumentAccess, Depends(document_guard(Subject.VERSION, Action.RESTORE))],
     services: ServicesDep,
     session: SessionDep,
 ) -> DocumentPublic:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
+from mdreader.access.roles import WorkspaceAccess
 from mdreader.api.audit import origin
-from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, WorkspaceGuard
+from mdreader.api.deps import ReadSessionDep, ServicesDep, SessionDep, workspace_guard
 from mdreader.api.openapi import errors
-from mdreader.db.models import Webhook, WebhookDelivery
+from mdreader.api.presenters import delivery_public, webhook_public
+from mdreader.db.models import Webhook
 from mdreader.policy import Action, Subject
 from mdreader.schemas import (
     WebhookCreated,
@@ -25,35 +27,10 @@ from mdreader.services import webhooks as svc
 router = APIRouter(prefix="/api/workspaces/{workspace_id}/webhooks", tags=["webhooks"])
 
 
-def webhook_public(hook: Webhook) -> WebhookPublic:
-    return WebhookPublic(
-        id=hook.id,
-        url=hook.url,
-        events=json.loads(hook.events),
-        active=hook.active,
-        failures=hook.failures,
-        disabled_reason=hook.disabled_reason,
-        created_at=hook.created_at,
-    )
-
-
-def delivery_public(d: WebhookDelivery) -> WebhookDeliveryPublic:
-    return WebhookDeliveryPublic(
-        id=d.id,
-        event=d.event,
-        status=d.status,  # type: ignore[arg-type]
-        attempts=d.attempts,
-        last_status_code=d.last_status_code,
-        last_error=d.last_error,
-        created_at=d.created_at,
-        next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
-        delivered_at=d.delivered_at,
-    )
-
-
 @router.get("")
 async def list_webhooks(
-    access: WorkspaceGuard(Subject.WEBHOOK, Action.READ), session: ReadSessionDep
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.WEBHOOK, Action.READ))],
+    session: ReadSessionDep,
 ) -> list[WebhookPublic]:
     from sqlalchemy import select
 
@@ -68,7 +45,7 @@ async def list_webhooks(
 @router.post("", status_code=201, responses=errors(422))
 async def create_webhook(
     body: WebhookIn,
-    access: WorkspaceGuard(Subject.WEBHOOK, Action.CREATE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.WEBHOOK, Action.CREATE))],
     request: Request,
     services: ServicesDep,
     session: SessionDep,
@@ -92,7 +69,7 @@ async def create_webhook(
 async def update_webhook(
     webhook_id: uuid.UUID,
     body: WebhookPatchIn,
-    access: WorkspaceGuard(Subject.WEBHOOK, Action.UPDATE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.WEBHOOK, Action.UPDATE))],
     services: ServicesDep,
     session: SessionDep,
 ) -> WebhookPublic:
@@ -113,7 +90,7 @@ async def update_webhook(
 @router.delete("/{webhook_id}", status_code=204, responses=errors(404))
 async def delete_webhook(
     webhook_id: uuid.UUID,
-    access: WorkspaceGuard(Subject.WEBHOOK, Action.DELETE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.WEBHOOK, Action.DELETE))],
     request: Request,
     services: ServicesDep,
     session: SessionDep,
@@ -134,7 +111,7 @@ async def delete_webhook(
 @router.get("/{webhook_id}/deliveries", responses=errors(404))
 async def list_deliveries(
     webhook_id: uuid.UUID,
-    access: WorkspaceGuard(Subject.WEBHOOK, Action.READ),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.WEBHOOK, Action.READ))],
     session: ReadSessionDep,
 ) -> list[WebhookDeliveryPublic]:
     """The delivery log: the last 50 events sent (or being sent) to this webhook."""

@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from mdreader import policy
+from mdreader.access.roles import WorkspaceAccess
 from mdreader.api.audit import origin
 from mdreader.api.deps import (
     CurrentCaller,
     ReadSessionDep,
     ServicesDep,
     SessionDep,
-    WorkspaceGuard,
+    workspace_guard,
 )
 from mdreader.api.openapi import errors
+from mdreader.api.presenters import invitation_public, member_public, workspace_public
 from mdreader.db.models import Invitation, Membership, User, Workspace
 from mdreader.db.types import utcnow
-from mdreader.errors import AppError
 from mdreader.policy import Action, Role, Subject
 from mdreader.schemas import (
     InvitationPublic,
     MemberIn,
+    MemberInvited,
     MemberPublic,
     RoleIn,
     TokenIn,
@@ -32,33 +34,9 @@ from mdreader.schemas import (
     WorkspacePublic,
 )
 from mdreader.services import audit, webhooks
-from mdreader.services import files as files_svc
 from mdreader.services import workspaces as svc
 
 router = APIRouter(prefix="/api", tags=["workspaces"])
-
-
-def workspace_public(workspace: Workspace, role: Role) -> WorkspacePublic:
-    return WorkspacePublic(
-        id=workspace.id,
-        name=workspace.name,
-        role=role.label,  # type: ignore[arg-type]
-        created_at=workspace.created_at,
-        abilities=policy.abilities(
-            role, policy.granted_abilities(role, viewers_comment=bool(workspace.viewers_comment))
-        ),
-        viewers_comment=bool(workspace.viewers_comment),
-    )
-
-
-def member_public(user: User, membership: Membership) -> MemberPublic:
-    return MemberPublic(
-        user_id=user.id,
-        email=user.email,
-        name=user.name,
-        role=membership.role,  # type: ignore[arg-type]
-        joined_at=membership.created_at,
-    )
 
 
 @router.get("/workspaces")
@@ -77,34 +55,30 @@ async def list_workspaces(caller: CurrentCaller, session: ReadSessionDep) -> lis
 async def create_workspace(
     body: WorkspaceIn, caller: CurrentCaller, session: SessionDep
 ) -> WorkspacePublic:
-    if not body.name.strip():
-        raise AppError(422, "The workspace name cannot be blank.", "invalid_name")
     workspace = await svc.create_workspace(session, body.name, caller.user.id)
     return workspace_public(workspace, Role.OWNER)
 
 
 @router.get("/workspaces/{workspace_id}")
-async def get_workspace(access: WorkspaceGuard(Subject.WORKSPACE, Action.READ)) -> WorkspacePublic:
+async def get_workspace(
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.WORKSPACE, Action.READ))],
+) -> WorkspacePublic:
     return workspace_public(access.workspace, access.role)
 
 
 @router.patch("/workspaces/{workspace_id}")
 async def update_workspace(
-    body: WorkspaceIn, access: WorkspaceGuard(Subject.WORKSPACE, Action.UPDATE), session: SessionDep
+    body: WorkspaceIn,
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.WORKSPACE, Action.UPDATE))],
+    session: SessionDep,
 ) -> WorkspacePublic:
-    workspace = await session.get(Workspace, access.workspace.id)
-    if workspace is None:
-        raise AppError(404, "Workspace not found.", "not_found")
-    if not body.name.strip():
-        raise AppError(422, "The workspace name cannot be blank.", "invalid_name")
-    workspace.name = body.name.strip()
-    await session.flush()
+    workspace = await svc.rename_workspace(session, access.workspace.id, body.name)
     return workspace_public(workspace, access.role)
 
 
 @router.delete("/workspaces/{workspace_id}", status_code=204)
 async def delete_workspace(
-    access: WorkspaceGuard(Subject.WORKSPACE, Action.DELETE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.WORKSPACE, Action.DELETE))],
     request: Request,
     services: ServicesDep,
     session: SessionDep,
@@ -117,14 +91,14 @@ async def delete_workspace(
         target=f"workspace:{access.workspace.id}",
         detail={"name": access.workspace.name},
     )
-    await files_svc.delete_workspace_files(services, session, access.workspace.id)
-    await session.execute(delete(Workspace).where(Workspace.id == access.workspace.id))
+    await svc.delete_workspace(services, session, access.workspace.id)
     return Response(status_code=204)
 
 
 @router.get("/workspaces/{workspace_id}/members")
 async def list_members(
-    access: WorkspaceGuard(Subject.MEMBER, Action.READ), session: ReadSessionDep
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.MEMBER, Action.READ))],
+    session: ReadSessionDep,
 ) -> list[MemberPublic]:
     rows = await session.execute(
         select(User, Membership)
@@ -140,13 +114,16 @@ async def list_members(
     status_code=201,
     response_model=MemberPublic,
     responses={
-        202: {"description": "No such user yet: an invitation was e-mailed."},
+        202: {
+            "model": MemberInvited,
+            "description": "No such user yet: an invitation was e-mailed.",
+        },
         **errors(409),
     },
 )
 async def add_member(
     body: MemberIn,
-    access: WorkspaceGuard(Subject.MEMBER, Action.CREATE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.MEMBER, Action.CREATE))],
     request: Request,
     services: ServicesDep,
     session: SessionDep,
@@ -169,20 +146,11 @@ async def add_member(
             target=f"invitation:{result.id}",
             detail={"email": result.email, "role": result.role},
         )
-        invitation = InvitationPublic(
-            id=result.id,
-            email=result.email,
-            role=result.role,  # type: ignore[arg-type]
-            created_at=result.created_at,
-            expires_at=result.expires_at,
+        invited = MemberInvited(
+            invitation=invitation_public(result),
+            detail=f"No account uses {result.email} yet; an invitation was e-mailed.",
         )
-        return JSONResponse(
-            {
-                "invitation": invitation.model_dump(mode="json"),
-                "detail": f"No account uses {result.email} yet; an invitation was e-mailed.",
-            },
-            status_code=202,
-        )
+        return JSONResponse(invited.model_dump(mode="json"), status_code=202)
     user = await session.get(User, result.user_id)
     assert user is not None
     audit.add(
@@ -211,7 +179,7 @@ async def add_member(
 async def update_member(
     user_id: uuid.UUID,
     body: RoleIn,
-    access: WorkspaceGuard(Subject.MEMBER, Action.UPDATE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.MEMBER, Action.UPDATE))],
     request: Request,
     services: ServicesDep,
     session: SessionDep,
@@ -238,7 +206,7 @@ async def update_member(
 )
 async def remove_member(
     user_id: uuid.UUID,
-    access: WorkspaceGuard(Subject.MEMBER, Action.DELETE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.MEMBER, Action.DELETE))],
     request: Request,
     services: ServicesDep,
     session: SessionDep,
@@ -269,7 +237,8 @@ async def remove_member(
 
 @router.get("/workspaces/{workspace_id}/invitations")
 async def list_invitations(
-    access: WorkspaceGuard(Subject.INVITATION, Action.READ), session: ReadSessionDep
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.INVITATION, Action.READ))],
+    session: ReadSessionDep,
 ) -> list[InvitationPublic]:
     rows = await session.scalars(
         select(Invitation)
@@ -280,29 +249,18 @@ async def list_invitations(
         )
         .order_by(Invitation.created_at)
     )
-    return [
-        InvitationPublic(
-            id=i.id,
-            email=i.email,
-            role=i.role,  # type: ignore[arg-type]
-            created_at=i.created_at,
-            expires_at=i.expires_at,
-        )
-        for i in rows
-    ]
+    return [invitation_public(i) for i in rows]
 
 
 @router.delete("/workspaces/{workspace_id}/invitations/{invitation_id}", status_code=204)
 async def revoke_invitation(
     invitation_id: uuid.UUID,
-    access: WorkspaceGuard(Subject.INVITATION, Action.DELETE),
+    access: Annotated[WorkspaceAccess, Depends(workspace_guard(Subject.INVITATION, Action.DELETE))],
     request: Request,
     services: ServicesDep,
     session: SessionDep,
 ) -> Response:
-    invitation = await session.get(Invitation, invitation_id)
-    if invitation is None or invitation.workspace_id != access.workspace.id:
-        raise AppError(404, "Invitation not found.", "not_found")
+    invitation = await svc.revoke_invitation(session, access.workspace.id, invitation_id)
     audit.add(
         session,
         origin(request, services, access.caller),
@@ -311,7 +269,6 @@ async def revoke_invitation(
         target=f"invitation:{invitation.id}",
         detail={"email": invitation.email},
     )
-    await session.delete(invitation)
     return Response(status_code=204)
 
 

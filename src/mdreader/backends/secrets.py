@@ -55,7 +55,7 @@ class SecretsManagerSource:
         value = response.get("SecretString")
         if value is None and response.get("SecretBinary") is not None:
             value = response["SecretBinary"].decode()
-        return value
+        return None if value is None else str(value)
 
 
 def _json(name: str, raw: str) -> dict[str, Any]:

@@ -194,7 +194,8 @@ class S3Storage:
             raise
         body = response["Body"]
         try:
-            return body.read()
+            data: bytes = body.read()
+            return data
         finally:
             body.close()
 

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from mdreader import policy
-from mdreader.api.deps import resolve_token
+from mdreader.access.identity import resolve_token
+from mdreader.access.roles import document_role, document_roles
 from mdreader.collab import protocol as p
 from mdreader.collab.extensions import AuthContext, Denied, Extension
-from mdreader.db.models import AuthSession, Document, Membership
+from mdreader.db.models import AuthSession
 from mdreader.db.types import utcnow
 from mdreader.policy import Action, Role, Subject
 from mdreader.services import tokens as personal_tokens
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from mdreader.collab.server import CollabServer
     from mdreader.context import Services
 
-_CHUNK = 500
+_CHUNK = 500  # ids per IN list
 
 
 READ_TOKEN = "read_token"  # AuthContext.extra: opened with a read-only personal token
@@ -82,17 +83,9 @@ class Authorization(Extension):
         caller = await resolve_token(self.services, token)
         if caller is None:
             raise Denied()
-        async with self.services.db.primary_read_session() as session:
-            row = (
-                await session.execute(
-                    select(Document.deleted_at, Document.workspace_id, Membership.role)
-                    .join(Membership, Membership.workspace_id == Document.workspace_id)
-                    .where(Document.id == document_id, Membership.user_id == caller.user.id)
-                )
-            ).first()
-        if row is None or row.deleted_at is not None or caller.bound_out(row.workspace_id):
+        _, role = await document_role(self.services.db, caller, document_id)
+        if role is None:
             raise Denied()
-        role = Role[row.role.upper()]
         readable, read_only = access(role)
         if not readable:
             raise Denied()
@@ -114,23 +107,10 @@ async def recheck(server: CollabServer) -> None:
     docs = list({c.auth.document_id for c in conns if c.auth.document_id})
     users = list({c.auth.user_id for c in conns if c.auth.user_id})
     sessions = list({c.auth.session_id for c in conns if c.auth.session_id})
-    roles: dict[tuple[uuid.UUID, uuid.UUID], Role] = {}
     live_sessions: set[uuid.UUID] = set()
     db = server.services.db
     async with db.primary_read_session() as session:
-        for i in range(0, len(docs), _CHUNK):
-            chunk = docs[i : i + _CHUNK]
-            rows = await session.execute(
-                select(Document.id, Membership.user_id, Membership.role)
-                .join(Membership, Membership.workspace_id == Document.workspace_id)
-                .where(
-                    Document.id.in_(chunk),
-                    Document.deleted_at.is_(None),
-                    Membership.user_id.in_(users),
-                )
-            )
-            for doc_id, user_id, role_name in rows:
-                roles[(doc_id, user_id)] = Role[role_name.upper()]
+        roles = await document_roles(session, docs, users)
         now = utcnow()
         for i in range(0, len(sessions), _CHUNK):
             found = await session.execute(

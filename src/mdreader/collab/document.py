@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, Text, get_state
 
@@ -42,7 +42,7 @@ class LiveDocument:
     def __init__(self, name: str, document_id: uuid.UUID, max_awareness_bytes: int) -> None:
         self.name = name
         self.id = document_id
-        self.ydoc: Doc = Doc()
+        self.ydoc: Doc[Any] = Doc()
         self.ydoc.get(TEXT_NAME, type=Text)
         self.ydoc.get(TITLE_NAME, type=Text)
         self.awareness = Awareness(max_state_bytes=max_awareness_bytes)
@@ -78,7 +78,7 @@ class LiveDocument:
         size = len(self.ydoc.get(TEXT_NAME, type=Text))  # pycrdt counts UTF-8 bytes
         if size + len(update) <= limit:
             return True
-        probe: Doc = Doc()
+        probe: Doc[Any] = Doc()
         text = probe.get(TEXT_NAME, type=Text)
         try:
             probe.apply_update(self.ydoc.get_update())
@@ -125,7 +125,7 @@ class LiveDocument:
         known = read_state_vector(self.ydoc.get_state())
         if any(clock > known.get(client, 0) for client, clock in reaches.items()):
             return False
-        probe: Doc = Doc()
+        probe: Doc[Any] = Doc()
         probe.get(TEXT_NAME, type=Text)
         changes: list[int] = []
         try:

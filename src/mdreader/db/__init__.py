@@ -1,4 +1,5 @@
-from mdreader.db.engine import Database, migrate
+from mdreader.db.engine import Database
+from mdreader.db.migrations import migrate
 from mdreader.db.models import Base
 
 __all__ = ["Base", "Database", "migrate"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import StaticPool
 
 from mdreader.db.stamps import SqliteStamp, Stamp, open_stamp
 from mdreader.errors import AppError
@@ -28,11 +27,11 @@ from mdreader.errors import AppError
 log = logging.getLogger("mdreader.db")
 
 
-def _is_sqlite(url: str | URL) -> bool:
+def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_file(url: str | URL) -> str | None:
+def sqlite_file(url: str | URL) -> str | None:
     """The file of an SQLite database URL; None for other databases and in-memory SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
@@ -41,14 +40,14 @@ def _sqlite_file(url: str | URL) -> str | None:
 
 
 def _create_engine(url: str | URL, *, write: bool, pool_size: int, echo: bool) -> AsyncEngine:
-    if _is_sqlite(url):
+    if is_sqlite(url):
         parsed = make_url(url)
         if parsed.get_driver_name() == "aiosqlite":
             # The same driver, one thread hop per statement (see sqlite_driver).
             import mdreader.db.sqlite_driver  # noqa: F401  (registers the dialect)
 
             url = parsed.set(drivername="sqlite+mdreader")
-        database = _sqlite_file(url)
+        database = sqlite_file(url)
         if database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
@@ -199,7 +198,7 @@ class Database:
         # On PostgreSQL the same pool serves them, in autocommit mode.
         self.primary_read_engine = (
             _create_engine(url, write=False, pool_size=pool_size, echo=echo)
-            if _is_sqlite(url)
+            if is_sqlite(url)
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.read_engine = (
@@ -215,11 +214,11 @@ class Database:
         # SQLite has one writer at a time. Writers of this process queue here in order instead
         # of polling the file lock (busy_timeout), which starves some of them for seconds;
         # other processes (the CLI) still meet at the file lock.
-        self._write_turn = asyncio.Lock() if _is_sqlite(url) else None
+        self._write_turn = asyncio.Lock() if is_sqlite(url) else None
         # On SQLite, two connections of the event loop's own (never a thread hop): the change
         # stamp's, and the guards' (read_row). Both come after the engines, which made the
         # database's folder.
-        database = _sqlite_file(url)
+        database = sqlite_file(url)
         self._stamp = SqliteStamp(database) if database else open_stamp(url)
         self._inline = _inline_engine(database) if database else None
         if credentials is not None and not database:
@@ -340,85 +339,3 @@ async def run_after_commit(session: AsyncSession) -> None:
             await callback()
         except Exception:
             log.exception("after-commit step failed; the transaction itself is committed")
-
-
-def migrations_dir() -> Path:
-    packaged = Path(__file__).resolve().parent.parent / "migrations"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[3] / "migrations"
-
-
-def _alembic_config(url: str, script_location: Path | None = None) -> Any:
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(script_location or migrations_dir()))
-    cfg.attributes["database_url"] = url
-    return cfg
-
-
-def _off_the_loop(run: Callable[[], Any]) -> Any:
-    """Run ``run`` here, or in a thread when called from inside an event loop (tests, the
-    app): Alembic's env runs its own loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return run()
-    results: list[Any] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            results.append(run())
-        except BaseException as exc:  # pragma: no cover - re-raised below
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return results[0]
-
-
-def migrate(url: str, revision: str = "head", *, script_location: Path | None = None) -> Any:
-    """Bring the database at ``url`` to ``revision`` (Alembic), creating it if needed, under
-    the migration lock. A database at a newer revision marked compatible is left as it is;
-    one at a newer incompatible revision raises ``schema.SchemaError``. Returns the verdict
-    found before migrating (``mdreader.db.schema.Verdict``)."""
-    from alembic import command
-
-    from mdreader.db import schema
-
-    cfg = _alembic_config(url, script_location)
-    database = _sqlite_file(url) if _is_sqlite(url) else None
-    if database:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-
-    def run() -> Any:
-        with schema.file_lock(database):
-            command.upgrade(cfg, revision)
-        return cfg.attributes.get("verdict")
-
-    return _off_the_loop(run)
-
-
-def schema_verdict(url: str, *, script_location: Path | None = None) -> Any:
-    """How the database's schema stands to this release, without changing anything."""
-    from alembic.script import ScriptDirectory
-
-    from mdreader.db import schema
-
-    cfg = _alembic_config(url, script_location)
-    script = ScriptDirectory.from_config(cfg)
-
-    async def check() -> Any:
-        engine = create_async_engine(url, poolclass=NullPool)
-        try:
-            async with engine.connect() as conn:
-                return await conn.run_sync(lambda sync: schema.verdict(sync, script))
-        finally:
-            await engine.dispose()
-
-    return _off_the_loop(lambda: asyncio.run(check()))

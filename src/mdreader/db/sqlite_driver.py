@@ -135,7 +135,7 @@ class OneHopDialect(SQLiteDialect_aiosqlite):
     supports_server_side_cursors = False
 
     @classmethod
-    def import_dbapi(cls) -> OneHopDBAPI:  # type: ignore[override]
+    def import_dbapi(cls) -> OneHopDBAPI:
         import aiosqlite
 
         return OneHopDBAPI(aiosqlite, sqlite3)

@@ -19,6 +19,7 @@ from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.schemas import TokenPair
 from mdreader.services.mail import send_after_commit
+from mdreader.settings import Settings
 
 VERIFY = "verify_email"
 RESET = "password_reset"
@@ -36,14 +37,37 @@ def invalid_credentials() -> AppError:
 async def register(
     services: Services, session: AsyncSession, email: str, password: str, name: str
 ) -> User:
+    """Sign-up: a new account, and the e-mail that verifies its address."""
+    user = await create_account(session, services.settings, email, password, name)
+    await send_verification(services, session, user)
+    return user
+
+
+async def create_account(
+    session: AsyncSession,
+    settings: Settings,
+    email: str,
+    password: str,
+    name: str | None = None,
+    *,
+    verified: bool = False,
+    admin: bool = False,
+) -> User:
+    """A new account under the password policy (``register``, and ``mdreader users create``
+    for verified ones); ``name`` defaults to the part of the address before the @."""
     email = normalize_email(email)
-    check_policy(password, services.settings)
+    check_policy(password, settings)
     if await session.scalar(select(User.id).where(User.email == email)):
         raise AppError(409, "An account with this e-mail address already exists.", "email_taken")
-    user = User(email=email, name=name, password_hash=hash_password(password))
+    user = User(
+        email=email,
+        name=email.split("@")[0] if name is None else name,
+        password_hash=hash_password(password),
+        email_verified=verified,
+        is_admin=admin,
+    )
     session.add(user)
     await session.flush()
-    await send_verification(services, session, user)
     return user
 
 

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pycrdt import Doc, StickyIndex, Text
 from sqlalchemy import delete, select
@@ -133,7 +134,7 @@ def _utf16(text: str, byte_offset: int) -> int:
     return len(prefix.encode("utf-16-le")) // 2
 
 
-def resolve(ydoc: Doc, comment: Comment) -> Resolved | None:
+def resolve(ydoc: Doc[Any], comment: Comment) -> Resolved | None:
     """Where the anchor of ``comment`` is now; orphaned when its text is gone."""
     if comment.anchor_start is None or comment.anchor_end is None:
         return None
@@ -170,11 +171,11 @@ def _state_vector(encoded: bytes) -> dict[int, int]:
     return out
 
 
-async def live_doc(session: AsyncSession, document_id: uuid.UUID) -> Doc:
+async def live_doc(session: AsyncSession, document_id: uuid.UUID) -> Doc[Any]:
     """The document as acknowledged, deleted items kept (skip_gc) so positions that name
     them still resolve (to where they were)."""
     state = await session.scalar(select(Document.ystate).where(Document.id == document_id))
-    ydoc: Doc = Doc(skip_gc=True)
+    ydoc: Doc[Any] = Doc(skip_gc=True)
     ydoc.get(TEXT_NAME, type=Text)
     for update in [state or b"", *await pending_updates(session, document_id)]:
         if update:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Protocol
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.auth.tokens import hash_token, new_opaque_token
@@ -15,16 +16,52 @@ from mdreader.db.models import Invitation, Membership, User, Workspace
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.policy import Role, can_grant
+from mdreader.services.files import delete_workspace_files
 from mdreader.services.mail import send_after_commit
 
 
 async def create_workspace(session: AsyncSession, name: str, owner: uuid.UUID) -> Workspace:
-    workspace = Workspace(name=name.strip(), created_by=owner)
+    workspace = Workspace(name=workspace_name(name), created_by=owner)
     session.add(workspace)
     await session.flush()
     session.add(Membership(workspace_id=workspace.id, user_id=owner, role=Role.OWNER.label))
     await session.flush()
     return workspace
+
+
+def workspace_name(name: str) -> str:
+    """A workspace's name as stored (422 when blank)."""
+    if not name.strip():
+        raise AppError(422, "The workspace name cannot be blank.", "invalid_name")
+    return name.strip()
+
+
+async def rename_workspace(session: AsyncSession, workspace_id: uuid.UUID, name: str) -> Workspace:
+    workspace = await session.get(Workspace, workspace_id)
+    if workspace is None:
+        raise AppError(404, "Workspace not found.", "not_found")
+    workspace.name = workspace_name(name)
+    await session.flush()
+    return workspace
+
+
+async def delete_workspace(
+    services: Services, session: AsyncSession, workspace_id: uuid.UUID
+) -> None:
+    """The workspace and everything in it; its files' bytes go once that commits."""
+    await delete_workspace_files(services, session, workspace_id)
+    await session.execute(delete(Workspace).where(Workspace.id == workspace_id))
+
+
+async def revoke_invitation(
+    session: AsyncSession, workspace_id: uuid.UUID, invitation_id: uuid.UUID
+) -> Invitation:
+    """Withdraw an invitation of the workspace (404 for another's); returns what it was."""
+    invitation = await session.get(Invitation, invitation_id)
+    if invitation is None or invitation.workspace_id != workspace_id:
+        raise AppError(404, "Invitation not found.", "not_found")
+    await session.delete(invitation)
+    return invitation
 
 
 async def owner_count(session: AsyncSession, workspace_id: uuid.UUID) -> int:
@@ -47,11 +84,21 @@ async def get_membership(
     return membership
 
 
+class Inviter(Protocol):
+    """Who adds a member: a signed-in caller or a stored user."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def name(self) -> str: ...
+
+
 async def add_member(
     services: Services,
     session: AsyncSession,
     workspace: Workspace,
-    inviter: User,
+    inviter: Inviter,
     inviter_role: Role,
     email: str,
     role: Role,
