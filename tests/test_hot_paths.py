@@ -1,4 +1,4 @@
-"""The document routes served before the router (api/hot.py): the cached read gives the
+"""The document routes served before the router (fast/documents.py): the cached read gives the
 route's answers, never older than the database; the PATCH answers as the route does; every
 request is still authenticated and counted, and whatever is off the beaten path gets the
 route's own answer."""
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from mdreader.api.hot import HotDocuments
+from mdreader.fast.documents import HotDocuments
 from mdreader.db.models import Document
 from tests.conftest import Factory, make_settings, serving
 

@@ -1,4 +1,4 @@
-"""Change stamps (db/stamps.py): they move with every commit, and a stamp that cannot be read
+"""Change stamps (fast/stamps.py): they move with every commit, and a stamp that cannot be read
 answers None quickly instead of holding up the requests that wait for it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy import text
 
-from mdreader.db.stamps import PostgresStamp
+from mdreader.fast.stamps import PostgresStamp
 from tests.conftest import Factory
 
 

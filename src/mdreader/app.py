@@ -36,7 +36,7 @@ from mdreader.api import (
     webhooks,
     workspaces,
 )
-from mdreader.api.hot import HotDocuments
+from mdreader.fast.documents import HotDocuments
 from mdreader.api.input import InputMiddleware
 from mdreader.api.limits import BodyLimitMiddleware, RateLimitMiddleware
 from mdreader.backends.mail import Mailer
@@ -53,7 +53,7 @@ class Application(FastAPI):
     """FastAPI with a few layers in front of the framework's own (error pages, exception
     handlers): the request log and metrics (which so also see the framework's 500s), the
     per-address request limit, and the busiest document routes, which are answered there without
-    the framework's per-request cost (api/hot.py)."""
+    the framework's per-request cost (fast/documents.py)."""
 
     outer_middleware: Sequence[Middleware] = ()
 

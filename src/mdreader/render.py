@@ -163,7 +163,7 @@ class Renderer:
     one render. Kept answers are bounded in bytes (least recently used go first).
 
     Whole pages are also kept by (document, database change stamp): while the stamp has not
-    moved (nobody committed anything, db/stamps.py), a page is served again without even
+    moved (nobody committed anything, fast/stamps.py), a page is served again without even
     reading the document's text; a new stamp drops them all."""
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024, max_entry: int = 8 * 1024 * 1024):

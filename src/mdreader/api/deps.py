@@ -59,7 +59,7 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 
 async def get_read_session(services: ServicesDep, request: Request) -> AsyncIterator[AsyncSession]:
     """Reads only; served by the read replica when one is configured, unless the answer is
-    to be cached against the primary's change stamp (api/hot.py), which a lagging replica
+    to be cached against the primary's change stamp (fast/documents.py), which a lagging replica
     would not match."""
     if request.scope.get(PRIMARY_READS):
         async with services.db.primary_read_session() as session:

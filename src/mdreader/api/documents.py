@@ -150,7 +150,7 @@ async def apply_patch(
     services: Services, access: DocumentAccess, body: DocumentPatchIn
 ) -> DocumentPublic:
     """A PATCH of a document, through the edit queue (group commit); also used by the layer
-    that serves it before the router (api/hot.py)."""
+    that serves it before the router (fast/documents.py)."""
     fields = body.model_fields_set
     edit = svc.Edit(
         access.document.id,

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from mdreader.db.stamps import SqliteStamp, Stamp, open_stamp
+from mdreader.fast.stamps import SqliteStamp, Stamp, open_stamp
 from mdreader.errors import AppError
 
 log = logging.getLogger("mdreader.db")
@@ -44,7 +44,7 @@ def _create_engine(url: str | URL, *, write: bool, pool_size: int, echo: bool) -
         parsed = make_url(url)
         if parsed.get_driver_name() == "aiosqlite":
             # The same driver, one thread hop per statement (see sqlite_driver).
-            import mdreader.db.sqlite_driver  # noqa: F401  (registers the dialect)
+            import mdreader.fast.sqlite_driver  # noqa: F401  (registers the dialect)
 
             url = parsed.set(drivername="sqlite+mdreader")
         database = sqlite_file(url)
@@ -231,7 +231,7 @@ class Database:
 
     async def change_stamp(self) -> Stamp | None:
         """A number that changes whenever anyone commits a change to the primary (see
-        db/stamps.py); None when there is no such signal right now, or none at all
+        fast/stamps.py); None when there is no such signal right now, or none at all
         (in-memory SQLite): then nothing may be cached against it."""
         return None if self._stamp is None else await self._stamp.read()
 

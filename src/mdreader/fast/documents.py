@@ -4,7 +4,7 @@ response cache, ``PATCH /api/documents/{id}`` through the route's own guard and 
 For GET, the route itself (api/documents.py, behind its policy guard) stays the only place
 that decides what a caller may read and what the answer is. This layer remembers the exact
 answer the route gave to a caller for a document, together with the database's change stamp
-(db/stamps.py) taken before the read, and gives the same bytes again only while the stamp is
+(fast/stamps.py) taken before the read, and gives the same bytes again only while the stamp is
 unchanged: any commit by anyone (this process, another worker or instance, the CLI) moves it
 and empties the cache. So a cached answer is never older than the database, and
 authorization is re-derived after every change. Without a stamp nothing is cached.
@@ -29,7 +29,7 @@ from mdreader.access.roles import document_access
 from mdreader.api.deps import PRIMARY_READS
 from mdreader.api.documents import apply_patch
 from mdreader.context import Services
-from mdreader.db.stamps import Stamp
+from mdreader.fast.stamps import Stamp
 from mdreader.errors import INTERNAL_DETAIL, AppError, send_error, send_json
 from mdreader.observability import header
 from mdreader.policy import Action, Subject

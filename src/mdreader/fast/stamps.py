@@ -1,7 +1,7 @@
 """Change stamps: a number that moves whenever anyone commits a change to the database.
 
 A response cached together with the stamp of the moment it was read is still exact as long
-as the stamp has not moved (api/hot.py). The stamp must see every writer: this process, the
+as the stamp has not moved (fast/documents.py). The stamp must see every writer: this process, the
 other workers, the CLI, other instances.
 
 - SQLite: ``PRAGMA data_version`` on a connection of its own that never writes: it changes
