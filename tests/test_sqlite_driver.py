@@ -7,11 +7,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from mdreader.db.engine import Database
+from mdreader.fast.sqlite_driver import SQLITE_DRIVER
 
 
 @pytest.fixture
 async def db(tmp_path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/driver.db", pool_size=2)
+    database = Database(
+        f"sqlite+aiosqlite:///{tmp_path}/driver.db", pool_size=2, sqlite_driver=SQLITE_DRIVER
+    )
     async with database.session() as s:
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
     yield database

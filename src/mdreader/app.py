@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -11,7 +11,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mdreader import __version__
 from mdreader.access.address import scope_client_ip
@@ -36,7 +35,6 @@ from mdreader.api import (
     webhooks,
     workspaces,
 )
-from mdreader.fast.documents import HotDocuments
 from mdreader.api.input import InputMiddleware
 from mdreader.api.limits import BodyLimitMiddleware, RateLimitMiddleware
 from mdreader.backends.mail import Mailer
@@ -44,34 +42,11 @@ from mdreader.backends.secrets import apply_secrets
 from mdreader.collab.asgi import hocuspocus_endpoint, ywebsocket_endpoint
 from mdreader.csp import content_security_policy
 from mdreader.errors import error_body, install_error_handlers
+from mdreader.fast.app import Application
+from mdreader.fast.documents import HotDocuments
 from mdreader.observability import EmfEmitter, Metrics, ObservabilityMiddleware
 from mdreader.runtime import build_services
 from mdreader.settings import Settings
-
-
-class Application(FastAPI):
-    """FastAPI with a few layers in front of the framework's own (error pages, exception
-    handlers): the request log and metrics (which so also see the framework's 500s), the
-    per-address request limit, and the busiest document routes, which are answered there without
-    the framework's per-request cost (fast/documents.py)."""
-
-    outer_middleware: Sequence[Middleware] = ()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # HTTP goes straight to the stack built below. FastAPI's own __call__ adds only its
-        # optional OpenTelemetry hook (not used here; it reads the environment per request)
-        # and root_path (never set here).
-        if scope["type"] == "http" and self.middleware_stack is not None:
-            scope["app"] = self
-            await self.middleware_stack(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-    def build_middleware_stack(self) -> ASGIApp:
-        app = super().build_middleware_stack()
-        for cls, args, kwargs in reversed(self.outer_middleware):
-            app = cls(app, *args, **kwargs)
-        return app
 
 
 def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None) -> FastAPI:
@@ -92,6 +67,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
                 gc.unfreeze()  # collectable again (tests make many apps in one process)
 
     app = Application(
+        shortcut=settings.fast_paths,
         title="MDReader",
         version=__version__,
         lifespan=lifespan,
@@ -141,7 +117,7 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
         if settings.log_emf
         else None
     )
-    app.outer_middleware = [
+    outer = [
         Middleware(
             ObservabilityMiddleware,
             metrics=metrics,
@@ -149,12 +125,16 @@ def create_app(settings: Settings | None = None, *, mailer: Mailer | None = None
             client_of=lambda scope: scope_client_ip(scope, settings),
         ),
         Middleware(RateLimitMiddleware),
-        Middleware(
-            HotDocuments,
-            get=_route(documents.router, "GET", "/api/documents/{document_id}"),
-            patch=_route(documents.router, "PATCH", "/api/documents/{document_id}"),
-        ),
     ]
+    if settings.fast_paths:
+        outer.append(
+            Middleware(
+                HotDocuments,
+                get=_route(documents.router, "GET", "/api/documents/{document_id}"),
+                patch=_route(documents.router, "PATCH", "/api/documents/{document_id}"),
+            )
+        )
+    app.outer_middleware = outer
     return app
 
 

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from mdreader import fast
 from mdreader.backends.cache import Cache, MemoryCache, RedisCache
 from mdreader.backends.identity import create_identity_provider
 from mdreader.backends.mail import Mailer, MailQueue, Templates, create_mailer
@@ -47,12 +48,17 @@ async def build_services(
     settings: Settings, metrics: Metrics, mailer: Mailer | None = None
 ) -> AsyncIterator[Services]:
     async with AsyncExitStack() as stack:
+        url, credentials = settings.resolved_database_url, database_credentials(settings)
+        parts = fast.database_parts(url, credentials) if settings.fast_paths else None
         db = Database(
-            settings.resolved_database_url,
+            url,
             settings.read_database_url,
             pool_size=settings.db_pool_size,
             echo=settings.db_echo,
-            credentials=database_credentials(settings),
+            credentials=credentials,
+            stamp=parts.stamp if parts else None,
+            inline=parts.inline if parts else None,
+            sqlite_driver=parts.sqlite_driver if parts else None,
         )
         stack.push_async_callback(db.dispose)
         redis: Redis | None = None

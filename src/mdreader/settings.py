@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     migrate_on_start: bool = True
     db_echo: bool = False
+    # The speed work of mdreader.fast (response cache, inline guard reads, ...): off answers
+    # the same, only slower.
+    fast_paths: bool = True
     log_emf: bool = False
     emf_namespace: str = "MDReader"
     emf_endpoint: str | None = None

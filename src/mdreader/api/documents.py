@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from mdreader.access.identity import Caller
 from mdreader.access.roles import DocumentAccess, WorkspaceAccess
 from mdreader.api.audit import origin
 from mdreader.api.deps import (
@@ -20,7 +19,6 @@ from mdreader.api.deps import (
 )
 from mdreader.api.openapi import errors
 from mdreader.api.presenters import document_public
-from mdreader.context import Services
 from mdreader.db.models import Document
 from mdreader.policy import Action, Subject
 from mdreader.schemas import (
@@ -36,18 +34,6 @@ from mdreader.services import documents as svc
 router = APIRouter(prefix="/api", tags=["documents"])
 # Rendered Markdown is already sanitized; the policy is a second wall should it ever fail.
 HTML_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
-
-
-def _event(document: Any, caller: Caller) -> dict[str, Any]:
-    """What a webhook is told about a document event (never the text)."""
-    return {
-        "document": {
-            "id": str(document.id),
-            "title": document.title,
-            "parent_id": str(document.parent_id) if document.parent_id else None,
-        },
-        "actor": {"id": str(caller.user.id), "name": caller.user.name},
-    }
 
 
 @router.get("/workspaces/{workspace_id}/documents")
@@ -82,7 +68,11 @@ async def create_document(
         body.parent_id,
     )
     await webhooks.emit(
-        services, session, access.workspace.id, "document.created", _event(document, access.caller)
+        services,
+        session,
+        access.workspace.id,
+        "document.created",
+        svc.document_event(document, access.caller.user),
     )
     return document_public(document, document.content, access.role)
 
@@ -143,32 +133,8 @@ async def update_document(
     access: Annotated[DocumentAccess, Depends(document_guard(Subject.DOCUMENT, Action.UPDATE))],
     services: ServicesDep,
 ) -> DocumentPublic:
-    return await apply_patch(services, access, body)
-
-
-async def apply_patch(
-    services: Services, access: DocumentAccess, body: DocumentPatchIn
-) -> DocumentPublic:
-    """A PATCH of a document, through the edit queue (group commit); also used by the layer
-    that serves it before the router (fast/documents.py)."""
-    fields = body.model_fields_set
-    edit = svc.Edit(
-        access.document.id,
-        access.caller.user.id,
-        title=body.title if "title" in fields else None,
-        content=body.content if "content" in fields else None,
-        move="parent_id" in fields or "position" in fields,
-        reparent="parent_id" in fields,
-        parent_id=body.parent_id,
-        position=body.position,
-    )
-    assert services.edits is not None
-    document, title, content = await services.edits.submit(edit)
-    await webhooks.emit_now(
-        services,
-        document.workspace_id,
-        "document.updated",
-        {**_event(document, access.caller), "title": title, "fields": sorted(fields)},
+    document, title, content = await svc.apply_patch(
+        services, access.document.id, access.caller.user, body
     )
     return document_public(document, content, access.role, title)
 
@@ -196,7 +162,7 @@ async def delete_document(
         session,
         document.workspace_id,
         "document.trashed",
-        _event(document, access.caller),
+        svc.document_event(document, access.caller.user),
     )
     return Response(status_code=204)
 
@@ -243,7 +209,7 @@ async def restore_document(
         session,
         document.workspace_id,
         "document.restored",
-        _event(document, access.caller),
+        svc.document_event(document, access.caller.user),
     )
     title, content = await svc.live_texts(session, document.id)
     return document_public(document, content, access.role, title)

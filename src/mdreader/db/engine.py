@@ -8,9 +8,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy import Executable, Row, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -19,9 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
 
-from mdreader.fast.stamps import SqliteStamp, Stamp, open_stamp
 from mdreader.errors import AppError
 
 log = logging.getLogger("mdreader.db")
@@ -39,14 +37,14 @@ def sqlite_file(url: str | URL) -> str | None:
     return parsed.database
 
 
-def _create_engine(url: str | URL, *, write: bool, pool_size: int, echo: bool) -> AsyncEngine:
+def _create_engine(
+    url: str | URL, *, write: bool, pool_size: int, echo: bool, sqlite_driver: str | None = None
+) -> AsyncEngine:
     if is_sqlite(url):
         parsed = make_url(url)
-        if parsed.get_driver_name() == "aiosqlite":
-            # The same driver, one thread hop per statement (see sqlite_driver).
-            import mdreader.fast.sqlite_driver  # noqa: F401  (registers the dialect)
-
-            url = parsed.set(drivername="sqlite+mdreader")
+        if sqlite_driver and parsed.get_driver_name() == "aiosqlite":
+            # A registered dialect of the same driver (mdreader.fast.sqlite_driver).
+            url = parsed.set(drivername=sqlite_driver)
         database = sqlite_file(url)
         if database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +164,22 @@ def reread_on_auth_failure(engine: AsyncEngine, role: str, credentials: Credenti
             return dialect.connect(*cargs, **cparams)
 
 
+class ChangeSignal(Protocol):
+    """What moves whenever anyone commits (mdreader.fast.stamps)."""
+
+    async def read(self) -> int | str | None: ...
+
+    async def close(self) -> None: ...
+
+
+class RowReader(Protocol):
+    """Small reads off the pool (mdreader.fast.inline); OperationalError when busy."""
+
+    def first(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None: ...
+
+    def dispose(self) -> None: ...
+
+
 class DatabaseBusy(AppError):
     """No write turn within WRITE_TURN_TIMEOUT: the database is overloaded."""
 
@@ -189,20 +203,29 @@ class Database:
         pool_size: int = 20,
         echo: bool = False,
         credentials: Credentials | None = None,
+        stamp: ChangeSignal | None = None,
+        inline: RowReader | None = None,
+        sqlite_driver: str | None = None,
     ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
-        self.engine = _create_engine(url, write=True, pool_size=pool_size, echo=echo)
+        self.engine = _create_engine(
+            url, write=True, pool_size=pool_size, echo=echo, sqlite_driver=sqlite_driver
+        )
         # Reads that must see the latest writes (sessions, memberships) go to the primary; on
         # SQLite through a second engine, since readers must not take the write lock.
         # On PostgreSQL the same pool serves them, in autocommit mode.
         self.primary_read_engine = (
-            _create_engine(url, write=False, pool_size=pool_size, echo=echo)
+            _create_engine(
+                url, write=False, pool_size=pool_size, echo=echo, sqlite_driver=sqlite_driver
+            )
             if is_sqlite(url)
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.read_engine = (
-            _create_engine(read_url, write=False, pool_size=pool_size, echo=echo)
+            _create_engine(
+                read_url, write=False, pool_size=pool_size, echo=echo, sqlite_driver=sqlite_driver
+            )
             if read_url
             else self.primary_read_engine
         )
@@ -215,24 +238,19 @@ class Database:
         # of polling the file lock (busy_timeout), which starves some of them for seconds;
         # other processes (the CLI) still meet at the file lock.
         self._write_turn = asyncio.Lock() if is_sqlite(url) else None
-        # On SQLite, two connections of the event loop's own (never a thread hop): the change
-        # stamp's, and the guards' (read_row). Both come after the engines, which made the
-        # database's folder.
-        database = sqlite_file(url)
-        self._stamp = SqliteStamp(database) if database else open_stamp(url)
-        self._inline = _inline_engine(database) if database else None
-        if credentials is not None and not database:
+        # The fast paths' parts (mdreader.fast), when given: the change stamp, and the
+        # guards' reads on the event loop's own thread.
+        self._stamp = stamp
+        self._inline = inline
+        if credentials is not None and not sqlite_file(url):
             reread_on_auth_failure(self.engine, "primary", credentials)
             if read_url:
                 reread_on_auth_failure(self.read_engine, "read", credentials)
-            stamp_engine = getattr(self._stamp, "_engine", None)
-            if stamp_engine is not None:
-                reread_on_auth_failure(stamp_engine, "primary", credentials)
 
-    async def change_stamp(self) -> Stamp | None:
+    async def change_stamp(self) -> int | str | None:
         """A number that changes whenever anyone commits a change to the primary (see
         fast/stamps.py); None when there is no such signal right now, or none at all
-        (in-memory SQLite): then nothing may be cached against it."""
+        (no stamp given, in-memory SQLite): then nothing may be cached against it."""
         return None if self._stamp is None else await self._stamp.read()
 
     @asynccontextmanager
@@ -277,16 +295,12 @@ class Database:
             yield session
 
     async def read_row(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
-        """The first row of a small indexed read that must see every commit (the guards).
-
-        On SQLite it runs at once on the event loop's thread over a connection of its own: a
-        primary-key lookup in SQLite's page cache costs a few microseconds, far less than a
-        trip to a driver thread and back, and WAL readers never wait for writers. Elsewhere,
-        or should SQLite be busy for a moment, it goes through the primary's read pool."""
+        """The first row of a small indexed read that must see every commit (the guards):
+        through ``inline`` when there is one (fast/inline.py: SQLite, on the event loop's
+        thread), or should that be busy for a moment, through the primary's read pool."""
         if self._inline is not None:
             try:
-                with self._inline.connect() as conn:
-                    return conn.execute(statement, params).first()
+                return self._inline.first(statement, params)
             except OperationalError:
                 pass
         async with self.primary_read_session() as session:
@@ -307,21 +321,6 @@ class Database:
             self._inline = None
         for engine in {self.engine, self.primary_read_engine, self.read_engine}:
             await engine.dispose()
-
-
-def _inline_engine(database: str) -> Engine:
-    engine = create_engine(
-        f"sqlite:///{database}",
-        poolclass=StaticPool,  # one connection, used only from the event loop's thread
-        isolation_level="AUTOCOMMIT",
-        connect_args={"check_same_thread": False, "timeout": 0},
-    )
-
-    @event.listens_for(engine, "connect")
-    def _read_only(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.execute("PRAGMA query_only=1")
-
-    return engine
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[Any]]) -> None:

@@ -1,5 +1,5 @@
 """The busiest routes served before the router: ``GET /api/documents/{id}`` from a validated
-response cache, ``PATCH /api/documents/{id}`` through the route's own guard and handler.
+response cache, ``PATCH /api/documents/{id}`` through the route's own guard and command.
 
 For GET, the route itself (api/documents.py, behind its policy guard) stays the only place
 that decides what a caller may read and what the answer is. This layer remembers the exact
@@ -27,13 +27,14 @@ from mdreader import storable
 from mdreader.access.identity import Caller, parse_bearer, resolve_token
 from mdreader.access.roles import document_access
 from mdreader.api.deps import PRIMARY_READS
-from mdreader.api.documents import apply_patch
+from mdreader.api.presenters import document_public
 from mdreader.context import Services
-from mdreader.fast.stamps import Stamp
 from mdreader.errors import INTERNAL_DETAIL, AppError, send_error, send_json
+from mdreader.fast.stamps import Stamp
 from mdreader.observability import header
 from mdreader.policy import Action, Subject
 from mdreader.schemas import DocumentPatchIn
+from mdreader.services import documents
 
 log = logging.getLogger("mdreader.hot")
 
@@ -98,8 +99,9 @@ class HotDocuments:
     """ASGI layer in front of the router for the two busiest document routes.
 
     ``GET /api/documents/{id}``: from the response cache (see module doc).
-    ``PATCH /api/documents/{id}``: the same guard (``document_access``) and the same handler
-    (``apply_patch``, the edit queue) as the route, without the framework's per-request work.
+    ``PATCH /api/documents/{id}``: the same guard (``access.roles.document_access``), the same
+    service command (``services.documents.apply_patch``, the edit queue) and the same presenter
+    as the route, without the framework's per-request work.
 
     Anything off the beaten path (no or a bad token, an invalid body, a refusal, a query
     string) goes on to the route, which gives the usual answer and error.
@@ -194,7 +196,10 @@ class HotDocuments:
             return
         scope["route"] = self.patch_route
         try:
-            answer = await apply_patch(services, access, patch)
+            document, title, content = await documents.apply_patch(
+                services, access.document.id, caller.user, patch
+            )
+            answer = document_public(document, content, access.role, title)
         except AppError as exc:
             await send_error(send, exc.status, exc.detail, exc.code, exc.headers)
             return

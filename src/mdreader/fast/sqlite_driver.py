@@ -142,3 +142,4 @@ class OneHopDialect(SQLiteDialect_aiosqlite):
 
 
 registry.register("sqlite.mdreader", __name__, "OneHopDialect")
+SQLITE_DRIVER = "sqlite+mdreader"  # the URL scheme of the dialect above

@@ -93,6 +93,11 @@ class PostgresStamp(ChangeStamp):
         self._failed_at = float("-inf")
         self._closed = False
 
+    @property
+    def engine(self) -> Any:
+        """Its own engine (one connection), for the password re-read after a rotation."""
+        return self._engine
+
     async def read(self) -> str | None:
         if self._closed or time.monotonic() - self._failed_at < self.RETRY_SECONDS:
             return None

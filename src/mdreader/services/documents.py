@@ -7,6 +7,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,9 @@ from mdreader.db.engine import after_commit
 from mdreader.db.models import Document, DocumentUpdate, DocumentVersion, SearchDocument
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
-from mdreader.services import notifications, search
+from mdreader.schemas import DocumentPatchIn
+from mdreader.services import notifications, search, webhooks
+from mdreader.services.people import Person
 from mdreader.ytext import (
     TEXT_NAME,
     TITLE_NAME,
@@ -545,3 +548,42 @@ def _database_trouble(exc: BaseException) -> bool:
 def _fail(edit: Edit, exc: BaseException) -> None:
     if not edit.done.done():
         edit.done.set_exception(exc)
+
+
+def document_event(document: Any, actor: Person) -> dict[str, Any]:
+    """What a webhook is told about a document event (never the text)."""
+    return {
+        "document": {
+            "id": str(document.id),
+            "title": document.title,
+            "parent_id": str(document.parent_id) if document.parent_id else None,
+        },
+        "actor": {"id": str(actor.id), "name": actor.name},
+    }
+
+
+async def apply_patch(
+    services: Services, document_id: uuid.UUID, actor: Person, body: DocumentPatchIn
+) -> tuple[Document, str, str]:
+    """A PATCH of a document, through the edit queue (group commit): the route's command, and
+    the fast path's (mdreader.fast.documents). Returns the document, its live title and text."""
+    fields = body.model_fields_set
+    edit = Edit(
+        document_id,
+        actor.id,
+        title=body.title if "title" in fields else None,
+        content=body.content if "content" in fields else None,
+        move="parent_id" in fields or "position" in fields,
+        reparent="parent_id" in fields,
+        parent_id=body.parent_id,
+        position=body.position,
+    )
+    assert services.edits is not None
+    document, title, content = await services.edits.submit(edit)
+    await webhooks.emit_now(
+        services,
+        document.workspace_id,
+        "document.updated",
+        {**document_event(document, actor), "title": title, "fields": sorted(fields)},
+    )
+    return document, title, content

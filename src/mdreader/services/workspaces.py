@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Protocol
 from urllib.parse import urlencode
 
 from sqlalchemy import delete, func, select
@@ -18,6 +17,7 @@ from mdreader.errors import AppError
 from mdreader.policy import Role, can_grant
 from mdreader.services.files import delete_workspace_files
 from mdreader.services.mail import send_after_commit
+from mdreader.services.people import Person
 
 
 async def create_workspace(session: AsyncSession, name: str, owner: uuid.UUID) -> Workspace:
@@ -84,21 +84,11 @@ async def get_membership(
     return membership
 
 
-class Inviter(Protocol):
-    """Who adds a member: a signed-in caller or a stored user."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-
-    @property
-    def name(self) -> str: ...
-
-
 async def add_member(
     services: Services,
     session: AsyncSession,
     workspace: Workspace,
-    inviter: Inviter,
+    inviter: Person,
     inviter_role: Role,
     email: str,
     role: Role,
