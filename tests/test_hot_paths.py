@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from mdreader.fast.documents import HotDocuments
 from mdreader.db.models import Document
+from mdreader.fast.documents import HotDocuments
 from tests.conftest import Factory, make_settings, serving
 
 
@@ -136,7 +136,7 @@ def _count(metrics: str, method: str, status: str) -> float:
 
 
 async def test_patch_answers_as_the_route_does(client, factory: Factory, app, monkeypatch):
-    from mdreader.api import hot as layer
+    from mdreader.fast import documents as layer
 
     _, _, editor, doc = await _reader(client, factory, "editor")
     url = f"/api/documents/{doc['id']}"
@@ -204,7 +204,7 @@ async def test_patch_off_the_beaten_path_gets_the_routes_answers(client, factory
 async def test_patch_failure_of_ours_is_a_500_in_the_error_shape(
     client, factory: Factory, monkeypatch
 ):
-    from mdreader.api import hot
+    from mdreader.fast import documents as hot
 
     owner, _, _, doc = await _reader(client, factory)
 
@@ -224,7 +224,7 @@ async def test_patch_failure_of_ours_is_a_500_in_the_error_shape(
 async def test_patch_guard_failure_goes_to_the_route(client, factory: Factory, monkeypatch):
     """A failure in the hot path's guard (the database, say) leaves the answer to the route
     and its error handling."""
-    from mdreader.api import hot
+    from mdreader.fast import documents as hot
 
     owner, _, _, doc = await _reader(client, factory)
 

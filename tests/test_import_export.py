@@ -3,6 +3,7 @@ layout back), hostile archives refused with nothing left behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -301,7 +302,8 @@ async def test_limits_from_settings(tmp_path, database_url, outbox):
 async def test_attachments_with_a_storage_backend(tmp_path, database_url, outbox):
     async with _app_with(tmp_path, database_url, outbox) as (app, client, factory):
         store = MemoryAttachments()
-        app.state.services.attachments = store
+        # Services are frozen: the app is handed a copy with this adapter.
+        app.state.services = dataclasses.replace(app.state.services, attachments=store)
         owner = await factory.user("owner")
         ws = await factory.workspace(owner)
         archive = make_zip(
@@ -346,7 +348,8 @@ async def test_failed_import_removes_stored_attachments(tmp_path, database_url, 
         factory,
     ):
         store = MemoryAttachments()
-        app.state.services.attachments = store
+        # Services are frozen: the app is handed a copy with this adapter.
+        app.state.services = dataclasses.replace(app.state.services, attachments=store)
         owner = await factory.user("owner")
         ws = await factory.workspace(owner)
         archive = make_zip({"a.md": b"![i](i.png)", "i.png": b"png", "b.md": b"x" * 200})

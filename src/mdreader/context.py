@@ -30,8 +30,12 @@ if TYPE_CHECKING:
     from mdreader.services.webhooks import Dispatcher
 
 
-@dataclass
-class Services:
+@dataclass(frozen=True, kw_only=True)
+class Backends:
+    """The immutable parts: settings and the interfaces to the outside (database, cache,
+    rate limits, mail, files, identity), built first in the lifespan (``mdreader.runtime``).
+    Workers are constructed with these (and with the other workers they need)."""
+
     settings: Settings
     db: Database
     cache: Cache
@@ -41,17 +45,24 @@ class Services:
     metrics: Metrics
     storage: Storage
     identity: IdentityProvider
+    # Markdown rendered off the event loop, once per text (share pages, /html).
+    renderer: Renderer
+    mail: MailQueue  # sends, and retries what the mail server did not take
     redis: Redis | None = None
     redis_status: RedisStatus | None = None  # shared by the cache, limiter and bus
     secret_key: str = field(default="", repr=False)
-    compactor: Compactor | None = None
-    versioner: Versioner | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services(Backends):
+    """The backends and the long-lived workers, as request handlers reach them; built once
+    every worker runs (``mdreader.runtime.build_services``)."""
+
+    versioner: Versioner
+    compactor: Compactor
     # Reads and stores files for export and import (the storage backend's adapter).
-    attachments: Attachments | None = None
-    collab: CollabServer | None = None
-    edits: EditQueue | None = None  # group commit of document PATCHes
-    mail: MailQueue | None = None  # sends, and retries what the mail server did not take
-    # Markdown rendered off the event loop, once per text (share pages, /html).
-    renderer: Renderer = field(default_factory=Renderer)
+    attachments: Attachments
+    edits: EditQueue  # group commit of document PATCHes
+    webhooks: Dispatcher  # sends queued webhook deliveries
+    collab: CollabServer
     oidc: OidcProviders | None = None  # single sign-on providers, when configured
-    webhooks: Dispatcher | None = None  # sends queued webhook deliveries

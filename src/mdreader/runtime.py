@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import fields
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
@@ -17,9 +18,10 @@ from mdreader.backends.redis_status import RedisStatus
 from mdreader.backends.secrets import DatabaseCredentials, secrets_source
 from mdreader.backends.storage import create_storage
 from mdreader.collab import build_collab
-from mdreader.context import Services
+from mdreader.context import Backends, Services
 from mdreader.db import Database
 from mdreader.observability import Metrics
+from mdreader.render import Renderer
 from mdreader.services.audit import pruner
 from mdreader.services.compaction import Compactor
 from mdreader.services.documents import EditQueue
@@ -84,43 +86,47 @@ async def build_services(
         else:
             cache = MemoryCache()
             limiter = MemoryRateLimiter()
-        services = Services(
+        backends = Backends(
             settings=settings,
             db=db,
             cache=cache,
             limiter=limiter,
-            mailer=mailer or create_mailer(settings),
+            mailer=(mailer := mailer or create_mailer(settings)),
             templates=Templates(),
             metrics=metrics,
             storage=create_storage(settings),
             identity=create_identity_provider(settings, settings.resolved_secret_key),
+            renderer=await stack.enter_async_context(Renderer()),
+            mail=await stack.enter_async_context(MailQueue(mailer, settings.email_retry_delay)),
             redis=redis,
             redis_status=redis_status,
             secret_key=settings.resolved_secret_key,
         )
-
-        await stack.enter_async_context(services.renderer)
-        services.mail = await stack.enter_async_context(
-            MailQueue(services.mailer, settings.email_retry_delay)
-        )
-        services.attachments = StoredAttachments(services)
+        oidc = None
         if settings.oidc_providers:
             # Imported only when configured: authlib and its crypto weigh on a cold start.
             from mdreader.auth.oidc import OidcProviders
 
-            services.oidc = OidcProviders(settings.oidc_providers)
-        services.edits = EditQueue(services)
-
-        # Entered before the compactor so that it exits after it: the compactor's last
-        # flush may schedule versions, which the versioner's exit then takes.
-        versioner = Versioner(services, settings.version_quiet_period)
-        services.versioner = versioner
-        await stack.enter_async_context(versioner)
-        compactor = Compactor(services)
-        services.compactor = compactor
-        await stack.enter_async_context(compactor)
-        services.webhooks = await stack.enter_async_context(dispatcher(services))
-        await stack.enter_async_context(pruner(services))
-        await stack.enter_async_context(Digest(services, settings.notification_digest_interval))
-        services.collab = await stack.enter_async_context(build_collab(services))
+            oidc = OidcProviders(settings.oidc_providers)
+        # The workers, each with what it needs, entered in order and left in reverse. The
+        # versioner is entered before the compactor so that it exits after it: the
+        # compactor's last flush may schedule versions, which the versioner's exit then takes.
+        versioner: Versioner = await stack.enter_async_context(
+            Versioner(backends, settings.version_quiet_period)
+        )
+        compactor: Compactor = await stack.enter_async_context(Compactor(backends, versioner))
+        webhooks = await stack.enter_async_context(dispatcher(backends))
+        await stack.enter_async_context(pruner(backends))
+        await stack.enter_async_context(Digest(backends, settings.notification_digest_interval))
+        collab = await stack.enter_async_context(build_collab(backends, compactor))
+        services = Services(
+            **{f.name: getattr(backends, f.name) for f in fields(Backends)},
+            versioner=versioner,
+            compactor=compactor,
+            attachments=StoredAttachments(backends),
+            edits=EditQueue(backends, collab, compactor),
+            webhooks=webhooks,
+            collab=collab,
+            oidc=oidc,
+        )
         yield services

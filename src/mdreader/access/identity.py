@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mdreader.backends.identity import Identity
-from mdreader.context import Services
+from mdreader.context import Backends
 from mdreader.db.models import AuthSession, User
 from mdreader.db.types import utcnow
 from mdreader.policy import Scope
@@ -95,7 +95,7 @@ def parse_bearer(header: str) -> str | None:
     return None
 
 
-async def resolve_token(services: Services, token: str) -> Caller | None:
+async def resolve_token(services: Backends, token: str) -> Caller | None:
     """The caller behind an access token, or None (bad, expired, or its session revoked).
 
     The session's validity and the user's fields are cached for a few seconds; revoking a
@@ -145,7 +145,7 @@ def _session_keys(subject: str, session_id: uuid.UUID) -> tuple[uuid.UUID, str, 
 
 
 async def load_principal(
-    services: Services, user_id: uuid.UUID, user_key: str | None = None
+    services: Backends, user_id: uuid.UUID, user_key: str | None = None
 ) -> Principal | None:
     cache, user_key = services.cache, user_key or f"user:{user_id}"
     raw = await cache.get(user_key)
@@ -160,7 +160,7 @@ async def load_principal(
     return principal
 
 
-async def resolve_external(services: Services, identity: Identity, token: str) -> Caller | None:
+async def resolve_external(services: Backends, identity: Identity, token: str) -> Caller | None:
     # The subject → user link never changes once made, so it may stay cached for long.
     link_key = f"ext:{identity.provider}:{identity.subject}"
     raw = await services.cache.get(link_key)

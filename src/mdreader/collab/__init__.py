@@ -20,7 +20,8 @@ from mdreader.collab.server import CollabServer
 from mdreader.collab.store import DatabaseStore
 
 if TYPE_CHECKING:
-    from mdreader.context import Services
+    from mdreader.context import Backends
+    from mdreader.services.compaction import Compactor
 
 __all__ = ["CollabServer", "build_collab"]
 
@@ -31,7 +32,7 @@ def _channel_prefix(redis: Redis) -> str:
 
 
 @asynccontextmanager
-async def build_collab(services: Services) -> AsyncIterator[CollabServer]:
+async def build_collab(services: Backends, compactor: Compactor) -> AsyncIterator[CollabServer]:
     settings = services.settings
     async with AsyncExitStack() as stack:
         bus: MemoryBus | RedisBus
@@ -42,7 +43,7 @@ async def build_collab(services: Services) -> AsyncIterator[CollabServer]:
         else:
             bus = MemoryBus()
         writers = settings.collab_store_writers or (1 if services.db.dialect == "sqlite" else 4)
-        store = DatabaseStore(services, writers=writers)
+        store = DatabaseStore(services, compactor, writers=writers)
         server = CollabServer(
             services, bus, [Authorization(services), BusRelay(bus), store, LocalBroadcast()]
         )

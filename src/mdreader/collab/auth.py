@@ -22,7 +22,7 @@ from mdreader.services import tokens as personal_tokens
 
 if TYPE_CHECKING:
     from mdreader.collab.server import CollabServer
-    from mdreader.context import Services
+    from mdreader.context import Backends
 
 _CHUNK = 500  # ids per IN list
 
@@ -53,7 +53,7 @@ class Authorization(Extension):
 
     priority = 10
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Backends) -> None:
         self.services = services
         self._checks: dict[tuple[str, str], asyncio.Task[_Grant]] = {}
 

@@ -29,7 +29,7 @@ from mdreader.collab.store import read_document
 
 if TYPE_CHECKING:
     from mdreader.collab.bus import Bus
-    from mdreader.context import Services
+    from mdreader.context import Backends
 
 log = logging.getLogger("mdreader.collab")
 
@@ -39,7 +39,7 @@ class StoreFailed(Exception):
 
 
 class CollabServer:
-    def __init__(self, services: Services, bus: Bus, extensions: list[Extension]) -> None:
+    def __init__(self, services: Backends, bus: Bus, extensions: list[Extension]) -> None:
         self.services = services
         self.settings = services.settings
         self.metrics = services.metrics

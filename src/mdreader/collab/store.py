@@ -28,19 +28,20 @@ from mdreader.ytext import seed_title
 
 if TYPE_CHECKING:
     from mdreader.collab.document import LiveDocument
-    from mdreader.context import Services
+    from mdreader.context import Backends
+    from mdreader.services.compaction import Compactor
 
 log = logging.getLogger("mdreader.collab.store")
 
 _Item = tuple[uuid.UUID, bytes, uuid.UUID | None, asyncio.Future[None]]
 
 
-async def read_document(services: Services, document_id: uuid.UUID) -> list[bytes]:
+async def read_document(services: Backends, document_id: uuid.UUID) -> list[bytes]:
     """The stored state and every logged update after it, in order."""
     return (await read_stored(services, document_id))[0]
 
 
-async def read_stored(services: Services, document_id: uuid.UUID) -> tuple[list[bytes], str]:
+async def read_stored(services: Backends, document_id: uuid.UUID) -> tuple[list[bytes], str]:
     """The stored state and logged updates, and the title column (to seed a document from
     before live titles, see ytext)."""
     async with services.db.primary_read_session() as session:
@@ -62,8 +63,11 @@ async def read_stored(services: Services, document_id: uuid.UUID) -> tuple[list[
 class DatabaseStore(Extension):
     priority = 50
 
-    def __init__(self, services: Services, writers: int = 1, batch: int = 500) -> None:
+    def __init__(
+        self, services: Backends, compactor: Compactor, writers: int = 1, batch: int = 500
+    ) -> None:
         self.services = services
+        self.compactor = compactor
         self.writers = writers
         self.batch = batch
         self._queues: list[list[_Item]] = [[] for _ in range(writers)]
@@ -153,7 +157,5 @@ class DatabaseStore(Extension):
             for *_, future in batch:
                 if not future.done():
                     future.set_result(None)
-            compactor = self.services.compactor
-            if compactor is not None:
-                for document_id in {d for d, *_ in batch}:
-                    compactor.schedule(document_id)
+            for document_id in {d for d, *_ in batch}:
+                self.compactor.schedule(document_id)

@@ -34,7 +34,7 @@ from mdreader.fast.stamps import Stamp
 from mdreader.observability import header
 from mdreader.policy import Action, Subject
 from mdreader.schemas import DocumentPatchIn
-from mdreader.services import documents
+from mdreader.services.documents import apply_patch
 
 log = logging.getLogger("mdreader.hot")
 
@@ -196,7 +196,7 @@ class HotDocuments:
             return
         scope["route"] = self.patch_route
         try:
-            document, title, content = await documents.apply_patch(
+            document, title, content = await apply_patch(
                 services, access.document.id, caller.user, patch
             )
             answer = document_public(document, content, access.role, title)

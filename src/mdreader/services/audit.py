@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mdreader.context import Services
+from mdreader.context import Backends, Services
 from mdreader.db.models import AuditEvent
 from mdreader.db.types import utcnow
 
@@ -156,7 +156,7 @@ async def for_user(
     return list(rows)
 
 
-async def prune(services: Services) -> int:
+async def prune(services: Backends) -> int:
     """Delete entries past the retention; how many."""
     days = services.settings.audit_retention_days
     if not days:
@@ -169,7 +169,7 @@ async def prune(services: Services) -> int:
 
 
 @asynccontextmanager
-async def pruner(services: Services) -> AsyncIterator[None]:
+async def pruner(services: Backends) -> AsyncIterator[None]:
     async def run() -> None:
         while True:
             try:

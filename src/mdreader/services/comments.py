@@ -250,8 +250,6 @@ def announce(
 ) -> None:
     """Once committed, tell the open editors of the document (a server event)."""
     collab = services.collab
-    if collab is None:
-        return
     payload = json.dumps({"event": "comments", "document_id": str(document_id), **what})
     after_commit(session, lambda: collab.publish_event(document_id, payload))
 

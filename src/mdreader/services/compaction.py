@@ -14,13 +14,22 @@ from mdreader.services.debounce import Debouncer
 from mdreader.ytext import column_title, full_state, make_doc, text_of, title_of
 
 if TYPE_CHECKING:
-    from mdreader.context import Services
+    from mdreader.context import Backends, Services
+    from mdreader.services.versions import Versioner
 
 log = logging.getLogger("mdreader.compaction")
 
 
 async def compact(services: Services, document_id: uuid.UUID) -> int:
-    """Merge the logged updates of one document; return how many were folded in."""
+    """Merge the logged updates of one document; return how many were folded in. A changed
+    text is then due for a version."""
+    return await compact_with(services, services.versioner, document_id)
+
+
+async def compact_with(
+    services: Backends, versioner: Versioner | None, document_id: uuid.UUID
+) -> int:
+    """``compact``, for the compactor, which is built with the versioner it feeds."""
     async with services.db.session() as session:
         stmt = select(Document).where(Document.id == document_id)
         if services.db.dialect == "postgresql":
@@ -72,8 +81,8 @@ async def compact(services: Services, document_id: uuid.UUID) -> int:
             await session.execute(
                 delete(DocumentUpdate).where(DocumentUpdate.id.in_(ids[start : start + 1000]))
             )
-    if changed and services.versioner is not None:
-        services.versioner.schedule(document_id)
+    if changed and versioner is not None:
+        versioner.schedule(document_id)
     return len(rows)
 
 
@@ -83,9 +92,16 @@ class Compactor(Debouncer):
 
     name = "mdreader-compactor"
 
-    def __init__(self, services: Services, delay: float = 2.0, max_delay: float = 10.0) -> None:
+    def __init__(
+        self,
+        backends: Backends,
+        versioner: Versioner,
+        delay: float = 2.0,
+        max_delay: float = 10.0,
+    ) -> None:
         super().__init__()
-        self.services = services
+        self.backends = backends
+        self.versioner = versioner
         self.delay = delay
         self.max_delay = max_delay
         self._deadlines: dict[uuid.UUID, float] = {}
@@ -97,7 +113,7 @@ class Compactor(Debouncer):
     async def fire(self, document_id: uuid.UUID) -> None:
         self._deadlines.pop(document_id, None)
         try:
-            await compact(self.services, document_id)
+            await compact_with(self.backends, self.versioner, document_id)
         except Exception:
             log.exception("compaction of %s failed; it will be retried", document_id)
             if not self._closing:

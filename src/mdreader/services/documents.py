@@ -7,12 +7,12 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mdreader.context import Services
+from mdreader.context import Backends, Services
 from mdreader.db.engine import after_commit
 from mdreader.db.models import Document, DocumentUpdate, DocumentVersion, SearchDocument
 from mdreader.db.types import utcnow
@@ -32,10 +32,14 @@ from mdreader.ytext import (
     title_of,
 )
 
+if TYPE_CHECKING:
+    from mdreader.collab import CollabServer
+    from mdreader.services.compaction import Compactor
+
 log = logging.getLogger("mdreader.documents")
 
 
-def check_size(services: Services, content: str) -> None:
+def check_size(services: Backends, content: str) -> None:
     limit = services.settings.max_document_bytes
     if len(content.encode()) > limit:
         raise AppError(413, f"A document can hold at most {limit} bytes of Markdown.", "too_large")
@@ -187,7 +191,7 @@ def height_of(tree: dict[uuid.UUID, uuid.UUID | None], root: uuid.UUID) -> int:
     return height
 
 
-def check_depth(services: Services, levels: int) -> None:
+def check_depth(services: Backends, levels: int) -> None:
     """Refuse a tree deeper than ``MDREADER_MAX_TREE_DEPTH`` levels (422)."""
     limit = services.settings.max_tree_depth
     if levels > limit:
@@ -213,7 +217,7 @@ def descendants(tree: dict[uuid.UUID, uuid.UUID | None], root: uuid.UUID) -> set
 
 
 async def move_document(
-    services: Services,
+    services: Backends,
     session: AsyncSession,
     document: Document,
     parent_id: uuid.UUID | None,
@@ -249,7 +253,8 @@ class Written:
 
 
 async def write_texts(
-    services: Services,
+    services: Backends,
+    collab: CollabServer,
     session: AsyncSession,
     document: Document,
     user_id: uuid.UUID | None,
@@ -280,11 +285,9 @@ async def write_texts(
     if title is not None:
         document.title = column_title(title_of(ydoc))
     session.add(DocumentUpdate(document_id=document.id, data=update_bytes, user_id=user_id))
-    collab = services.collab
-    if collab is not None:
-        # Once committed, open editors (in this process and, over the bus, in others) get it.
-        document_id = document.id
-        after_commit(session, lambda: collab.external_update(document_id, update_bytes))
+    # Once committed, open editors (in this process and, over the bus, in others) get it.
+    document_id = document.id
+    after_commit(session, lambda: collab.external_update(document_id, update_bytes))
     return written
 
 
@@ -297,7 +300,9 @@ async def write_content(
 ) -> bytes | None:
     """Apply ``content`` as a minimal diff to the live Y.Text and log the update (returned,
     None when nothing changed)."""
-    written = await write_texts(services, session, document, user_id, content=content)
+    written = await write_texts(
+        services, services.collab, session, document, user_id, content=content
+    )
     return written.update if written is not None else None
 
 
@@ -386,9 +391,11 @@ class EditQueue:
     the compactor) holds up only the edits of that document.
     """
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self._per_document = services.db.dialect == "postgresql"
+    def __init__(self, backends: Backends, collab: CollabServer, compactor: Compactor) -> None:
+        self.backends = backends
+        self.collab = collab
+        self.compactor = compactor
+        self._per_document = backends.db.dialect == "postgresql"
         self._queues: dict[uuid.UUID | None, list[Edit]] = {}
         self._tasks: dict[uuid.UUID | None, asyncio.Task[None]] = {}
 
@@ -396,7 +403,7 @@ class EditQueue:
         """Queue the edit; returns the document (detached), its live title and live text
         once committed."""
         if edit.content is not None:
-            check_size(self.services, edit.content)
+            check_size(self.backends, edit.content)
         key = edit.document_id if self._per_document else None
         self._queues.setdefault(key, []).append(edit)
         if key not in self._tasks:
@@ -437,7 +444,7 @@ class EditQueue:
                 _fail(edit, alone)
 
     async def _commit(self, batch: list[Edit]) -> None:
-        services = self.services
+        services = self.backends
         by_document: dict[uuid.UUID, list[Edit]] = {}
         for edit in batch:
             by_document.setdefault(edit.document_id, []).append(edit)
@@ -469,9 +476,8 @@ class EditQueue:
             for document_id, (document, title, content) in results.items():
                 if document_id in changed:
                     await search.index(session, document_id, document.workspace_id, title, content)
-        if services.compactor is not None:
-            for document_id in logged:
-                services.compactor.schedule(document_id)
+        for document_id in logged:
+            self.compactor.schedule(document_id)
         for edit in batch:
             if edit.document_id in results and not edit.done.done():
                 edit.done.set_result(results[edit.document_id])
@@ -489,7 +495,7 @@ class EditQueue:
                 try:
                     # Checks everything before it changes anything (no partial move).
                     parent_id = edit.parent_id if edit.reparent else document.parent_id
-                    await move_document(self.services, session, document, parent_id, edit.position)
+                    await move_document(self.backends, session, document, parent_id, edit.position)
                 except AppError as exc:
                     _fail(edit, exc)  # this edit fails whole: its title and text are skipped
                     continue
@@ -503,7 +509,8 @@ class EditQueue:
         if texts:
             i, _, user_id = max(texts.values())
             written = await write_texts(
-                self.services,
+                self.backends,
+                self.collab,
                 session,
                 document,
                 user_id,
@@ -578,7 +585,6 @@ async def apply_patch(
         parent_id=body.parent_id,
         position=body.position,
     )
-    assert services.edits is not None
     document, title, content = await services.edits.submit(edit)
     await webhooks.emit_now(
         services,

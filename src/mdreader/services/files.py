@@ -12,7 +12,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mdreader.context import Services
+from mdreader.context import Backends, Services
 from mdreader.db.engine import after_commit
 from mdreader.db.models import File
 from mdreader.errors import AppError
@@ -122,7 +122,7 @@ def storage_key(workspace_id: uuid.UUID, file_id: uuid.UUID) -> str:
 
 
 async def store_file(
-    services: Services,
+    services: Backends,
     session: AsyncSession,
     *,
     workspace_id: uuid.UUID,
@@ -175,7 +175,7 @@ async def delete_workspace_files(
         after_commit(session, lambda: purge(services, keys))
 
 
-async def purge(services: Services, keys: list[str]) -> None:
+async def purge(services: Backends, keys: list[str]) -> None:
     """Delete objects whose rows are gone; a failure leaves an orphan, never a broken link."""
     for key in keys:
         try:
@@ -188,7 +188,7 @@ class StoredAttachments:
     """Files for export and import (``services.transfer.Attachments``) on the storage
     backend: the same records, limits and type checks as uploads."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Backends) -> None:
         self.services = services
 
     async def read(

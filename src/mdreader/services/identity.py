@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from mdreader.backends.identity import Identity
-from mdreader.context import Services
+from mdreader.context import Backends
 from mdreader.db import Database
 from mdreader.db.models import User
 from mdreader.services.auth import normalize_email
 
 
-async def user_for_identity(services: Services, identity: Identity, token: str) -> uuid.UUID | None:
+async def user_for_identity(services: Backends, identity: Identity, token: str) -> uuid.UUID | None:
     """The local user id for a verified outside identity, creating the user on first sight.
 
     An existing local account is linked by e-mail only when the provider says the address is
@@ -45,7 +45,7 @@ async def user_for_identity(services: Services, identity: Identity, token: str) 
 
 
 async def _find_or_create(
-    services: Services, identity: Identity, email: str, verified: bool
+    services: Backends, identity: Identity, email: str, verified: bool
 ) -> uuid.UUID | None:
     async with services.db.session() as session:
         user = await session.scalar(select(User).where(User.external_id == identity.subject))

@@ -7,15 +7,12 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.backends.mail import Message
-from mdreader.context import Services
+from mdreader.context import Backends
 from mdreader.db.engine import after_commit
 
 
-def send_after_commit(services: Services, session: AsyncSession, message: Message) -> None:
+def send_after_commit(services: Backends, session: AsyncSession, message: Message) -> None:
     async def send() -> None:
-        if services.mail is not None:
-            await services.mail.send(message)
-        else:
-            await services.mailer.send(message)
+        await services.mail.send(message)
 
     after_commit(session, send)

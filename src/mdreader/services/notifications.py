@@ -44,7 +44,7 @@ from mdreader.db.types import utcnow
 from mdreader.services.mail import send_after_commit
 
 if TYPE_CHECKING:
-    from mdreader.context import Services
+    from mdreader.context import Backends, Services
 
 log = logging.getLogger("mdreader.notifications")
 
@@ -127,7 +127,7 @@ class Event:
 
 
 async def deliver(
-    services: Services, session: AsyncSession, event: Event, recipients: dict[uuid.UUID, Kind]
+    services: Backends, session: AsyncSession, event: Event, recipients: dict[uuid.UUID, Kind]
 ) -> list[Notification]:
     """One notification per member named in ``recipients`` (the actor never); mentions
     e-mailed now, the rest left for the digest."""
@@ -198,7 +198,7 @@ async def on_comment(
 
 
 async def on_document_change(
-    services: Services,
+    services: Backends,
     session: AsyncSession,
     document: Document,
     old_text: str,
@@ -262,7 +262,7 @@ async def set_preferences(
 UNSUBSCRIBE = {"mentions": ("email_mentions",), "digest": ("email_replies", "email_comments")}
 
 
-def unsubscribe_token(services: Services, user_id: uuid.UUID, what: str) -> str:
+def unsubscribe_token(services: Backends, user_id: uuid.UUID, what: str) -> str:
     return jwt.encode(
         {"sub": str(user_id), "purpose": "unsubscribe", "what": what},
         services.secret_key,
@@ -280,7 +280,7 @@ def read_unsubscribe_token(services: Services, token: str) -> tuple[uuid.UUID, s
         return None
 
 
-def unsubscribe_link(services: Services, user_id: uuid.UUID, what: str) -> str:
+def unsubscribe_link(services: Backends, user_id: uuid.UUID, what: str) -> str:
     base = services.settings.public_url.rstrip("/")
     return (
         f"{base}/api/notifications/unsubscribe?token={unsubscribe_token(services, user_id, what)}"
@@ -290,11 +290,11 @@ def unsubscribe_link(services: Services, user_id: uuid.UUID, what: str) -> str:
 # --- e-mail ---------------------------------------------------------------------------------
 
 
-def document_link(services: Services, workspace_id: uuid.UUID, document_id: uuid.UUID) -> str:
+def document_link(services: Backends, workspace_id: uuid.UUID, document_id: uuid.UUID) -> str:
     return f"{services.settings.public_url.rstrip('/')}/w/{workspace_id}/d/{document_id}"
 
 
-async def _mail_mention(services: Services, session: AsyncSession, note: Notification) -> None:
+async def _mail_mention(services: Backends, session: AsyncSession, note: Notification) -> None:
     row = (
         await session.execute(
             select(User.email, Document.title, Workspace.name)
@@ -321,7 +321,7 @@ async def _mail_mention(services: Services, session: AsyncSession, note: Notific
     send_after_commit(services, session, message)
 
 
-async def send_digests(services: Services) -> int:
+async def send_digests(services: Backends) -> int:
     """E-mail each person what waits for them (replies, comments) in one message; return how
     many notifications went out. Rows are claimed before sending, so two processes running
     this at once never send one twice."""
@@ -397,7 +397,7 @@ async def send_digests(services: Services) -> int:
 class Digest:
     """Sends the digests every ``interval`` seconds while the app runs (0: never)."""
 
-    def __init__(self, services: Services, interval: float) -> None:
+    def __init__(self, services: Backends, interval: float) -> None:
         self.services = services
         self.interval = interval
         self._task: asyncio.Task[None] | None = None

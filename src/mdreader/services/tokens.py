@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.auth.tokens import hash_token, new_opaque_token
-from mdreader.context import Services
+from mdreader.context import Backends
 from mdreader.db.models import Membership, PersonalToken
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -73,7 +73,7 @@ def _key(token_hash: str) -> str:
 
 
 async def create(
-    services: Services,
+    services: Backends,
     session: AsyncSession,
     user_id: uuid.UUID,
     *,
@@ -133,7 +133,7 @@ async def listed(session: AsyncSession, user_id: uuid.UUID) -> list[PersonalToke
 
 
 async def revoke(
-    services: Services, session: AsyncSession, user_id: uuid.UUID, token_id: uuid.UUID
+    services: Backends, session: AsyncSession, user_id: uuid.UUID, token_id: uuid.UUID
 ) -> PersonalToken:
     row = await session.get(PersonalToken, token_id)
     if row is None or row.user_id != user_id or row.revoked_at is not None:
@@ -143,7 +143,7 @@ async def revoke(
     return row
 
 
-async def resolve(services: Services, token: str) -> Grant | None:
+async def resolve(services: Backends, token: str) -> Grant | None:
     """The grant of a working personal token, or None. Cached for a few seconds like a
     session; revoking deletes the entry."""
     token_hash = hash_token(token)

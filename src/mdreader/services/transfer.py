@@ -236,7 +236,7 @@ async def export_workspace(
     nodes = list(_walk(roots))
     by_id = {node.id: node for node in nodes}
     public = services.settings.public_url.rstrip("/")
-    attachments = services.attachments  # None: attachments are skipped
+    attachments: Attachments | None = services.attachments  # None: attachments are skipped
     stored: dict[uuid.UUID, str | None] = {}  # file id -> path in the zip (None: missing)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for done, node in enumerate(nodes, 1):
@@ -504,7 +504,7 @@ async def import_files(
 
     The work on the text (decoding, checks, links, Yjs states) runs in a worker thread, so
     a large archive does not hold up other requests; the transaction only inserts."""
-    attachments = services.attachments  # None: attachments are skipped
+    attachments: Attachments | None = services.attachments  # None: attachments are skipped
     planned, others, referenced = await asyncio.to_thread(
         _prepare, services.settings, files, attachments is not None
     )

@@ -19,7 +19,7 @@ from mdreader.services import search
 from mdreader.services.debounce import Debouncer
 
 if TYPE_CHECKING:
-    from mdreader.context import Services
+    from mdreader.context import Backends, Services
 
 log = logging.getLogger("mdreader.versions")
 
@@ -54,7 +54,7 @@ async def record(
     return version
 
 
-async def snapshot_if_changed(services: Services, document_id: uuid.UUID) -> bool:
+async def snapshot_if_changed(services: Backends, document_id: uuid.UUID) -> bool:
     """Keep a version of the live text unless the newest version already holds it."""
     async with services.db.session() as session:
         document = await session.get(Document, document_id)
@@ -110,7 +110,13 @@ async def restore(
     title, current = await docs.live_texts(session, document.id)
     await record(session, document, current, user_id, safety_label(version), title)
     written = await docs.write_texts(
-        services, session, document, user_id, content=version.content, title=version.title
+        services,
+        services.collab,
+        session,
+        document,
+        user_id,
+        content=version.content,
+        title=version.title,
     )
     logged = written.update if written is not None else None
     document.updated_at = utcnow()
@@ -120,8 +126,7 @@ async def restore(
         document_id = document.id
 
         async def _compact() -> None:
-            if services.compactor is not None:
-                services.compactor.schedule(document_id)
+            services.compactor.schedule(document_id)
 
         after_commit(session, _compact)
     return version.content
@@ -133,9 +138,9 @@ class Versioner(Debouncer):
 
     name = "mdreader-versioner"
 
-    def __init__(self, services: Services, quiet_period: float) -> None:
+    def __init__(self, backends: Backends, quiet_period: float) -> None:
         super().__init__()
-        self.services = services
+        self.backends = backends
         self.quiet_period = quiet_period
 
     def due(self, document_id: uuid.UUID, now: float) -> float:
@@ -143,6 +148,6 @@ class Versioner(Debouncer):
 
     async def fire(self, document_id: uuid.UUID) -> None:
         try:
-            await snapshot_if_changed(self.services, document_id)
+            await snapshot_if_changed(self.backends, document_id)
         except Exception:
             log.exception("keeping a version of %s failed", document_id)

@@ -40,7 +40,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mdreader.context import Services
+from mdreader.context import Backends, Services
 from mdreader.db.models import Webhook, WebhookDelivery
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -167,8 +167,7 @@ async def emit(
                 next_attempt_at=now,
             )
         )
-    if services.webhooks is not None:
-        services.webhooks.wake()
+    services.webhooks.wake()
 
 
 async def emit_now(
@@ -258,7 +257,7 @@ class Dispatcher:
     A claim moves the row's ``next_attempt_at`` a lease ahead with a compare-and-set, so two
     processes never send the same attempt."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Backends) -> None:
         self.services = services
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -402,6 +401,6 @@ class Dispatcher:
 
 
 @asynccontextmanager
-async def dispatcher(services: Services) -> AsyncIterator[Dispatcher]:
+async def dispatcher(services: Backends) -> AsyncIterator[Dispatcher]:
     async with Dispatcher(services) as running:
         yield running
