@@ -188,6 +188,9 @@ export async function newDocument(page, title, button = page.getByRole("button",
   await eventually(async () => (await input.inputValue()) === "Untitled", { what: "the new document's page" });
   await input.fill(title);
   await page.locator(".tree-link", { hasText: title }).waitFor();
+  // A person waits for "Saved" before going elsewhere; leaving earlier asks first, and the
+  // tests dismiss that question, which aborts the navigation.
+  await waitSaved(page);
   return id;
 }
 
