@@ -121,8 +121,8 @@ run: install-runtime web-built
 	$(BIN)/mdreader serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check src tests bench migrations
-	$(BIN)/ruff format --check src tests bench migrations || true
+	$(BIN)/ruff check src tests bench support migrations
+	$(BIN)/ruff format --check src tests bench support migrations || true
 	$(BIN)/mypy src/mdreader
 	$(BIN)/lint-imports
 
@@ -141,7 +141,7 @@ test-postgresql: install collab-clients oidc-provider checkov
 TEST_SETUP := install web-built chromium collab-clients oidc-provider checkov
 test:
 	$(MAKE) --no-print-directory -j4 --output-sync=target $(TEST_SETUP)
-	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff check src tests bench support migrations
 	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) -k --output-sync=target test-web test-sqlite test-postgresql
 

@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 import httpx
+from support.scratch import free_port, scratch_postgres, server_env, start_server
 
 from bench import loadgen
-from bench.scratch import free_port, scratch_postgres, server_env, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-pass-1"

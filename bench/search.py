@@ -24,8 +24,8 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import insert, select, text
+from support.scratch import scratch_postgres
 
-from bench.scratch import scratch_postgres
 from mdreader.db import migrate
 from mdreader.db.models import Document, Membership, User, Workspace
 from mdreader.db.types import utcnow

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.web.harness import CHROMIUM, WEB, prepare_web, web_server
+from support.web import CHROMIUM, WEB, prepare_web, web_server
 
 PASSWORD = "Bench-pass-1"
 EMAIL = "bench-web@example.com"

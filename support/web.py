@@ -1,5 +1,5 @@
 """The web app's end-to-end harness: the built bundle, Debian's Chromium, and a real server
-subprocess (``tests/serve.py``) on port 0 with a fresh database."""
+subprocess (``support/serve.py``) on port 0 with a fresh database."""
 
 from __future__ import annotations
 
@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.scratch import scratch_postgres
+from support.node import npm_ci
+from support.scratch import scratch_postgres
 
-from tests.collab.harness import npm_ci
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 CHROMIUM = os.environ.get("MDREADER_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "web"
@@ -111,7 +110,7 @@ def smtp_mailbox(path: Path) -> Iterator[int]:
 def web_server(
     database_url: str, redis_url: str | None, tmp: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[WebServer]:
-    """`python -m tests.serve` in a subprocess, its stderr in a file, sending its e-mail to a
+    """`python -m support.serve` in a subprocess, its stderr in a file, sending its e-mail to a
     real SMTP server that writes them to another file, which the e2e scripts read links from."""
     with smtp_mailbox(tmp / "mailbox.log") as smtp_port:
         yield from _web_server(database_url, redis_url, tmp, smtp_port, extra_env)
@@ -154,7 +153,7 @@ def _web_server(
         env["MDREADER_REDIS_URL"] = redis_url
     with mail_log.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.serve"],
+            [sys.executable, "-m", "support.serve"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

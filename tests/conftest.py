@@ -32,10 +32,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from bench.scratch import pg_admin
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from support.scratch import pg_admin
 
 from mdreader.app import create_app
 from mdreader.backends.mail import ConsoleMailer, Message

@@ -11,9 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from bench.scratch import scratch_postgres
 from sqlalchemy import column, insert, table, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from support.scratch import scratch_postgres
 
 from mdreader.db import Base, migrate
 from mdreader.db.migrations import migrations_dir

@@ -7,9 +7,9 @@ import io
 
 import pytest
 from pypdf import PdfReader
+from support.web import WEB, prepare_web
 
 from tests.conftest import Factory, make_settings
-from tests.web.harness import WEB, prepare_web
 
 TEXT = """# Plan
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bench.scratch import free_port, pg_admin, scratch_postgres
+from support.scratch import free_port, pg_admin, scratch_postgres
 
 from mdreader.db import migrate
 from mdreader.db.migrations import migrations_dir, schema_verdict

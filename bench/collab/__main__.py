@@ -37,8 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
-from bench.scratch import free_port, server_env, start_server
+from support.scratch import free_port, server_env, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = Path(__file__).resolve().parent / "node"

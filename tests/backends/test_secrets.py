@@ -120,7 +120,7 @@ if BACKEND == "postgresql":  # the PostgreSQL pass (no skip in the SQLite one)
         import shutil
         import subprocess
 
-        from bench.scratch import free_port
+        from support.scratch import free_port
 
         bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
         if not bindir or shutil.which("runuser") is None:
@@ -186,7 +186,7 @@ if BACKEND == "postgresql":  # the PostgreSQL pass (no skip in the SQLite one)
     async def test_a_rotated_password_is_read_again_from_the_secret(
         moto: Moto, prefix_name: str, tmp_path, password_postgres, caplog
     ):
-        from bench.scratch import pg_admin
+        from support.scratch import pg_admin
 
         from mdreader.backends.secrets import DatabaseCredentials
         from mdreader.db import Database

@@ -7,10 +7,8 @@ import contextlib
 import itertools
 import json
 import os
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -18,32 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from support.node import npm_ci
 
 from mdreader import serving
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def npm_ci(folder: Path, timeout: float = 300) -> str | None:
-    """Install ``folder``'s Node packages from its lock file (npm ci) when they are missing or
-    older than the lock; return an error sentence when that cannot be done."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        return f"node and npm are needed to install {folder.name}"
-    marker = folder / "node_modules" / ".package-lock.json"
-    lock = folder / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if result.returncode != 0:
-            return f"npm ci failed: {result.stderr[-2000:]}"
-    return None
 
 
 def ensure_node_modules() -> str | None:
@@ -185,7 +163,7 @@ async def _started(server: uvicorn.Server) -> None:
 
 
 class ServerProcess:
-    """``python -m tests.serve`` in a subprocess: a real server to kill -9."""
+    """``python -m support.serve`` in a subprocess: a real server to kill -9."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = {**os.environ, **env}
@@ -202,7 +180,7 @@ class ServerProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.serve",
+            "support.serve",
             cwd=ROOT,
             env=self.env,
             stdout=asyncio.subprocess.PIPE,

@@ -18,8 +18,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-
-from tests.collab.harness import npm_ci
+from support.node import npm_ci
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from _pytest.mark.structures import ParameterSet
+from support.web import WEB, WebServer, database, prepare_web, run_e2e, web_server
 
 from mdreader.app import create_app
 from mdreader.settings import Settings
 from tests.conftest import BACKEND, PG_ADMIN_URL, REDIS_URL
-from tests.web.harness import WEB, WebServer, database, prepare_web, run_e2e, web_server
 
 SCRIPTS = sorted(p.name for p in (WEB / "e2e").glob("*.e2e.mjs"))
 

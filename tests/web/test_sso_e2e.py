@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.web import WebServer, database, prepare_web, run_e2e, web_server
 
 from tests.conftest import BACKEND, PG_ADMIN_URL, REDIS_URL, unavailable
 from tests.oidc.harness import OidcProvider, ensure_provider_modules
-from tests.web.harness import WebServer, database, prepare_web, run_e2e, web_server
 
 ACCOUNTS = {
     "ada@example.com": {"email": "ada@example.com", "email_verified": True, "name": "Ada Lovelace"},
