@@ -158,7 +158,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         "log_json": False,
         "web_dist": tmp_path / "no-web",
         # The route matrix alone sends well over the production limit from one address;
-        # tests/test_rate_limits.py checks the limit itself.
+        # tests/api/test_rate_limits.py checks the limit itself.
         "rate_limit_requests": 100_000,
         "_env_file": None,
     }

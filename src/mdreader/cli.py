@@ -337,59 +337,6 @@ def _workspace_id(value: str):  # type: ignore[no-untyped-def]
         raise click.BadParameter(f"{value!r} is not a workspace id.") from None
 
 
-def _read_path(path: str, settings: Settings) -> list:  # type: ignore[type-arg]
-    """The files to import from a Markdown file, a zip, or a folder (walked, symlinks and
-    hidden files left out, under the same limits as an upload)."""
-    from pathlib import Path
-
-    from mdreader.errors import AppError
-    from mdreader.services.transfer import ImportFile, read_upload
-
-    root = Path(path)
-    if root.is_file():
-        if root.stat().st_size > settings.max_upload_bytes:
-            raise AppError(413, f"{root} is larger than {settings.max_upload_bytes} bytes.")
-        with root.open("rb") as source:
-            return read_upload(root.name, source, settings)
-    if not root.is_dir():
-        raise click.BadParameter(f"{path} is neither a file nor a folder.")
-    files: list[ImportFile] = []
-    total = 0
-    for item in sorted(root.rglob("*")):
-        relative = item.relative_to(root)
-        if item.is_symlink() or any(part.startswith(".") for part in relative.parts):
-            continue
-        if not item.is_file():
-            continue
-        total += item.stat().st_size
-        if len(files) >= settings.import_max_files or total > (
-            settings.import_max_uncompressed_bytes
-        ):
-            raise AppError(413, f"{root} holds more than an import accepts.")
-        files.append(ImportFile(relative.as_posix(), item.read_bytes()))
-    return files
-
-
-async def _workspace_user(session, workspace_id, email: str | None):  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
-
-    from mdreader.db.models import Membership, User, Workspace
-
-    if await session.get(Workspace, workspace_id) is None:
-        raise click.ClickException(f"There is no workspace {workspace_id}.")
-    if email:
-        user = await session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            raise click.ClickException(f"There is no user {email}.")
-        return user.id
-    return await session.scalar(
-        select(Membership.user_id)
-        .where(Membership.workspace_id == workspace_id, Membership.role == "owner")
-        .order_by(Membership.created_at)
-        .limit(1)
-    )
-
-
 @main.command("import")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--workspace", "workspace", required=True, help="Workspace id.")
@@ -400,14 +347,15 @@ def import_command(path: str, workspace: str, email: str | None) -> None:
     from mdreader.errors import AppError
     from mdreader.observability import Metrics
     from mdreader.runtime import build_services
-    from mdreader.services.transfer import import_files
+    from mdreader.services.transfer import import_files, read_path
+    from mdreader.services.workspaces import import_author
 
     settings = load_settings()
     workspace_id = _workspace_id(workspace)
     run_migrations(settings.resolved_database_url)
 
     async def run() -> int:
-        files = _read_path(path, settings)
+        files = read_path(path, settings)
         async with build_services(settings, Metrics()) as services:
             with _progress("Importing") as bar:
                 task = bar.add_task("import", total=None)
@@ -416,7 +364,7 @@ def import_command(path: str, workspace: str, email: str | None) -> None:
                     bar.update(task, completed=done, total=total)
 
                 async with services.db.session() as session:
-                    user_id = await _workspace_user(session, workspace_id, email)
+                    user_id = await import_author(session, workspace_id, email)
                     created = await import_files(
                         services, session, workspace_id, user_id, files, progress=step
                     )
@@ -439,9 +387,11 @@ def export_command(workspace: str, dest: str) -> None:
     from pathlib import Path
 
     from mdreader.db import migrate as run_migrations
+    from mdreader.errors import AppError
     from mdreader.observability import Metrics
     from mdreader.runtime import build_services
     from mdreader.services.transfer import export_workspace, spooled_export
+    from mdreader.services.workspaces import import_author
 
     settings = load_settings()
     workspace_id = _workspace_id(workspace)
@@ -457,7 +407,7 @@ def export_command(workspace: str, dest: str) -> None:
             build_services(settings, Metrics()) as services,
             services.db.read_session() as session,
         ):
-            await _workspace_user(session, workspace_id, None)
+            await import_author(session, workspace_id, None)
             with _progress("Exporting") as bar:
                 task = bar.add_task("export", total=None)
 
@@ -467,7 +417,10 @@ def export_command(workspace: str, dest: str) -> None:
                 return await export_workspace(services, session, workspace_id, spool, progress=step)
 
     with spool:
-        count = asyncio.run(run())
+        try:
+            count = asyncio.run(run())
+        except AppError as exc:
+            raise click.ClickException(exc.detail) from None
         spool.seek(0)
         if target.suffix.lower() == ".zip":
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,8 @@ from mdreader.app import create_app
 from mdreader.db.models import Document
 from mdreader.errors import AppError
 from mdreader.services import documents as docs
-from mdreader.services.transfer import _check_path, safe_name
+from mdreader.services.transfer.archives import check_path as _check_path
+from mdreader.services.transfer.layout import safe_name
 from tests.conftest import Factory, make_settings
 
 

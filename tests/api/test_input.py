@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from mdreader import storable
-from tests.test_authz_matrix import api_routes
-from tests.test_files import zip_of
+from tests.api.test_authz_matrix import api_routes
+from tests.api.test_files import zip_of
 
 NUL_JSON = (
     b'{"title": "a\\u0000b", "name": "a\\u0000b", "email": "a\\u0000@example.com", '

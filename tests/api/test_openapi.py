@@ -74,7 +74,7 @@ def _fuzz(base: str, world: dict[str, Any]) -> tuple[int, list[str]]:
         response_headers_conformance,
     ]
     schema = schemathesis.openapi.from_url(f"{base}/api/openapi.json")
-    # The PDF routes run Chromium for seconds per call (tests/test_pdf.py covers them, bad
+    # The PDF routes run Chromium for seconds per call (tests/api/test_pdf.py covers them, bad
     # ids and all): fuzzing them would be most of this run's time.
     operations = [
         op

@@ -16,8 +16,8 @@ from mdreader.db import Database, migrate
 from mdreader.db.models import Document
 from mdreader.db.types import utcnow
 from mdreader.ytext import initial_state
-from tests.test_backup import empty_database  # noqa: F401 - a fixture
-from tests.test_files import zip_of
+from tests.api.test_files import zip_of
+from tests.backup.test_backup import empty_database  # noqa: F401 - a fixture
 
 DEEP = 3000
 

@@ -22,8 +22,7 @@ from mdreader import backup as backups
 from mdreader.backends.storage import create_storage
 from mdreader.db import Database, migrate
 from mdreader.db.models import Base
-
-from .conftest import BACKEND, PASSWORD, PG_ADMIN_URL, _pg_admin, make_settings
+from tests.conftest import BACKEND, PASSWORD, PG_ADMIN_URL, _pg_admin, make_settings
 
 MDREADER = [sys.executable, "-m", "mdreader"]
 

@@ -23,7 +23,7 @@ from mdreader.db.migrations import migrations_dir, schema_verdict
 from mdreader.db.schema import SchemaError, SchemaState
 from tests.conftest import BACKEND, PG_ADMIN_URL, Factory, unavailable
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # The release before this one. Bump it when a release is cut: the test then proves that
 # release still runs on the schema this one migrates to. It is the first commit that knows
 # compatible revisions (before it, `serve` refused any revision it did not know), without the

@@ -4,7 +4,7 @@ FastAPI describes what a route returns when all goes well. The errors come from 
 does not see: the guard (401, and 403/404 for a policy rule), the request limits (429 on
 every /api route), the input checks (413 for a body, 422 for anything), and each handler's
 own refusals, which the route declares with ``errors(...)`` (409, 415, 400, ...). All of
-them have the contract's shape, ``ErrorBody``. tests/test_openapi.py fuzzes the server with
+them have the contract's shape, ``ErrorBody``. tests/api/test_openapi.py fuzzes the server with
 schemathesis against this document.
 """
 

@@ -231,3 +231,23 @@ async def accept_pending_invitations(session: AsyncSession, user: User) -> None:
                     workspace_id=invitation.workspace_id, user_id=user.id, role=invitation.role
                 )
             )
+
+
+async def import_author(
+    session: AsyncSession, workspace_id: uuid.UUID, email: str | None
+) -> uuid.UUID | None:
+    """Whom the command line's import writes as (the user ``email``, else the workspace's
+    first owner); 404 when the workspace or the user does not exist."""
+    if await session.get(Workspace, workspace_id) is None:
+        raise AppError(404, f"There is no workspace {workspace_id}.", "not_found")
+    if email:
+        user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise AppError(404, f"There is no user {email}.", "not_found")
+        return user.id
+    return await session.scalar(
+        select(Membership.user_id)
+        .where(Membership.workspace_id == workspace_id, Membership.role == Role.OWNER.label)
+        .order_by(Membership.created_at)
+        .limit(1)
+    )

@@ -1,418 +1,55 @@
-"""Export of a workspace as a zip of Markdown files, and import of Markdown files and zips.
+"""Import of Markdown files and zips into a workspace.
 
-Export layout: every document is ``Title.md``; a document with children also has a folder
-``Title/`` holding them. Links between documents become relative links between the files,
-and attachments (``/api/files/{id}``) are written under ``_attachments/`` when a storage
-backend is available (``Services.attachments``), so the export works outside MDReader.
-
-Import reads the same layout back (and any tree of ``.md`` files): ``A.md`` plus ``A/``
+Import reads the export's layout back (and any tree of ``.md`` files): ``A.md`` plus ``A/``
 make one document with children, a folder without a ``.md`` of its name becomes an empty
 document, relative links to other imported files become links to the new documents, and
 images and other files are stored as attachments when storage exists (skipped otherwise).
 A hostile archive (paths escaping the tree, absolute paths, symlinks, zip bombs, too many
-or too large entries) is refused with a 4xx before anything is written, and the documents
-are created in the caller's transaction: all or nothing.
+or too large entries) is refused with a 4xx before anything is written (``archives``), and
+the documents are created in the caller's transaction: all or nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 import posixpath
-import re
-import stat
-import tempfile
-import unicodedata
 import uuid
-import zipfile
-import zlib
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, unquote, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader import storable
-from mdreader.db.models import Document, DocumentUpdate, DocumentVersion, SearchDocument
+from mdreader.db.models import Document, DocumentVersion, SearchDocument
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.services import documents as docs
 from mdreader.services.links import resolve_wikilinks
+from mdreader.services.transfer.archives import ImportFile, bad_import
+from mdreader.services.transfer.layout import (
+    MARKDOWN_SUFFIXES,
+    TITLES_FILE,
+    Attachments,
+    Progress,
+    rewrite_links,
+    stem,
+    stored_title,
+)
 from mdreader.ytext import initial_state
 
 if TYPE_CHECKING:
     from mdreader.context import Services
     from mdreader.settings import Settings
 
+
 log = logging.getLogger("mdreader.transfer")
 
-MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".txt")
-ATTACHMENTS_DIR = "_attachments"
-# Titles that a file name cannot hold (`:` `/` `?`, emoji on some systems...), by the path of
-# their file in the archive: an export writes it, an import reads it back.
-TITLES_FILE = "_titles.json"
+
 IMPORT_BATCH = 500
-DOCUMENT_LINK = re.compile(
-    r"^/(?:d|doc|documents|api/documents)/([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})"
-    r"/?([#?].*)?$"
-)
-FILE_LINK = re.compile(
-    r"^/api/files/([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})/?(?:[#?].*)?$"
-)
-# Link targets in Markdown: inline links and images, reference definitions, HTML src/href.
-_INLINE = re.compile(r"(!?\[[^\]\n]*\]\(\s*)(<[^>\n]*>|[^)\s]+)")
-_REFERENCE = re.compile(r"^( {0,3}\[[^\]\n]+\]:[ \t]*)(<[^>\n]*>|\S+)", re.MULTILINE)
-_HTML = re.compile(r"(\b(?:src|href)=\")([^\"\n]+)(?=\")")
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f<>:\"/\\|?*]+")
-_RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(10)}
-
-Progress = Callable[[int, int], None]
-
-
-class Attachments(Protocol):
-    """Files referenced by documents, for export and import (a storage backend's adapter).
-
-    Both work inside the caller's transaction, scoped to one workspace: an export never
-    copies another workspace's file, and an import's file rows go with its documents."""
-
-    async def read(
-        self, session: AsyncSession, workspace_id: uuid.UUID, file_id: uuid.UUID
-    ) -> tuple[str, bytes] | None:
-        """The file's name and bytes, or None when the workspace has no such file."""
-
-    async def save(
-        self,
-        session: AsyncSession,
-        workspace_id: uuid.UUID,
-        user_id: uuid.UUID | None,
-        name: str,
-        data: bytes,
-    ) -> tuple[uuid.UUID, str]:
-        """Store a file; return its id and the URL documents use for it. Raise ``AppError``
-        (413, 415) for a file the instance does not take: the import then skips it."""
-
-    async def delete(self, workspace_id: uuid.UUID, file_id: uuid.UUID) -> None:
-        """Remove the bytes of a file saved by an import that then failed."""
-
-
-def stored_title(title: str) -> str:
-    """The title an imported document gets: never empty, at most 500 characters."""
-    return (title.strip() or "Untitled")[:500]
-
-
-def rewrite_links(content: str, resolve: Callable[[str], str | None]) -> str:
-    """Replace every link target ``t`` with ``resolve(t)`` when that is not None."""
-
-    def sub(match: re.Match[str]) -> str:
-        raw = match.group(2)
-        target = raw[1:-1] if raw.startswith("<") and raw.endswith(">") else raw
-        new = resolve(target)
-        if new is None:
-            return match.group(0)
-        if raw.startswith("<") or " " in new:
-            new = f"<{new}>"
-        return match.group(1) + new
-
-    content = _INLINE.sub(sub, content)
-    content = _REFERENCE.sub(sub, content)
-    return _HTML.sub(sub, content)
-
-
-def safe_name(title: str, limit: int = 120) -> str:
-    """A file name that is valid on Linux, macOS and Windows, from a document title."""
-    name = unicodedata.normalize("NFC", title)
-    name = _UNSAFE_NAME.sub(" ", name)
-    name = " ".join(name.split()).strip(" .")[:limit].strip(" .")
-    if not name or name.lower() in _RESERVED:
-        name = f"_{name}" if name else "Untitled"
-    return name
-
-
-def _quote_path(path: str) -> str:
-    return "/".join(quote(part) for part in path.split("/"))
-
-
-# --- export ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Node:
-    id: uuid.UUID
-    parent_id: uuid.UUID | None
-    title: str
-    content: str
-    children: list[_Node] = field(default_factory=list)
-    path: str = ""  # "Folder/Title.md"
-
-
-def _assign_paths(roots: list[_Node], max_depth: int) -> None:
-    """Give every node its path, parents before children, without recursion (a tree can be
-    deeper than Python's stack). A tree deeper than ``max_depth`` (made before that limit
-    existed) keeps its files, the levels past the limit laid flat in the deepest folder."""
-    todo: list[tuple[list[_Node], str, int]] = [(roots, "", 1)]
-    taken_in: dict[str, set[str]] = {}  # folder -> names used there (case-insensitively)
-    while todo:
-        nodes, folder, depth = todo.pop()
-        taken = taken_in.setdefault(folder, set())
-        for node in nodes:
-            base = safe_name(node.title)
-            name, n = base, 1
-            # Names compare case-insensitively: a zip unpacked on macOS or Windows.
-            while name.lower() in taken or name.lower() == ATTACHMENTS_DIR.lower():
-                n += 1
-                name = f"{base} ({n})"
-            taken.add(name.lower())
-            stem = f"{folder}{name}"
-            node.path = f"{stem}.md"
-            if node.children:
-                if depth < max_depth:
-                    todo.append((node.children, f"{stem}/", depth + 1))
-                else:
-                    todo.append((node.children, folder, depth))
-
-
-async def _workspace_tree(
-    session: AsyncSession, workspace_id: uuid.UUID, max_depth: int
-) -> list[_Node]:
-    rows = (
-        await session.execute(
-            select(
-                Document.id,
-                Document.parent_id,
-                Document.title,
-                Document.content,
-                Document.ystate,
-            )
-            .where(Document.workspace_id == workspace_id, Document.deleted_at.is_(None))
-            .order_by(Document.position, Document.created_at)
-        )
-    ).all()
-    ids = [row.id for row in rows]
-    pending: set[uuid.UUID] = set()
-    for start in range(0, len(ids), 500):
-        pending.update(
-            await session.scalars(
-                select(DocumentUpdate.document_id)
-                .where(DocumentUpdate.document_id.in_(ids[start : start + 500]))
-                .distinct()
-            )
-        )
-    nodes: dict[uuid.UUID, _Node] = {}
-    for row in rows:
-        title, content = row.title, row.content
-        if row.id in pending:
-            title, content = await docs.live_texts(session, row.id)
-        nodes[row.id] = _Node(row.id, row.parent_id, title, content)
-    roots: list[_Node] = []
-    for node in nodes.values():
-        parent = nodes.get(node.parent_id) if node.parent_id else None
-        (parent.children if parent else roots).append(node)
-    _assign_paths(roots, max_depth)
-    return roots
-
-
-def _walk(nodes: list[_Node]) -> Iterator[_Node]:
-    """Depth first, parents before their children, without recursion."""
-    stack = list(reversed(nodes))
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(node.children))
-
-
-async def export_workspace(
-    services: Services,
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    out: IO[bytes],
-    progress: Progress | None = None,
-) -> int:
-    """Write the workspace's documents as a zip to ``out``; return how many were written."""
-    roots = await _workspace_tree(session, workspace_id, services.settings.max_tree_depth)
-    nodes = list(_walk(roots))
-    by_id = {node.id: node for node in nodes}
-    public = services.settings.public_url.rstrip("/")
-    attachments: Attachments | None = services.attachments  # None: attachments are skipped
-    stored: dict[uuid.UUID, str | None] = {}  # file id -> path in the zip (None: missing)
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for done, node in enumerate(nodes, 1):
-            folder = posixpath.dirname(node.path)
-            files: list[uuid.UUID] = []
-
-            def resolve(
-                target: str, folder: str = folder, files: list[uuid.UUID] = files
-            ) -> str | None:
-                path = target[len(public) :] if target.startswith(public + "/") else target
-                if m := DOCUMENT_LINK.match(path):
-                    linked = by_id.get(uuid.UUID(m.group(1)))
-                    if linked is None:
-                        return None
-                    rel = posixpath.relpath(linked.path, folder or ".")
-                    return _quote_path(rel) + (m.group(2) or "")
-                if (m := FILE_LINK.match(path)) and attachments is not None:
-                    file_id = uuid.UUID(m.group(1))
-                    files.append(file_id)
-                    return f"\0file:{file_id}\0"
-                return None
-
-            content = rewrite_links(node.content, resolve)
-            for file_id in files:
-                if file_id not in stored:
-                    stored[file_id] = await _export_file(
-                        attachments, session, workspace_id, zf, file_id
-                    )
-                where = stored[file_id]
-                marker = f"\0file:{file_id}\0"
-                if where is None:  # not found: keep the original link
-                    content = content.replace(marker, f"/api/files/{file_id}")
-                else:
-                    rel = posixpath.relpath(where, folder or ".")
-                    content = content.replace(marker, _quote_path(rel))
-            zf.writestr(node.path, content)
-            if progress:
-                progress(done, len(nodes))
-        titles = {node.path: node.title for node in nodes if _stem(node.path) != node.title}
-        if titles:
-            zf.writestr(TITLES_FILE, json.dumps(titles, ensure_ascii=False, indent=1))
-    return len(nodes)
-
-
-async def _export_file(
-    attachments: Attachments | None,
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    zf: zipfile.ZipFile,
-    file_id: uuid.UUID,
-) -> str | None:
-    if attachments is None:
-        return None
-    try:
-        found = await attachments.read(session, workspace_id, file_id)
-    except Exception:
-        log.exception("attachment %s could not be read for the export", file_id)
-        return None
-    if found is None:
-        return None
-    name, data = found
-    path = f"{ATTACHMENTS_DIR}/{file_id}-{safe_name(name, 80)}"
-    zf.writestr(path, data)
-    return path
-
-
-def spooled_export() -> tempfile.SpooledTemporaryFile[bytes]:
-    return tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
-
-
-# --- import ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ImportFile:
-    path: str  # relative, "/"-separated, checked
-    data: bytes
-
-
-def _bad(detail: str) -> AppError:
-    return AppError(400, detail, "bad_archive")
-
-
-def _check_path(name: str) -> str | None:
-    """The entry's safe relative path, None for entries to ignore, 400 for hostile ones."""
-    path = name.replace("\\", "/")
-    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        raise _bad(f"The archive holds an absolute path ({name!r}); paths must be relative.")
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if parts and re.match(r"^[A-Za-z]:", parts[0]):
-        raise _bad(f"The archive holds an absolute path ({name!r}); paths must be relative.")
-    if ".." in parts:
-        raise _bad(f"The archive holds a path leaving its folder ({name!r}).")
-    if not parts or path.endswith("/"):
-        return None
-    if parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts):
-        return None  # metadata and hidden files: not part of the tree
-    if any("\0" in p for p in parts):
-        raise _bad(f"The archive holds an invalid file name ({name!r}).")
-    return "/".join(parts)
-
-
-def read_zip(source: IO[bytes] | bytes, settings: Settings) -> list[ImportFile]:
-    """The files of a zip, every entry checked before any is decompressed."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise _bad("The upload is not a readable zip archive.") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > settings.import_max_files:
-            raise AppError(
-                413,
-                f"The archive holds {len(infos)} entries; at most "
-                f"{settings.import_max_files} are accepted.",
-                "too_large",
-            )
-        total = 0
-        wanted: list[tuple[zipfile.ZipInfo, str]] = []
-        for info in infos:
-            path = _check_path(info.filename)
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise _bad(f"The archive holds a symbolic link ({info.filename!r}).")
-            if path is None or info.is_dir():
-                continue
-            if info.flag_bits & 0x1:
-                raise _bad(f"The archive entry {info.filename!r} is encrypted.")
-            total += info.file_size
-            if total > settings.import_max_uncompressed_bytes:
-                raise AppError(
-                    413,
-                    f"The archive unpacks to more than {settings.import_max_uncompressed_bytes}"
-                    " bytes.",
-                    "too_large",
-                )
-            if info.file_size > 1024 and (
-                info.file_size > settings.import_max_ratio * max(info.compress_size, 1)
-            ):
-                raise AppError(
-                    413,
-                    f"The archive entry {info.filename!r} is compressed more than "
-                    f"{settings.import_max_ratio:g} to 1, which is refused as a zip bomb.",
-                    "too_large",
-                )
-            wanted.append((info, path))
-        files = []
-        for info, path in wanted:
-            try:
-                with zf.open(info) as entry:
-                    # Never trust the declared size: read at most one byte more than it.
-                    data = entry.read(info.file_size + 1)
-            except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError, EOFError):
-                raise _bad(f"The archive entry {info.filename!r} cannot be read.") from None
-            if len(data) > info.file_size:
-                raise _bad(f"The archive entry {info.filename!r} is larger than it says.")
-            files.append(ImportFile(path, data))
-    return files
-
-
-def read_upload(name: str, source: IO[bytes], settings: Settings) -> list[ImportFile]:
-    """One uploaded file: a zip is unpacked, a Markdown file is taken as it is."""
-    base = posixpath.basename((name or "").replace("\\", "/"))
-    head = source.read(4)
-    source.seek(0)
-    if base.lower().endswith(".zip") or head == b"PK\x03\x04":
-        return read_zip(source, settings)
-    if not base.lower().endswith(MARKDOWN_SUFFIXES):
-        raise AppError(
-            415, f"{base or 'The upload'} is neither a Markdown file nor a zip.", "bad_type"
-        )
-    checked = _check_path(base)
-    if checked is None:
-        raise _bad(f"{base!r} is not a usable file name.")
-    data = source.read(settings.max_document_bytes + 1)
-    return [ImportFile(checked, data)]
 
 
 def _decode(data: bytes) -> str:
@@ -433,10 +70,6 @@ def _titles(data: bytes | None) -> dict[str, str]:
     if not isinstance(found, dict):
         return {}
     return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str) and v}
-
-
-def _stem(path: str) -> str:
-    return posixpath.splitext(posixpath.basename(path))[0]
 
 
 @dataclass
@@ -473,13 +106,13 @@ def _plan(files: list[ImportFile]) -> tuple[list[_Planned], dict[str, bytes]]:
             planned[folder] = _Planned(folder, posixpath.basename(folder), "", None)
             implicit.add(folder)
         if key in planned and key not in implicit:
-            raise _bad(f"Two files would become the same document: {f.path!r}.")
+            raise bad_import(f"Two files would become the same document: {f.path!r}.")
         if key in implicit:
             implicit.discard(key)
             item = planned[key]
-            item.title, item.content, item.source = _stem(f.path), _decode(f.data), f.path
+            item.title, item.content, item.source = stem(f.path), _decode(f.data), f.path
         else:
-            planned[key] = _Planned(key, _stem(f.path), _decode(f.data), f.path)
+            planned[key] = _Planned(key, stem(f.path), _decode(f.data), f.path)
     titles = _titles(others.pop(TITLES_FILE, None))
     for key, item in planned.items():
         item.parent = posixpath.dirname(key) or None
