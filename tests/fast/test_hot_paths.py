@@ -267,3 +267,24 @@ async def test_cached_reads_count_against_the_request_limit(tmp_path, database_u
             (await factory.client.get(url, headers=owner.headers)).status_code for _ in range(12)
         ]
         assert statuses[-1] == 429 and statuses.count(200) >= 1
+
+
+async def test_without_fast_paths_the_answers_are_the_same(tmp_path, database_url, outbox):
+    """MDREADER_FAST_PATHS=false: no layer before the router and no stamp; the routes give
+    the same answers."""
+    settings = make_settings(tmp_path, database_url, fast_paths=False)
+    async with serving(settings, outbox) as (app, factory):
+        client = factory.client
+        _, _, editor, doc = await _reader(client, factory, "editor")
+        url = f"/api/documents/{doc['id']}"
+        assert await app.state.services.db.change_stamp() is None
+        first = await client.get(url, headers=editor.headers)
+        assert first.status_code == 200 and first.json()["content"] == "# Cached\n\nfirst"
+        patched = await client.patch(url, json={"title": "Routed"}, headers=editor.headers)
+        assert patched.status_code == 200 and patched.json()["title"] == "Routed"
+        again = await client.get(url, headers=editor.headers)
+        assert again.json()["title"] == "Routed" and again.json()["role"] == "editor"
+        layer = app.middleware_stack
+        while hasattr(layer, "app"):
+            assert not isinstance(layer, HotDocuments)
+            layer = layer.app
