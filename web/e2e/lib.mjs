@@ -249,6 +249,18 @@ export async function typeSlowly(page, text, { low = 50, high = 150 } = {}) {
   }
 }
 
+/** Choose the completion offering `text` with Enter, as a person does: they see the list,
+ * then press the key. CodeMirror ignores Enter for a moment after the list appears or changes
+ * (its interactionDelay, against accidental picks); a script that pressed at once typed a
+ * line break instead. */
+export async function pickCompletion(page, text) {
+  const option = page.locator(".cm-tooltip-autocomplete li", { hasText: text });
+  await option.waitFor();
+  await sleep(between(250, 400));
+  await page.keyboard.press("Enter");
+  await page.locator(".cm-tooltip-autocomplete").waitFor({ state: "detached" });
+}
+
 export async function waitSaved(page, timeout = 20000) {
   await page.getByTestId("sync-state").and(page.locator("[data-state=saved]")).waitFor({ timeout });
 }
