@@ -60,7 +60,6 @@ async def build_services(
             credentials=credentials,
             stamp=parts.stamp if parts else None,
             inline=parts.inline if parts else None,
-            sqlite_driver=parts.sqlite_driver if parts else None,
         )
         stack.push_async_callback(db.dispose)
         redis: Redis | None = None

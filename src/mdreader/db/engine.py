@@ -37,14 +37,8 @@ def sqlite_file(url: str | URL) -> str | None:
     return parsed.database
 
 
-def _create_engine(
-    url: str | URL, *, write: bool, pool_size: int, echo: bool, sqlite_driver: str | None = None
-) -> AsyncEngine:
+def _create_engine(url: str | URL, *, write: bool, pool_size: int, echo: bool) -> AsyncEngine:
     if is_sqlite(url):
-        parsed = make_url(url)
-        if sqlite_driver and parsed.get_driver_name() == "aiosqlite":
-            # A registered dialect of the same driver (mdreader.fast.sqlite_driver).
-            url = parsed.set(drivername=sqlite_driver)
         database = sqlite_file(url)
         if database:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -205,27 +199,20 @@ class Database:
         credentials: Credentials | None = None,
         stamp: ChangeSignal | None = None,
         inline: RowReader | None = None,
-        sqlite_driver: str | None = None,
     ) -> None:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
-        self.engine = _create_engine(
-            url, write=True, pool_size=pool_size, echo=echo, sqlite_driver=sqlite_driver
-        )
+        self.engine = _create_engine(url, write=True, pool_size=pool_size, echo=echo)
         # Reads that must see the latest writes (sessions, memberships) go to the primary; on
         # SQLite through a second engine, since readers must not take the write lock.
         # On PostgreSQL the same pool serves them, in autocommit mode.
         self.primary_read_engine = (
-            _create_engine(
-                url, write=False, pool_size=pool_size, echo=echo, sqlite_driver=sqlite_driver
-            )
+            _create_engine(url, write=False, pool_size=pool_size, echo=echo)
             if is_sqlite(url)
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.read_engine = (
-            _create_engine(
-                read_url, write=False, pool_size=pool_size, echo=echo, sqlite_driver=sqlite_driver
-            )
+            _create_engine(read_url, write=False, pool_size=pool_size, echo=echo)
             if read_url
             else self.primary_read_engine
         )

@@ -8,7 +8,6 @@ same, through the router and the driver's thread pool.
 - ``stamps``: the change stamp (a number that moves whenever anyone commits).
 - ``inline``: the guards' SQLite reads on the event loop's own thread.
 - ``app``: the FastAPI application with layers in front of the framework's own.
-- ``sqlite_driver``: aiosqlite with one thread hop per statement.
 
 The app wraps what is here from outside (``mdreader.app``, ``mdreader.runtime``): no route,
 service or guard imports this package.
@@ -19,9 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mdreader.db.engine import Credentials, is_sqlite, reread_on_auth_failure, sqlite_file
+from mdreader.db.engine import Credentials, reread_on_auth_failure, sqlite_file
 from mdreader.fast.inline import InlineReads
-from mdreader.fast.sqlite_driver import SQLITE_DRIVER
 from mdreader.fast.stamps import ChangeStamp, PostgresStamp, SqliteStamp, open_stamp
 
 
@@ -31,7 +29,6 @@ class DatabaseParts:
 
     stamp: ChangeStamp | None = None
     inline: InlineReads | None = None
-    sqlite_driver: str | None = None
 
 
 def database_parts(url: str, credentials: Credentials | None = None) -> DatabaseParts:
@@ -41,9 +38,7 @@ def database_parts(url: str, credentials: Credentials | None = None) -> Database
     database = sqlite_file(url)
     if database:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-        return DatabaseParts(SqliteStamp(database), InlineReads(database), SQLITE_DRIVER)
-    if is_sqlite(url):  # in memory: no stamp, nothing to read inline
-        return DatabaseParts(None, None, SQLITE_DRIVER)
+        return DatabaseParts(SqliteStamp(database), InlineReads(database))
     stamp = open_stamp(url)
     if credentials is not None and isinstance(stamp, PostgresStamp):
         reread_on_auth_failure(stamp.engine, "primary", credentials)
