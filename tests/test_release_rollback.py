@@ -21,6 +21,7 @@ from bench.scratch import free_port, pg_admin, scratch_postgres
 from mdreader.db import migrate
 from mdreader.db.engine import migrations_dir, schema_verdict
 from mdreader.db.schema import SchemaError, SchemaState
+from tests.collab.harness import SERVER_START_WITHIN
 from tests.conftest import BACKEND, PG_ADMIN_URL, Factory, unavailable
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,7 +66,7 @@ def _serve(source: Path, env: dict[str, str], port: int) -> subprocess.Popen:
 
 
 def _wait_ready(proc: subprocess.Popen, port: int) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + SERVER_START_WITHIN
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {proc.stderr.read().decode()[-2000:]}")

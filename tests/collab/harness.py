@@ -22,6 +22,10 @@ import uvicorn
 from mdreader import serving
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
+# Seconds a server a test starts (a subprocess, or uvicorn in the test's loop) has to be ready.
+# It is waited for by its readiness (its READY line, /health), so the bound matters only when
+# it never comes: generous, for a loaded two-core machine (imports, migrations).
+SERVER_START_WITHIN = 180.0
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -168,7 +172,7 @@ class InProcessServer:
 
     async def __aenter__(self) -> InProcessServer:
         self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        await eventually(lambda: _started(self.server), within=10)
+        await eventually(lambda: _started(self.server), within=SERVER_START_WITHIN)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -209,7 +213,7 @@ class ServerProcess:
             stderr=asyncio.subprocess.STDOUT,
         )
         assert self.proc.stdout
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(SERVER_START_WITHIN):
             while True:
                 raw = await self.proc.stdout.readline()
                 if not raw:

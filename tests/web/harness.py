@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.scratch import scratch_postgres
 
-from tests.collab.harness import npm_ci
+from tests.collab.harness import SERVER_START_WITHIN, npm_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -160,7 +160,7 @@ def _web_server(
         )
     try:
         assert proc.stdout is not None
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + SERVER_START_WITHIN
         port = None
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
