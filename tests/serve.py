@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+from typing import TextIO
 
 import uvicorn
 
@@ -39,19 +40,18 @@ def exit_with_parent() -> None:
 WATCH_THRESHOLD = 0.02
 
 
-async def watch_loop(path: str) -> None:
+async def watch_loop(out: TextIO) -> None:
     """Tick every 10 ms and note each stretch in which this thread (the event loop's) ran
     more than WATCH_THRESHOLD of CPU between two ticks: work that holds the loop. CPU time of
     this thread, unlike wall time, does not grow when a loaded machine leaves the process
     waiting for a core, so a long stretch means the loop itself was kept busy."""
-    with open(path, "a", buffering=1) as out:
-        wall, cpu = time.monotonic(), time.thread_time()
-        while True:
-            await asyncio.sleep(0.01)
-            now_wall, now_cpu = time.monotonic(), time.thread_time()
-            if now_cpu - cpu > WATCH_THRESHOLD:
-                out.write(f"{now_wall:.6f} {now_cpu - cpu:.6f} {now_wall - wall:.6f}\n")
-            wall, cpu = now_wall, now_cpu
+    wall, cpu = time.monotonic(), time.thread_time()
+    while True:
+        await asyncio.sleep(0.01)
+        now_wall, now_cpu = time.monotonic(), time.thread_time()
+        if now_cpu - cpu > WATCH_THRESHOLD:
+            out.write(f"{now_wall:.6f} {now_cpu - cpu:.6f} {now_wall - wall:.6f}\n")
+        wall, cpu = now_wall, now_cpu
 
 
 def main() -> None:
@@ -69,6 +69,9 @@ def main() -> None:
     app = create_app(settings)
     config = serving.config(app, settings)
     server = uvicorn.Server(config)
+    watch = os.environ.get("MDREADER_TEST_LOOP_WATCH")
+    # Line-buffered: each stretch is in the file as soon as it is noted.
+    watch_file = open(watch, "a", buffering=1) if watch else None  # noqa: SIM115
 
     async def run() -> None:
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -77,8 +80,7 @@ def main() -> None:
                 await task
                 return
             await asyncio.sleep(0.02)
-        watch = os.environ.get("MDREADER_TEST_LOOP_WATCH")
-        watcher = asyncio.create_task(watch_loop(watch)) if watch else None
+        watcher = asyncio.create_task(watch_loop(watch_file)) if watch_file else None
         print(f"READY {sock.getsockname()[1]}", flush=True)
         await task
         if watcher is not None:

@@ -24,7 +24,6 @@ from tests.collab.harness import ServerProcess, server_env
 from tests.conftest import Factory, make_settings
 from tests.test_render import big_markdown
 
-
 # While the work goes on, the loop runs less than LONGEST of CPU at any stretch (a render of
 # the 1 MiB page alone is about 0.8 s of CPU; the import's largest step about 0.1 s), and
 # stretches over SHORT take less than a tenth of the time (the probes' p90 under SHORT).
