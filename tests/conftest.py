@@ -41,6 +41,9 @@ from mdreader.app import create_app
 from mdreader.backends.mail import ConsoleMailer, Message
 from mdreader.db import migrate
 from mdreader.settings import Settings
+from tests.passwords import cheap_hashing
+
+cheap_hashing()
 
 BACKEND = os.environ.get("MDREADER_TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get(

@@ -22,6 +22,7 @@ from mdreader import serving
 from mdreader.app import create_app
 from mdreader.db import migrate
 from mdreader.settings import Settings
+from tests.passwords import cheap_hashing
 
 
 def exit_with_parent() -> None:
@@ -56,6 +57,7 @@ async def watch_loop(out: TextIO) -> None:
 
 def main() -> None:
     exit_with_parent()
+    cheap_hashing()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", int(os.environ.get("MDREADER_TEST_PORT", "0"))))
