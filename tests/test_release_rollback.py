@@ -103,8 +103,8 @@ def _env(settings, **extra: str) -> dict[str, str]:
 
 
 # The newest revision the previous release runs on: c4f9a2e6b813 (the text stored once, no
-# Yjs state until an edit) is not compatible with it. Rolling back past it is `mdreader
-# migrate` down to this revision with this release first, which writes the copies back.
+# Yjs state until an edit) is not compatible with it. Rolling back past it is an Alembic
+# downgrade to this revision with this release first, which writes the copies back.
 LAST_COMPATIBLE = "b3e8c1d5f702"
 
 
@@ -133,28 +133,37 @@ async def test_previous_release_serves_the_schema_this_release_migrated(
 
     proc = await asyncio.to_thread(_serve, previous_release, _env(settings), port)
     try:
-        await asyncio.to_thread(_wait_ready, proc, port)
-        headers = owner.headers
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as old:
-            read = await old.get(f"/api/documents/{document['id']}", headers=headers)
-            assert read.status_code == 200, read.text
-            assert read.json()["content"] == "written by the new release, then edited"
-            versions = await old.get(f"/api/documents/{document['id']}/versions", headers=headers)
-            (first,) = versions.json()
-            first = await old.get(
-                f"/api/documents/{document['id']}/versions/{first['id']}", headers=headers
-            )
-            assert first.json()["content"] == "written by the new release"
-            wrote = await old.patch(
-                f"/api/documents/{document['id']}",
-                json={"content": "and the old release writes too"},
-                headers=headers,
-            )
-            assert wrote.status_code == 200, wrote.text
+        await _read_and_write_with_the_previous_release(proc, port, owner, document)
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait, 30)
+        # The fixture's database is shared by the tests that follow (PostgreSQL).
+        await asyncio.to_thread(migrate, settings.resolved_database_url)
     assert proc.returncode in (0, -15), proc.stderr.read().decode()[-2000:]
+    # Migrated up again over what the previous release wrote: this release reads it.
+    r = await factory.client.get(f"/api/documents/{document['id']}", headers=owner.headers)
+    assert r.json()["content"] == "and the old release writes too"
+
+
+async def _read_and_write_with_the_previous_release(proc, port, owner, document) -> None:
+    await asyncio.to_thread(_wait_ready, proc, port)
+    headers = owner.headers
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as old:
+        read = await old.get(f"/api/documents/{document['id']}", headers=headers)
+        assert read.status_code == 200, read.text
+        assert read.json()["content"] == "written by the new release, then edited"
+        versions = await old.get(f"/api/documents/{document['id']}/versions", headers=headers)
+        (first,) = versions.json()
+        first = await old.get(
+            f"/api/documents/{document['id']}/versions/{first['id']}", headers=headers
+        )
+        assert first.json()["content"] == "written by the new release"
+        wrote = await old.patch(
+            f"/api/documents/{document['id']}",
+            json={"content": "and the old release writes too"},
+            headers=headers,
+        )
+        assert wrote.status_code == 200, wrote.text
 
 
 def _future_migrations(tmp_path: Path, compatible: bool) -> Path:
