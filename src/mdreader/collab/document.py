@@ -43,7 +43,7 @@ class LiveDocument:
         self.name = name
         self.id = document_id
         self.ydoc: Doc = Doc()
-        self.ydoc.get(TEXT_NAME, type=Text)
+        self.content: Text = self.ydoc.get(TEXT_NAME, type=Text)
         self.ydoc.get(TITLE_NAME, type=Text)
         self.awareness = Awareness(max_state_bytes=max_awareness_bytes)
         self.connections: set[DocumentConnection] = set()
@@ -58,7 +58,7 @@ class LiveDocument:
         self._changes.append(bytes(event.update))  # type: ignore[attr-defined]
 
     def text(self) -> str:
-        return str(self.ydoc.get(TEXT_NAME, type=Text))
+        return str(self.content)
 
     def state_vector(self) -> bytes:
         return self.ydoc.get_state()
@@ -75,7 +75,7 @@ class LiveDocument:
 
         An update cannot add more text than it carries, so one that is small against the
         room left is let through at once; only near the limit is it tried on a copy."""
-        size = len(self.ydoc.get(TEXT_NAME, type=Text))  # pycrdt counts UTF-8 bytes
+        size = len(self.content)  # pycrdt counts UTF-8 bytes
         if size + len(update) <= limit:
             return True
         probe: Doc = Doc()
