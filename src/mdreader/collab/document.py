@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING
 
-from pycrdt import Doc, Text, get_state
+from pycrdt import Doc, Text, get_state, get_update
 
 from mdreader.collab.awareness import Awareness
 from mdreader.collab.encoding import ProtocolError, read_state_vector
@@ -30,6 +30,18 @@ def _guard(exc: BaseException) -> CrdtError:
     return CrdtError(f"the update was refused: {str(exc)[:200]}")
 
 
+_NO_DELETIONS = b"\x00\x00"  # an update with no structs and an empty delete set
+
+
+def _deletes(update: bytes) -> bool:
+    """Whether a (validated) update carries deletions: what is left of it past its own
+    state vector is its delete set alone."""
+    try:
+        return get_update(update, get_state(update)) != _NO_DELETIONS
+    except BaseException as exc:
+        raise _guard(exc) from None
+
+
 def update_state_vector(update: bytes) -> dict[int, int]:
     """Decode the update fully (validating it) and return the clocks it reaches."""
     try:
@@ -50,12 +62,30 @@ class LiveDocument:
         self.loaded = asyncio.Event()
         self.broken = False
         self.backlog: list[tuple[str, bytes]] = []  # bus messages that arrived while loading
-        self._changes: list[bytes] = []
-        self._subscription = self.ydoc.observe(self._observe)
         self.unload_task: asyncio.Task[None] | None = None
+        # Most the text can hold now, in UTF-8 bytes: measured now and then, and raised by
+        # the size of every update applied since (none adds more text than it carries).
+        self._size_bound = 0
 
-    def _observe(self, event: object) -> None:
-        self._changes.append(bytes(event.update))  # type: ignore[attr-defined]
+    def _observed(self, update: bytes) -> list[bytes]:
+        """Apply with a document observer: the changes it made (merged), empty when none.
+        Only where those are needed: pycrdt's observer costs more than the update itself."""
+        changes: list[bytes] = []
+        subscription = self.ydoc.observe(lambda event: changes.append(bytes(event.update)))
+        try:
+            self._integrate(update)
+        finally:
+            self.ydoc.unobserve(subscription)
+        return changes
+
+    def _integrate(self, update: bytes) -> None:
+        self._size_bound += len(update)
+        try:
+            self.ydoc.apply_update(update)
+        except BaseException as exc:
+            # The Rust side refused midway: this state can no longer be trusted.
+            self.broken = True
+            raise _guard(exc) from None
 
     def text(self) -> str:
         return str(self.content)
@@ -75,7 +105,9 @@ class LiveDocument:
 
         An update cannot add more text than it carries, so one that is small against the
         room left is let through at once; only near the limit is it tried on a copy."""
-        size = len(self.content)  # pycrdt counts UTF-8 bytes
+        if self._size_bound + len(update) <= limit:
+            return True
+        size = self._size_bound = len(self.content)  # pycrdt counts UTF-8 bytes
         if size + len(update) <= limit:
             return True
         probe: Doc = Doc()
@@ -88,18 +120,21 @@ class LiveDocument:
         return len(text) <= limit
 
     def apply(self, update: bytes) -> bool:
-        """Apply a (validated) update; True when it added anything, even if only pending."""
+        """Apply a (validated) update; True when it added anything, even if only pending.
+
+        An update that deletes nothing (typing) changed the document exactly when the state
+        vector moved; one that deletes is applied under an observer, which tells."""
         reaches = update_state_vector(update)
-        self._changes.clear()
-        try:
-            self.ydoc.apply_update(update)
-        except BaseException as exc:
-            # The Rust side refused midway: this state can no longer be trusted.
-            self.broken = True
-            raise _guard(exc) from None
-        if self._changes:
-            return True
-        state_vector = self.ydoc.get_state()
+        if _deletes(update):
+            if self._observed(update):
+                return True
+            state_vector = self.ydoc.get_state()
+        else:
+            before = self.ydoc.get_state()
+            self._integrate(update)
+            state_vector = self.ydoc.get_state()
+            if state_vector != before:
+                return True
         known = read_state_vector(state_vector)
         if any(clock > known.get(client, 0) for client, clock in reaches.items()):
             return True
@@ -109,15 +144,8 @@ class LiveDocument:
 
     def apply_changes(self, update: bytes) -> bytes | None:
         """Apply and return what was new (the merged change), for relaying resyncs."""
-        self._changes.clear()
-        try:
-            self.ydoc.apply_update(update)
-        except BaseException as exc:
-            self.broken = True
-            raise _guard(exc) from None
-        if not self._changes:
-            return None
-        return self._changes[0]
+        changes = self._observed(update)
+        return changes[0] if changes else None
 
     def contains(self, update: bytes) -> bool:
         """Whether applying ``update`` would change nothing (read-only clients' sync)."""
