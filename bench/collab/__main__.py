@@ -404,7 +404,7 @@ def _ratio_row(label: str, a: dict, b: dict) -> str:
 
 # --limits: the largest load each server carries with delivery p99 <= 100 ms, in steps.
 LIMIT_P99_MS = 100.0
-DOC_STEPS = (250, 500, 1000, 2000, 4000)  # documents, 2 clients each, 1 edit/s per document
+DOC_STEPS = (250, 500, 1000, 2000)  # documents, 2 clients each, 1 edit/s per document
 CLIENT_STEPS = (100, 200, 400, 800, 1600)  # clients on one document, 10 of them typing 2/s
 
 
