@@ -103,6 +103,16 @@ class Sampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def settle(self, idle: float = 0.05, limit: float = 30.0) -> None:
+        """Wait (at most ``limit`` s) until the process is idle: what the last case left it to
+        do (MDReader compacts the documents it wrote) must not count against the next."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            start = self.cpu()
+            time.sleep(0.5)
+            if self.cpu() - start < idle * 0.5:
+                return
+
     def cpu(self) -> float:
         with open(f"/proc/{self.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -286,6 +296,7 @@ def run_case(
     client: str = "raw",
 ) -> dict:
     warmup = 1.0
+    Sampler(server.proc.pid).settle()
     procs = []
     errors = []  # stderr in files: a full pipe would stall a generator
     for share in _shares(case, docs, generators):
