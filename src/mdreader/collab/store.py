@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mdreader.collab.store")
 
+# Core, not the ORM: one executemany per group commit, with no session or unit of work.
+_APPEND = insert(DocumentUpdate.__table__)  # type: ignore[arg-type]
+
 _Item = tuple[uuid.UUID, bytes, uuid.UUID | None, asyncio.Future[None]]
 
 
@@ -144,9 +147,9 @@ class DatabaseStore(Extension):
             del queue[: self.batch]
             try:
                 now = utcnow()
-                async with self.services.db.session() as session:
-                    await session.execute(
-                        insert(DocumentUpdate),
+                async with self.services.db.write_connection() as conn:
+                    await conn.execute(
+                        _APPEND,
                         [
                             {"document_id": d, "data": data, "user_id": u, "created_at": now}
                             for d, data, u, _ in batch
