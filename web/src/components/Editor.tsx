@@ -59,6 +59,10 @@ const baseTheme = EditorView.theme({
   ".cm-placeholder": { color: "var(--muted)" },
 });
 
+/** Texts longer than this are highlighted by a line tokenizer (lib/largeMarkdown.ts), loaded
+ * when one is opened, rather than parsed as a whole on every keystroke. */
+export const LARGE_TEXT = 200_000;
+
 export interface EditorHandle {
   view: EditorView;
 }
@@ -87,6 +91,7 @@ export function Editor({
   const viewRef = useRef<EditorView | null>(null);
   const readOnlyConf = useRef(new Compartment());
   const themeConf = useRef(new Compartment());
+  const languageConf = useRef(new Compartment());
   const uploadRef = useRef(onUpload);
   uploadRef.current = onUpload;
   const topLineRef = useRef(onTopLine);
@@ -111,6 +116,7 @@ export function Editor({
     };
 
     const files = (list: FileList | null | undefined) => [...(list ?? [])].filter((f) => f.size > 0);
+    const large = ytext.length > LARGE_TEXT;
 
     const view = new EditorView({
       parent: host.current!,
@@ -123,7 +129,7 @@ export function Editor({
           highlightSelectionMatches(),
           search({ top: true }),
           EditorView.lineWrapping,
-          new LanguageSupport(markdownLanguage),
+          languageConf.current.of(large ? [] : new LanguageSupport(markdownLanguage)),
           Prec.high(keymap.of(markdownKeymap)),
           syntaxHighlighting(markdownHighlight),
           keymap.of([...yUndoManagerKeymap, ...searchKeymap, indentWithTab, ...defaultKeymap]),
@@ -160,7 +166,14 @@ export function Editor({
     });
     viewRef.current = view;
     onReady?.(view);
+    let closed = false;
+    if (large) {
+      void import("../lib/largeMarkdown").then(({ largeMarkdown }) => {
+        if (!closed) view.dispatch({ effects: languageConf.current.reconfigure(largeMarkdown) });
+      });
+    }
     return () => {
+      closed = true;
       onReady?.(null);
       view.destroy();
       viewRef.current = null;

@@ -22,8 +22,8 @@ import { can, useWorkspace } from "../workspace";
 import { CommentsPanel, useComments } from "../features/comments/CommentsPanel";
 import { mentionSource } from "../features/notifications/mentions";
 import { TemplatesDialog, useTemplateFlag } from "../features/templates/Templates";
-import { htmlPaste, shortcuts, slashSource, wordCount } from "../features/editing/editing";
-import { ShortcutSheet, Toolbar, useHelpKey } from "../features/editing/Toolbar";
+import { htmlPaste, shortcuts, slashSource } from "../features/editing/editing";
+import { ShortcutSheet, Toolbar, useHelpKey, useWordCount } from "../features/editing/Toolbar";
 import { LinkedFrom, completions, resolveWikilinks, wikilinkSource } from "../features/links/links";
 import type { Mentionable } from "../features/notifications/mentions";
 import type { Member } from "../api/types";
@@ -138,7 +138,7 @@ function DocumentView({
     htmlPaste(),
   ]);
   const rendered = useMemo(() => resolveWikilinks(source, docs), [source, docs]);
-  const stats = useMemo(() => wordCount(source), [source]);
+  const stats = useWordCount(source);
   useEffect(() => {
     api.get<Member[]>(`/api/workspaces/${workspace.id}/members`).then((list) => {
       members.current = list;
@@ -219,7 +219,14 @@ function DocumentView({
   const onTopLine = useCallback((line: number) => previewRef.current?.scrollToLine(line), []);
 
   const jump = (id: string) => {
-    const el = readerRef.current?.element?.querySelector<HTMLElement>(`#${CSS.escape(id)}`);
+    const find = () => readerRef.current?.element?.querySelector<HTMLElement>(`#${CSS.escape(id)}`);
+    let el = find();
+    if (!el) {
+      // A long text shows only the blocks near the viewport: go to the heading's line first.
+      const entry = toc.find((t) => t.id === id);
+      if (entry) readerRef.current?.scrollToLine(entry.line);
+      el = find();
+    }
     el?.scrollIntoView({ behavior: "smooth", block: "start" });
   };
 

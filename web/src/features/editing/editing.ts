@@ -167,13 +167,5 @@ export function htmlPaste(): Extension {
   });
 }
 
-/** Words and minutes of reading (about 230 words a minute), of the Markdown's text. */
-export function wordCount(markdown: string): { words: number; minutes: number } {
-  const text = markdown
-    .replace(/```[\s\S]*?```/g, " ")
-    .replace(/!\[[^\]]*\]\([^)]*\)/g, " ")
-    .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
-    .replace(/[#>*_`~|[\]()-]/g, " ");
-  const words = (text.match(/[\p{L}\p{N}][\p{L}\p{N}'’]*/gu) ?? []).length;
-  return { words, minutes: words ? Math.max(1, Math.round(words / 230)) : 0 };
-}
+// The word count is its own module: the preview worker counts long texts.
+export { wordCount } from "./words";
