@@ -1,4 +1,5 @@
 // Share links: a public, read-only page of the document at /s/{token}.
+import { ok } from "../api/client";
 import { useState } from "react";
 import type { Share } from "../api/types";
 import { useAuth } from "../auth";
@@ -15,7 +16,7 @@ function absolute(url: string): string {
 export function ShareDialog({ documentId, canShare, onClose }: { documentId: string; canShare: boolean; onClose: () => void }) {
   const { api } = useAuth();
   const shares = useLoad(
-    () => api.get<Share[]>(`/api/documents/${documentId}/shares`).catch(() => [] as Share[]),
+    () => ok(api.http.GET("/api/documents/{document_id}/shares", { params: { path: { document_id: documentId } } })).catch(() => [] as Share[]),
     [api, documentId],
   );
   const [error, setError] = useState<string | null>(null);
@@ -27,7 +28,7 @@ export function ShareDialog({ documentId, canShare, onClose }: { documentId: str
     setBusy(true);
     setError(null);
     try {
-      const share = await api.post<Share>(`/api/documents/${documentId}/shares`, {});
+      const share = await ok(api.http.POST("/api/documents/{document_id}/shares", { params: { path: { document_id: documentId } }, body: {} }));
       setCreated(share);
       await shares.reload();
     } catch (e) {
@@ -39,7 +40,7 @@ export function ShareDialog({ documentId, canShare, onClose }: { documentId: str
 
   const revoke = async (token: string) => {
     try {
-      await api.delete(`/api/documents/${documentId}/shares/${token}`);
+      await ok(api.http.DELETE("/api/documents/{document_id}/shares/{token}", { params: { path: { document_id: documentId, token } } }));
       if (created?.token === token) setCreated(null);
       await shares.reload();
     } catch (e) {

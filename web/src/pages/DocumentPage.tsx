@@ -1,5 +1,6 @@
 // One document: the title, the live editor bound to the shared text, the live preview, and
 // reader mode with a table of contents; history, sharing and the sync indicator on top.
+import { ok } from "../api/client";
 import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import type { EditorView } from "@codemirror/view";
@@ -26,7 +27,6 @@ import { htmlPaste, shortcuts, slashSource } from "../features/editing/editing";
 import { ShortcutSheet, Toolbar, useHelpKey, useWordCount } from "../features/editing/Toolbar";
 import { LinkedFrom, completions, resolveWikilinks, wikilinkSource } from "../features/links/links";
 import type { Mentionable } from "../features/notifications/mentions";
-import type { Member } from "../api/types";
 
 // The history and share dialogs load when they are first opened.
 const HistoryDialog = lazy(() => import("../components/HistoryDialog").then((m) => ({ default: m.HistoryDialog })));
@@ -49,8 +49,7 @@ export function DocumentPage() {
   useEffect(() => {
     setDoc(null);
     setError(null);
-    api
-      .get<DocumentFull>(`/api/documents/${did}`)
+    ok(api.http.GET("/api/documents/{document_id}", { params: { path: { document_id: did } } }))
       .then(setDoc)
       .catch((e) => setError(messageOf(e)));
   }, [api, did]);
@@ -140,16 +139,16 @@ function DocumentView({
   const rendered = useMemo(() => resolveWikilinks(source, docs), [source, docs]);
   const stats = useWordCount(source);
   useEffect(() => {
-    api.get<Member[]>(`/api/workspaces/${workspace.id}/members`).then((list) => {
+    ok(api.http.GET("/api/workspaces/{workspace_id}/members", { params: { path: { workspace_id: workspace.id } } })).then((list) => {
       members.current = list;
     }).catch(() => {});
-    api.get<{ following: boolean }>(`/api/documents/${doc.id}/follow`).then((f) => setFollowing(f.following)).catch(() => {});
+    ok(api.http.GET("/api/documents/{document_id}/follow", { params: { path: { document_id: doc.id } } })).then((f) => setFollowing(f.following)).catch(() => {});
   }, [api, workspace.id, doc.id]);
   const toggleFollow = async () => {
     try {
       const f = following
-        ? await api.delete<{ following: boolean }>(`/api/documents/${doc.id}/follow`)
-        : await api.put<{ following: boolean }>(`/api/documents/${doc.id}/follow`);
+        ? await ok(api.http.DELETE("/api/documents/{document_id}/follow", { params: { path: { document_id: doc.id } } }))
+        : await ok(api.http.PUT("/api/documents/{document_id}/follow", { params: { path: { document_id: doc.id } } }));
       setFollowing(f.following);
     } catch (e) {
       setError(messageOf(e));
@@ -233,7 +232,7 @@ function DocumentView({
   const trash = async () => {
     setMenu(false);
     try {
-      await api.delete(`/api/documents/${doc.id}`);
+      await ok(api.http.DELETE("/api/documents/{document_id}", { params: { path: { document_id: doc.id } } }));
       await reloadDocs();
       navigate(`/w/${workspace.id}`);
     } catch (e) {

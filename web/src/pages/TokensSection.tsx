@@ -1,10 +1,10 @@
 // Personal access tokens in account settings: made with a name, a scope (read, or read and
 // write), optionally one workspace and an expiry; the secret is shown once, right after it is
 // made; each can be revoked.
+import { ok } from "../api/client";
 import { useState } from "react";
 import type { FormEvent } from "react";
 import type { components } from "../api/schema";
-import type { Workspace } from "../api/types";
 import { useAuth } from "../auth";
 import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from "../components/ui";
 
@@ -20,8 +20,8 @@ const EXPIRIES: [string, number | null][] = [
 
 export function TokensSection() {
   const { api } = useAuth();
-  const tokens = useLoad(() => api.get<Token[]>("/api/auth/tokens"), [api]);
-  const workspaces = useLoad(() => api.get<Workspace[]>("/api/workspaces"), [api]);
+  const tokens = useLoad(() => ok(api.http.GET("/api/auth/tokens")), [api]);
+  const workspaces = useLoad(() => ok(api.http.GET("/api/workspaces")), [api]);
   const [name, setName] = useState("");
   const [scope, setScope] = useState<"read" | "write">("read");
   const [workspace, setWorkspace] = useState("");
@@ -36,12 +36,11 @@ export function TokensSection() {
     setError(null);
     try {
       const expires = days ? new Date(Date.now() + Number(days) * 86400_000).toISOString() : null;
-      const made = await api.post<Created>("/api/auth/tokens", {
-        name,
-        scope,
-        workspace_id: workspace || null,
-        expires_at: expires,
-      });
+      const made = await ok(
+        api.http.POST("/api/auth/tokens", {
+          body: { name, scope, workspace_id: workspace || null, expires_at: expires },
+        }),
+      );
       setCreated(made);
       setName("");
       await tokens.reload();
@@ -53,7 +52,7 @@ export function TokensSection() {
   };
   const revoke = async (t: Token) => {
     try {
-      await api.delete(`/api/auth/tokens/${t.id}`);
+      await ok(api.http.DELETE("/api/auth/tokens/{token_id}", { params: { path: { token_id: t.id } } }));
       if (created?.id === t.id) setCreated(null);
       await tokens.reload();
     } catch (err) {
