@@ -3,9 +3,7 @@
 // inserts its Markdown.
 import { useEffect, useRef } from "react";
 import { defaultKeymap, indentWithTab } from "@codemirror/commands";
-// markdownLanguage alone: `markdown()` would bring HTML, CSS and JavaScript parsers along.
-import { markdownKeymap, markdownLanguage } from "@codemirror/lang-markdown";
-import { HighlightStyle, LanguageSupport, syntaxHighlighting } from "@codemirror/language";
+import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { highlightSelectionMatches, search, searchKeymap } from "@codemirror/search";
 import { Compartment, EditorState, Prec } from "@codemirror/state";
 import type { Extension } from "@codemirror/state";
@@ -59,9 +57,20 @@ const baseTheme = EditorView.theme({
   ".cm-placeholder": { color: "var(--muted)" },
 });
 
-/** Texts longer than this are highlighted by a line tokenizer (lib/largeMarkdown.ts), loaded
- * when one is opened, rather than parsed as a whole on every keystroke. */
+/** Texts longer than this are highlighted by a line tokenizer (lib/largeMarkdown.ts) rather than
+ * parsed as a whole on every keystroke. */
 export const LARGE_TEXT = 200_000;
+
+/** The editor's Markdown support, loaded beside the editor for the text it opens: the full
+ * parser (list continuation on Enter, nested highlighting) for most texts, the line tokenizer
+ * for a very long one. */
+async function markdownSupport(large: boolean): Promise<Extension> {
+  if (large) return (await import("../lib/largeMarkdown")).largeMarkdown;
+  // markdownLanguage alone: `markdown()` would bring HTML, CSS and JavaScript parsers along.
+  const { markdownKeymap, markdownLanguage } = await import("@codemirror/lang-markdown");
+  const { LanguageSupport } = await import("@codemirror/language");
+  return [new LanguageSupport(markdownLanguage), Prec.high(keymap.of(markdownKeymap))];
+}
 
 export interface EditorHandle {
   view: EditorView;
@@ -129,8 +138,7 @@ export function Editor({
           highlightSelectionMatches(),
           search({ top: true }),
           EditorView.lineWrapping,
-          languageConf.current.of(large ? [] : new LanguageSupport(markdownLanguage)),
-          Prec.high(keymap.of(markdownKeymap)),
+          languageConf.current.of([]),
           syntaxHighlighting(markdownHighlight),
           keymap.of([...yUndoManagerKeymap, ...searchKeymap, indentWithTab, ...defaultKeymap]),
           placeholder("Start writing Markdown…"),
@@ -167,11 +175,9 @@ export function Editor({
     viewRef.current = view;
     onReady?.(view);
     let closed = false;
-    if (large) {
-      void import("../lib/largeMarkdown").then(({ largeMarkdown }) => {
-        if (!closed) view.dispatch({ effects: languageConf.current.reconfigure(largeMarkdown) });
-      });
-    }
+    void markdownSupport(large).then((support) => {
+      if (!closed) view.dispatch({ effects: languageConf.current.reconfigure(support) });
+    });
     return () => {
       closed = true;
       onReady?.(null);

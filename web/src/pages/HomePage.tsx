@@ -3,7 +3,7 @@ import { useState } from "react";
 import type { FormEvent } from "react";
 import { Navigate, useNavigate } from "react-router";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Spinner, messageOf, useLoad } from "../components/ui";
+import { Button, ErrorText, Field, Spinner, useAction, useLoad } from "../components/ui";
 import { lastWorkspace } from "../workspace";
 
 export function HomePage() {
@@ -37,21 +37,14 @@ export function CreateWorkspaceForm({ onDone }: { onDone?: () => void }) {
   const { api } = useAuth();
   const navigate = useNavigate();
   const [name, setName] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (e: FormEvent) => {
+  const { busy, error, run } = useAction();
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const ws = await ok(api.http.POST("/api/workspaces", { body: { name } }));
       onDone?.();
       navigate(`/w/${ws.id}`);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form onSubmit={submit} className="stack">

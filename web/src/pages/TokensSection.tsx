@@ -6,7 +6,7 @@ import { useState } from "react";
 import type { FormEvent } from "react";
 import type { components } from "../api/schema";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from "../components/ui";
+import { Button, ErrorText, Field, Notice, formatDate, useAction, useLoad } from "../components/ui";
 
 type Token = components["schemas"]["PersonalTokenPublic"];
 type Created = components["schemas"]["PersonalTokenCreated"];
@@ -27,14 +27,11 @@ export function TokensSection() {
   const [workspace, setWorkspace] = useState("");
   const [days, setDays] = useState("30");
   const [created, setCreated] = useState<Created | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const expires = days ? new Date(Date.now() + Number(days) * 86400_000).toISOString() : null;
       const made = await ok(
         api.http.POST("/api/auth/tokens", {
@@ -44,21 +41,14 @@ export function TokensSection() {
       setCreated(made);
       setName("");
       await tokens.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
-  const revoke = async (t: Token) => {
-    try {
+  const revoke = (t: Token) =>
+    run(async () => {
       await ok(api.http.DELETE("/api/auth/tokens/{token_id}", { params: { path: { token_id: t.id } } }));
       if (created?.id === t.id) setCreated(null);
       await tokens.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+    });
   const workspaceName = (id: string | null) =>
     id ? (workspaces.data ?? []).find((w) => w.id === id)?.name ?? "one workspace" : "all workspaces";
 

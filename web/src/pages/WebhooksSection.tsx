@@ -5,7 +5,7 @@ import type { FormEvent } from "react";
 import { ok } from "../api/client";
 import type { components } from "../api/schema";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from "../components/ui";
+import { Button, ErrorText, Field, Notice, formatDate, useAction, useLoad } from "../components/ui";
 
 type Created = components["schemas"]["WebhookCreated"];
 type EventName = components["schemas"]["WebhookIn"]["events"][number];
@@ -32,32 +32,21 @@ export function WebhooksSection({ workspaceId }: { workspaceId: string }) {
   const [events, setEvents] = useState<EventName[]>(["document.created", "document.updated"]);
   const [created, setCreated] = useState<Created | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       setCreated(await ok(api.http.POST("/api/workspaces/{workspace_id}/webhooks", { ...at, body: { url, events } })));
       setUrl("");
       await hooks.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
-  const act = async (fn: () => Promise<unknown>) => {
-    setError(null);
-    try {
+  const act = (fn: () => Promise<unknown>) =>
+    run(async () => {
       await fn();
       await hooks.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+    });
   const toggle = (name: EventName) =>
     setEvents((now) => (now.includes(name) ? now.filter((e) => e !== name) : [...now, name]));
 
