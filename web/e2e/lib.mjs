@@ -188,6 +188,9 @@ export async function newDocument(page, title, button = page.getByRole("button",
   await eventually(async () => (await input.inputValue()) === "Untitled", { what: "the new document's page" });
   await input.fill(title);
   await page.locator(".tree-link", { hasText: title }).waitFor();
+  // A person waits for "Saved" before going elsewhere; leaving earlier asks first, and the
+  // tests dismiss that question, which aborts the navigation.
+  await waitSaved(page);
   return id;
 }
 
@@ -244,6 +247,18 @@ export async function typeSlowly(page, text, { low = 50, high = 150 } = {}) {
     await page.keyboard.type(ch);
     await sleep(between(low, high));
   }
+}
+
+/** Choose the completion offering `text` with Enter, as a person does: they see the list,
+ * then press the key. CodeMirror ignores Enter for a moment after the list appears or changes
+ * (its interactionDelay, against accidental picks); a script that pressed at once typed a
+ * line break instead. */
+export async function pickCompletion(page, text) {
+  const option = page.locator(".cm-tooltip-autocomplete li", { hasText: text });
+  await option.waitFor();
+  await sleep(between(250, 400));
+  await page.keyboard.press("Enter");
+  await page.locator(".cm-tooltip-autocomplete").waitFor({ state: "detached" });
 }
 
 export async function waitSaved(page, timeout = 20000) {

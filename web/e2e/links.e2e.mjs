@@ -3,7 +3,7 @@
 // target breaks nothing (the link still opens it); a typed [[Title]] shows as a link too.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { api, browserForFile, createWorkspace, eventually, newPage, shot, signUp, typeSlowly, uniqueEmail, waitSaved } from "./lib.mjs";
+import { api, browserForFile, createWorkspace, eventually, newPage, pickCompletion, shot, signUp, typeSlowly, uniqueEmail, waitSaved } from "./lib.mjs";
 
 const browserOf = browserForFile();
 
@@ -18,8 +18,7 @@ test("a wikilink from the editor, its backlink, and a rename that breaks nothing
   await page.locator(".cm-content").click();
   await page.keyboard.press("Control+End");
   await typeSlowly(page, "See [[Release");
-  await page.locator(".cm-tooltip-autocomplete li", { hasText: "Release checklist" }).waitFor();
-  await page.keyboard.press("Enter");
+  await pickCompletion(page, "Release checklist");
   await typeSlowly(page, " and [[Weekly notes]].");
   await waitSaved(page);
   const stored = await eventually(async () => {

@@ -5,7 +5,7 @@
 // that works signed out.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { api, browserForFile, eventually, mailedTo, ownerAndMember, shot, typeSlowly, waitSaved } from "./lib.mjs";
+import { api, browserForFile, eventually, mailedTo, ownerAndMember, pickCompletion, shot, typeSlowly, waitSaved } from "./lib.mjs";
 
 const browserOf = browserForFile();
 
@@ -21,15 +21,18 @@ test("a mention from the editor reaches the member's inbox and mailbox", async (
   await owner.page.locator(".cm-content").click();
   await owner.page.keyboard.press("Control+End");
   await typeSlowly(owner.page, "Ask @Mo");
-  const option = owner.page.locator(".cm-tooltip-autocomplete li", { hasText: "@Mo Member" });
-  await option.waitFor();
-  await owner.page.keyboard.press("Enter");
+  await pickCompletion(owner.page, "@Mo Member");
   await typeSlowly(owner.page, " about the date.");
   await waitSaved(owner.page);
+  let kept = "";
   const stored = await eventually(async () => {
     const d = await api(owner.page, "GET", `/api/documents/${doc.id}`);
+    kept = d.content;
     return d.content.includes(`@[Mo Member](user:${memberId}) about the date.`) && d;
-  }, { what: "the mention in the stored text" });
+  }, { what: "the mention in the stored text" }).catch(async (e) => {
+    await shot(owner.page, "mention-not-stored");
+    throw new Error(`${e.message}; the server kept ${JSON.stringify(kept)}`);
+  });
   assert.ok(stored);
 
   // The member's count rises on its own (long polling), once the edit is compacted.

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,10 +51,10 @@ def _entry(
     origin: Origin,
     action: str,
     *,
-    workspace_id: uuid.UUID | None,
-    subject_user_id: uuid.UUID | None,
-    target: str | None,
-    detail: dict[str, Any] | None,
+    workspace_id: uuid.UUID | None = None,
+    subject_user_id: uuid.UUID | None = None,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
         id=uuid.uuid4(),
@@ -89,48 +89,23 @@ def _entry(
     return event
 
 
-def add(
-    session: AsyncSession,
-    origin: Origin,
-    action: str,
-    *,
-    workspace_id: uuid.UUID | None = None,
-    subject_user_id: uuid.UUID | None = None,
-    target: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        _entry(
-            origin,
-            action,
-            workspace_id=workspace_id,
-            subject_user_id=subject_user_id,
-            target=target,
-            detail=detail,
-        )
-    )
+class About(TypedDict, total=False):
+    """What an entry is about (each optional): its workspace, the account acted on, a target
+    (a document id, an e-mail address, …) and details."""
+
+    workspace_id: uuid.UUID | None
+    subject_user_id: uuid.UUID | None
+    target: str | None
+    detail: dict[str, Any] | None
 
 
-async def record(
-    services: Services,
-    origin: Origin,
-    action: str,
-    *,
-    workspace_id: uuid.UUID | None = None,
-    subject_user_id: uuid.UUID | None = None,
-    target: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
+def add(session: AsyncSession, origin: Origin, action: str, **about: Unpack[About]) -> None:
+    session.add(_entry(origin, action, **about))
+
+
+async def record(services: Services, origin: Origin, action: str, **about: Unpack[About]) -> None:
     async with services.db.session() as session:
-        add(
-            session,
-            origin,
-            action,
-            workspace_id=workspace_id,
-            subject_user_id=subject_user_id,
-            target=target,
-            detail=detail,
-        )
+        add(session, origin, action, **about)
 
 
 async def for_workspace(
