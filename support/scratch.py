@@ -22,6 +22,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Seconds a server a test starts (a subprocess, or uvicorn in the test's loop) has to be ready.
+# It is waited for by its readiness (its READY line, /health), so the bound matters only when
+# it never comes: generous, for a loaded two-core machine (imports, migrations).
+SERVER_START_WITHIN = 180.0
+
 
 async def pg_admin(url: str, sql: str) -> None:
     """Run one statement on the PostgreSQL server at ``url`` outside a transaction (CREATE /
@@ -87,6 +92,13 @@ def start_server(
     if factory:
         args.append("--factory")
     args += extra
+    return start_command(args, port, env, target)
+
+
+def start_command(
+    args: Sequence[str], port: int, env: dict[str, str], what: str
+) -> subprocess.Popen:
+    """Run ``args`` (a server on ``port``) and return once it answers HTTP."""
     # stdout: the console mailer prints the bench user's sign-up e-mail there.
     proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120  # a loaded machine starts slowly
@@ -101,4 +113,4 @@ def start_server(
         except Exception:
             return proc  # answered (the bare app answers every path)
     proc.kill()
-    raise RuntimeError(f"{target} did not start")
+    raise RuntimeError(f"{what} did not start")

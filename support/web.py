@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from support.node import npm_ci
-from support.scratch import scratch_postgres
+from support.scratch import SERVER_START_WITHIN, scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
@@ -163,7 +163,7 @@ def _web_server(
         )
     try:
         assert proc.stdout is not None
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + SERVER_START_WITHIN
         port = None
         while time.monotonic() < deadline:
             line = proc.stdout.readline()

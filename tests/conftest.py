@@ -35,12 +35,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from support.passwords import cheap_hashing
 from support.scratch import pg_admin
 
 from mdreader.app import create_app
 from mdreader.backends.mail import ConsoleMailer, Message
 from mdreader.db import migrate
 from mdreader.settings import Settings
+
+cheap_hashing()
 
 BACKEND = os.environ.get("MDREADER_TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get(
@@ -379,12 +382,34 @@ def moto(moto_server: Moto) -> Moto:
     return moto_server
 
 
+# What a test can reach of the pass's services: the database fixtures (every app, client and
+# factory is built on ``database_template``), or these names of this module read directly.
+PASS_SERVICES = ("BACKEND", "PG_ADMIN_URL", "REDIS_URL")
+
+
+def depends_on_the_pass(item: pytest.Item) -> bool:
+    """Whether a test's outcome can differ between the SQLite and the PostgreSQL pass: it is
+    built on the migrated database (the fixture closure holds ``database_template``), or its
+    module reads the pass's database or Redis itself (a server of its own, a backend-only
+    test), or it is marked ``postgresql``. ``database_independent`` says no outright."""
+    if item.get_closest_marker("database_independent"):
+        return False
+    if item.get_closest_marker("postgresql") or "database_template" in getattr(
+        item, "fixturenames", ()
+    ):
+        return True
+    module = getattr(item, "module", None)
+    return any(name in vars(module) for name in PASS_SERVICES) if module else True
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``database_independent`` gain nothing from a second pass: in the PostgreSQL
-    pass they are deselected (not skipped, so CI's no-skip rule holds)."""
+    """The PostgreSQL pass runs only what depends on its database or Redis: the rest (the
+    infrastructure templates, the backend contract suites against the same Redis, settings,
+    packaging...) ran in the SQLite pass already and gains nothing from a second one. It is
+    deselected, not skipped, so CI's no-skip rule holds."""
     if BACKEND != "postgresql":
         return
-    keep = [i for i in items if not i.get_closest_marker("database_independent")]
+    keep = [i for i in items if depends_on_the_pass(i)]
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep

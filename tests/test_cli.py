@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.collab.harness import SERVER_START_WITHIN
+
 MDREADER = [sys.executable, "-m", "mdreader"]
 
 
@@ -70,7 +72,7 @@ def test_serve_migrates_and_answers(tmp_path):
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + SERVER_START_WITHIN
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from mdreader.db.models import User as UserRow
 from mdreader.db.models import UserToken
 from tests.conftest import PASSWORD, Factory
+from tests.passwords import PRODUCTION_HASHER
 
 NEW_PASSWORD = "Another-horse-2"
 
@@ -260,6 +261,16 @@ async def test_password_change(client, factory: Factory):
     assert (
         await client.post("/api/auth/login", json={"email": user.email, "password": NEW_PASSWORD})
     ).status_code == 200
+
+
+def test_production_passwords_are_argon2id_low_memory_profile():
+    # The suite hashes at Argon2id's lowest cost (tests/passwords.py); MDReader itself uses
+    # RFC 9106's low-memory profile.
+    assert PRODUCTION_HASHER.type.name == "ID"
+    params = (PRODUCTION_HASHER.time_cost, PRODUCTION_HASHER.memory_cost)
+    assert params == (3, 64 * 1024)
+    assert PRODUCTION_HASHER.parallelism == 4
+    assert PRODUCTION_HASHER.hash(PASSWORD).startswith("$argon2id$v=19$m=65536,t=3,p=4$")
 
 
 async def test_bcrypt_hash_accepted_and_upgraded(client, factory: Factory, app):

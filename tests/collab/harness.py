@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from support.node import npm_ci
+from support.scratch import SERVER_START_WITHIN
 
 from mdreader import serving
 
@@ -129,11 +130,17 @@ def ws_url(base: str) -> str:
 class InProcessServer:
     """uvicorn serving an already started app on 127.0.0.1, port 0, in this event loop."""
 
-    def __init__(self, app: Any) -> None:
-        # As `mdreader serve` runs it (its protocols and limits), on a port of its own.
-        self.config = serving.config(
-            app, app.state.settings, host="127.0.0.1", port=0, lifespan="off"
-        )
+    def __init__(self, app: Any, stock: bool = False) -> None:
+        # As `mdreader serve` runs it (its protocols and limits), on a port of its own; or,
+        # ``stock``, with uvicorn's own protocols (no frame channel: frames go through ASGI).
+        if stock:
+            self.config = uvicorn.Config(
+                app, host="127.0.0.1", port=0, lifespan="off", ws="websockets-sansio"
+            )
+        else:
+            self.config = serving.config(
+                app, app.state.settings, host="127.0.0.1", port=0, lifespan="off"
+            )
         self.server = uvicorn.Server(self.config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -146,7 +153,7 @@ class InProcessServer:
 
     async def __aenter__(self) -> InProcessServer:
         self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        await eventually(lambda: _started(self.server), within=10)
+        await eventually(lambda: _started(self.server), within=SERVER_START_WITHIN)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -187,7 +194,7 @@ class ServerProcess:
             stderr=asyncio.subprocess.STDOUT,
         )
         assert self.proc.stdout
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(SERVER_START_WITHIN):
             while True:
                 raw = await self.proc.stdout.readline()
                 if not raw:

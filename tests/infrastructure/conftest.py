@@ -83,17 +83,3 @@ def effective_value(template: dict[str, Any], stack: str, env: str, name: str) -
     if name in section:
         return str(section[name])
     return str(parameter_default(template, name))
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The infrastructure tests do not touch the database: they run in the SQLite pass only
-    (deselected, not skipped, in the PostgreSQL one), which keeps `make test` shorter."""
-    from tests.conftest import BACKEND
-
-    if BACKEND != "postgresql":
-        return
-    here = Path(__file__).parent
-    keep = [item for item in items if here not in Path(str(item.path)).parents]
-    if len(keep) != len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
-        items[:] = keep

@@ -118,8 +118,10 @@ export function mailedLinks(email) {
   return links;
 }
 
-/** Retry `fn` until it returns a truthy value, or fail after `timeout` ms. */
-export async function eventually(fn, { timeout = 10000, interval = 50, what = "condition" } = {}) {
+/** Retry `fn` until it returns a truthy value, or fail after `timeout` ms (generous: it
+ * returns as soon as the condition holds, and `make test` runs beside other tests on two
+ * cores). */
+export async function eventually(fn, { timeout = 30000, interval = 50, what = "condition" } = {}) {
   const start = Date.now();
   let last;
   for (;;) {
