@@ -78,6 +78,10 @@ class LiveDocument:
             self.broken = True
             raise _guard(exc) from None
 
+    def measure(self) -> None:
+        """Take the text's size afresh (after a load that wrote to ``ydoc`` directly)."""
+        self._size_bound = len(self.content)
+
     def text(self) -> str:
         return str(self.content)
 

@@ -113,6 +113,7 @@ class CollabServer:
             with contextlib.suppress(Exception):
                 await self.hooks.unload(doc)
             raise
+        doc.measure()  # the load may have seeded text straight into the Yjs document
         doc.loaded.set()
         backlog, doc.backlog = doc.backlog, []
         for kind, data in backlog:
