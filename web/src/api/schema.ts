@@ -1740,6 +1740,15 @@ export interface components {
              */
             role: "owner" | "admin" | "editor" | "viewer";
         };
+        /**
+         * MemberInvited
+         * @description The answer (202) when no account uses the address yet: an invitation was e-mailed.
+         */
+        MemberInvited: {
+            invitation: components["schemas"]["InvitationPublic"];
+            /** Detail */
+            detail: string;
+        };
         /** MemberPublic */
         MemberPublic: {
             /**
@@ -4328,7 +4337,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MemberInvited"];
+                };
             };
             /** @description Not signed in, or the access token is invalid or expired. */
             401: {
