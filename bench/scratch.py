@@ -87,6 +87,13 @@ def start_server(
     if factory:
         args.append("--factory")
     args += extra
+    return start_command(args, port, env, target)
+
+
+def start_command(
+    args: Sequence[str], port: int, env: dict[str, str], what: str
+) -> subprocess.Popen:
+    """Run ``args`` (a server on ``port``) and return once it answers HTTP."""
     # stdout: the console mailer prints the bench user's sign-up e-mail there.
     proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120  # a loaded machine starts slowly
@@ -101,4 +108,4 @@ def start_server(
         except Exception:
             return proc  # answered (the bare app answers every path)
     proc.kill()
-    raise RuntimeError(f"{target} did not start")
+    raise RuntimeError(f"{what} did not start")

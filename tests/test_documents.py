@@ -354,3 +354,24 @@ async def test_rest_rename_of_a_document_from_before_live_titles(client, factory
     await compact(services, uuid.UUID(doc["id"]))
     r = await client.get(f"/api/documents/{doc['id']}", headers=owner.headers)
     assert (r.json()["title"], r.json()["content"]) == ("New name", "text")
+
+
+def test_a_document_stored_without_a_state_is_seeded_alike_everywhere():
+    """No Yjs state is stored for a new or imported document: every server seeds it from the
+    columns with the same bytes, so an edit made on one server's seed applies on another's,
+    and on a state rebuilt later from the same columns (compaction)."""
+    from mdreader.ytext import TEXT_NAME, apply_texts, seed_update, text_of, title_of
+
+    assert seed_update("Handbook", "stored text") == seed_update("Handbook", "stored text")
+    one = make_doc(b"", [], title="Handbook", content="stored text")
+    other = make_doc(b"", [], title="Handbook", content="stored text")
+    edit = apply_texts(one, {TEXT_NAME: "stored text, edited"})
+    assert edit is not None and len(edit) < 40  # the edit alone, not the text again
+    other.apply_update(edit)
+    rebuilt = make_doc(b"", [edit], title="Handbook", content="stored text")
+    assert text_of(other) == text_of(rebuilt) == "stored text, edited"
+    assert title_of(rebuilt) == "Handbook"
+    # A stored state already holds its text: the content column is not seeded again.
+    assert text_of(make_doc(rebuilt.get_update(), [], title="Handbook", content="x")) == (
+        "stored text, edited"
+    )

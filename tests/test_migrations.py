@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from mdreader.db import Base, migrate
 from mdreader.db.engine import migrations_dir
-from mdreader.db.models import Document, Workspace, include_name
+from mdreader.db.models import (
+    Document,
+    DocumentVersion,
+    SearchDocument,
+    Workspace,
+    include_name,
+)
 from mdreader.db.types import utcnow
 from mdreader.services import search
 from tests.conftest import BACKEND, PG_ADMIN_URL
@@ -92,7 +98,12 @@ async def _fill(url: str) -> tuple[uuid.UUID, list[str]]:
                 )
                 session.add(doc)
                 await session.flush()
-                await search.index(session, doc.id, ws, doc.title, doc.content)
+                # What search.index wrote under these schemas: a copy of the text.
+                await session.execute(
+                    insert(SearchDocument).values(
+                        document_id=doc.id, workspace_id=ws, title=doc.title, body=doc.content
+                    )
+                )
     finally:
         await engine.dispose()
     return ws, ["walrus", "tusk walr", "note"]
@@ -146,3 +157,80 @@ def test_search_speed_migration_keeps_what_search_answers(tmp_path):
         assert asyncio.run(_answers(url, ws, queries)) == before
         migrate(url)
         assert asyncio.run(_answers(url, ws, queries)) == before
+
+
+# --- c4f9a2e6b813: the text stored once ------------------------------------------------------
+TEXT_ONCE = "c4f9a2e6b813"
+
+
+async def _versions_of(url: str, ws: uuid.UUID, add: bool = False) -> dict[str, str | None]:
+    """Every version's stored content by title (``add``: first keep two versions of each
+    document as the previous schema did, a copy of its text and an older text)."""
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            rows = (
+                await session.execute(
+                    text("SELECT id, title, content FROM documents WHERE workspace_id = :ws"),
+                    {"ws": ws.hex if BACKEND != "postgresql" else ws},
+                )
+            ).all()
+            if add:
+                for row in rows:
+                    for label, content in (("copy", row.content), ("older", "an older text")):
+                        await session.execute(
+                            insert(DocumentVersion).values(
+                                document_id=uuid.UUID(str(row.id)),
+                                title=f"{row.title} {label}",
+                                content=content,
+                                created_at=utcnow(),
+                            )
+                        )
+            found = await session.execute(
+                text("SELECT title, content FROM document_versions ORDER BY title")
+            )
+            return {r.title: r.content for r in found}
+    finally:
+        await engine.dispose()
+
+
+async def _search_bodies(url: str) -> list[str | None]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            if BACKEND != "postgresql":  # the FTS5 index agrees with its content
+                await conn.execute(
+                    text("INSERT INTO search_fts(search_fts, rank) VALUES ('integrity-check', 1)")
+                )
+            return list(await conn.scalars(text("SELECT body FROM search_documents")))
+    finally:
+        await engine.dispose()
+
+
+def test_text_once_migration_turns_copies_into_references(tmp_path):
+    """Over a database that holds search copies and versions: search answers as before, the
+    copies of a document's own text become references (and come back on a downgrade), the
+    versions keep their texts."""
+    previous = ScriptDirectory(str(migrations_dir())).get_revision(TEXT_ONCE).down_revision
+    assert isinstance(previous, str)
+    with _scratch_database(tmp_path) as url:
+        migrate(url, previous)
+        ws, queries = asyncio.run(_fill(url))
+        copies = asyncio.run(_versions_of(url, ws, add=True))
+        before = asyncio.run(_answers(url, ws, queries))
+        assert [len(hits) for hits in before] == [5, 5, 3]
+        migrate(url, TEXT_ONCE)
+        assert asyncio.run(_answers(url, ws, queries)) == before
+        assert asyncio.run(_search_bodies(url)) == [None] * 6
+        stored = asyncio.run(_versions_of(url, ws))
+        assert {t for t, c in stored.items() if c is None} == {t for t in copies if "copy" in t}
+        assert {t: c for t, c in stored.items() if c is not None} == {
+            t: c for t, c in copies.items() if "older" in t
+        }
+        _alembic(url, "downgrade", previous)
+        assert asyncio.run(_versions_of(url, ws)) == copies
+        assert None not in asyncio.run(_search_bodies(url))
+        assert asyncio.run(_answers(url, ws, queries)) == before
+        migrate(url)
+        assert asyncio.run(_answers(url, ws, queries)) == before
+        assert asyncio.run(_search_bodies(url)) == [None] * 6

@@ -78,6 +78,16 @@ def _wait_ready(proc: subprocess.Popen, port: int) -> None:
     raise AssertionError("server did not become ready")
 
 
+def _downgrade(url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.attributes["database_url"] = url
+    command.downgrade(cfg, revision)
+
+
 def _env(settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MDREADER_")}
     env.update(
@@ -93,6 +103,12 @@ def _env(settings, **extra: str) -> dict[str, str]:
     return env
 
 
+# The newest revision the previous release runs on: c4f9a2e6b813 (the text stored once, no
+# Yjs state until an edit) is not compatible with it. Rolling back past it is an Alembic
+# downgrade to this revision with this release first, which writes the copies back.
+LAST_COMPATIBLE = "b3e8c1d5f702"
+
+
 async def test_previous_release_serves_the_schema_this_release_migrated(
     previous_release: Path, settings, factory: Factory
 ):
@@ -100,26 +116,55 @@ async def test_previous_release_serves_the_schema_this_release_migrated(
     owner = await factory.user("owner")
     workspace = await factory.workspace(owner)
     document = await factory.document(workspace, owner, "Kept", "written by the new release")
+    # Edited live-style (logged, not compacted) on a document stored without a Yjs state.
+    r = await factory.client.patch(
+        f"/api/documents/{document['id']}",
+        json={"content": "written by the new release, then edited"},
+        headers=owner.headers,
+    )
+    assert r.status_code == 200, r.text
 
+    # On this release's schema the previous release refuses to start, with a sentence.
     port = free_port()
     proc = await asyncio.to_thread(_serve, previous_release, _env(settings), port)
+    refused = await asyncio.to_thread(proc.communicate, timeout=60)
+    assert proc.returncode == 1
+    assert "c4f9a2e6b813" in refused[1].decode() and "not marked compatible" in refused[1].decode()
+    await asyncio.to_thread(_downgrade, settings.resolved_database_url, LAST_COMPATIBLE)
+
+    proc = await asyncio.to_thread(_serve, previous_release, _env(settings), port)
     try:
-        await asyncio.to_thread(_wait_ready, proc, port)
-        headers = owner.headers
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as old:
-            read = await old.get(f"/api/documents/{document['id']}", headers=headers)
-            assert read.status_code == 200, read.text
-            assert read.json()["content"] == "written by the new release"
-            wrote = await old.patch(
-                f"/api/documents/{document['id']}",
-                json={"content": "and the old release writes too"},
-                headers=headers,
-            )
-            assert wrote.status_code == 200, wrote.text
+        await _read_and_write_with_the_previous_release(proc, port, owner, document)
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait, 30)
+        # The fixture's database is shared by the tests that follow (PostgreSQL).
+        await asyncio.to_thread(migrate, settings.resolved_database_url)
     assert proc.returncode in (0, -15), proc.stderr.read().decode()[-2000:]
+    # Migrated up again over what the previous release wrote: this release reads it.
+    r = await factory.client.get(f"/api/documents/{document['id']}", headers=owner.headers)
+    assert r.json()["content"] == "and the old release writes too"
+
+
+async def _read_and_write_with_the_previous_release(proc, port, owner, document) -> None:
+    await asyncio.to_thread(_wait_ready, proc, port)
+    headers = owner.headers
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as old:
+        read = await old.get(f"/api/documents/{document['id']}", headers=headers)
+        assert read.status_code == 200, read.text
+        assert read.json()["content"] == "written by the new release, then edited"
+        versions = await old.get(f"/api/documents/{document['id']}/versions", headers=headers)
+        (first,) = versions.json()
+        first = await old.get(
+            f"/api/documents/{document['id']}/versions/{first['id']}", headers=headers
+        )
+        assert first.json()["content"] == "written by the new release"
+        wrote = await old.patch(
+            f"/api/documents/{document['id']}",
+            json={"content": "and the old release writes too"},
+            headers=headers,
+        )
+        assert wrote.status_code == 200, wrote.text
 
 
 def _future_migrations(tmp_path: Path, compatible: bool) -> Path:

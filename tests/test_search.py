@@ -118,7 +118,8 @@ async def test_compaction_of_live_edits_updates_the_index(app, client, factory):
 # them ranked, a snippet for each. ``search`` must return its first rows, unchanged.
 _PLAIN_SQLITE = f"""
     SELECT sd.document_id, d.title,
-           snippet(search_fts, -1, '{_OPEN}', '{_CLOSE}', '…', 24), substr(sd.body, 1, 200)
+           snippet(search_fts, -1, '{_OPEN}', '{_CLOSE}', '…', 24),
+           substr(coalesce(sd.body, d.content), 1, 200)
     FROM search_fts
     JOIN search_documents AS sd ON sd.id = search_fts.rowid
     JOIN documents AS d ON d.id = sd.document_id
@@ -127,11 +128,12 @@ _PLAIN_SQLITE = f"""
 """
 _PLAIN_POSTGRESQL = f"""
     SELECT sd.document_id, d.title,
-           ts_headline('simple', translate(left(sd.body, 100000), '<>', '  '),
+           ts_headline('simple',
+                       translate(left(coalesce(sd.body, d.content), 100000), '<>', '  '),
                        to_tsquery('simple', :tsquery),
                        'StartSel={_OPEN}, StopSel={_CLOSE}, MaxWords=24, MinWords=8, '
                        'MaxFragments=2, FragmentDelimiter=" … "'),
-           left(sd.body, 200)
+           left(coalesce(sd.body, d.content), 200)
     FROM search_documents AS sd
     JOIN documents AS d ON d.id = sd.document_id
     WHERE sd.search_vector @@ to_tsquery('simple', :tsquery)

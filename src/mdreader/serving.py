@@ -16,6 +16,11 @@ headers or body a byte at a time. Its HTTP protocol is extended here with:
 
 ``raise_open_files_limit`` lifts the soft limit on open files to the hard one at start-up,
 since every connection is a file descriptor.
+
+Upgraded WebSockets also offer the app their frames without ASGI (``FrameChannel``, the scope
+extension ``mdreader.frames``): the collaboration server exchanges thousands of small frames
+a second, and a frame through the ASGI queue, the middleware stack and websockets' framing
+costs several times what the frame itself does.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import Counter
+import struct
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,10 +211,108 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._late("request body stopped arriving")
 
 
+FRAMES = "mdreader.frames"  # the scope extension holding a connection's FrameChannel
+
+# Frames queued for the app before the socket stops reading (TCP then holds the sender back).
+_QUEUED_FRAMES = 64
+_QUEUED_BYTES = 1 << 20
+
+
+def _binary_header(size: int) -> bytes:
+    """The head of an unmasked, final binary frame (RFC 6455 5.2: servers do not mask)."""
+    if size < 126:
+        return bytes((0x82, size))
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x82, 126, size)
+    return struct.pack("!BBQ", 0x82, 127, size)
+
+
+class FrameChannel:
+    """The frames of one accepted WebSocket, straight from and to its protocol.
+
+    Once ``claim``-ed (before the app accepts the socket), every data frame goes to
+    ``receive`` instead of the ASGI queue; ``send`` writes a binary frame to the socket at
+    once and returns the bytes the socket has not taken yet (-1 once it is closing), so the
+    caller can drop a client that reads too slowly; ``close`` starts the closing handshake.
+    Reading pauses while the app has many frames to handle, as uvicorn's does per frame.
+    """
+
+    def __init__(self, protocol: GuardedWebSocketProtocol) -> None:
+        self._protocol = protocol
+        self._frames: deque[bytes | str] = deque()
+        self._size = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self.claimed = False
+        self.ended = False
+
+    def claim(self) -> None:
+        self.claimed = True
+
+    def deliver(self, data: bytes | str) -> None:
+        self._frames.append(data)
+        self._size += len(data)
+        self._wake()
+        p = self._protocol
+        if not p.read_paused and (
+            len(self._frames) >= _QUEUED_FRAMES or self._size >= _QUEUED_BYTES
+        ):
+            p.read_paused = True
+            p.transport.pause_reading()
+
+    def end(self) -> None:
+        self.ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def receive(self) -> bytes | str | None:
+        """The next data frame; None once the socket is closed or closing."""
+        while not self._frames:
+            if self.ended:
+                return None
+            self._waiter = self._protocol.loop.create_future()
+            await self._waiter
+        data = self._frames.popleft()
+        self._size -= len(data)
+        p = self._protocol
+        if p.read_paused and not p.close_sent and len(self._frames) < _QUEUED_FRAMES // 2:
+            p.read_paused = False
+            p.transport.resume_reading()
+        return data
+
+    def send(self, data: bytes) -> int:
+        p = self._protocol
+        transport = p.transport
+        if p.close_sent or p.disconnected or transport.is_closing():
+            return -1
+        transport.write(_binary_header(len(data)) + data)
+        return transport.get_write_buffer_size()
+
+    def close(self, code: int, reason: str) -> None:
+        """Send a close frame (as uvicorn does for ``websocket.close``) and stop receiving."""
+        p = self._protocol
+        self.end()
+        if p.close_sent or p.disconnected or p.transport.is_closing():
+            return
+        p.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        p.conn.send_close(code, reason)
+        p.transport.write(b"".join(p.conn.data_to_send()))
+        p.close_sent = True
+        if p.read_paused:
+            p.read_paused = False
+            p.transport.resume_reading()
+        p.close_timer = p.loop.call_later(p.close_timeout, p.transport.close)
+
+
 class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
-    """Holds the address slot of the HTTP connection it was upgraded from."""
+    """Holds the address slot of the HTTP connection it was upgraded from, and offers the app
+    its frames through a ``FrameChannel`` (module doc)."""
 
     _slot: tuple[_Open, str] | None = None
+    channel: FrameChannel | None = None
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -219,6 +323,39 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
             (open_connections, address), self._slot = self._slot, None
             open_connections.release(address)
         super().connection_lost(exc)
+        if self.channel is not None:
+            self.channel.end()
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None and not self.close_sent:
+            self.channel = FrameChannel(self)
+            scope["extensions"][FRAMES] = self.channel
+
+    def send_receive_event_to_app(self) -> None:
+        channel = self.channel
+        if channel is None or not channel.claimed:
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return
+        if self.curr_msg_data_type == "text":
+            channel.deliver(bytes(data).decode("utf-8", "replace"))
+        else:
+            channel.deliver(data if isinstance(data, bytes) else bytes(data))
+
+    def handle_close(self, event: Any) -> None:
+        super().handle_close(event)
+        if self.channel is not None:
+            self.channel.end()
+
+    def handle_parser_exception(self) -> None:
+        super().handle_parser_exception()
+        if self.channel is not None:
+            self.channel.end()
 
 
 class Config(uvicorn.Config):

@@ -12,6 +12,13 @@ Yjs sees one insertion. Whether a document has its seed is told by that client i
 state vector, not by an empty title (a title may be emptied on purpose). The column only
 changes once the seed is durable (logged with the change, or compacted), so every server
 seeds a document with the same text.
+
+A document whose stored state is empty (an import, a new document: no Yjs state is written
+until someone edits) is seeded the same way with its Markdown too: the seed's one update
+inserts the title column, then the content column, by the seed's client. The content column
+only changes when compaction stores a state (which holds the seed), so as long as the state
+is empty every server and every reader builds the same seed, byte for byte; edits made on it
+(logged by clients or by REST writes, which log the seed with them) land where they belong.
 """
 
 from __future__ import annotations
@@ -29,9 +36,15 @@ TITLE_MAX = 500  # the stored column's length
 _FINE_DIFF_LIMIT = 4000  # beyond this many changed characters, replace the changed span
 
 
-def make_doc(state: bytes = b"", updates: Iterable[bytes] = (), title: str | None = None) -> Doc:
+def make_doc(
+    state: bytes = b"",
+    updates: Iterable[bytes] = (),
+    title: str | None = None,
+    content: str = "",
+) -> Doc:
     """The document from its stored state and updates; with ``title`` (the stored column),
-    seeded with it if it has no title yet."""
+    seeded with it if it has no seed yet, and with ``content`` (the stored Markdown) too when
+    the stored state is empty (see ``seed_content``)."""
     doc: Doc = Doc()
     doc.get(TEXT_NAME, type=Text)
     doc.get(TITLE_NAME, type=Text)
@@ -40,7 +53,7 @@ def make_doc(state: bytes = b"", updates: Iterable[bytes] = (), title: str | Non
     for update in updates:
         doc.apply_update(update)
     if title is not None:
-        seed_title(doc, title)
+        seed_title(doc, title, seed_content(state, content))
     return doc
 
 
@@ -57,16 +70,25 @@ def column_title(title: str) -> str:
     return title.replace("\r", " ").replace("\n", " ")[:TITLE_MAX]
 
 
-def seed_update(title: str) -> bytes:
-    """The one insertion of ``title`` every server makes alike. An empty title still leaves
-    a (deleted) mark, so the document counts as seeded."""
+def seed_update(title: str, content: str = "") -> bytes:
+    """The one insertion of ``title`` (and of ``content``, for a document stored without a
+    state) every server makes alike. An empty title still leaves a (deleted) mark, so the
+    document counts as seeded; without content it is the title's seed alone, as before."""
     doc: Doc = Doc(client_id=SEED_CLIENT)
     text = doc.get(TITLE_NAME, type=Text)
     with doc.transaction():
         text.insert(0, title or " ")
         if not title:
             del text[0:1]
+        if content:
+            doc.get(TEXT_NAME, type=Text).insert(0, content)
     return doc.get_update()
+
+
+def seed_content(state: bytes | None, content: str | None) -> str:
+    """What of the content column goes into the seed: all of it when the stored state is
+    empty (the document was stored as Markdown alone), else nothing (the state holds it)."""
+    return "" if state else content or ""
 
 
 def _numbers(data: bytes) -> list[int]:
@@ -136,7 +158,7 @@ def full_state(doc: Doc, sources: Iterable[bytes]) -> bytes:
     """The state of ``doc`` (built from ``sources``) with every pending part of the sources
     kept, so that nothing an update carried is lost when the sources are replaced by it."""
     state_vector = doc.get_state()
-    pending = [p for p in (pending_part(s, state_vector) for s in sources) if p is not None]
+    pending = [p for p in (pending_part(s, state_vector) for s in sources if s) if p is not None]
     state = doc.get_update()
     return merge_updates(state, *pending) if pending else state
 
@@ -145,11 +167,12 @@ def has_seed(doc: Doc) -> bool:
     return SEED_CLIENT in _clients(doc.get_state())
 
 
-def seed_title(doc: Doc, title: str) -> bool:
-    """Give a document stored before titles were live its title; True if it was missing."""
+def seed_title(doc: Doc, title: str, content: str = "") -> bool:
+    """Give a document stored before titles were live its title (and a document stored
+    without a state its ``content``, see ``seed_content``); True if the seed was missing."""
     if has_seed(doc):
         return False
-    doc.apply_update(seed_update(title))
+    doc.apply_update(seed_update(title, content))
     return True
 
 

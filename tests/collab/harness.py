@@ -155,11 +155,17 @@ def ws_url(base: str) -> str:
 class InProcessServer:
     """uvicorn serving an already started app on 127.0.0.1, port 0, in this event loop."""
 
-    def __init__(self, app: Any) -> None:
-        # As `mdreader serve` runs it (its protocols and limits), on a port of its own.
-        self.config = serving.config(
-            app, app.state.settings, host="127.0.0.1", port=0, lifespan="off"
-        )
+    def __init__(self, app: Any, stock: bool = False) -> None:
+        # As `mdreader serve` runs it (its protocols and limits), on a port of its own; or,
+        # ``stock``, with uvicorn's own protocols (no frame channel: frames go through ASGI).
+        if stock:
+            self.config = uvicorn.Config(
+                app, host="127.0.0.1", port=0, lifespan="off", ws="websockets-sansio"
+            )
+        else:
+            self.config = serving.config(
+                app, app.state.settings, host="127.0.0.1", port=0, lifespan="off"
+            )
         self.server = uvicorn.Server(self.config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

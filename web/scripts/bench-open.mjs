@@ -46,8 +46,15 @@ async function openDocument(page, doc) {
     { timeout: 120000, polling: "raf" },
   );
   const first = Date.now() - start;
+  // A long text's preview shows only the blocks near its viewport: scrolled to its end, the
+  // last block shows once the whole text is rendered and in place.
   await page.waitForFunction(
-    (sentinel) => document.querySelector("[data-testid=preview]")?.lastElementChild?.textContent?.includes(sentinel),
+    (sentinel) => {
+      const preview = document.querySelector("[data-testid=preview]");
+      const pane = preview?.closest(".scroll-pane");
+      if (pane) pane.scrollTop = pane.scrollHeight;
+      return preview?.lastElementChild?.textContent?.includes(sentinel);
+    },
     doc.sentinel,
     { timeout: 120000, polling: 20 },
   );
@@ -130,7 +137,12 @@ const scripts = new Set();
   await page2.goto(big.path);
   await page2.locator("[data-testid=sync-state][data-state=saved]").waitFor({ timeout: 120000 });
   await page2.waitForFunction(
-    (sentinel) => document.querySelector("[data-testid=preview]")?.lastElementChild?.textContent?.includes(sentinel),
+    (sentinel) => {
+      const preview = document.querySelector("[data-testid=preview]");
+      const pane = preview?.closest(".scroll-pane");
+      if (pane) pane.scrollTop = pane.scrollHeight;
+      return preview?.lastElementChild?.textContent?.includes(sentinel);
+    },
     big.sentinel,
     { timeout: 120000, polling: 50 },
   );

@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import type { ReactNode } from "react";
-import { Api, ApiError, localTokenStore } from "./api/client";
+import { Api, ApiError, anonymous, localTokenStore, ok } from "./api/client";
 import type { User } from "./api/types";
 import { cognitoSession } from "./lib/cognito";
 import type { AuthProviders } from "./lib/cognito";
@@ -33,8 +33,7 @@ let providers: Promise<AuthProviders> | null = null;
  */
 export function authProviders(): Promise<AuthProviders> {
   if (!providers) {
-    providers = api
-      .get<AuthProviders>("/api/auth/providers", { anonymous: true })
+    providers = ok(api.http.GET("/api/auth/providers", anonymous))
       .then((p) => {
         api.useExternal(p.provider === "cognito" && p.cognito ? cognitoSession(p.cognito) : null);
         return p;
@@ -65,7 +64,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     }
     try {
       setError(null);
-      setUser(await api.get<User>("/api/auth/me"));
+      setUser(await ok(api.http.GET("/api/auth/me")));
     } catch (e) {
       if (e instanceof ApiError && e.status === 0) setError(e.message);
       else setUser(null);

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { diffBlocks, joinBlocks } from "../src/lib/blocks";
 import { BlockCache, head, renderBlocks } from "../src/lib/markdown";
 import { reservedNames } from "../src/lib/reserved";
 import { setReservedNames } from "../src/lib/sanitize";
@@ -47,5 +48,36 @@ describe("head", () => {
     expect(text.startsWith(start)).toBe(true);
     expect((start.match(/```/g) ?? []).length % 2).toBe(0);
     expect(head("short", 70)).toBe("short");
+  });
+});
+
+describe("the preview worker's replies name only what changed", () => {
+  const list = (keys: string[], lines = keys.map((_, i) => i * 2)) => keys.map((key, i) => ({ key, line: lines[i] }));
+
+  it("keeps the start, sends the middle, moves the end", () => {
+    const prev = list(["a", "b", "c", "d", "e"]);
+    // "c" typed into (a new key) and one line more: d and e move down by one.
+    const next = list(["a", "b", "c2", "d", "e"], [0, 2, 4, 7, 9]);
+    const diff = diffBlocks(prev, next);
+    expect(diff).toEqual({ head: 2, tail: 2, shift: 1 });
+    expect(joinBlocks(prev, diff, next.slice(diff.head, next.length - diff.tail))).toEqual(next);
+  });
+
+  it("rebuilds any edit, repeated blocks included", () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    let prev = list(Array.from({ length: 40 }, (_, i) => `k${i % 7}`));
+    for (let round = 0; round < 300; round++) {
+      const keys = prev.map((b) => b.key);
+      const at = random(keys.length + 1);
+      keys.splice(at, random(3), ...Array.from({ length: random(3) }, () => `k${random(9)}`));
+      const next = list(keys, keys.map((_, i) => i * 2 + (i > at ? random(2) : 0)));
+      const diff = diffBlocks(prev, next);
+      expect(joinBlocks(prev, diff, next.slice(diff.head, next.length - diff.tail))).toEqual(next);
+      prev = next;
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Api, ApiError, errorMessage, localTokenStore, memoryTokenStore } from "../src/api/client";
+import { Api, ApiError, errorMessage, localTokenStore, memoryTokenStore, ok } from "../src/api/client";
 import type { Tokens } from "../src/api/client";
 
 /** A fake server with the refresh-token rules of the real one. */
@@ -47,8 +47,8 @@ function fakeServer(opts: { accessTtl?: number } = {}) {
     const expiry = auth ? access.get(auth) : undefined;
     if (!expiry || expiry <= now) return json(401, { detail: "Not signed in.", code: "invalid_token" });
     if (path === "/api/auth/me") return json(200, { id: "u1", email: "a@b.c", name: "A", email_verified: true });
-    if (path === "/api/nothing") return new Response(null, { status: 204 });
-    if (path === "/api/broken") return json(422, { detail: [{ loc: ["body", "name"], msg: "Value error, the name cannot be blank" }] });
+    if (path === "/api/auth/sessions/s1") return new Response(null, { status: 204 });
+    if (path === "/api/workspaces") return json(422, { detail: [{ loc: ["body", "name"], msg: "Value error, the name cannot be blank" }] });
     return json(404, { detail: "Not found.", code: "not_found" });
   };
   return {
@@ -68,9 +68,9 @@ describe("Api", () => {
     const api = new Api({ store: memoryTokenStore(), fetch: server.fetch, now: server.now });
     await api.login("a@b.c", "pw");
     expect(api.signedIn).toBe(true);
-    const me = await api.get<{ name: string }>("/api/auth/me");
+    const me = await ok(api.http.GET("/api/auth/me"));
     expect(me.name).toBe("A");
-    expect(await api.delete("/api/nothing")).toBeUndefined();
+    expect(await ok(api.http.DELETE("/api/auth/sessions/{session_id}", { params: { path: { session_id: "s1" } } }))).toBeUndefined();
   });
 
   it("refreshes an access token about to expire before using it", async () => {
@@ -79,7 +79,7 @@ describe("Api", () => {
     const api = new Api({ store, fetch: server.fetch, now: server.now });
     await api.login("a@b.c", "pw");
     server.tick(3600_000 - 30_000); // 30 s left: inside the margin
-    await api.get("/api/auth/me");
+    await ok(api.http.GET("/api/auth/me"));
     expect(server.calls.filter((c) => c.endsWith("/refresh"))).toHaveLength(1);
     expect(store.load()?.refresh).toBe("r2");
   });
@@ -91,7 +91,7 @@ describe("Api", () => {
     await api.login("a@b.c", "pw");
     // The stored token says it is fresh, but the server no longer takes it.
     store.save({ ...store.load()!, access: "forged" });
-    const me = await api.get<{ id: string }>("/api/auth/me");
+    const me = await ok(api.http.GET("/api/auth/me"));
     expect(me.id).toBe("u1");
     expect(server.calls).toEqual(["POST /api/auth/login", "GET /api/auth/me", "POST /api/auth/refresh", "GET /api/auth/me"]);
   });
@@ -101,7 +101,7 @@ describe("Api", () => {
     const api = new Api({ store: memoryTokenStore(), fetch: server.fetch, now: server.now });
     await api.login("a@b.c", "pw");
     server.tick(3600_000);
-    const results = await Promise.all([1, 2, 3, 4, 5].map(() => api.get<{ id: string }>("/api/auth/me")));
+    const results = await Promise.all([1, 2, 3, 4, 5].map(() => ok(api.http.GET("/api/auth/me"))));
     expect(results.every((r) => r.id === "u1")).toBe(true);
     expect(server.calls.filter((c) => c.endsWith("/refresh"))).toHaveLength(1);
     expect(server.revoked.size).toBe(0);
@@ -126,7 +126,7 @@ describe("Api", () => {
     const tabB = new Api({ store: localTokenStore(storage), fetch: server.fetch, now: server.now, lock });
     await tabA.login("a@b.c", "pw");
     server.tick(3600_000);
-    const [a, b] = await Promise.all([tabA.get<{ id: string }>("/api/auth/me"), tabB.get<{ id: string }>("/api/auth/me")]);
+    const [a, b] = await Promise.all([ok(tabA.http.GET("/api/auth/me")), ok(tabB.http.GET("/api/auth/me"))]);
     expect(a.id).toBe("u1");
     expect(b.id).toBe("u1");
     expect(server.calls.filter((c) => c.endsWith("/refresh"))).toHaveLength(1);
@@ -141,7 +141,7 @@ describe("Api", () => {
     api.onAuthChange((s) => events.push(s));
     await api.login("a@b.c", "pw");
     store.save({ ...(store.load() as Tokens), refresh: "unknown", expiresAt: 0 });
-    await expect(api.get("/api/auth/me")).rejects.toMatchObject({ status: 401 });
+    await expect(ok(api.http.GET("/api/auth/me"))).rejects.toMatchObject({ status: 401 });
     expect(api.signedIn).toBe(false);
     expect(events).toEqual([true, false]);
   });
@@ -155,21 +155,21 @@ describe("Api", () => {
     await api.login("a@b.c", "pw");
     server.tick(3600_000);
     offline = true;
-    await expect(api.get("/api/auth/me")).rejects.toMatchObject({ status: 0, code: "network_error" });
+    await expect(ok(api.http.GET("/api/auth/me"))).rejects.toMatchObject({ status: 0, code: "network_error" });
     expect(api.signedIn).toBe(true);
     offline = false;
-    expect((await api.get<{ id: string }>("/api/auth/me")).id).toBe("u1");
+    expect((await ok(api.http.GET("/api/auth/me"))).id).toBe("u1");
   });
 
   it("turns error bodies into sentences", async () => {
     const server = fakeServer();
     const api = new Api({ store: memoryTokenStore(), fetch: server.fetch, now: server.now });
     await api.login("a@b.c", "pw");
-    const err = (await api.get("/api/missing").catch((e: unknown) => e)) as ApiError;
+    const err = (await ok(api.http.GET("/api/documents/{document_id}", { params: { path: { document_id: "missing" } } })).catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
     expect(err.message).toBe("Not found.");
     expect(err.code).toBe("not_found");
-    const invalid = (await api.post("/api/broken", {}).catch((e: unknown) => e)) as ApiError;
+    const invalid = (await ok(api.http.POST("/api/workspaces", { body: { name: "" } })).catch((e: unknown) => e)) as ApiError;
     expect(invalid.message).toBe("name: the name cannot be blank");
     expect(errorMessage(null, 500)).toBe("The request failed (500).");
   });

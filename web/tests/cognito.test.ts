@@ -3,7 +3,7 @@
 // the pool. (moto, which the server tests use for Cognito, has no hosted UI or OAuth
 // endpoints, so they are a fake here, answering as the Cognito docs describe.)
 import { describe, expect, it } from "vitest";
-import { Api, memoryTokenStore } from "../src/api/client";
+import { Api, memoryTokenStore, ok } from "../src/api/client";
 import {
   authorizeUrl,
   beginSignIn,
@@ -131,12 +131,12 @@ describe("the Api client with the pool's session", () => {
       store,
       now: () => now,
       fetch: async (input, init) => {
-        apiCalls.push(`${init?.method} ${String(input)} ${(init?.headers as Record<string, string>)?.Authorization}`);
+        apiCalls.push(`${init?.method} ${new URL(String(input)).pathname} ${new Headers(init?.headers).get("Authorization")}`);
         return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
       },
     });
     api.useExternal({ refresh: cognitoSession(config, pool.fetch).refresh, logout: async () => {} });
-    await api.get("/api/auth/me"); // the access token is about to expire: refreshed first
+    await ok(api.http.GET("/api/auth/me")); // the access token is about to expire: refreshed first
     expect(apiCalls).toEqual(["GET /api/auth/me Bearer a2"]);
     expect(store.load()).toMatchObject({ access: "a2", refresh: "r-live" });
     expect(pool.requests.at(-1)!.form.get("grant_type")).toBe("refresh_token");

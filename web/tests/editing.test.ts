@@ -5,11 +5,11 @@ import { resolveWikilinks } from "../src/features/links/links";
 import { mentionMarkdown } from "../src/features/notifications/mentions";
 
 describe("editing help", () => {
-  it("turns HTML from a web page or an office document into Markdown", () => {
+  it("turns HTML from a web page or an office document into Markdown", async () => {
     const html =
       '<h2 style="color:red">Plan</h2><p class="MsoNormal">Some <b>bold</b> and <i>italic</i> ' +
       '<a href="https://example.com">link</a></p><ul><li>one</li><li>two</li></ul><script>x()</script>';
-    expect(htmlToMarkdown(html)).toBe(
+    expect(await htmlToMarkdown(html)).toBe(
       "## Plan\n\nSome **bold** and *italic* [link](https://example.com)\n\n-   one\n-   two",
     );
   });

@@ -80,7 +80,7 @@ async def get_version(
         **version_public(version, name).model_dump(),
         document_id=version.document_id,
         title=version.title,
-        content=version.content,
+        content=await svc.content_of(session, version),
     )
 
 
@@ -104,10 +104,11 @@ async def diff_version(
         base, base_name = await docs.live_content(session, access.document.id), "current"
     else:
         other = await svc.get(session, access.document.id, against)
-        base, base_name = other.content, f"version/{other.id}"
+        base, base_name = await svc.content_of(session, other), f"version/{other.id}"
+    content = await svc.content_of(session, version)
     # difflib is pure Python: a long document must not stall the event loop.
     diff = await asyncio.to_thread(
-        svc.unified_diff, base, version.content, base_name, f"version/{version.id}"
+        svc.unified_diff, base, content, base_name, f"version/{version.id}"
     )
     return PlainTextResponse(diff, media_type="text/x-diff; charset=utf-8")
 

@@ -1,8 +1,11 @@
 """The WebSocket endpoints: ``/ws`` (Hocuspocus) and ``/ws/y/{document_id}`` (y-websocket).
 
-Each socket gets a transport whose frames are written by one task from a bounded outbox, so a
-slow reader never holds up a broadcast; the receive loop hands each frame to the core and
-closes this socket alone when a frame is bad.
+Under ``mdreader serve`` a socket's frames bypass ASGI: the server protocol offers a frame
+channel (the scope extension ``mdreader.frames``, see ``mdreader.serving``) whose ``send``
+writes a frame at once, so a broadcast costs one write per receiver and no task; a receiver
+whose unsent bytes pass ``MDREADER_COLLAB_OUTBOX_BYTES`` is closed. Under another ASGI server
+frames go through Starlette, written by one task per socket from a bounded outbox. Either way
+the receive loop hands each frame to the core and closes this socket alone when a frame is bad.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -27,13 +31,56 @@ from mdreader.collab.server import CollabServer
 
 log = logging.getLogger("mdreader.collab")
 
+FRAMES = "mdreader.frames"
+
+
+class FrameChannel(Protocol):
+    """What ``mdreader.serving.FrameChannel`` offers (collab does not import serving)."""
+
+    def claim(self) -> None: ...
+    async def receive(self) -> bytes | str | None: ...
+    def send(self, data: bytes) -> int: ...
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class ChannelTransport:
+    """Frames written straight to the socket (module doc)."""
+
+    def __init__(self, channel: FrameChannel, outbox_limit: int) -> None:
+        self.channel = channel
+        self.limit = outbox_limit
+        self.closing = False
+        self.last_sent = time.monotonic()
+
+    def send(self, data: bytes) -> None:
+        self.last_sent = time.monotonic()
+        if self.channel.send(data) > self.limit:
+            self.close(p.CLOSE_POLICY, "the client reads too slowly")
+
+    def close(self, code: int, reason: str) -> None:
+        if not self.closing:
+            self.closing = True
+            self.channel.close(code, reason)
+
+    async def receive(self) -> bytes | str | None:
+        return None if self.closing else await self.channel.receive()
+
+    async def finish(self) -> None:
+        return None
+
 
 class WebSocketTransport:
+    """Frames through Starlette, written by one task from a bounded outbox (module doc)."""
+
     def __init__(self, websocket: WebSocket, outbox_limit: int) -> None:
         self.websocket = websocket
         self.outbox = Outbox(outbox_limit)
         self.task = asyncio.create_task(self._write())
         self.last_sent = time.monotonic()
+
+    @property
+    def closing(self) -> bool:
+        return self.outbox.close_request is not None
 
     def send(self, data: bytes) -> None:
         self.last_sent = time.monotonic()
@@ -42,6 +89,18 @@ class WebSocketTransport:
 
     def close(self, code: int, reason: str) -> None:
         self.outbox.request_close(code, reason)
+
+    async def receive(self) -> bytes | str | None:
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        data = message.get("bytes")
+        return data if data is not None else message.get("text", "")
+
+    async def finish(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, timeout=5)
+        self.task.cancel()
 
     async def _write(self) -> None:
         ws = self.websocket
@@ -65,17 +124,17 @@ class WebSocketTransport:
             return
 
 
-async def _serve(server: CollabServer, websocket: WebSocket, sock: BaseSocket) -> None:
+Transport = ChannelTransport | WebSocketTransport
+
+
+async def _serve(server: CollabServer, sock: BaseSocket, transport: Transport) -> None:
     limit = server.settings.collab_max_message_bytes
-    transport = sock.transport
-    assert isinstance(transport, WebSocketTransport)
     try:
-        while transport.outbox.close_request is None:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            data = message.get("bytes")
+        while not transport.closing:
+            data = await transport.receive()
             if data is None:
+                break
+            if not isinstance(data, bytes):
                 raise SocketClosed(p.CLOSE_INVALID_DATA, "only binary frames are accepted")
             if len(data) > limit:
                 raise SocketClosed(p.CLOSE_TOO_BIG, "Message Too Big")
@@ -95,9 +154,7 @@ async def _serve(server: CollabServer, websocket: WebSocket, sock: BaseSocket) -
     finally:
         await server.close_socket(sock)
         transport.close(p.CLOSE_NORMAL, "closed")
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(transport.task, timeout=5)
-        transport.task.cancel()
+        await transport.finish()
 
 
 def _server(websocket: WebSocket) -> CollabServer | None:
@@ -105,36 +162,44 @@ def _server(websocket: WebSocket) -> CollabServer | None:
     return getattr(services, "collab", None)
 
 
-async def _admit(websocket: WebSocket) -> CollabServer | None:
+async def _admit(websocket: WebSocket) -> tuple[CollabServer, Transport] | None:
     server = _server(websocket)
     if server is None or server.full():
         await websocket.close(p.CLOSE_INTERNAL if server is None else 1013, "Try again later")
         return None
+    limit = server.settings.collab_outbox_bytes
+    channel: FrameChannel | None = websocket.scope.get("extensions", {}).get(FRAMES)
+    if channel is not None:
+        channel.claim()  # before the accept: no frame of the client can pass it by
     await websocket.accept()
-    return server
+    transport: Transport
+    if channel is not None:
+        transport = ChannelTransport(channel, limit)
+    else:
+        transport = WebSocketTransport(websocket, limit)
+    return server, transport
 
 
 async def hocuspocus_endpoint(websocket: WebSocket) -> None:
-    server = await _admit(websocket)
-    if server is None:
+    admitted = await _admit(websocket)
+    if admitted is None:
         return
-    transport = WebSocketTransport(websocket, server.settings.collab_outbox_bytes)
+    server, transport = admitted
     sock = ClientSocket(server, transport)
     server.open_socket(sock)
-    await _serve(server, websocket, sock)
+    await _serve(server, sock, transport)
 
 
 async def ywebsocket_endpoint(websocket: WebSocket) -> None:
-    server = await _admit(websocket)
-    if server is None:
+    admitted = await _admit(websocket)
+    if admitted is None:
         return
-    transport = WebSocketTransport(websocket, server.settings.collab_outbox_bytes)
+    server, transport = admitted
     sock = YWebsocketSocket(server, transport)
     server.open_socket(sock)
     document_id = websocket.path_params["document_id"]
     if not await sock.open(document_id, websocket.query_params.get("token")):
         await server.close_socket(sock)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(transport.task, timeout=5)
+        await transport.finish()
         return
-    await _serve(server, websocket, sock)
+    await _serve(server, sock, transport)

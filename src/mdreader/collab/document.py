@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING
 
-from pycrdt import Doc, Text, get_state
+from pycrdt import Doc, Text, get_state, get_update
 
 from mdreader.collab.awareness import Awareness
 from mdreader.collab.encoding import ProtocolError, read_state_vector
@@ -30,6 +30,9 @@ def _guard(exc: BaseException) -> CrdtError:
     return CrdtError(f"the update was refused: {str(exc)[:200]}")
 
 
+_NOTHING = b"\x00\x00"  # an update with no structs and an empty delete set
+
+
 def update_state_vector(update: bytes) -> dict[int, int]:
     """Decode the update fully (validating it) and return the clocks it reaches."""
     try:
@@ -43,22 +46,40 @@ class LiveDocument:
         self.name = name
         self.id = document_id
         self.ydoc: Doc = Doc()
-        self.ydoc.get(TEXT_NAME, type=Text)
+        self.content: Text = self.ydoc.get(TEXT_NAME, type=Text)
         self.ydoc.get(TITLE_NAME, type=Text)
         self.awareness = Awareness(max_state_bytes=max_awareness_bytes)
         self.connections: set[DocumentConnection] = set()
         self.loaded = asyncio.Event()
         self.broken = False
         self.backlog: list[tuple[str, bytes]] = []  # bus messages that arrived while loading
-        self._changes: list[bytes] = []
-        self._subscription = self.ydoc.observe(self._observe)
         self.unload_task: asyncio.Task[None] | None = None
+        # Most the text can hold now, in UTF-8 bytes: measured now and then, and raised by
+        # the size of every update applied since (none adds more text than it carries).
+        self._size_bound = 0
 
-    def _observe(self, event: object) -> None:
-        self._changes.append(bytes(event.update))  # type: ignore[attr-defined]
+    def _observed(self, update: bytes) -> list[bytes]:
+        """Apply with a document observer: the changes it made (merged), empty when none.
+        Only where those are needed: pycrdt's observer costs more than the update itself."""
+        changes: list[bytes] = []
+        subscription = self.ydoc.observe(lambda event: changes.append(bytes(event.update)))
+        try:
+            self._integrate(update)
+        finally:
+            self.ydoc.unobserve(subscription)
+        return changes
+
+    def _integrate(self, update: bytes) -> None:
+        self._size_bound += len(update)
+        try:
+            self.ydoc.apply_update(update)
+        except BaseException as exc:
+            # The Rust side refused midway: this state can no longer be trusted.
+            self.broken = True
+            raise _guard(exc) from None
 
     def text(self) -> str:
-        return str(self.ydoc.get(TEXT_NAME, type=Text))
+        return str(self.content)
 
     def state_vector(self) -> bytes:
         return self.ydoc.get_state()
@@ -75,7 +96,9 @@ class LiveDocument:
 
         An update cannot add more text than it carries, so one that is small against the
         room left is let through at once; only near the limit is it tried on a copy."""
-        size = len(self.ydoc.get(TEXT_NAME, type=Text))  # pycrdt counts UTF-8 bytes
+        if self._size_bound + len(update) <= limit:
+            return True
+        size = self._size_bound = len(self.content)  # pycrdt counts UTF-8 bytes
         if size + len(update) <= limit:
             return True
         probe: Doc = Doc()
@@ -88,16 +111,26 @@ class LiveDocument:
         return len(text) <= limit
 
     def apply(self, update: bytes) -> bool:
-        """Apply a (validated) update; True when it added anything, even if only pending."""
+        """Apply a (validated) update; True when it added anything, even if only pending.
+
+        An update ending in an empty delete set (typing: its last byte is 0) is applied
+        without an observer: it changed the document exactly when the state vector moved,
+        or when something of it stays pending, which what is left of it past the new state
+        vector shows (anything left but an empty delete set counts as a change: storing a
+        repeat costs a log row, missing a change would lose it). Other updates are applied
+        under an observer, which tells."""
         reaches = update_state_vector(update)
-        self._changes.clear()
-        try:
-            self.ydoc.apply_update(update)
-        except BaseException as exc:
-            # The Rust side refused midway: this state can no longer be trusted.
-            self.broken = True
-            raise _guard(exc) from None
-        if self._changes:
+        if update[-1:] == b"\x00":
+            before = self.ydoc.get_state()
+            self._integrate(update)
+            state_vector = self.ydoc.get_state()
+            if state_vector != before:
+                return True
+            try:
+                return get_update(update, state_vector) != _NOTHING
+            except BaseException as exc:
+                raise _guard(exc) from None
+        if self._observed(update):
             return True
         state_vector = self.ydoc.get_state()
         known = read_state_vector(state_vector)
@@ -109,15 +142,8 @@ class LiveDocument:
 
     def apply_changes(self, update: bytes) -> bytes | None:
         """Apply and return what was new (the merged change), for relaying resyncs."""
-        self._changes.clear()
-        try:
-            self.ydoc.apply_update(update)
-        except BaseException as exc:
-            self.broken = True
-            raise _guard(exc) from None
-        if not self._changes:
-            return None
-        return self._changes[0]
+        changes = self._observed(update)
+        return changes[0] if changes else None
 
     def contains(self, update: bytes) -> bool:
         """Whether applying ``update`` would change nothing (read-only clients' sync)."""

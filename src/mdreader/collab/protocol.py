@@ -89,8 +89,12 @@ def permission_denied(reason: str = PERMISSION_DENIED) -> bytes:
     return var_uint(MessageType.AUTH) + var_uint(AuthType.PERMISSION_DENIED) + var_string(reason)
 
 
+_SAVED = bytes([MessageType.SYNC_STATUS, 1])
+_NOT_SAVED = bytes([MessageType.SYNC_STATUS, 0])
+
+
 def sync_status(saved: bool) -> bytes:
-    return var_uint(MessageType.SYNC_STATUS) + var_uint(1 if saved else 0)
+    return _SAVED if saved else _NOT_SAVED
 
 
 def stateless(payload: str) -> bytes:

@@ -24,13 +24,16 @@ from sqlalchemy import insert, select
 from mdreader.collab.extensions import Extension, Origin
 from mdreader.db.models import Document, DocumentUpdate
 from mdreader.db.types import utcnow
-from mdreader.ytext import seed_title
+from mdreader.ytext import seed_content, seed_title
 
 if TYPE_CHECKING:
     from mdreader.collab.document import LiveDocument
     from mdreader.context import Services
 
 log = logging.getLogger("mdreader.collab.store")
+
+# Core, not the ORM: one executemany per group commit, with no session or unit of work.
+_APPEND = insert(DocumentUpdate.__table__)  # type: ignore[arg-type]
 
 _Item = tuple[uuid.UUID, bytes, uuid.UUID | None, asyncio.Future[None]]
 
@@ -40,23 +43,30 @@ async def read_document(services: Services, document_id: uuid.UUID) -> list[byte
     return (await read_stored(services, document_id))[0]
 
 
-async def read_stored(services: Services, document_id: uuid.UUID) -> tuple[list[bytes], str]:
-    """The stored state and logged updates, and the title column (to seed a document from
-    before live titles, see ytext)."""
+async def read_stored(services: Services, document_id: uuid.UUID) -> tuple[list[bytes], str, str]:
+    """The stored state and logged updates, the title column, and the content column when no
+    state is stored (to seed a document from before live titles, or one stored as Markdown
+    alone, see ytext)."""
     async with services.db.primary_read_session() as session:
         row = (
             await session.execute(
-                select(Document.ystate, Document.title).where(Document.id == document_id)
+                select(Document.ystate, Document.title, Document.content).where(
+                    Document.id == document_id
+                )
             )
         ).first()
-        state, title = (row.ystate, row.title) if row is not None else (b"", "")
+        state, title, content = (
+            (row.ystate, row.title, seed_content(row.ystate, row.content))
+            if row is not None
+            else (b"", "", "")
+        )
         rows = await session.scalars(
             select(DocumentUpdate.data)
             .where(DocumentUpdate.document_id == document_id)
             .order_by(DocumentUpdate.id)
         )
         updates = list(rows)
-    return ([state] if state else []) + updates, title
+    return ([state] if state else []) + updates, title, content
 
 
 class DatabaseStore(Extension):
@@ -93,10 +103,11 @@ class DatabaseStore(Extension):
                 await task
 
     async def load(self, doc: LiveDocument) -> None:
-        updates, title = await read_stored(self.services, doc.id)
+        updates, title, content = await read_stored(self.services, doc.id)
         for update in updates:
             doc.apply(update)
-        seed_title(doc.ydoc, title)  # the same seed on every server: kept in memory only
+        # The same seed on every server: kept in memory only.
+        seed_title(doc.ydoc, title, content)
 
     async def store(self, doc: LiveDocument, update: bytes, origin: Origin) -> None:
         if origin.source != "connection":
@@ -136,9 +147,9 @@ class DatabaseStore(Extension):
             del queue[: self.batch]
             try:
                 now = utcnow()
-                async with self.services.db.session() as session:
-                    await session.execute(
-                        insert(DocumentUpdate),
+                async with self.services.db.write_connection() as conn:
+                    await conn.execute(
+                        _APPEND,
                         [
                             {"document_id": d, "data": data, "user_id": u, "created_at": now}
                             for d, data, u, _ in batch

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -239,9 +240,21 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed when the block ends, rolled back on error."""
+        async with self._turn(), self._session() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction without the ORM (no session, no after-commit callbacks):
+        for hot paths that only insert, such as the collaboration update log."""
+        async with self._turn(), self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """SQLite's single write turn of this process (module doc); nothing on PostgreSQL."""
         if self._write_turn is None:
-            async with self._session() as session:
-                yield session
+            yield
             return
         try:
             async with asyncio.timeout(WRITE_TURN_TIMEOUT):
@@ -249,8 +262,7 @@ class Database:
         except TimeoutError:
             raise DatabaseBusy() from None
         try:
-            async with self._session() as session:
-                yield session
+            yield
         finally:
             self._write_turn.release()
 

@@ -345,7 +345,9 @@ class SearchDocument(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )
     title: Mapped[str] = mapped_column(String(500))
-    body: Mapped[str] = mapped_column(Text)
+    # NULL: the document's own text (``documents.content``), not copied. A REST write sets
+    # the live text here until compaction brings the column up to it.
+    body: Mapped[str | None] = mapped_column(Text)
 
 
 class DocumentVersion(Base):
@@ -358,7 +360,8 @@ class DocumentVersion(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(500))
-    content: Mapped[str] = mapped_column(Text)
+    # NULL: the document's content column, until compaction changes it (services.versions).
+    content: Mapped[str | None] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(String(200))
     author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -31,7 +31,7 @@ from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.services import notifications
 from mdreader.services.documents import pending_updates
-from mdreader.ytext import TEXT_NAME
+from mdreader.ytext import TEXT_NAME, seed_content, seed_title
 
 BODY_MAX = 10_000  # characters of Markdown in one comment
 QUOTE_MAX = 1_000
@@ -173,12 +173,21 @@ def _state_vector(encoded: bytes) -> dict[int, int]:
 async def live_doc(session: AsyncSession, document_id: uuid.UUID) -> Doc:
     """The document as acknowledged, deleted items kept (skip_gc) so positions that name
     them still resolve (to where they were)."""
-    state = await session.scalar(select(Document.ystate).where(Document.id == document_id))
+    row = (
+        await session.execute(
+            select(Document.ystate, Document.title, Document.content).where(
+                Document.id == document_id
+            )
+        )
+    ).first()
+    state = row.ystate if row is not None else b""
     ydoc: Doc = Doc(skip_gc=True)
     ydoc.get(TEXT_NAME, type=Text)
     for update in [state or b"", *await pending_updates(session, document_id)]:
         if update:
             ydoc.apply_update(update)
+    if row is not None:  # the seed every server makes alike, which positions may name
+        seed_title(ydoc, row.title, seed_content(state, row.content))
     return ydoc
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 
 from mdreader.db.models import Document, DocumentUpdate
-from mdreader.services import notifications, search
+from mdreader.services import notifications, search, versions
 from mdreader.services.debounce import Debouncer
 from mdreader.ytext import column_title, full_state, make_doc, text_of, title_of
 
@@ -42,8 +42,10 @@ async def compact(services: Services, document_id: uuid.UUID) -> int:
         ).all()
         if not rows:
             return 0
-        # Seeded from the title column if it has no title yet (see ytext): stored from now on.
-        ydoc = make_doc(doc.ystate, (row.data for row in rows), title=doc.title)
+        # Seeded from the title column if it has no title yet, and from the content column
+        # when no state was stored (see ytext): stored from now on.
+        updates = (row.data for row in rows)
+        ydoc = make_doc(doc.ystate, updates, title=doc.title, content=doc.content)
         # Updates that arrived before one they depend on are pending in ydoc: kept too.
         doc.ystate = full_state(ydoc, [doc.ystate, *(row.data for row in rows)])
         content, title = text_of(ydoc), column_title(title_of(ydoc))
@@ -53,6 +55,8 @@ async def compact(services: Services, document_id: uuid.UUID) -> int:
             await notifications.on_document_change(
                 services, session, doc, doc.content, content, [row.user_id for row in rows]
             )
+            # Versions that refer to the content column keep the text it is replacing.
+            await versions.keep_referenced(session, doc.id, doc.content)
             doc.content, doc.title = content, title
             # The search text follows the compacted content in the same transaction.
             await search.index(session, doc.id, doc.workspace_id, title, content)

@@ -21,6 +21,9 @@ class Debouncer(ABC):
         self._wake = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
         self._closing = False
+        # When the loop wakes by itself next (-inf while it works): a due time past it needs
+        # no wake-up. Busy documents are rescheduled on every update, each time later.
+        self._wake_at = float("-inf")
 
     @abstractmethod
     def due(self, document_id: uuid.UUID, now: float) -> float:
@@ -31,8 +34,9 @@ class Debouncer(ABC):
         """The work for one document (errors are the subclass's to handle)."""
 
     def schedule(self, document_id: uuid.UUID) -> None:
-        self._due[document_id] = self.due(document_id, time.monotonic())
-        self._wake.set()
+        due = self._due[document_id] = self.due(document_id, time.monotonic())
+        if due < self._wake_at:
+            self._wake.set()
 
     @property
     def pending(self) -> int:
@@ -45,12 +49,14 @@ class Debouncer(ABC):
 
     async def _run(self) -> None:
         while not self._closing:
+            self._wake_at = float("-inf")
             now = time.monotonic()
             for document_id in [d for d, due in self._due.items() if due <= now]:
                 self._due.pop(document_id, None)
                 await self.fire(document_id)
             self._wake.clear()
             wait = min(self._due.values(), default=now + 3600.0) - now
+            self._wake_at = now + max(0.01, wait)
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
             # cancellation at exit when the event is set in the same instant.
             try:

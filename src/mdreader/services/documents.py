@@ -22,8 +22,8 @@ from mdreader.ytext import (
     TITLE_NAME,
     apply_texts,
     column_title,
-    initial_state,
     make_doc,
+    seed_content,
     seed_title,
     text_of,
     title_of,
@@ -70,7 +70,8 @@ async def live_texts(session: AsyncSession, document_id: uuid.UUID) -> tuple[str
     if not row.pending:
         return row.title, row.content or ""
     state = await session.scalar(select(Document.ystate).where(Document.id == document_id))
-    doc = make_doc(state or b"", await pending_updates(session, document_id), title=row.title)
+    updates = await pending_updates(session, document_id)
+    doc = make_doc(state or b"", updates, title=row.title, content=row.content)
     return column_title(title_of(doc)), text_of(doc)
 
 
@@ -125,7 +126,7 @@ async def create_document(
         title=title.strip() or "Untitled",
         position=(siblings[-1].position + 1) if siblings else 0,
         content=content,
-        ystate=initial_state(content, title.strip() or "Untitled"),
+        ystate=b"",  # seeded from the content when first needed (see ytext)
         created_by=user_id,
         updated_by=user_id,
         created_at=now,
@@ -135,12 +136,13 @@ async def create_document(
     await session.flush()
     await search.index(session, document.id, workspace_id, document.title, content)
     if content:
-        # The first version: what the document was created with (import, or a REST create).
+        # The first version: what the document was created with (import, or a REST create),
+        # by reference to the content column (see services.versions).
         session.add(
             DocumentVersion(
                 document_id=document.id,
                 title=document.title,
-                content=content,
+                content=None,
                 author_id=user_id,
                 created_at=now,
             )
@@ -268,9 +270,11 @@ async def write_texts(
     updates = await pending_updates(session, document.id)
     ydoc = make_doc(document.ystate, updates)
     stored = ydoc.get_state()
-    # A document from before live titles gets its seed in the same update (see ytext).
-    seed_title(ydoc, document.title)
-    update_bytes = apply_texts(ydoc, texts, since=stored)
+    # A document from before live titles, or stored without a state, is seeded (see ytext).
+    # A title write logs the seed with it, since the title column follows at once; a text
+    # write leaves it out (the columns it comes from stay until compaction stores it).
+    seed_title(ydoc, document.title, seed_content(document.ystate, document.content))
+    update_bytes = apply_texts(ydoc, texts, since=stored if title is not None else None)
     written = Written(update_bytes, column_title(title_of(ydoc)), text_of(ydoc))
     if update_bytes is None:
         return written

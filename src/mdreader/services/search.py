@@ -4,6 +4,13 @@
 title changes (creation, REST writes, restore, import, and compaction of live edits).
 ``search`` ranks a workspace's documents and returns an HTML-escaped snippet per hit with the
 matched words in ``<mark>``.
+
+The text is not copied when it is the document's own: ``search_documents.body`` is NULL when
+it equals ``documents.content`` (an import, a creation, every compaction), and holds the live
+text only between a REST write and the compaction that brings the column up to it. Triggers
+made by the migrations keep the full-text index on ``coalesce(body, documents.content)``:
+on SQLite the FTS5 table's external content is the view ``search_content``, on PostgreSQL
+the ``search_vector`` column is computed by ``search_vector_of`` whenever either changes.
 """
 
 from __future__ import annotations
@@ -13,11 +20,11 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy import Text, Uuid, bindparam, case, literal, null, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mdreader.db.models import SearchDocument
+from mdreader.db.models import Document, SearchDocument
 
 MAX_TERMS = 16
 # Private-use characters mark the hits inside snippets; they are turned into <mark> after
@@ -47,14 +54,17 @@ async def index(
     title: str,
     body: str,
 ) -> None:
-    """Insert or replace the searchable title and text of one document."""
+    """Insert or replace the searchable title and text of one document (the text kept as
+    NULL when it is the document's content column)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.flush()  # the content column as this transaction has it
+    column = select(Document.content).where(Document.id == document_id).scalar_subquery()
     values = {
         "document_id": document_id,
         "workspace_id": workspace_id,
         "title": title,
-        "body": body,
+        "body": case((column == body, null()), else_=literal(body, Text)),
     }
     stmt = insert(SearchDocument).values(**values)
     stmt = stmt.on_conflict_do_update(
@@ -78,7 +88,7 @@ _SQLITE = text(
     f"""
     SELECT sd.document_id AS document_id, d.title AS title,
            snippet(search_fts, -1, '{_OPEN}', '{_CLOSE}', '…', 24) AS snippet,
-           substr(sd.body, 1, 200) AS head
+           substr(coalesce(sd.body, d.content), 1, 200) AS head
     FROM search_fts
     JOIN search_documents AS sd ON sd.id = search_fts.rowid
     JOIN documents AS d ON d.id = sd.document_id
@@ -119,11 +129,12 @@ _POSTGRESQL = text(
     )
     SELECT r.document_id AS document_id, d.title AS title,
            ts_headline('simple',
-                       replace(replace(left(sd.body, 100000), '<', ' '), '>', ' '),
+                       replace(replace(left(coalesce(sd.body, d.content), 100000),
+                                       '<', ' '), '>', ' '),
                        {_PG_QUERY},
                        'StartSel={_OPEN}, StopSel={_CLOSE}, MaxWords=24, MinWords=8, '
                        'MaxFragments=2, FragmentDelimiter=" … "') AS snippet,
-           left(sd.body, 200) AS head
+           left(coalesce(sd.body, d.content), 200) AS head
     FROM ranked AS r
     JOIN search_documents AS sd ON sd.id = r.id
     JOIN documents AS d ON d.id = r.document_id

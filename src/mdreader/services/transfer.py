@@ -42,7 +42,6 @@ from mdreader.db.types import utcnow
 from mdreader.errors import AppError
 from mdreader.services import documents as docs
 from mdreader.services.links import resolve_wikilinks
-from mdreader.ytext import initial_state
 
 if TYPE_CHECKING:
     from mdreader.context import Services
@@ -502,7 +501,7 @@ async def import_files(
 ) -> list[Document]:
     """Create the documents of ``files`` in the session's transaction (parents first).
 
-    The work on the text (decoding, checks, links, Yjs states) runs in a worker thread, so
+    The work on the text (decoding, checks, links) runs in a worker thread, so
     a large archive does not hold up other requests; the transaction only inserts."""
     attachments = services.attachments  # None: attachments are skipped
     planned, others, referenced = await asyncio.to_thread(
@@ -533,9 +532,9 @@ async def import_files(
                 continue
             saved_ids.append(file_id)
             saved[path] = url
-        states = await asyncio.to_thread(_link_and_encode, planned, saved)
+        await asyncio.to_thread(_link, planned, saved)
         created = await _insert(
-            services, session, workspace_id, user_id, planned, states, parent_id, progress
+            services, session, workspace_id, user_id, planned, parent_id, progress
         )
         await session.flush()
     except BaseException:
@@ -577,15 +576,15 @@ def _prepare(
     return planned, others, list(referenced)
 
 
-def _link_and_encode(planned: list[_Planned], saved: dict[str, str]) -> dict[uuid.UUID, bytes]:
-    """Turn relative links into links to the new documents and the stored attachments, and
-    make each document's first Yjs state (a worker thread's part)."""
+def _link(planned: list[_Planned], saved: dict[str, str]) -> None:
+    """Turn relative links into links to the new documents and the stored attachments (a
+    worker thread's part). No Yjs state is made: a document is seeded from its text when
+    first edited (see ytext)."""
     by_path = {item.source: item for item in planned if item.source}
     # [[Title]] links between the imported files become links by id (rename-safe).
     titles: dict[str, uuid.UUID] = {}
     for item in planned:
         titles.setdefault(item.title.strip().lower(), item.id)
-    states: dict[uuid.UUID, bytes] = {}
     for item in planned:
         folder = posixpath.dirname(item.source or item.key)
 
@@ -600,8 +599,6 @@ def _link_and_encode(planned: list[_Planned], saved: dict[str, str]) -> dict[uui
             return saved.get(path)
 
         item.content = resolve_wikilinks(rewrite_links(item.content, resolve), titles)
-        states[item.id] = initial_state(item.content, stored_title(item.title))
-    return states
 
 
 def _referenced(content: str, folder: str, others: dict[str, bytes]) -> list[str]:
@@ -626,12 +623,15 @@ async def _insert(
     workspace_id: uuid.UUID,
     user_id: uuid.UUID | None,
     planned: list[_Planned],
-    states: dict[uuid.UUID, bytes],
     parent_id: uuid.UUID | None,
     progress: Progress | None,
 ) -> list[Document]:
-    """Insert the planned documents (parents first) with their search text and first
-    version, in batches: one statement per table and batch instead of several per document."""
+    """Insert the planned documents (parents first) with their search entry and first
+    version, in batches: one statement per table and batch instead of several per document.
+
+    The text is stored once, in ``documents.content``: no Yjs state yet (seeded from the
+    text when first edited, see ytext), the search entry and the first version refer to it
+    (``body`` and ``content`` NULL, see services.search and services.versions)."""
     if parent_id is not None:
         await docs.parent_in(session, workspace_id, parent_id)
     top = await session.scalar(
@@ -657,7 +657,7 @@ async def _insert(
                 "title": title,
                 "position": position,
                 "content": item.content,
-                "ystate": states[item.id],
+                "ystate": b"",
                 "created_by": user_id,
                 "updated_by": user_id,
                 "created_at": now,
@@ -675,7 +675,7 @@ async def _insert(
                     "document_id": r["id"],
                     "workspace_id": workspace_id,
                     "title": r["title"],
-                    "body": r["content"],
+                    "body": None,
                 }
                 for r in batch
             ],
@@ -685,7 +685,7 @@ async def _insert(
                 "id": uuid.uuid4(),
                 "document_id": r["id"],
                 "title": r["title"],
-                "content": r["content"],
+                "content": None,
                 "author_id": user_id,
                 "created_at": now,
             }

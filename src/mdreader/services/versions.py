@@ -1,4 +1,10 @@
-"""Versions of documents: kept after a quiet period, on request, and before a restore."""
+"""Versions of documents: kept after a quiet period, on request, and before a restore.
+
+A version whose ``content`` is NULL refers to its document's content column: the first
+version of an imported or created document is the text the document was stored with, kept
+once. Before compaction replaces that column, ``keep_referenced`` copies the text it held
+into such versions, so a version never changes.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.db.engine import after_commit
@@ -31,6 +37,25 @@ async def latest(session: AsyncSession, document_id: uuid.UUID) -> DocumentVersi
         .order_by(DocumentVersion.created_at.desc(), DocumentVersion.id)
         .limit(1)
     )
+
+
+async def keep_referenced(session: AsyncSession, document_id: uuid.UUID, content: str) -> None:
+    """The content column of the document is about to change from ``content``: the versions
+    that refer to it get their own copy."""
+    await session.execute(
+        update(DocumentVersion)
+        .where(DocumentVersion.document_id == document_id, DocumentVersion.content.is_(None))
+        .values(content=content)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def content_of(session: AsyncSession, version: DocumentVersion) -> str:
+    """The version's text, read from its document when the version refers to it."""
+    if version.content is not None:
+        return version.content
+    found = await session.scalar(select(Document.content).where(Document.id == version.document_id))
+    return found or ""
 
 
 async def record(
@@ -62,7 +87,7 @@ async def snapshot_if_changed(services: Services, document_id: uuid.UUID) -> boo
             return False
         title, content = await docs.live_texts(session, document_id)
         last = await latest(session, document_id)
-        if last is not None and last.content == content and last.title == title:
+        if last is not None and last.title == title and await content_of(session, last) == content:
             return False
         await record(session, document, content, document.updated_by, title=title)
     return True
@@ -109,13 +134,14 @@ async def restore(
     """Bring the version back through the live Yjs state; keep the current state first."""
     title, current = await docs.live_texts(session, document.id)
     await record(session, document, current, user_id, safety_label(version), title)
+    restored = await content_of(session, version)
     written = await docs.write_texts(
-        services, session, document, user_id, content=version.content, title=version.title
+        services, session, document, user_id, content=restored, title=version.title
     )
     logged = written.update if written is not None else None
     document.updated_at = utcnow()
     document.updated_by = user_id
-    await search.index(session, document.id, document.workspace_id, document.title, version.content)
+    await search.index(session, document.id, document.workspace_id, document.title, restored)
     if logged is not None:
         document_id = document.id
 
@@ -124,7 +150,7 @@ async def restore(
                 services.compactor.schedule(document_id)
 
         after_commit(session, _compact)
-    return version.content
+    return restored
 
 
 class Versioner(Debouncer):

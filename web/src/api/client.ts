@@ -5,6 +5,13 @@
 // the user signed in; a refresh is single-flight inside a tab and serialized across tabs with
 // the Web Locks API, and a tab that waited for the lock first checks whether another tab has
 // already refreshed, so one refresh token is never presented twice.
+//
+// Every call goes through `api.http`, an openapi-fetch client typed by the OpenAPI document
+// (schema.ts, `npm run gen:api`): paths, their parameters, bodies and answers are checked by the
+// compiler. `ok(...)` turns its answer into the data, or throws an ApiError with the server's
+// sentence.
+import createClient from "openapi-fetch";
+import type { paths } from "./schema";
 import type { TokenPair } from "./types";
 
 export interface Tokens {
@@ -112,15 +119,6 @@ export interface ApiOptions {
   now?: () => number;
 }
 
-export interface RequestOptions {
-  body?: unknown;
-  form?: FormData;
-  query?: Record<string, string | number | undefined>;
-  /** send no Authorization header (sign-in, sign-up, password reset) */
-  anonymous?: boolean;
-  signal?: AbortSignal;
-}
-
 export class Api {
   private readonly baseUrl: string;
   private readonly store: TokenStore;
@@ -130,6 +128,11 @@ export class Api {
   private inflight: Promise<Tokens | null> | null = null;
   private external: ExternalSession | null = null;
   private listeners = new Set<(signedIn: boolean) => void>();
+  /** The API's operations, typed by its OpenAPI document; each request carries a working access
+   * token (refreshed once and retried on a 401) unless it is sent `anonymous`. */
+  readonly http: ReturnType<typeof createClient<paths>>;
+  /** the same without the access token */
+  private readonly plain: ReturnType<typeof createClient<paths>>;
 
   constructor(options: ApiOptions) {
     this.baseUrl = options.baseUrl ?? "";
@@ -137,6 +140,9 @@ export class Api {
     this.fetcher = options.fetch ?? ((input, init) => fetch(input, init));
     this.lock = options.lock ?? browserLock();
     this.now = options.now ?? Date.now;
+    const origin = typeof location !== "undefined" ? location.origin : "http://localhost";
+    this.http = createClient<paths>({ baseUrl: this.baseUrl || origin, fetch: (request) => this.authorized(request) });
+    this.plain = createClient<paths>({ baseUrl: this.baseUrl || origin, fetch: (request) => this.forward(request, null) });
   }
 
   /** Sign-in through an outside provider from now on (null: MDReader's own). */
@@ -213,97 +219,59 @@ export class Api {
       if (this.store.load()?.refresh === current.refresh) this.setTokens(null);
       return null;
     }
-    let response: Response;
-    try {
-      response = await this.fetcher(`${this.baseUrl}/api/auth/refresh`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh_token: current.refresh }),
-      });
-    } catch (e) {
-      throw new ApiError(0, errorMessage(null, 0), "network_error", e);
-    }
-    if (response.ok) {
-      return this.acceptPair((await response.json()) as TokenPair);
-    }
+    // Sent as it is: the refresh token is its own credential (no access token, no retry).
+    const { data, error, response } = await this.plain.POST("/api/auth/refresh", { body: { refresh_token: current.refresh } });
+    if (data) return this.acceptPair(data);
     if (response.status === 401 || response.status === 400 || response.status === 422) {
       // The session is over (expired, revoked, or the token was already used).
       if (this.store.load()?.refresh === current.refresh) this.setTokens(null);
       return null;
     }
-    const body = await readBody(response);
-    throw new ApiError(response.status, errorMessage(body, response.status), codeOf(body), body);
+    throw new ApiError(response.status, errorMessage(error, response.status), codeOf(error), error);
   }
 
-  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const response = await this.send(method, path, options);
-    if (response.status === 204) return undefined as T;
-    const type = response.headers.get("content-type") ?? "";
-    if (type.includes("application/json")) return (await response.json()) as T;
-    return (await response.text()) as T;
-  }
-
-  /** The raw response (for blobs); errors are thrown as ApiError like `request`. */
-  async send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-    let url = `${this.baseUrl}${path}`;
-    if (options.query) {
-      const params = new URLSearchParams();
-      for (const [k, v] of Object.entries(options.query)) if (v !== undefined) params.set(k, String(v));
-      const qs = params.toString();
-      if (qs) url += `?${qs}`;
-    }
-    const attempt = async (token: string | null): Promise<Response> => {
-      const headers: Record<string, string> = {};
-      let body: BodyInit | undefined;
-      if (options.form) body = options.form;
-      else if (options.body !== undefined) {
-        headers["Content-Type"] = "application/json";
-        body = JSON.stringify(options.body);
-      }
-      if (token) headers.Authorization = `Bearer ${token}`;
-      try {
-        return await this.fetcher(url, { method, headers, body, signal: options.signal });
-      } catch (e) {
-        if (e instanceof DOMException && e.name === "AbortError") throw e;
-        throw new ApiError(0, errorMessage(null, 0), "network_error", e);
-      }
-    };
-    const token = options.anonymous ? null : await this.accessToken();
+  /** Send a request the typed client built, with the access token; a 401 refreshes the token
+   * once and tries again, and a second one ends the session. */
+  private async authorized(request: Request): Promise<Response> {
+    const anonymous = request.headers.get(ANONYMOUS) !== null;
+    const sent = await body(request);
+    const attempt = (token: string | null) => this.forward(request, token, sent);
+    const token = anonymous ? null : await this.accessToken();
     let response = await attempt(token);
     if (response.status === 401 && token) {
       // The access token was refused (expired early, key rotated): refresh once and retry.
       const fresh = await this.refresh(token);
       if (fresh) response = await attempt(fresh.access);
-    }
-    if (!response.ok) {
-      const body = await readBody(response);
-      if (response.status === 401 && token && !options.anonymous) this.setTokens(null);
-      throw new ApiError(response.status, errorMessage(body, response.status), codeOf(body), body);
+      if (response.status === 401) this.setTokens(null);
     }
     return response;
   }
 
-  get<T>(path: string, options?: RequestOptions): Promise<T> {
-    return this.request<T>("GET", path, options);
-  }
-  post<T>(path: string, body?: unknown, options?: RequestOptions): Promise<T> {
-    return this.request<T>("POST", path, { ...options, body });
-  }
-  patch<T>(path: string, body?: unknown, options?: RequestOptions): Promise<T> {
-    return this.request<T>("PATCH", path, { ...options, body });
-  }
-  put<T>(path: string, body?: unknown, options?: RequestOptions): Promise<T> {
-    return this.request<T>("PUT", path, { ...options, body });
-  }
-  delete<T = void>(path: string, body?: unknown, options?: RequestOptions): Promise<T> {
-    return this.request<T>("DELETE", path, { ...options, body });
+  /** Send `request` with `token` (its body read once, for a retry); a network failure is an
+   * ApiError with status 0. */
+  private async forward(request: Request, token: string | null, sent?: BodyInit | null): Promise<Response> {
+    const headers = new Headers(request.headers);
+    headers.delete(ANONYMOUS);
+    if (token) headers.set("Authorization", `Bearer ${token}`);
+    try {
+      return await this.fetcher(request.url, {
+        method: request.method,
+        headers,
+        body: sent === undefined ? await body(request) : sent,
+        signal: request.signal,
+      });
+    } catch (e) {
+      if (e instanceof DOMException && e.name === "AbortError") throw e;
+      throw new ApiError(0, errorMessage(null, 0), "network_error", e);
+    }
   }
 
   async login(email: string, password: string, totpCode?: string): Promise<void> {
-    const pair = await this.post<TokenPair>(
-      "/api/auth/login",
-      { email, password, ...(totpCode ? { totp_code: totpCode } : {}) },
-      { anonymous: true },
+    const pair = await ok(
+      this.http.POST("/api/auth/login", {
+        body: { email, password, ...(totpCode ? { totp_code: totpCode } : {}) },
+        ...anonymous,
+      }),
     );
     this.acceptPair(pair);
   }
@@ -317,7 +285,7 @@ export class Api {
     }
     if (tokens) {
       try {
-        await this.post("/api/auth/logout", { refresh_token: tokens.refresh }, { anonymous: true });
+        await ok(this.http.POST("/api/auth/logout", { body: { refresh_token: tokens.refresh }, ...anonymous }));
       } catch {
         // Signed out locally either way; the session expires on its own.
       }
@@ -330,13 +298,22 @@ export class Api {
   }
 }
 
-async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    return { detail: text || response.statusText };
-  }
+/** Marks a request that goes without the access token (sign-in, sign-up, password reset):
+ * `api.http.POST(path, { body, ...anonymous })`. */
+const ANONYMOUS = "X-MDReader-Anonymous";
+export const anonymous = { headers: { [ANONYMOUS]: "1" } } as const;
+
+/** The data of a typed call's answer; an ApiError with the server's sentence when it failed. */
+export async function ok<T>(pending: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await pending;
+  if (!response.ok) throw new ApiError(response.status, errorMessage(error, response.status), codeOf(error), error);
+  return data as T;
+}
+
+/** A request's body, read once: JSON as text, anything else (a form) as bytes. */
+async function body(request: Request): Promise<BodyInit | null> {
+  if (!request.body) return null;
+  return request.headers.get("content-type")?.includes("json") ? request.text() : request.arrayBuffer();
 }
 
 function codeOf(body: unknown): string {

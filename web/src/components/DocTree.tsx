@@ -1,5 +1,6 @@
 // The document tree in the sidebar: open, create a child, rename, move by drag and drop (or
 // with "Move to…" where dragging is awkward, on phones), and send to the trash.
+import { ok } from "../api/client";
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { DragEvent } from "react";
 import { NavLink, useLocation, useNavigate, useParams } from "react-router";
@@ -70,7 +71,7 @@ export function DocTree() {
 
   const move = async (id: string, parent_id: string | null, position: number) => {
     try {
-      await api.patch(`/api/documents/${id}`, { parent_id, position });
+      await ok(api.http.PATCH("/api/documents/{document_id}", { params: { path: { document_id: id } }, body: { parent_id, position } }));
       if (parent_id) setCollapsed((c) => { const n = new Set(c); n.delete(parent_id); return n; });
     } catch (e) {
       setError(messageOf(e));
@@ -84,7 +85,7 @@ export function DocTree() {
     if (!t || t === docs.find((d) => d.id === id)?.title) return;
     patchDoc(id, { title: t });
     try {
-      await api.patch(`/api/documents/${id}`, { title: t });
+      await ok(api.http.PATCH("/api/documents/{document_id}", { params: { path: { document_id: id } }, body: { title: t } }));
     } catch (e) {
       setError(messageOf(e));
     }
@@ -94,7 +95,7 @@ export function DocTree() {
   const trash = async (id: string) => {
     setMenu(null);
     try {
-      await api.delete(`/api/documents/${id}`);
+      await ok(api.http.DELETE("/api/documents/{document_id}", { params: { path: { document_id: id } } }));
       if (did && subtreeIds(docs, id).has(did)) navigate(`/w/${workspace.id}`);
     } catch (e) {
       setError(messageOf(e));

@@ -3,9 +3,7 @@
 // inserts its Markdown.
 import { useEffect, useRef } from "react";
 import { defaultKeymap, indentWithTab } from "@codemirror/commands";
-// markdownLanguage alone: `markdown()` would bring HTML, CSS and JavaScript parsers along.
-import { markdownKeymap, markdownLanguage } from "@codemirror/lang-markdown";
-import { HighlightStyle, LanguageSupport, syntaxHighlighting } from "@codemirror/language";
+import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { highlightSelectionMatches, search, searchKeymap } from "@codemirror/search";
 import { Compartment, EditorState, Prec } from "@codemirror/state";
 import type { Extension } from "@codemirror/state";
@@ -59,6 +57,21 @@ const baseTheme = EditorView.theme({
   ".cm-placeholder": { color: "var(--muted)" },
 });
 
+/** Texts longer than this are highlighted by a line tokenizer (lib/largeMarkdown.ts) rather than
+ * parsed as a whole on every keystroke. */
+export const LARGE_TEXT = 200_000;
+
+/** The editor's Markdown support, loaded beside the editor for the text it opens: the full
+ * parser (list continuation on Enter, nested highlighting) for most texts, the line tokenizer
+ * for a very long one. */
+async function markdownSupport(large: boolean): Promise<Extension> {
+  if (large) return (await import("../lib/largeMarkdown")).largeMarkdown;
+  // markdownLanguage alone: `markdown()` would bring HTML, CSS and JavaScript parsers along.
+  const { markdownKeymap, markdownLanguage } = await import("@codemirror/lang-markdown");
+  const { LanguageSupport } = await import("@codemirror/language");
+  return [new LanguageSupport(markdownLanguage), Prec.high(keymap.of(markdownKeymap))];
+}
+
 export interface EditorHandle {
   view: EditorView;
 }
@@ -87,6 +100,7 @@ export function Editor({
   const viewRef = useRef<EditorView | null>(null);
   const readOnlyConf = useRef(new Compartment());
   const themeConf = useRef(new Compartment());
+  const languageConf = useRef(new Compartment());
   const uploadRef = useRef(onUpload);
   uploadRef.current = onUpload;
   const topLineRef = useRef(onTopLine);
@@ -111,6 +125,7 @@ export function Editor({
     };
 
     const files = (list: FileList | null | undefined) => [...(list ?? [])].filter((f) => f.size > 0);
+    const large = ytext.length > LARGE_TEXT;
 
     const view = new EditorView({
       parent: host.current!,
@@ -123,8 +138,7 @@ export function Editor({
           highlightSelectionMatches(),
           search({ top: true }),
           EditorView.lineWrapping,
-          new LanguageSupport(markdownLanguage),
-          Prec.high(keymap.of(markdownKeymap)),
+          languageConf.current.of([]),
           syntaxHighlighting(markdownHighlight),
           keymap.of([...yUndoManagerKeymap, ...searchKeymap, indentWithTab, ...defaultKeymap]),
           placeholder("Start writing Markdown…"),
@@ -160,7 +174,12 @@ export function Editor({
     });
     viewRef.current = view;
     onReady?.(view);
+    let closed = false;
+    void markdownSupport(large).then((support) => {
+      if (!closed) view.dispatch({ effects: languageConf.current.reconfigure(support) });
+    });
     return () => {
+      closed = true;
       onReady?.(null);
       view.destroy();
       viewRef.current = null;

@@ -1,6 +1,7 @@
 // Version history: the list, one version as it reads or as the changes restoring it would
 // make (a diff from the current text), restore after asking (it goes through the live
 // document, so every open editor sees it), and keeping the current text as a named version.
+import { ok } from "../api/client";
 import { useState } from "react";
 import type { DocumentFull, Version, VersionDetail } from "../api/types";
 import { useAuth } from "../auth";
@@ -21,7 +22,7 @@ export function HistoryDialog({
   onRestored?: (doc: DocumentFull) => void;
 }) {
   const { api } = useAuth();
-  const versions = useLoad(() => api.get<Version[]>(`/api/documents/${documentId}/versions`), [api, documentId]);
+  const versions = useLoad(() => ok(api.http.GET("/api/documents/{document_id}/versions", { params: { path: { document_id: documentId } } })), [api, documentId]);
   const [selected, setSelected] = useState<VersionDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -36,8 +37,8 @@ export function HistoryDialog({
     setDiff(null);
     try {
       const [detail, changes] = await Promise.all([
-        api.get<VersionDetail>(`/api/documents/${documentId}/versions/${v.id}`),
-        api.get<string>(`/api/documents/${documentId}/versions/${v.id}/diff`),
+        ok(api.http.GET("/api/documents/{document_id}/versions/{version_id}", { params: { path: { document_id: documentId, version_id: v.id } } })),
+        ok(api.http.GET("/api/documents/{document_id}/versions/{version_id}/diff", { params: { path: { document_id: documentId, version_id: v.id } }, parseAs: "text" })),
       ]);
       setSelected(detail);
       setDiff(changes);
@@ -50,7 +51,7 @@ export function HistoryDialog({
     if (!selected) return;
     setBusy(true);
     try {
-      const doc = await api.post<DocumentFull>(`/api/documents/${documentId}/versions/${selected.id}/restore`);
+      const doc = await ok(api.http.POST("/api/documents/{document_id}/versions/{version_id}/restore", { params: { path: { document_id: documentId, version_id: selected.id } } }));
       onRestored?.(doc);
       onClose();
     } catch (e) {
@@ -63,7 +64,7 @@ export function HistoryDialog({
   const keep = async () => {
     setBusy(true);
     try {
-      await api.post(`/api/documents/${documentId}/versions`, { label: label.trim() || null });
+      await ok(api.http.POST("/api/documents/{document_id}/versions", { params: { path: { document_id: documentId } }, body: { label: label.trim() || null } }));
       setLabel("");
       await versions.reload();
     } catch (e) {

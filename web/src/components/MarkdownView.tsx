@@ -53,7 +53,6 @@ export const MarkdownView = forwardRef<
   }, []);
 
   useEffect(() => {
-    host.current?.classList.toggle("large-document", source.length > 200_000);
     view.current?.render(source);
   }, [source]);
 
@@ -95,6 +94,7 @@ export const MarkdownView = forwardRef<
     () => ({
       element: host.current,
       scrollToLine(line: number) {
+        if (view.current?.scrollToLine(line)) return; // a long text, shown virtually
         const el = host.current;
         const scroller = el?.closest<HTMLElement>(".scroll-pane");
         if (!el || !scroller) return;

@@ -1,7 +1,7 @@
 // Ctrl+K: titles match at once from the tree, full-text hits come from the search API.
 import { useEffect, useMemo, useState } from "react";
 import { useNavigate } from "react-router";
-import { ApiError } from "../api/client";
+import { ApiError, ok } from "../api/client";
 import type { SearchHit } from "../api/types";
 import { useSanitize } from "../lib/usePurify";
 import { useAuth } from "../auth";
@@ -33,8 +33,7 @@ export function SearchDialog({ onClose }: { onClose: () => void }) {
     }
     const ctrl = new AbortController();
     const timer = window.setTimeout(() => {
-      api
-        .get<SearchHit[]>(`/api/workspaces/${workspace.id}/search`, { query: { q: query }, signal: ctrl.signal })
+      ok(api.http.GET("/api/workspaces/{workspace_id}/search", { params: { path: { workspace_id: workspace.id }, query: { q: query } }, signal: ctrl.signal }))
         .then((h) => {
           setHits(h);
           setNote(null);

@@ -1,8 +1,9 @@
 // Share links: a public, read-only page of the document at /s/{token}.
+import { ok } from "../api/client";
 import { useState } from "react";
 import type { Share } from "../api/types";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Modal, formatDate, messageOf, useLoad } from "./ui";
+import { Button, ErrorText, Modal, formatDate, useAction, useLoad } from "./ui";
 
 function absolute(url: string): string {
   try {
@@ -15,37 +16,26 @@ function absolute(url: string): string {
 export function ShareDialog({ documentId, canShare, onClose }: { documentId: string; canShare: boolean; onClose: () => void }) {
   const { api } = useAuth();
   const shares = useLoad(
-    () => api.get<Share[]>(`/api/documents/${documentId}/shares`).catch(() => [] as Share[]),
+    () => ok(api.http.GET("/api/documents/{document_id}/shares", { params: { path: { document_id: documentId } } })).catch(() => [] as Share[]),
     [api, documentId],
   );
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const [copied, setCopied] = useState<string | null>(null);
   const [created, setCreated] = useState<Share | null>(null);
 
-  const create = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      const share = await api.post<Share>(`/api/documents/${documentId}/shares`, {});
+  const create = () =>
+    run(async () => {
+      const share = await ok(api.http.POST("/api/documents/{document_id}/shares", { params: { path: { document_id: documentId } }, body: {} }));
       setCreated(share);
       await shares.reload();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
-  const revoke = async (token: string) => {
-    try {
-      await api.delete(`/api/documents/${documentId}/shares/${token}`);
+  const revoke = (token: string) =>
+    run(async () => {
+      await ok(api.http.DELETE("/api/documents/{document_id}/shares/{token}", { params: { path: { document_id: documentId, token } } }));
       if (created?.token === token) setCreated(null);
       await shares.reload();
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
+    });
 
   const copy = async (url: string) => {
     try {

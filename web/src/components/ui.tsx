@@ -178,6 +178,28 @@ export function useDismiss(open: string | boolean | null, close: () => void): vo
   }, [open]);
 }
 
+/** What a form or button does, with its busy flag and error: `run(work)` clears the error and
+ * sets busy while `work` runs; a failure becomes `error` (the server's sentence). Resolves to
+ * whether it worked. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = useCallback(async (work: () => Promise<unknown>): Promise<boolean> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await work();
+      return true;
+    } catch (e) {
+      setError(messageOf(e));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, setError, run };
+}
+
 /** Load something once per `deps` change; `reload` fetches again. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
   const [data, setData] = useState<T | null>(null);

@@ -33,6 +33,7 @@ export interface CollabStatus {
   loaded: boolean;
   readOnly: boolean;
   peers: Peer[];
+  /** 1 while a local change waits for the server's acknowledgement, 0 once all are */
   unsynced: number;
   /** the server refused a change (the document is over its size limit): what it said */
   refused: string | null;
@@ -61,6 +62,21 @@ export function syncState(s: {
   if (!s.connected) return "connecting";
   if (!s.synced || s.unsynced > 0) return "syncing";
   return "saved";
+}
+
+function sameStatus(a: CollabStatus, b: CollabStatus): boolean {
+  return (
+    a.state === b.state &&
+    a.loaded === b.loaded &&
+    a.readOnly === b.readOnly &&
+    a.unsynced === b.unsynced &&
+    a.refused === b.refused &&
+    a.peers.length === b.peers.length &&
+    a.peers.every((p, i) => {
+      const q = b.peers[i];
+      return p.clientId === q.clientId && p.name === q.name && p.color === q.color && p.userId === q.userId;
+    })
+  );
 }
 
 export function useCollab(
@@ -139,16 +155,19 @@ export function useCollab(
         return out;
       };
 
+      // Typing moves this client's cursor (an awareness change) and its count of unacknowledged
+      // changes many times a second: the page renders again only when what it shows changed.
       const publish = () => {
         if (disposed) return;
-        setStatus({
+        const next: CollabStatus = {
           state: syncState(flags),
           loaded: flags.loaded,
           readOnly: flags.readOnly,
           peers: peers(),
-          unsynced: flags.unsynced,
+          unsynced: flags.unsynced > 0 ? 1 : 0,
           refused: flags.refused,
-        });
+        };
+        setStatus((was) => (sameStatus(was, next) ? was : next));
       };
 
       provider.on("status", ({ status }: { status: string }) => {

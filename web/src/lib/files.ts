@@ -1,5 +1,6 @@
 // Images stored in MDReader (/api/files/{id}) need the bearer token, which an <img> cannot
 // send: fetch them with it and show them through object URLs (cached per address).
+import { ok } from "../api/client";
 import type { Api } from "../api/client";
 import type { UploadedFile } from "../api/types";
 
@@ -22,10 +23,10 @@ export function authorizeImages(root: HTMLElement, api: Api): void {
     img.removeAttribute("src");
     let url = cache.get(src);
     if (!url) {
-      url = api
-        .send("GET", new URL(src, window.location.origin).pathname)
-        .then((r) => r.blob())
-        .then((b) => URL.createObjectURL(b));
+      const file_id = new URL(src, window.location.origin).pathname.slice("/api/files/".length);
+      url = ok(api.http.GET("/api/files/{file_id}", { params: { path: { file_id } }, parseAs: "blob" })).then((b) =>
+        URL.createObjectURL(b),
+      );
       url.catch(() => cache.delete(src));
       cache.set(src, url);
     }
@@ -35,9 +36,17 @@ export function authorizeImages(root: HTMLElement, api: Api): void {
 
 /** Upload a file to the workspace; resolves to the stored file (with its `url`). */
 export async function uploadFile(api: Api, workspaceId: string, file: File): Promise<UploadedFile> {
-  const form = new FormData();
-  form.append("file", file, file.name || "image.png");
-  return api.request<UploadedFile>("POST", `/api/workspaces/${workspaceId}/files`, { form });
+  return ok(
+    api.http.POST("/api/workspaces/{workspace_id}/files", {
+      params: { path: { workspace_id: workspaceId } },
+      body: { file: file as unknown as string },
+      bodySerializer: () => {
+        const form = new FormData();
+        form.append("file", file, file.name || "image.png");
+        return form;
+      },
+    }),
+  );
 }
 
 /** The Markdown that shows an uploaded file: an image, or a link for anything else. */

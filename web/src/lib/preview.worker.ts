@@ -1,15 +1,23 @@
 // The preview's worker: Markdown is rendered and sanitized here, off the page's main thread,
 // block by block (markdown.ts). For each view it answers with every block's key and line, and
-// the HTML only of the blocks that view does not have yet.
-import { BlockCache, head, prepare, renderBlocks } from "./markdown";
+// the HTML only of the blocks that view does not have yet; of a text it showed before, only the
+// blocks between the unchanged start and end.
+import { diffBlocks } from "./blocks";
+import type { BlockRef } from "./blocks";
+import { BlockCache, head as firstLook, prepare, renderBlocks } from "./markdown";
 import { setReservedNames } from "./sanitize";
+import { wordCount } from "../features/editing/words";
 import type { RenderedBlocks } from "./markdown";
-import type { PreviewReply, PreviewRequest } from "./preview";
+import type { CountReply, PreviewReply, PreviewRequest } from "./preview";
 
 interface View {
   cache: BlockCache;
   /** keys whose HTML the view has */
   sent: Set<string>;
+  /** the blocks of the last reply */
+  last: BlockRef[];
+  /** the table of contents of the last reply (JSON) */
+  toc: string;
 }
 
 const views = new Map<number, View>();
@@ -20,16 +28,20 @@ async function handle(msg: PreviewRequest): Promise<void> {
     setReservedNames(msg.names);
     return;
   }
+  if (msg.type === "count") {
+    self.postMessage({ count: msg.id, ...wordCount(msg.source) } satisfies CountReply);
+    return;
+  }
   if (msg.type === "close") {
     views.delete(msg.view);
     return;
   }
   let view = views.get(msg.view);
-  if (!view) views.set(msg.view, (view = { cache: new BlockCache(), sent: new Set() }));
+  if (!view) views.set(msg.view, (view = { cache: new BlockCache(), sent: new Set(), last: [], toc: "" }));
   await prepare(msg.source);
   // A long text the view has nothing of yet: its first screens go first, on their own.
   if (!view.sent.size) {
-    const start = head(msg.source, FIRST_LOOK);
+    const start = firstLook(msg.source, FIRST_LOOK);
     if (start.length < msg.source.length) reply(msg, view, renderBlocks(start, view.cache), true);
   }
   reply(msg, view, renderBlocks(msg.source, view.cache), false);
@@ -39,15 +51,32 @@ async function handle(msg: PreviewRequest): Promise<void> {
 const FIRST_LOOK = 16 * 1024;
 
 function reply(msg: { view: number; seq: number }, view: View, rendered: RenderedBlocks, partial: boolean): void {
+  const all = rendered.blocks;
+  // The blocks before and after the change are the view's already: only the middle is sent.
+  const { head, tail, shift } = diffBlocks(view.last, all);
   const sent = new Set<string>();
-  const blocks = rendered.blocks.map((b) => {
-    const fresh = !view.sent.has(b.key) && !sent.has(b.key);
-    sent.add(b.key);
-    return fresh ? { key: b.key, line: b.line, html: b.html } : { key: b.key, line: b.line };
-  });
+  for (const b of all) sent.add(b.key);
+  const blocks = all.slice(head, all.length - tail).map((b) =>
+    view.sent.has(b.key) ? { key: b.key, line: b.line } : { key: b.key, line: b.line, html: b.html },
+  );
   // The view keeps exactly the blocks of its last reply (a first look's are all in the next).
   view.sent = sent;
-  const out: PreviewReply = { view: msg.view, seq: msg.seq, blocks, toc: rendered.toc, math: rendered.math, partial };
+  view.last = all.map((b) => ({ key: b.key, line: b.line }));
+  // The table of contents only when it changed.
+  const toc = JSON.stringify(rendered.toc);
+  const changed = toc !== view.toc;
+  view.toc = toc;
+  const out: PreviewReply = {
+    view: msg.view,
+    seq: msg.seq,
+    blocks,
+    head,
+    tail,
+    shift,
+    toc: changed ? rendered.toc : undefined,
+    math: rendered.math,
+    partial,
+  };
   self.postMessage(out);
 }
 

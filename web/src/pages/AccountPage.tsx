@@ -1,4 +1,5 @@
 // Account settings: name, password, two-factor sign-in (with a QR code), sessions, theme.
+import { ok } from "../api/client";
 import { useEffect, useState } from "react";
 import type { FormEvent } from "react";
 import { Link } from "react-router";
@@ -27,7 +28,7 @@ export function AccountPage() {
       <MfaSection user={user} />
       <SessionsSection />
       <TokensSection />
-      <AuditSection path="/api/auth/audit" title="Account activity" />
+      <AuditSection title="Account activity" />
     </div>
   );
 }
@@ -42,7 +43,7 @@ function ProfileSection({ user }: { user: User }) {
     e.preventDefault();
     setError(null);
     try {
-      setUser(await api.patch<User>("/api/auth/me", { name }));
+      setUser(await ok(api.http.PATCH("/api/auth/me", { body: { name } })));
       setSaved(true);
     } catch (err) {
       setError(messageOf(err));
@@ -59,7 +60,7 @@ function ProfileSection({ user }: { user: User }) {
             <button
               type="button"
               className="link-btn"
-              onClick={() => api.post("/api/auth/verify-email/resend").then(() => setSent("A new link is on its way."), (e) => setSent(messageOf(e)))}
+              onClick={() => ok(api.http.POST("/api/auth/verify-email/resend")).then(() => setSent("A new link is on its way."), (e) => setSent(messageOf(e)))}
             >
               send the link again
             </button>
@@ -84,11 +85,11 @@ function NotificationSection() {
   const [prefs, setPrefs] = useState<NotificationSettings | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api.get<NotificationSettings>("/api/notifications/settings").then(setPrefs).catch((e) => setError(messageOf(e)));
+    ok(api.http.GET("/api/notifications/settings")).then(setPrefs).catch((e) => setError(messageOf(e)));
   }, [api]);
   const toggle = async (key: keyof NotificationSettings, value: boolean) => {
     try {
-      setPrefs(await api.put<NotificationSettings>("/api/notifications/settings", { [key]: value }));
+      setPrefs(await ok(api.http.PUT("/api/notifications/settings", { body: { [key]: value } })));
     } catch (e) {
       setError(messageOf(e));
     }
@@ -142,7 +143,7 @@ function PasswordSection() {
     setError(null);
     setDone(false);
     try {
-      await api.post("/api/auth/password-change", { current_password: current, new_password: next });
+      await ok(api.http.POST("/api/auth/password-change", { body: { current_password: current, new_password: next } }));
       setCurrent("");
       setNext("");
       setDone(true);
@@ -184,7 +185,7 @@ function MfaSection({ user }: { user: User }) {
   const start = async () => {
     setError(null);
     try {
-      setEnrol(await api.post<TotpEnrol>("/api/auth/mfa/totp"));
+      setEnrol(await ok(api.http.POST("/api/auth/mfa/totp")));
     } catch (err) {
       setError(messageOf(err));
     }
@@ -194,7 +195,7 @@ function MfaSection({ user }: { user: User }) {
     e.preventDefault();
     setError(null);
     try {
-      setUser(await api.post<User>("/api/auth/mfa/totp/confirm", { code: code.replace(/\s/g, "") }));
+      setUser(await ok(api.http.POST("/api/auth/mfa/totp/confirm", { body: { code: code.replace(/\s/g, "") } })));
       setEnrol(null);
       setCode("");
     } catch (err) {
@@ -206,7 +207,7 @@ function MfaSection({ user }: { user: User }) {
     e.preventDefault();
     setError(null);
     try {
-      await api.delete("/api/auth/mfa/totp", { code: code.replace(/\s/g, "") });
+      await ok(api.http.DELETE("/api/auth/mfa/totp", { body: { code: code.replace(/\s/g, "") } }));
       setUser({ ...user, mfa_enabled: false });
       setDisabling(false);
       setCode("");
@@ -261,11 +262,11 @@ function MfaSection({ user }: { user: User }) {
 
 function SessionsSection() {
   const { api } = useAuth();
-  const sessions = useLoad(() => api.get<Session[]>("/api/auth/sessions"), [api]);
+  const sessions = useLoad(() => ok(api.http.GET("/api/auth/sessions")), [api]);
   const [error, setError] = useState<string | null>(null);
   const revoke = async (s: Session) => {
     try {
-      await api.delete(`/api/auth/sessions/${s.id}`);
+      await ok(api.http.DELETE("/api/auth/sessions/{session_id}", { params: { path: { session_id: s.id } } }));
       await sessions.reload();
     } catch (err) {
       setError(messageOf(err));

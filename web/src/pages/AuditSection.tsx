@@ -1,15 +1,28 @@
 // The audit log in the web app: a workspace's (admins, in workspace settings) or one's own
 // (account settings), newest first, with "Older" to page back.
-import { useState } from "react";
+import { useCallback, useState } from "react";
+import { ok } from "../api/client";
 import type { components } from "../api/schema";
 import { useAuth } from "../auth";
 import { Button, ErrorText, formatDate, messageOf, useLoad } from "../components/ui";
 
 type Entry = components["schemas"]["AuditEventPublic"];
 
-export function AuditSection({ path, title }: { path: string; title: string }) {
+/** A workspace's audit log, or the signed-in person's own activity (no `workspaceId`). */
+export function AuditSection({ workspaceId, title }: { workspaceId?: string; title: string }) {
   const { api } = useAuth();
-  const first = useLoad(() => api.get<Entry[]>(`${path}?limit=50`), [api, path]);
+  const load = useCallback(
+    (before?: string) => {
+      const query = { limit: 50, before };
+      return ok(
+        workspaceId
+          ? api.http.GET("/api/workspaces/{workspace_id}/audit", { params: { path: { workspace_id: workspaceId }, query } })
+          : api.http.GET("/api/auth/audit", { params: { query } }),
+      );
+    },
+    [api, workspaceId],
+  );
+  const first = useLoad(() => load(), [load]);
   const [more, setMore] = useState<Entry[]>([]);
   const [error, setError] = useState<string | null>(null);
   const entries = [...(first.data ?? []), ...more];
@@ -17,7 +30,7 @@ export function AuditSection({ path, title }: { path: string; title: string }) {
     const last = entries[entries.length - 1];
     if (!last) return;
     try {
-      const page = await api.get<Entry[]>(`${path}?limit=50&before=${encodeURIComponent(last.at)}`);
+      const page = await load(last.at);
       setMore((m) => [...m, ...page]);
     } catch (e) {
       setError(messageOf(e));

@@ -3,8 +3,7 @@
 import { useEffect, useRef, useState } from "react";
 import type { FormEvent, ReactNode } from "react";
 import { Link, Navigate, useLocation, useNavigate, useSearchParams } from "react-router";
-import { ApiError } from "../api/client";
-import type { User, Workspace } from "../api/types";
+import { ApiError, anonymous, ok } from "../api/client";
 import { VERIFIED_KEY, useAuth } from "../auth";
 import { Button, ErrorText, Field, Notice, Spinner, messageOf } from "../components/ui";
 import type { AuthProviders } from "../lib/cognito";
@@ -137,7 +136,7 @@ export function SignUpPage() {
     setBusy(true);
     setError(null);
     try {
-      await api.post<User>("/api/auth/register", { name, email, password }, { anonymous: true });
+      await ok(api.http.POST("/api/auth/register", { body: { name, email, password }, ...anonymous }));
       await api.login(email, password);
       navigate(nextPath(params), { replace: true });
     } catch (err) {
@@ -187,8 +186,7 @@ export function VerifyEmailPage() {
       setError("This link has no token. Open the link from the e-mail again.");
       return;
     }
-    api
-      .post<User>("/api/auth/verify-email", { token }, { anonymous: true })
+    ok(api.http.POST("/api/auth/verify-email", { body: { token }, ...anonymous }))
       .then(() => {
         setState("done");
         // This tab and every other one drop the "verify your e-mail" banner.
@@ -235,7 +233,7 @@ export function ForgotPasswordPage() {
     setBusy(true);
     setError(null);
     try {
-      await api.post("/api/auth/password-reset", { email }, { anonymous: true });
+      await ok(api.http.POST("/api/auth/password-reset", { body: { email }, ...anonymous }));
       setSent(true);
     } catch (err) {
       setError(messageOf(err));
@@ -281,7 +279,7 @@ export function ResetPasswordPage() {
     setBusy(true);
     setError(null);
     try {
-      await api.post("/api/auth/password-reset/confirm", { token, password }, { anonymous: true });
+      await ok(api.http.POST("/api/auth/password-reset/confirm", { body: { token, password }, ...anonymous }));
       api.forget(); // every session of the account was ended
       setDone(true);
     } catch (err) {
@@ -328,8 +326,7 @@ export function AcceptInvitePage() {
   useEffect(() => {
     if (!user || started.current) return;
     started.current = true;
-    api
-      .post<Workspace>("/api/invitations/accept", { token })
+    ok(api.http.POST("/api/invitations/accept", { body: { token } }))
       .then((ws) => navigate(`/w/${ws.id}`, { replace: true }))
       .catch((e) => setError(messageOf(e)));
   }, [api, user, token, navigate]);

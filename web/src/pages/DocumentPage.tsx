@@ -1,5 +1,6 @@
 // One document: the title, the live editor bound to the shared text, the live preview, and
 // reader mode with a table of contents; history, sharing and the sync indicator on top.
+import { ok } from "../api/client";
 import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import type { EditorView } from "@codemirror/view";
@@ -22,11 +23,10 @@ import { can, useWorkspace } from "../workspace";
 import { CommentsPanel, useComments } from "../features/comments/CommentsPanel";
 import { mentionSource } from "../features/notifications/mentions";
 import { TemplatesDialog, useTemplateFlag } from "../features/templates/Templates";
-import { htmlPaste, shortcuts, slashSource, wordCount } from "../features/editing/editing";
-import { ShortcutSheet, Toolbar, useHelpKey } from "../features/editing/Toolbar";
+import { htmlPaste, shortcuts, slashSource } from "../features/editing/editing";
+import { ShortcutSheet, Toolbar, useHelpKey, useWordCount } from "../features/editing/Toolbar";
 import { LinkedFrom, completions, resolveWikilinks, wikilinkSource } from "../features/links/links";
 import type { Mentionable } from "../features/notifications/mentions";
-import type { Member } from "../api/types";
 
 // The history and share dialogs load when they are first opened.
 const HistoryDialog = lazy(() => import("../components/HistoryDialog").then((m) => ({ default: m.HistoryDialog })));
@@ -49,8 +49,7 @@ export function DocumentPage() {
   useEffect(() => {
     setDoc(null);
     setError(null);
-    api
-      .get<DocumentFull>(`/api/documents/${did}`)
+    ok(api.http.GET("/api/documents/{document_id}", { params: { path: { document_id: did } } }))
       .then(setDoc)
       .catch((e) => setError(messageOf(e)));
   }, [api, did]);
@@ -138,18 +137,18 @@ function DocumentView({
     htmlPaste(),
   ]);
   const rendered = useMemo(() => resolveWikilinks(source, docs), [source, docs]);
-  const stats = useMemo(() => wordCount(source), [source]);
+  const stats = useWordCount(source);
   useEffect(() => {
-    api.get<Member[]>(`/api/workspaces/${workspace.id}/members`).then((list) => {
+    ok(api.http.GET("/api/workspaces/{workspace_id}/members", { params: { path: { workspace_id: workspace.id } } })).then((list) => {
       members.current = list;
     }).catch(() => {});
-    api.get<{ following: boolean }>(`/api/documents/${doc.id}/follow`).then((f) => setFollowing(f.following)).catch(() => {});
+    ok(api.http.GET("/api/documents/{document_id}/follow", { params: { path: { document_id: doc.id } } })).then((f) => setFollowing(f.following)).catch(() => {});
   }, [api, workspace.id, doc.id]);
   const toggleFollow = async () => {
     try {
       const f = following
-        ? await api.delete<{ following: boolean }>(`/api/documents/${doc.id}/follow`)
-        : await api.put<{ following: boolean }>(`/api/documents/${doc.id}/follow`);
+        ? await ok(api.http.DELETE("/api/documents/{document_id}/follow", { params: { path: { document_id: doc.id } } }))
+        : await ok(api.http.PUT("/api/documents/{document_id}/follow", { params: { path: { document_id: doc.id } } }));
       setFollowing(f.following);
     } catch (e) {
       setError(messageOf(e));
@@ -219,14 +218,21 @@ function DocumentView({
   const onTopLine = useCallback((line: number) => previewRef.current?.scrollToLine(line), []);
 
   const jump = (id: string) => {
-    const el = readerRef.current?.element?.querySelector<HTMLElement>(`#${CSS.escape(id)}`);
+    const find = () => readerRef.current?.element?.querySelector<HTMLElement>(`#${CSS.escape(id)}`);
+    let el = find();
+    if (!el) {
+      // A long text shows only the blocks near the viewport: go to the heading's line first.
+      const entry = toc.find((t) => t.id === id);
+      if (entry) readerRef.current?.scrollToLine(entry.line);
+      el = find();
+    }
     el?.scrollIntoView({ behavior: "smooth", block: "start" });
   };
 
   const trash = async () => {
     setMenu(false);
     try {
-      await api.delete(`/api/documents/${doc.id}`);
+      await ok(api.http.DELETE("/api/documents/{document_id}", { params: { path: { document_id: doc.id } } }));
       await reloadDocs();
       navigate(`/w/${workspace.id}`);
     } catch (e) {

@@ -1,14 +1,14 @@
+import { ok } from "../api/client";
 import { useState } from "react";
 import type { FormEvent } from "react";
 import { Navigate, useNavigate } from "react-router";
-import type { Workspace } from "../api/types";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Spinner, messageOf, useLoad } from "../components/ui";
+import { Button, ErrorText, Field, Spinner, useAction, useLoad } from "../components/ui";
 import { lastWorkspace } from "../workspace";
 
 export function HomePage() {
   const { api, user, signOut } = useAuth();
-  const { data, error } = useLoad(() => api.get<Workspace[]>("/api/workspaces"), [api]);
+  const { data, error } = useLoad(() => ok(api.http.GET("/api/workspaces")), [api]);
   if (error) return <div className="center-page"><ErrorText error={error} /></div>;
   if (!data) return <Spinner />;
   if (data.length) {
@@ -37,21 +37,14 @@ export function CreateWorkspaceForm({ onDone }: { onDone?: () => void }) {
   const { api } = useAuth();
   const navigate = useNavigate();
   const [name, setName] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (e: FormEvent) => {
+  const { busy, error, run } = useAction();
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const ws = await api.post<Workspace>("/api/workspaces", { name });
+    void run(async () => {
+      const ws = await ok(api.http.POST("/api/workspaces", { body: { name } }));
       onDone?.();
       navigate(`/w/${ws.id}`);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form onSubmit={submit} className="stack">

@@ -1,10 +1,11 @@
 // Members and their roles, and invitations by e-mail.
+import { ok } from "../api/client";
 import { useState } from "react";
 import type { FormEvent } from "react";
 import type { Invitation, InvitationSent, Member, Role } from "../api/types";
 import { ROLES } from "../api/types";
 import { useAuth } from "../auth";
-import { Avatar, Button, ErrorText, Notice, formatDate, messageOf, useLoad } from "../components/ui";
+import { Avatar, Button, ErrorText, Notice, formatDate, useAction, useLoad } from "../components/ui";
 import { can, useWorkspace } from "../workspace";
 
 const RANK: Record<Role, number> = { owner: 4, admin: 3, editor: 2, viewer: 1 };
@@ -12,72 +13,58 @@ const RANK: Record<Role, number> = { owner: 4, admin: 3, editor: 2, viewer: 1 };
 export function MembersPage() {
   const { api, user } = useAuth();
   const { workspace, reloadWorkspaces } = useWorkspace();
-  const members = useLoad(() => api.get<Member[]>(`/api/workspaces/${workspace.id}/members`), [api, workspace.id]);
+  const members = useLoad(() => ok(api.http.GET("/api/workspaces/{workspace_id}/members", { params: { path: { workspace_id: workspace.id } } })), [api, workspace.id]);
   const canInvite = can(workspace, "member", "create");
   const invitations = useLoad(
-    () => (can(workspace, "invitation", "read") ? api.get<Invitation[]>(`/api/workspaces/${workspace.id}/invitations`) : Promise.resolve([])),
+    () => (can(workspace, "invitation", "read") ? ok(api.http.GET("/api/workspaces/{workspace_id}/invitations", { params: { path: { workspace_id: workspace.id } } })) : Promise.resolve([])),
     [api, workspace.id, workspace.role],
   );
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("editor");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
   const [notice, setNotice] = useState<string | null>(null);
   const myRank = RANK[workspace.role];
   const grantable = ROLES.filter((r) => workspace.role === "owner" || RANK[r] < RANK.owner);
 
-  const invite = async (e: FormEvent) => {
+  const invite = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setNotice(null);
-    try {
-      const result = await api.post<Member | InvitationSent>(`/api/workspaces/${workspace.id}/members`, { email, role });
+    void run(async () => {
+      // 201 with the member, or 202 with the invitation sent to someone without an account.
+      const result = (await ok(
+        api.http.POST("/api/workspaces/{workspace_id}/members", { params: { path: { workspace_id: workspace.id } }, body: { email, role } }),
+      )) as Member | InvitationSent;
       setNotice("invitation" in result ? result.detail : `${(result as Member).name} is now a member.`);
       setEmail("");
       await Promise.all([members.reload(), invitations.reload()]);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
-  const changeRole = async (m: Member, next: Role) => {
-    setError(null);
-    try {
-      await api.patch(`/api/workspaces/${workspace.id}/members/${m.user_id}`, { role: next });
+  const changeRole = (m: Member, next: Role) =>
+    run(async () => {
+      await ok(api.http.PATCH("/api/workspaces/{workspace_id}/members/{user_id}", { params: { path: { workspace_id: workspace.id, user_id: m.user_id } }, body: { role: next } }));
       await members.reload();
       if (m.user_id === user?.id) await reloadWorkspaces();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+    });
 
   const remove = async (m: Member) => {
     const leaving = m.user_id === user?.id;
     if (!window.confirm(leaving ? "Leave this workspace?" : `Remove ${m.name} from ${workspace.name}?`)) return;
-    setError(null);
-    try {
-      await api.delete(`/api/workspaces/${workspace.id}/members/${m.user_id}`);
+    await run(async () => {
+      await ok(api.http.DELETE("/api/workspaces/{workspace_id}/members/{user_id}", { params: { path: { workspace_id: workspace.id, user_id: m.user_id } } }));
       if (leaving) {
         window.location.assign("/");
         return;
       }
       await members.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
+    });
   };
 
-  const revoke = async (inv: Invitation) => {
-    try {
-      await api.delete(`/api/workspaces/${workspace.id}/invitations/${inv.id}`);
+  const revoke = (inv: Invitation) =>
+    run(async () => {
+      await ok(api.http.DELETE("/api/workspaces/{workspace_id}/invitations/{invitation_id}", { params: { path: { workspace_id: workspace.id, invitation_id: inv.id } } }));
       await invitations.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+    });
 
   const manage = (m: Member) => can(workspace, "member", "update") && (workspace.role === "owner" || RANK[m.role] < myRank);
 

@@ -2,10 +2,10 @@
 // (authorization code with PKCE, state and nonce; see the README): the sign-in page only links
 // to its login route, and /auth/sso trades the one-time code the server sends back for the
 // session's tokens. The provider used is remembered so that signing out also signs out there.
+import { anonymous, ok } from "../api/client";
 import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate } from "react-router";
 import type { components } from "../api/schema";
-import type { TokenPair } from "../api/types";
 import { useAuth } from "../auth";
 import { ErrorText, Spinner, messageOf } from "../components/ui";
 import { AuthCard, nextPath } from "./AuthPages";
@@ -50,8 +50,7 @@ export function SsoCallbackPage({ providers }: { providers: OidcProvider[] }) {
       setError("This sign-in link is incomplete. Please sign in again.");
       return;
     }
-    api
-      .post<TokenPair>("/api/auth/oidc/exchange", { code }, { anonymous: true })
+    ok(api.http.POST("/api/auth/oidc/exchange", { body: { code }, ...anonymous }))
       .then((pair) => {
         const provider = providers.find((p) => p.name === params.get("provider"));
         if (provider) window.localStorage.setItem(SSO_KEY, provider.logout_url);

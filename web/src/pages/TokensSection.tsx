@@ -1,12 +1,12 @@
 // Personal access tokens in account settings: made with a name, a scope (read, or read and
 // write), optionally one workspace and an expiry; the secret is shown once, right after it is
 // made; each can be revoked.
+import { ok } from "../api/client";
 import { useState } from "react";
 import type { FormEvent } from "react";
 import type { components } from "../api/schema";
-import type { Workspace } from "../api/types";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from "../components/ui";
+import { Button, ErrorText, Field, Notice, formatDate, useAction, useLoad } from "../components/ui";
 
 type Token = components["schemas"]["PersonalTokenPublic"];
 type Created = components["schemas"]["PersonalTokenCreated"];
@@ -20,46 +20,35 @@ const EXPIRIES: [string, number | null][] = [
 
 export function TokensSection() {
   const { api } = useAuth();
-  const tokens = useLoad(() => api.get<Token[]>("/api/auth/tokens"), [api]);
-  const workspaces = useLoad(() => api.get<Workspace[]>("/api/workspaces"), [api]);
+  const tokens = useLoad(() => ok(api.http.GET("/api/auth/tokens")), [api]);
+  const workspaces = useLoad(() => ok(api.http.GET("/api/workspaces")), [api]);
   const [name, setName] = useState("");
   const [scope, setScope] = useState<"read" | "write">("read");
   const [workspace, setWorkspace] = useState("");
   const [days, setDays] = useState("30");
   const [created, setCreated] = useState<Created | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const expires = days ? new Date(Date.now() + Number(days) * 86400_000).toISOString() : null;
-      const made = await api.post<Created>("/api/auth/tokens", {
-        name,
-        scope,
-        workspace_id: workspace || null,
-        expires_at: expires,
-      });
+      const made = await ok(
+        api.http.POST("/api/auth/tokens", {
+          body: { name, scope, workspace_id: workspace || null, expires_at: expires },
+        }),
+      );
       setCreated(made);
       setName("");
       await tokens.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
-  const revoke = async (t: Token) => {
-    try {
-      await api.delete(`/api/auth/tokens/${t.id}`);
+  const revoke = (t: Token) =>
+    run(async () => {
+      await ok(api.http.DELETE("/api/auth/tokens/{token_id}", { params: { path: { token_id: t.id } } }));
       if (created?.id === t.id) setCreated(null);
       await tokens.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+    });
   const workspaceName = (id: string | null) =>
     id ? (workspaces.data ?? []).find((w) => w.id === id)?.name ?? "one workspace" : "all workspaces";
 

@@ -1,3 +1,4 @@
+import { ok } from "../api/client";
 import { useState } from "react";
 import type { TrashItem } from "../api/types";
 import { useAuth } from "../auth";
@@ -7,13 +8,13 @@ import { can, useWorkspace } from "../workspace";
 export function TrashPage() {
   const { api } = useAuth();
   const { workspace, reloadDocs } = useWorkspace();
-  const trash = useLoad(() => api.get<TrashItem[]>(`/api/workspaces/${workspace.id}/trash`), [api, workspace.id]);
+  const trash = useLoad(() => ok(api.http.GET("/api/workspaces/{workspace_id}/trash", { params: { path: { workspace_id: workspace.id } } })), [api, workspace.id]);
   const [error, setError] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<TrashItem | null>(null);
 
   const restore = async (id: string) => {
     try {
-      await api.post(`/api/documents/${id}/restore`);
+      await ok(api.http.POST("/api/documents/{document_id}/restore", { params: { path: { document_id: id } } }));
       await Promise.all([trash.reload(), reloadDocs()]);
     } catch (e) {
       setError(messageOf(e));
@@ -23,7 +24,7 @@ export function TrashPage() {
   const deleteForGood = async (id: string) => {
     setDeleting(null);
     try {
-      await api.delete(`/api/documents/${id}/permanent`);
+      await ok(api.http.DELETE("/api/documents/{document_id}/permanent", { params: { path: { document_id: id } } }));
       await trash.reload();
     } catch (e) {
       setError(messageOf(e));

@@ -2,13 +2,13 @@
 // shown once; each webhook's delivery log with status codes; switch off and on, delete.
 import { useState } from "react";
 import type { FormEvent } from "react";
+import { ok } from "../api/client";
 import type { components } from "../api/schema";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from "../components/ui";
+import { Button, ErrorText, Field, Notice, formatDate, useAction, useLoad } from "../components/ui";
 
-type Hook = components["schemas"]["WebhookPublic"];
 type Created = components["schemas"]["WebhookCreated"];
-type Delivery = components["schemas"]["WebhookDeliveryPublic"];
+type EventName = components["schemas"]["WebhookIn"]["events"][number];
 
 export const WEBHOOK_EVENTS = [
   "document.created",
@@ -19,43 +19,35 @@ export const WEBHOOK_EVENTS = [
   "member.removed",
   "share.created",
   "comment.created",
-] as const;
+] as const satisfies readonly EventName[];
 
 export function WebhooksSection({ workspaceId }: { workspaceId: string }) {
   const { api } = useAuth();
-  const base = `/api/workspaces/${workspaceId}/webhooks`;
-  const hooks = useLoad(() => api.get<Hook[]>(base), [api, base]);
+  const at = { params: { path: { workspace_id: workspaceId } } };
+  const hooks = useLoad(
+    () => ok(api.http.GET("/api/workspaces/{workspace_id}/webhooks", { params: { path: { workspace_id: workspaceId } } })),
+    [api, workspaceId],
+  );
   const [url, setUrl] = useState("");
-  const [events, setEvents] = useState<string[]>(["document.created", "document.updated"]);
+  const [events, setEvents] = useState<EventName[]>(["document.created", "document.updated"]);
   const [created, setCreated] = useState<Created | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      setCreated(await api.post<Created>(base, { url, events }));
+    void run(async () => {
+      setCreated(await ok(api.http.POST("/api/workspaces/{workspace_id}/webhooks", { ...at, body: { url, events } })));
       setUrl("");
       await hooks.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
-  const act = async (fn: () => Promise<unknown>) => {
-    setError(null);
-    try {
+  const act = (fn: () => Promise<unknown>) =>
+    run(async () => {
       await fn();
       await hooks.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
-  const toggle = (name: string) =>
+    });
+  const toggle = (name: EventName) =>
     setEvents((now) => (now.includes(name) ? now.filter((e) => e !== name) : [...now, name]));
 
   return (
@@ -92,15 +84,15 @@ export function WebhooksSection({ workspaceId }: { workspaceId: string }) {
               <br />
               <span className="muted small">{h.events.join(", ")}</span>
               {h.disabled_reason ? <><br /><span className="error-text small">{h.disabled_reason}</span></> : null}
-              {open === h.id ? <DeliveryLog path={`${base}/${h.id}/deliveries`} /> : null}
+              {open === h.id ? <DeliveryLog workspaceId={workspaceId} webhookId={h.id} /> : null}
             </span>
             <Button variant="ghost" onClick={() => setOpen(open === h.id ? null : h.id)}>
               {open === h.id ? "Hide deliveries" : "Deliveries"}
             </Button>
-            <Button variant="ghost" onClick={() => void act(() => api.patch(`${base}/${h.id}`, { active: !h.active }))}>
+            <Button variant="ghost" onClick={() => void act(() => ok(api.http.PATCH("/api/workspaces/{workspace_id}/webhooks/{webhook_id}", { params: { path: { workspace_id: workspaceId, webhook_id: h.id } }, body: { active: !h.active } })))}>
               {h.active ? "Switch off" : "Switch on"}
             </Button>
-            <Button variant="danger" onClick={() => void act(() => api.delete(`${base}/${h.id}`))}>Delete</Button>
+            <Button variant="danger" onClick={() => void act(() => ok(api.http.DELETE("/api/workspaces/{workspace_id}/webhooks/{webhook_id}", { params: { path: { workspace_id: workspaceId, webhook_id: h.id } } })))}>Delete</Button>
           </li>
         ))}
       </ul>
@@ -108,9 +100,17 @@ export function WebhooksSection({ workspaceId }: { workspaceId: string }) {
   );
 }
 
-function DeliveryLog({ path }: { path: string }) {
+function DeliveryLog({ workspaceId, webhookId }: { workspaceId: string; webhookId: string }) {
   const { api } = useAuth();
-  const log = useLoad(() => api.get<Delivery[]>(path), [api, path]);
+  const log = useLoad(
+    () =>
+      ok(
+        api.http.GET("/api/workspaces/{workspace_id}/webhooks/{webhook_id}/deliveries", {
+          params: { path: { workspace_id: workspaceId, webhook_id: webhookId } },
+        }),
+      ),
+    [api, workspaceId, webhookId],
+  );
   if (log.error) return <ErrorText error={log.error} />;
   if (!log.data) return null;
   if (!log.data.length) return <p className="muted small">Nothing sent yet.</p>;

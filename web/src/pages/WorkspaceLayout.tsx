@@ -1,6 +1,7 @@
+import { ok } from "../api/client";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate, useParams } from "react-router";
-import type { DocumentFull, DocumentItem, Workspace } from "../api/types";
+import type { DocumentItem, Workspace } from "../api/types";
 import { useAuth } from "../auth";
 import { DocTree } from "../components/DocTree";
 import { SearchDialog } from "../components/SearchDialog";
@@ -32,7 +33,7 @@ export function WorkspaceLayout() {
   const [checked, setChecked] = useState<string | null>(null);
   const reloadWorkspaces = useCallback(async () => {
     try {
-      setWorkspaces(await api.get<Workspace[]>("/api/workspaces"));
+      setWorkspaces(await ok(api.http.GET("/api/workspaces")));
       setChecked(wid);
     } catch (e) {
       setError(messageOf(e));
@@ -41,7 +42,7 @@ export function WorkspaceLayout() {
 
   const reloadDocs = useCallback(async () => {
     try {
-      setDocs(await api.get<DocumentItem[]>(`/api/workspaces/${wid}/documents`));
+      setDocs(await ok(api.http.GET("/api/workspaces/{workspace_id}/documents", { params: { path: { workspace_id: wid } } })));
       setError(null);
     } catch (e) {
       setError(messageOf(e));
@@ -89,11 +90,12 @@ export function WorkspaceLayout() {
   const createDocument = useCallback(
     async (parentId: string | null = null, title = "Untitled") => {
       try {
-        const doc = await api.post<DocumentFull>(`/api/workspaces/${wid}/documents`, {
-          title,
-          content: "",
-          ...(parentId ? { parent_id: parentId } : {}),
-        });
+        const doc = await ok(
+          api.http.POST("/api/workspaces/{workspace_id}/documents", {
+            params: { path: { workspace_id: wid } },
+            body: { title, content: "", ...(parentId ? { parent_id: parentId } : {}) },
+          }),
+        );
         await reloadDocs();
         navigate(`/w/${wid}/d/${doc.id}?new=1`);
       } catch (e) {
@@ -239,8 +241,7 @@ function VerifyBanner() {
         <button
           className="link-btn"
           onClick={() =>
-            api
-              .post("/api/auth/verify-email/resend")
+            ok(api.http.POST("/api/auth/verify-email/resend"))
               .then(() => setState("sent"))
               .catch((e) => setState(messageOf(e)))
           }

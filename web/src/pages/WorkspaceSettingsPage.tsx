@@ -1,7 +1,7 @@
+import { ok } from "../api/client";
 import { useEffect, useState } from "react";
 import type { ChangeEvent, FormEvent } from "react";
 import { useNavigate } from "react-router";
-import type { Workspace } from "../api/types";
 import { useAuth } from "../auth";
 import { Button, ErrorText, Field, Notice, messageOf } from "../components/ui";
 import { can, useWorkspace } from "../workspace";
@@ -24,7 +24,7 @@ export function WorkspaceSettingsPage() {
     setBusy("rename");
     setError(null);
     try {
-      await api.patch<Workspace>(`/api/workspaces/${workspace.id}`, { name });
+      await ok(api.http.PATCH("/api/workspaces/{workspace_id}", { params: { path: { workspace_id: workspace.id } }, body: { name } }));
       await reloadWorkspaces();
       setNotice("Saved.");
     } catch (err) {
@@ -38,9 +38,12 @@ export function WorkspaceSettingsPage() {
     setBusy(`export-${format}`);
     setError(null);
     try {
-      const path = format === "pdf" ? "pdf" : "export";
-      const response = await api.send("GET", `/api/workspaces/${workspace.id}/${path}`);
-      const blob = await response.blob();
+      const options = { params: { path: { workspace_id: workspace.id } }, parseAs: "blob" } as const;
+      const blob = await ok(
+        format === "pdf"
+          ? api.http.GET("/api/workspaces/{workspace_id}/pdf", options)
+          : api.http.GET("/api/workspaces/{workspace_id}/export", options),
+      );
       const a = document.createElement("a");
       a.href = URL.createObjectURL(blob);
       a.download = `${workspace.name.replace(/[\\/:*?"<>|]+/g, "-")}.${format}`;
@@ -60,9 +63,17 @@ export function WorkspaceSettingsPage() {
     setBusy("import");
     setError(null);
     try {
-      const form = new FormData();
-      for (const f of files) form.append("files", f, f.name);
-      const created = await api.request<unknown[]>("POST", `/api/workspaces/${workspace.id}/import`, { form });
+      const created = await ok(
+        api.http.POST("/api/workspaces/{workspace_id}/import", {
+          params: { path: { workspace_id: workspace.id } },
+          body: { files: files as unknown as string[] },
+          bodySerializer: () => {
+            const form = new FormData();
+            for (const f of files) form.append("files", f, f.name);
+            return form;
+          },
+        }),
+      );
       await reloadDocs();
       setNotice(`Imported ${Array.isArray(created) ? created.length : ""} document(s).`);
     } catch (err) {
@@ -75,7 +86,7 @@ export function WorkspaceSettingsPage() {
   const remove = async () => {
     if (!window.confirm(`Delete the workspace “${workspace.name}” and every document in it? This cannot be undone.`)) return;
     try {
-      await api.delete(`/api/workspaces/${workspace.id}`);
+      await ok(api.http.DELETE("/api/workspaces/{workspace_id}", { params: { path: { workspace_id: workspace.id } } }));
       navigate("/", { replace: true });
     } catch (err) {
       setError(messageOf(err));
@@ -110,7 +121,7 @@ export function WorkspaceSettingsPage() {
       </section>
       {can(workspace, "webhook", "read") ? <WebhooksSection workspaceId={workspace.id} /> : null}
       {can(workspace, "audit", "read") ? (
-        <AuditSection path={`/api/workspaces/${workspace.id}/audit`} title="Audit log" />
+        <AuditSection workspaceId={workspace.id} title="Audit log" />
       ) : null}
       {can(workspace, "workspace", "delete") ? (
         <section className="panel danger-zone">

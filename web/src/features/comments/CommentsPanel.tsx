@@ -2,6 +2,7 @@
 // positions, so they follow every edit) or on the whole document, replies, editing and
 // deleting one's own, resolving and reopening. The list is read over REST and read again
 // when the server announces a change on the collaboration socket ({"event": "comments"}).
+import { ok } from "../../api/client";
 import { useCallback, useEffect, useState } from "react";
 import type { EditorView } from "@codemirror/view";
 import * as Y from "yjs";
@@ -34,7 +35,7 @@ export function useComments(documentId: string, collab: Collab | null) {
   const [error, setError] = useState<string | null>(null);
   const reload = useCallback(async () => {
     try {
-      setThreads(await api.get<Thread[]>(`/api/documents/${documentId}/comments`));
+      setThreads(await ok(api.http.GET("/api/documents/{document_id}/comments", { params: { path: { document_id: documentId } } })));
       setError(null);
     } catch (e) {
       setError(messageOf(e));
@@ -85,7 +86,6 @@ export function CommentsPanel({
   const [error, setError] = useState<string | null>(null);
   const mayComment = can(workspace, "comment", "create");
   const moderates = can(workspace, "comment", "delete");
-  const base = `/api/documents/${documentId}/comments`;
 
   const run = async (work: () => Promise<unknown>) => {
     try {
@@ -100,7 +100,7 @@ export function CommentsPanel({
   const submit = (anchored: boolean) =>
     run(async () => {
       const anchor = anchored && collab ? anchorOf(collab, view) : null;
-      await api.post(base, { body: draft, anchor });
+      await ok(api.http.POST("/api/documents/{document_id}/comments", { params: { path: { document_id: documentId } }, body: { body: draft, anchor } }));
       setDraft("");
     });
 
@@ -155,7 +155,7 @@ export function CommentsPanel({
           moderates={moderates}
           onSelect={() => select(t)}
           run={run}
-          base={base}
+          documentId={documentId}
         />
       ))}
     </aside>
@@ -169,7 +169,7 @@ function ThreadCard({
   moderates,
   onSelect,
   run,
-  base,
+  documentId,
 }: {
   thread: Thread;
   me: string | undefined;
@@ -177,7 +177,7 @@ function ThreadCard({
   moderates: boolean;
   onSelect: () => void;
   run: (work: () => Promise<unknown>) => Promise<void>;
-  base: string;
+  documentId: string;
 }) {
   const { api } = useAuth();
   const sanitize = useSanitize();
@@ -204,7 +204,7 @@ function ThreadCard({
           {editing === c.id ? (
             <div className="comment-edit">
               <textarea aria-label="Edit comment" value={text} onChange={(e) => setText(e.target.value)} />
-              <button className="btn btn-primary" onClick={() => void run(async () => { await api.patch(`${base}/${c.id}`, { body: text }); setEditing(null); })}>Save</button>
+              <button className="btn btn-primary" onClick={() => void run(async () => { await ok(api.http.PATCH("/api/documents/{document_id}/comments/{comment_id}", { params: { path: { document_id: documentId, comment_id: c.id } }, body: { body: text } })); setEditing(null); })}>Save</button>
               <button className="btn" onClick={() => setEditing(null)}>Cancel</button>
             </div>
           ) : (
@@ -219,7 +219,7 @@ function ThreadCard({
               <button className="link-btn" onClick={() => { setEditing(c.id); setText(c.body); }}>Edit</button>
             ) : null}
             {c.author?.id === me || moderates ? (
-              <button className="link-btn danger" onClick={() => void run(() => api.delete(`${base}/${c.id}`))}>Delete</button>
+              <button className="link-btn danger" onClick={() => void run(() => ok(api.http.DELETE("/api/documents/{document_id}/comments/{comment_id}", { params: { path: { document_id: documentId, comment_id: c.id } } })))}>Delete</button>
             ) : null}
           </div>
         </div>
@@ -231,14 +231,14 @@ function ThreadCard({
               <input aria-label="Reply" placeholder="Reply…" value={reply} onChange={(e) => setReply(e.target.value)}
                 onKeyDown={(e) => {
                   if (e.key === "Enter" && reply.trim()) {
-                    void run(async () => { await api.post(`${base}/${thread.id}/replies`, { body: reply }); setReply(""); });
+                    void run(async () => { await ok(api.http.POST("/api/documents/{document_id}/comments/{comment_id}/replies", { params: { path: { document_id: documentId, comment_id: thread.id } }, body: { body: reply } })); setReply(""); });
                   }
                 }}
               />
-              <button className="btn" onClick={() => void run(() => api.post(`${base}/${thread.id}/resolve`))}>Resolve</button>
+              <button className="btn" onClick={() => void run(() => ok(api.http.POST("/api/documents/{document_id}/comments/{comment_id}/resolve", { params: { path: { document_id: documentId, comment_id: thread.id } } })))}>Resolve</button>
             </>
           ) : (
-            <button className="btn" onClick={() => void run(() => api.post(`${base}/${thread.id}/reopen`))}>Reopen</button>
+            <button className="btn" onClick={() => void run(() => ok(api.http.POST("/api/documents/{document_id}/comments/{comment_id}/reopen", { params: { path: { document_id: documentId, comment_id: thread.id } } })))}>Reopen</button>
           )}
         </div>
       ) : null}

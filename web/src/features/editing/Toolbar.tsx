@@ -1,9 +1,32 @@
 // The editing toolbar above the editor, and the `?` sheet of shortcuts.
-import { useEffect, useRef } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import type { EditorView } from "@codemirror/view";
 import { Modal } from "../../components/ui";
 import { COMMANDS, OTHER_KEYS, SHORTCUTS } from "./editing";
 import type { Command } from "./editing";
+import { countWords } from "../../lib/preview";
+import { wordCount } from "./words";
+import type { WordStats } from "./words";
+
+/** Texts longer than this are counted in the preview worker, off the page's main thread. */
+const COUNT_HERE = 100_000;
+
+/** The words and reading time of `source`: at once for a short text, from the worker for a long
+ * one (the last count shows until the next is in). */
+export function useWordCount(source: string): WordStats {
+  const here = source.length < COUNT_HERE;
+  const now = useMemo(() => (here ? wordCount(source) : null), [here, source]);
+  const [counted, setCounted] = useState<WordStats>({ words: 0, minutes: 0 });
+  useEffect(() => {
+    if (here) return;
+    let current = true;
+    void countWords(source).then((stats) => current && setCounted(stats));
+    return () => {
+      current = false;
+    };
+  }, [here, source]);
+  return now ?? counted;
+}
 
 const BUTTONS: { label: string; title: string; run: Command }[] = [
   { label: "B", title: "Bold (Ctrl/Cmd+B)", run: COMMANDS.bold },
@@ -29,7 +52,7 @@ export function Toolbar({
   view: EditorView | null;
   onUpload?: (file: File) => Promise<string>;
   onHelp: () => void;
-  stats: { words: number; minutes: number };
+  stats: WordStats;
 }) {
   const file = useRef<HTMLInputElement>(null);
   const upload = async (f: File) => {

@@ -5,7 +5,7 @@ import type { CompletionContext, CompletionResult, CompletionSource } from "@cod
 import { EditorSelection, Prec } from "@codemirror/state";
 import type { Extension } from "@codemirror/state";
 import { EditorView, keymap } from "@codemirror/view";
-import TurndownService from "turndown";
+import type TurndownService from "turndown";
 
 export type Command = (view: EditorView) => boolean;
 
@@ -136,20 +136,22 @@ export function slashSource(extra: () => { label: string; run: (view: EditorView
   };
 }
 
-let turndown: TurndownService | null = null;
-function converter(): TurndownService {
-  if (!turndown) {
-    turndown = new TurndownService({ headingStyle: "atx", codeBlockStyle: "fenced", bulletListMarker: "-", emDelimiter: "*" });
-    turndown.remove(["script", "style", "meta", "title"]);
+// turndown loads with the first HTML paste (it is not part of the editor's first load).
+let turndown: Promise<TurndownService> | null = null;
+function converter(): Promise<TurndownService> {
+  turndown ??= import("turndown").then(({ default: Turndown }) => {
+    const service = new Turndown({ headingStyle: "atx", codeBlockStyle: "fenced", bulletListMarker: "-", emDelimiter: "*" });
+    service.remove(["script", "style", "meta", "title"]);
     // Office documents mark up paragraphs with classes and styles only: keep the text.
-    turndown.addRule("strikethrough", { filter: ["del", "s"], replacement: (c) => `~~${c}~~` });
-  }
+    service.addRule("strikethrough", { filter: ["del", "s"], replacement: (c) => `~~${c}~~` });
+    return service;
+  });
   return turndown;
 }
 
 /** HTML on the clipboard (a web page, an office document) as Markdown. */
-export function htmlToMarkdown(html: string): string {
-  return converter().turndown(html).replace(/\n{3,}/g, "\n\n");
+export async function htmlToMarkdown(html: string): Promise<string> {
+  return (await converter()).turndown(html).replace(/\n{3,}/g, "\n\n");
 }
 
 export function htmlPaste(): Extension {
@@ -160,20 +162,11 @@ export function htmlPaste(): Extension {
       const html = data.getData("text/html");
       if (!html || !/<(p|h[1-6]|ul|ol|li|table|strong|b|em|i|a|pre|code|blockquote|br|div)\b/i.test(html)) return false;
       event.preventDefault();
-      const md = htmlToMarkdown(html);
-      view.dispatch(view.state.replaceSelection(md));
+      void htmlToMarkdown(html).then((md) => view.dispatch(view.state.replaceSelection(md)));
       return true;
     },
   });
 }
 
-/** Words and minutes of reading (about 230 words a minute), of the Markdown's text. */
-export function wordCount(markdown: string): { words: number; minutes: number } {
-  const text = markdown
-    .replace(/```[\s\S]*?```/g, " ")
-    .replace(/!\[[^\]]*\]\([^)]*\)/g, " ")
-    .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
-    .replace(/[#>*_`~|[\]()-]/g, " ");
-  const words = (text.match(/[\p{L}\p{N}][\p{L}\p{N}'’]*/gu) ?? []).length;
-  return { words, minutes: words ? Math.max(1, Math.round(words / 230)) : 0 };
-}
+// The word count is its own module: the preview worker counts long texts.
+export { wordCount } from "./words";

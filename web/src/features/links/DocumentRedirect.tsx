@@ -1,7 +1,7 @@
 // /d/:did, the address links by id use: the document's page in its workspace.
+import { ok } from "../../api/client";
 import { useEffect, useState } from "react";
 import { Link, Navigate, useParams } from "react-router";
-import type { DocumentFull } from "../../api/types";
 import { useAuth } from "../../auth";
 import { ErrorText, Spinner, messageOf } from "../../components/ui";
 
@@ -12,7 +12,7 @@ export function DocumentRedirect() {
   const [to, setTo] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api.get<DocumentFull>(`/api/documents/${did}`).then((d) => setTo(`/w/${d.workspace_id}/d/${d.id}`)).catch((e) => setError(messageOf(e)));
+    ok(api.http.GET("/api/documents/{document_id}", { params: { path: { document_id: did } } })).then((d) => setTo(`/w/${d.workspace_id}/d/${d.id}`)).catch((e) => setError(messageOf(e)));
   }, [api, did]);
   if (error) return <div className="page narrow"><ErrorText error={error} /><Link to="/">Home</Link></div>;
   return to ? <Navigate to={to} replace /> : <Spinner />;

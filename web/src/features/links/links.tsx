@@ -2,6 +2,7 @@
 // by id, `[Title](/d/<id>)`, which no rename breaks; `[[Title]]` typed by hand shows as a link
 // to the document of that title; /d/<id> opens the document wherever it lives; "Linked from"
 // lists the documents that link here.
+import { ok } from "../../api/client";
 import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router";
 import { autocompletion } from "@codemirror/autocomplete";
@@ -51,7 +52,7 @@ export function LinkedFrom({ documentId, workspaceId }: { documentId: string; wo
   const { api } = useAuth();
   const [links, setLinks] = useState<Backlink[]>([]);
   const load = useCallback(() => {
-    api.get<Backlink[]>(`/api/documents/${documentId}/backlinks`).then(setLinks).catch(() => {});
+    ok(api.http.GET("/api/documents/{document_id}/backlinks", { params: { path: { document_id: documentId } } })).then(setLinks).catch(() => {});
   }, [api, documentId]);
   useEffect(() => {
     load();

@@ -1,6 +1,7 @@
 // The inbox: a button with the unread count, kept live by long polling
 // (GET /api/notifications/unread?after=N&wait=25 answers as soon as the count moves), and the
 // list of mentions, replies and comments on followed documents; opening one marks it read.
+import { ok } from "../../api/client";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 import type { Notification } from "../../api/types";
@@ -24,8 +25,8 @@ export function useUnread(): [number, (n: number) => void] {
       while (!stopped) {
         try {
           const after = known.current;
-          const query = after == null ? "" : `?after=${after}&wait=25`;
-          const { unread } = await api.get<{ unread: number }>(`/api/notifications/unread${query}`);
+          const query = after == null ? {} : { after, wait: 25 };
+          const { unread } = await ok(api.http.GET("/api/notifications/unread", { params: { query } }));
           if (stopped) return;
           known.current = unread;
           setCount(unread);
@@ -67,7 +68,7 @@ function InboxPanel({ onClose, onCount }: { onClose: () => void; onCount: (n: nu
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(async () => {
     try {
-      const list = await api.get<Notification[]>("/api/notifications");
+      const list = await ok(api.http.GET("/api/notifications"));
       setItems(list);
       onCount(list.filter((n) => !n.read_at).length);
     } catch (e) {
@@ -80,7 +81,7 @@ function InboxPanel({ onClose, onCount }: { onClose: () => void; onCount: (n: nu
 
   const openOne = async (n: Notification) => {
     try {
-      if (!n.read_at) await api.post(`/api/notifications/${n.id}/read`);
+      if (!n.read_at) await ok(api.http.POST("/api/notifications/{notification_id}/read", { params: { path: { notification_id: n.id } } }));
     } catch (e) {
       setError(messageOf(e));
     }
@@ -90,7 +91,7 @@ function InboxPanel({ onClose, onCount }: { onClose: () => void; onCount: (n: nu
 
   const readAll = async () => {
     try {
-      await api.post("/api/notifications/read-all");
+      await ok(api.http.POST("/api/notifications/read-all"));
       await load();
     } catch (e) {
       setError(messageOf(e));

@@ -1,8 +1,8 @@
 // "New from template": the workspace's templates in one place; choosing one makes a copy with
 // {{date}} and {{author}} filled in and opens it.
+import { ok } from "../../api/client";
 import { useEffect, useState } from "react";
 import { useNavigate } from "react-router";
-import type { DocumentFull } from "../../api/types";
 import { useAuth } from "../../auth";
 import { ErrorText, Modal, messageOf } from "../../components/ui";
 
@@ -14,11 +14,11 @@ export function TemplatesDialog({ workspaceId, onClose, onCreated }: { workspace
   const [list, setList] = useState<Template[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api.get<Template[]>(`/api/workspaces/${workspaceId}/templates`).then(setList).catch((e) => setError(messageOf(e)));
+    ok(api.http.GET("/api/workspaces/{workspace_id}/templates", { params: { path: { workspace_id: workspaceId } } })).then(setList).catch((e) => setError(messageOf(e)));
   }, [api, workspaceId]);
   const use = async (t: Template) => {
     try {
-      const doc = await api.post<DocumentFull>(`/api/workspaces/${workspaceId}/documents/from-template`, { template_id: t.id });
+      const doc = await ok(api.http.POST("/api/workspaces/{workspace_id}/documents/from-template", { params: { path: { workspace_id: workspaceId } }, body: { template_id: t.id } }));
       await onCreated?.();
       onClose();
       navigate(`/w/${workspaceId}/d/${doc.id}`);
@@ -49,12 +49,12 @@ export function useTemplateFlag(documentId: string): [boolean | null, () => Prom
   const { api } = useAuth();
   const [flag, setFlag] = useState<boolean | null>(null);
   useEffect(() => {
-    api.get<{ template: boolean }>(`/api/documents/${documentId}/template`).then((r) => setFlag(r.template)).catch(() => {});
+    ok(api.http.GET("/api/documents/{document_id}/template", { params: { path: { document_id: documentId } } })).then((r) => setFlag(r.template)).catch(() => {});
   }, [api, documentId]);
   const toggle = async () => {
     const r = flag
-      ? await api.delete<{ template: boolean }>(`/api/documents/${documentId}/template`)
-      : await api.put<{ template: boolean }>(`/api/documents/${documentId}/template`);
+      ? await ok(api.http.DELETE("/api/documents/{document_id}/template", { params: { path: { document_id: documentId } } }))
+      : await ok(api.http.PUT("/api/documents/{document_id}/template", { params: { path: { document_id: documentId } } }));
     setFlag(r.template);
   };
   return [flag, toggle];
