@@ -11,9 +11,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.collab.harness import SERVER_START_WITHIN
 
 MDREADER = [sys.executable, "-m", "mdreader"]
+# Each test runs the command line a few times in fresh processes (imports, migrations): on a
+# loaded two-core machine that takes minutes, and every call is bounded on its own.
+pytestmark = pytest.mark.timeout(600)
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -24,7 +29,9 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 def test_migrate_and_users_create(tmp_path):
     env = _env(tmp_path)
-    r = subprocess.run([*MDREADER, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*MDREADER, "migrate"], env=env, capture_output=True, text=True, timeout=SERVER_START_WITHIN
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "data" / "mdreader.db").exists()
     r = subprocess.run(
@@ -40,7 +47,7 @@ def test_migrate_and_users_create(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=SERVER_START_WITHIN,
     )
     assert r.returncode == 0, r.stderr
     r = subprocess.run(
@@ -48,7 +55,7 @@ def test_migrate_and_users_create(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=SERVER_START_WITHIN,
     )
     assert r.returncode != 0 and "already exists" in r.stderr
     r = subprocess.run(
@@ -56,7 +63,7 @@ def test_migrate_and_users_create(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=SERVER_START_WITHIN,
     )
     assert r.returncode != 0 and "password needs" in r.stderr
 
@@ -125,7 +132,7 @@ def test_users_export_for_cognito(tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=SERVER_START_WITHIN,
         )
         assert r.returncode == 0, r.stderr
     out_json, out_csv = tmp_path / "users.json", tmp_path / "users.csv"
@@ -135,7 +142,7 @@ def test_users_export_for_cognito(tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=SERVER_START_WITHIN,
         )
         assert r.returncode == 0, r.stderr
         assert "Exported 2 user(s)" in r.stdout

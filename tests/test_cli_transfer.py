@@ -9,7 +9,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from tests.collab.harness import SERVER_START_WITHIN
+
 MDREADER = [sys.executable, "-m", "mdreader"]
+# Each test runs the command line in fresh processes (imports, migrations): on a loaded
+# two-core machine that takes minutes, and every call is bounded on its own.
+pytestmark = pytest.mark.timeout(600)
 
 
 async def _run(database_url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
@@ -23,7 +30,12 @@ async def _run(database_url: str, tmp_path: Path, *args: str) -> tuple[int, str,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), SERVER_START_WITHIN)
+    except TimeoutError:
+        proc.kill()  # not left behind for a later test's loop to find
+        await proc.wait()
+        raise
     return proc.returncode or 0, out.decode(), err.decode()
 
 

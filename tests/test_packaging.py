@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.database_independent
+# Building the web app and the wheel takes minutes on a loaded two-core machine.
+pytestmark = [pytest.mark.database_independent, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[1]
 
 
