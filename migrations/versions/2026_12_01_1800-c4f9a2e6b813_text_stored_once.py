@@ -170,7 +170,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from mdreader.ytext import seed_update  # what the application seeds a stateless one with
+    # The application seeds a stateless document as it reads it; a seed may already sit in its
+    # log (a REST edit logs the seed it edited, with the title of that moment): that one wins.
+    from mdreader.ytext import full_state, make_doc
 
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
@@ -186,11 +188,26 @@ def downgrade() -> None:
             sa.func.length(documents.c.ystate) == 0
         )
     ).all()
+    updates_table = sa.table(
+        "document_updates",
+        sa.column("id", sa.BigInteger()),
+        sa.column("document_id", sa.Uuid()),
+        sa.column("data", sa.LargeBinary()),
+    )
     for row in stateless:
+        logged = [
+            bytes(data)
+            for (data,) in bind.execute(
+                sa.select(updates_table.c.data)
+                .where(updates_table.c.document_id == row.id)
+                .order_by(updates_table.c.id)
+            )
+        ]
+        doc = make_doc(b"", logged, title=row.title, content=row.content or "")
         bind.execute(
             documents.update()
             .where(documents.c.id == row.id)
-            .values(ystate=seed_update(row.title, row.content or ""))
+            .values(ystate=full_state(doc, logged))
         )
     op.execute(VERSIONS_FROM_NULL)
     if sqlite:

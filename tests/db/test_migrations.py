@@ -11,14 +11,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import column, insert, table, text
+from pycrdt import Text
+from sqlalchemy import column, insert, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from support.scratch import scratch_postgres
 
+from mdreader import ytext
 from mdreader.db import Base, migrate
 from mdreader.db.migrations import migrations_dir
 from mdreader.db.models import (
     Document,
+    DocumentUpdate,
     DocumentVersion,
     SearchDocument,
     Workspace,
@@ -234,3 +237,69 @@ def test_text_once_migration_turns_copies_into_references(tmp_path):
         migrate(url)
         assert asyncio.run(_answers(url, ws, queries)) == before
         assert asyncio.run(_search_bodies(url)) == [None] * 6
+
+
+async def _stateless_with_logged_seed(url: str, body: str) -> uuid.UUID:
+    """A document stored without a state whose log holds the seed of its title of the time
+    ("Meeting notes") and a later rename to "Notes" and an edit, as a REST edit of a stateless
+    document logs them; the title column already says "Notes"."""
+    engine = create_async_engine(url)
+    ws = uuid.uuid4()
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            cols = Workspace.__table__.c
+            old = table("workspaces", *(column(c, cols[c].type) for c in FIRST_WORKSPACE_COLUMNS))
+            now = utcnow()
+            await session.execute(
+                insert(old).values(id=ws, name="Seeds", created_at=now, updated_at=now)
+            )
+            doc = Document(workspace_id=ws, title="Notes", content=body, ystate=b"")
+            session.add(doc)
+            await session.flush()
+            seed = ytext.seed_update("Meeting notes", body)
+            live = ytext.make_doc(b"", [seed])
+            before = live.get_state()
+            title = live.get(ytext.TITLE_NAME, type=Text)
+            with live.transaction():
+                del title[0 : len("Meeting notes")]
+                title.insert(0, "Notes")
+                live.get(ytext.TEXT_NAME, type=Text).insert(len(body), "And one more line.\n")
+            for data in (seed, live.get_update(before)):
+                session.add(DocumentUpdate(document_id=doc.id, data=data))
+            return doc.id
+    finally:
+        await engine.dispose()
+
+
+async def _loaded_as_before(url: str, document_id: uuid.UUID) -> tuple[str, str]:
+    """The title and text the previous release builds: the stored state, then the log."""
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session:
+            doc = await session.get(Document, document_id)
+            assert doc is not None and doc.ystate
+            logged = await session.scalars(
+                select(DocumentUpdate.data)
+                .where(DocumentUpdate.document_id == document_id)
+                .order_by(DocumentUpdate.id)
+            )
+            live = ytext.make_doc(doc.ystate, list(logged))
+            return ytext.title_of(live), ytext.text_of(live)
+    finally:
+        await engine.dispose()
+
+
+def test_text_once_downgrade_keeps_a_seed_already_in_the_log(tmp_path):
+    """A downgrade gives a stateless document the state it had live: a seed already in its
+    log wins over one made anew from the columns (the two would clash: same ids, other text)."""
+    previous = ScriptDirectory(str(migrations_dir())).get_revision(TEXT_ONCE).down_revision
+    assert isinstance(previous, str)
+    body = "First line of the body.\n"
+    with _scratch_database(tmp_path) as url:
+        migrate(url, TEXT_ONCE)
+        document_id = asyncio.run(_stateless_with_logged_seed(url, body))
+        _alembic(url, "downgrade", previous)
+        assert asyncio.run(_loaded_as_before(url, document_id)) == (
+            "Notes",
+            body + "And one more line.\n",
+        )
