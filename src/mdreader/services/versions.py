@@ -13,7 +13,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mdreader.db.engine import after_commit
@@ -52,9 +52,15 @@ async def keep_referenced(session: AsyncSession, document_id: uuid.UUID, content
 
 async def content_of(session: AsyncSession, version: DocumentVersion) -> str:
     """The version's text, read from its document when the version refers to it."""
-    if version.content is not None:
+    if version.content is not None:  # a version's own copy never goes back to a reference
         return version.content
-    found = await session.scalar(select(Document.content).where(Document.id == version.document_id))
+    # One statement: compaction may have given the version its copy (and the document a new
+    # text) since the version was loaded; read both as they are now, together.
+    found = await session.scalar(
+        select(func.coalesce(DocumentVersion.content, Document.content))
+        .join(Document, Document.id == DocumentVersion.document_id)
+        .where(DocumentVersion.id == version.id)
+    )
     return found or ""
 
 

@@ -162,7 +162,15 @@ export function htmlPaste(): Extension {
       const html = data.getData("text/html");
       if (!html || !/<(p|h[1-6]|ul|ol|li|table|strong|b|em|i|a|pre|code|blockquote|br|div)\b/i.test(html)) return false;
       event.preventDefault();
-      void htmlToMarkdown(html).then((md) => view.dispatch(view.state.replaceSelection(md)));
+      // The converter loads on demand; should that fail (say, a deploy replaced its chunk), the
+      // paste still lands, as the clipboard's plain text.
+      const plain = data.getData("text/plain");
+      void htmlToMarkdown(html)
+        .catch(() => {
+          turndown = null;
+          return plain;
+        })
+        .then((md) => view.dispatch(view.state.replaceSelection(md)));
       return true;
     },
   });
