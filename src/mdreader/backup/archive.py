@@ -63,6 +63,10 @@ async def dump(
         work = Path(tmp)
         (work / "db").mkdir()
         async with db.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # One snapshot for every table (as pg_dump takes): a compaction committing
+                # between the documents and their update log must not drop the edits it moved.
+                await conn.execution_options(isolation_level="REPEATABLE READ")
             revision = await schema_revision(conn)
             counts = {
                 t.name: (await conn.execute(select(func.count()).select_from(t))).scalar_one()
