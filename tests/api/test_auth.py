@@ -16,7 +16,7 @@ from sqlalchemy import select
 from mdreader.db.models import User as UserRow
 from mdreader.db.models import UserToken
 from tests.conftest import PASSWORD, Factory
-from tests.passwords import PRODUCTION_HASHER
+from support.passwords import PRODUCTION_HASHER
 
 NEW_PASSWORD = "Another-horse-2"
 
@@ -264,7 +264,7 @@ async def test_password_change(client, factory: Factory):
 
 
 def test_production_passwords_are_argon2id_low_memory_profile():
-    # The suite hashes at Argon2id's lowest cost (tests/passwords.py); MDReader itself uses
+    # The suite hashes at Argon2id's lowest cost (support/passwords.py); MDReader itself uses
     # RFC 9106's low-memory profile.
     assert PRODUCTION_HASHER.type.name == "ID"
     params = (PRODUCTION_HASHER.time_cost, PRODUCTION_HASHER.memory_cost)

@@ -207,7 +207,8 @@ async def test_a_failing_target_is_given_up_and_the_webhook_switched_off(
         (h,) = r.json()
         assert h["active"] is False and "6 failed attempts" in h["disabled_reason"]
 
-    await eventually(switched_off, within=30)
+    # Six attempts with their backoff: a loaded machine stretches the worker's turns.
+    await eventually(switched_off, within=120)
     assert (
         "(last: HTTP 500)"
         in (
@@ -355,6 +356,7 @@ async def test_comment_events(factory: Factory, receiver: Receiver):
     await eventually(two)
     payloads = [json.loads(g["body"]) for g in receiver.received]
     assert [p["event"] for p in payloads] == ["comment.created", "comment.created"]
-    assert [p["data"]["comment"]["body"] for p in payloads] == ["A thought", "Agreed"]
+    # Deliveries of separate changes are not ordered among themselves (as elsewhere here).
+    assert sorted(p["data"]["comment"]["body"] for p in payloads) == ["A thought", "Agreed"]
     assert {p["data"]["comment"]["thread_id"] for p in payloads} == {thread.json()["id"]}
     assert all(p["data"]["document"]["id"] == doc["id"] for p in payloads)
