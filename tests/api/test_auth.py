@@ -12,11 +12,11 @@ import jwt
 import pyotp
 import pytest
 from sqlalchemy import select
+from support.passwords import PRODUCTION_HASHER
 
 from mdreader.db.models import User as UserRow
 from mdreader.db.models import UserToken
 from tests.conftest import PASSWORD, Factory
-from support.passwords import PRODUCTION_HASHER
 
 NEW_PASSWORD = "Another-horse-2"
 
