@@ -33,7 +33,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,19 +44,11 @@ from mdreader.context import Backends, Services
 from mdreader.db.models import Webhook, WebhookDelivery
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
+from mdreader.schemas import WebhookEvent
 
 log = logging.getLogger("mdreader.webhooks")
 
-EVENTS = (
-    "document.created",
-    "document.updated",
-    "document.trashed",
-    "document.restored",
-    "comment.created",
-    "member.added",
-    "member.removed",
-    "share.created",
-)
+EVENTS: tuple[str, ...] = get_args(WebhookEvent.__value__)  # what a webhook may ask for
 LEASE = timedelta(seconds=120)  # a claimed delivery is tried again after this if unanswered
 BATCH = 20
 LOG_KEPT = 50  # deliveries a webhook's log shows
