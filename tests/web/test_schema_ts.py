@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from support.web import WEB, npm_ci
+from support.node import npm_ci
+from support.web import WEB
 
 pytestmark = [pytest.mark.database_independent, pytest.mark.timeout(300)]
 
