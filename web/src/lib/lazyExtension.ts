@@ -1,7 +1,8 @@
 // A CodeMirror extension whose code loads on first use: until then a few triggers (keys, an
 // update listener) stand in its place; the first that fires loads the module, puts the
 // extension in their place, and then runs what the trigger asked for. The editor opens without
-// the module.
+// the module; it loads when the editor first takes the focus, so that it is usually here before
+// a key asks for it (a search panel opened after keys typed for it would lose them).
 import { Compartment } from "@codemirror/state";
 import type { Extension } from "@codemirror/state";
 import { ViewPlugin } from "@codemirror/view";
@@ -37,7 +38,10 @@ export function lazyExtension<M>(
   return slot.of([
     triggers(load),
     ViewPlugin.define(() => ({
-      update: (u: ViewUpdate) => onUpdate?.(u, load),
+      update: (u: ViewUpdate) => {
+        if (u.focusChanged && u.view.hasFocus) load(u.view);
+        onUpdate?.(u, load);
+      },
       // Replaced by the extension, or the editor closed before the module came.
       destroy: () => {
         if (!installed) gone = true;

@@ -1,9 +1,10 @@
 import { ok } from "../api/client";
-import { Suspense, lazy, useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate, useParams } from "react-router";
 import type { DocumentItem, Workspace } from "../api/types";
 import { useAuth } from "../auth";
 import { DocTree } from "../components/DocTree";
+import { SearchDialog } from "../components/SearchDialog";
 import { ThemeToggle } from "../components/ThemeToggle";
 import { MenuIcon, PlusIcon, SearchIcon, SettingsIcon, TrashIcon, UsersIcon } from "../components/icons";
 import { Avatar, Button, ErrorText, Modal, Spinner, messageOf } from "../components/ui";
@@ -12,9 +13,6 @@ import { WorkspaceContext, can, rememberWorkspace } from "../workspace";
 import type { WorkspaceState } from "../workspace";
 import { InboxButton } from "../features/notifications/Inbox";
 import { TemplatesDialog } from "../features/templates/Templates";
-
-// The search dialog loads when it is first opened.
-const SearchDialog = lazy(() => import("../components/SearchDialog").then((m) => ({ default: m.SearchDialog })));
 
 export function WorkspaceLayout() {
   const { wid = "" } = useParams();
@@ -222,7 +220,7 @@ export function WorkspaceLayout() {
           <Outlet />
         </main>
       </div>
-      {searching ? <Suspense fallback={null}><SearchDialog onClose={() => setSearching(false)} /></Suspense> : null}
+      {searching ? <SearchDialog onClose={() => setSearching(false)} /> : null}
       {templates ? <TemplatesDialog workspaceId={wid} onClose={() => setTemplates(false)} onCreated={reloadDocs} /> : null}
       {creatingWs ? (
         <Modal title="New workspace" onClose={() => setCreatingWs(false)}>
