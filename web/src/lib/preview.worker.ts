@@ -40,14 +40,17 @@ async function handle(msg: PreviewRequest): Promise<void> {
   }
   let view = views.get(msg.view);
   if (!view) views.set(msg.view, (view = { cache: new BlockCache(), sent: new Set(), last: [], toc: "", parsed: null }));
-  // What the text needs to render (code languages, KaTeX): what the last one did, and what its
-  // changed lines name.
-  await prepare(changedLines(view.parsed?.source, normalized(msg.source)));
-  // A long text the view has nothing of yet: its first screens go first, on their own.
+  // A long text the view has nothing of yet: its first screens go first, on their own (with
+  // what they need to render: their code languages, KaTeX).
   if (!view.sent.size) {
     const start = firstLook(msg.source, FIRST_LOOK);
-    if (start.length < msg.source.length) reply(msg, view, renderBlocks(start, view.cache), true);
+    if (start.length < msg.source.length) {
+      await prepare(start);
+      reply(msg, view, renderBlocks(start, view.cache), true);
+    }
   }
+  // What the text needs to render: what the last one did, and what its changed lines name.
+  await prepare(changedLines(view.parsed?.source, normalized(msg.source)));
   view.parsed = parseText(msg.source, view.parsed);
   reply(msg, view, renderBlocks(view.parsed, view.cache), false);
 }
@@ -55,9 +58,13 @@ async function handle(msg: PreviewRequest): Promise<void> {
 /** The last text counted, and the words of each of its blocks (by their hash). */
 const counted: { parsed: ParsedText | null; words: Map<string, number> } = { parsed: null, words: new Map() };
 
-/** The words of a long text, counted block by block: typing counts only the blocks it changes. */
+/** The words of a long text, counted block by block: typing counts only the blocks it changes.
+ * The blocks of a text a view just rendered are that view's. */
 function count(source: string) {
-  const parsed = parseText(source, counted.parsed);
+  const text = normalized(source);
+  let parsed: ParsedText | undefined;
+  for (const view of views.values()) if (view.parsed?.source === text) parsed = view.parsed;
+  parsed ??= parseText(text, counted.parsed);
   const words = new Map<string, number>();
   let total = 0;
   for (const b of parsed.blocks) {
