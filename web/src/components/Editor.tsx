@@ -4,7 +4,6 @@
 import { useEffect, useRef } from "react";
 import { defaultKeymap, indentWithTab } from "@codemirror/commands";
 import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
-import { highlightSelectionMatches, search, searchKeymap } from "@codemirror/search";
 import { Compartment, EditorState, Prec } from "@codemirror/state";
 import type { Extension } from "@codemirror/state";
 import {
@@ -15,9 +14,11 @@ import {
   keymap,
   placeholder,
 } from "@codemirror/view";
+import type { Command } from "@codemirror/view";
 import { tags } from "@lezer/highlight";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 import type { Collab } from "../lib/collab";
+import { lazyExtension } from "../lib/lazyExtension";
 
 const markdownHighlight = HighlightStyle.define([
   { tag: tags.heading1, fontSize: "1.45em", fontWeight: "700" },
@@ -70,6 +71,37 @@ async function markdownSupport(large: boolean): Promise<Extension> {
   const { markdownKeymap, markdownLanguage } = await import("@codemirror/lang-markdown");
   const { LanguageSupport } = await import("@codemirror/language");
   return [new LanguageSupport(markdownLanguage), Prec.high(keymap.of(markdownKeymap))];
+}
+
+type SearchModule = typeof import("@codemirror/search");
+
+/** The search panel (Mod-f, F3/Mod-g, Mod-d, Mod-Shift-l, Mod-Alt-g) and the highlighting of the
+ * selection's other occurrences: @codemirror/search loads on the first of those keys or the
+ * first selection. */
+function lazySearch(): Extension {
+  return lazyExtension(
+    () => import("@codemirror/search"),
+    (m) => [m.search({ top: true }), m.highlightSelectionMatches(), keymap.of(m.searchKeymap)],
+    (load) => {
+      const key = (name: string, run: (m: SearchModule) => Command, shift?: (m: SearchModule) => Command) => ({
+        key: name,
+        run: (view: EditorView) => load(view, (m, v) => run(m)(v)),
+        shift: shift && ((view: EditorView) => load(view, (m, v) => shift(m)(v))),
+        preventDefault: true,
+      });
+      return keymap.of([
+        key("Mod-f", (m) => m.openSearchPanel),
+        key("F3", (m) => m.findNext, (m) => m.findPrevious),
+        key("Mod-g", (m) => m.findNext, (m) => m.findPrevious),
+        key("Mod-Shift-l", (m) => m.selectSelectionMatches),
+        key("Mod-Alt-g", (m) => m.gotoLine),
+        key("Mod-d", (m) => m.selectNextOccurrence),
+      ]);
+    },
+    (u, load) => {
+      if (u.selectionSet && !u.state.selection.main.empty) load(u.view);
+    },
+  );
 }
 
 export interface EditorHandle {
@@ -135,12 +167,12 @@ export function Editor({
           drawSelection(),
           dropCursor(),
           highlightActiveLine(),
-          highlightSelectionMatches(),
-          search({ top: true }),
           EditorView.lineWrapping,
           languageConf.current.of([]),
           syntaxHighlighting(markdownHighlight),
-          keymap.of([...yUndoManagerKeymap, ...searchKeymap, indentWithTab, ...defaultKeymap]),
+          keymap.of(yUndoManagerKeymap),
+          lazySearch(),
+          keymap.of([indentWithTab, ...defaultKeymap]),
           placeholder("Start writing Markdown…"),
           ...extensions,
           yCollab(ytext, provider.awareness, { undoManager }),

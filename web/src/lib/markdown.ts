@@ -186,32 +186,223 @@ function parser(): MarkdownIt {
   return withMath ?? (plain ??= createMarkdown(null));
 }
 
-/** One top-level block of a text: where it starts and its own source. */
+/** One top-level block of a text: its first line, where that line starts, its own source, and
+ * a hash of that source. */
 interface Block {
   line: number;
+  start: number;
   text: string;
+  hash: string;
 }
 
-/** The top-level blocks of a text and its link reference definitions, from the block parser
- * alone (no inline parsing, no rendering). */
-function blocksOf(md: MarkdownIt, source: string): { blocks: Block[]; references: unknown } {
-  const src = source.replace(/\r\n?/g, "\n").replace(/\0/g, "\uFFFD");
-  const env: Record<string, unknown> = {};
+/** A text's top-level blocks as the block parser found them (no inline parsing, no rendering),
+ * and its link reference definitions: kept, so that the text's next version is parsed again only
+ * around what changed. */
+export interface ParsedText {
+  source: string;
+  md: MarkdownIt;
+  blocks: Block[];
+  references: Record<string, unknown>;
+}
+
+interface BlockState {
+  bMarks: number[];
+  eMarks: number[];
+  sCount: number[];
+  blkIndent: number;
+  line: number;
+  lineMax: number;
+  level: number;
+  tight: boolean;
+  skipEmptyLines(line: number): number;
+  isEmpty(line: number): boolean;
+}
+
+type BlockRule = (state: BlockState, line: number, end: number, silent: boolean) => boolean;
+
+/**
+ * The top-level blocks of `src` (from offset `from`, a line's start, which is line `firstLine` of
+ * the whole text), found by markdown-it's block rules in the order its own block tokenizer runs
+ * them. `stop(offset, line, lines)` is asked at each block's start (blank lines skipped): true
+ * ends the scan there, and that offset is returned. A scan from a block's start reads only the
+ * lines after it, so the blocks it finds are the whole text's.
+ */
+function scanBlocks(
+  md: MarkdownIt,
+  src: string,
+  from: number,
+  firstLine: number,
+  out: Block[],
+  env: Record<string, unknown>,
+  stop?: (offset: number, line: number, lines: number) => boolean,
+): number | null {
   const tokens: Token[] = [];
   const block = md.block as unknown as {
-    State: new (src: string, md: MarkdownIt, env: unknown, tokens: Token[]) => { bMarks: number[]; eMarks: number[]; line: number; lineMax: number };
-    tokenize: (state: unknown, start: number, end: number) => void;
+    State: new (src: string, md: MarkdownIt, env: unknown, tokens: Token[]) => BlockState;
+    ruler: { getRules: (chain: string) => BlockRule[] };
   };
-  const state = new block.State(src, md, env, tokens);
-  block.tokenize(state, state.line, state.lineMax);
-  const blocks: Block[] = [];
-  for (const t of tokens) {
-    if (t.level !== 0 || t.nesting < 0 || !t.map) continue;
-    const [from, to] = t.map;
-    const end = Math.min(to, state.lineMax) - 1;
-    blocks.push({ line: from, text: src.slice(state.bMarks[from], end >= from ? state.eMarks[end] : state.bMarks[from]) });
+  const text = from ? src.slice(from) : src;
+  const state = new block.State(text, md, env, tokens);
+  const rules = block.ruler.getRules("");
+  const end = state.lineMax;
+  const maxNesting = md.options.maxNesting ?? 100;
+  let taken = 0;
+  const take = () => {
+    for (; taken < tokens.length; taken++) {
+      const t = tokens[taken];
+      if (t.level !== 0 || t.nesting < 0 || !t.map) continue;
+      const [first, to] = t.map;
+      const last = Math.min(to, end) - 1;
+      const source = text.slice(state.bMarks[first], last >= first ? state.eMarks[last] : state.bMarks[first]);
+      out.push({ line: first + firstLine, start: from + state.bMarks[first], text: source, hash: hash(source) });
+    }
+  };
+  // markdown-it's ParserBlock.tokenize, asking `stop` before each block.
+  let line = state.line;
+  let hasEmptyLines = false;
+  while (line < end) {
+    state.line = line = state.skipEmptyLines(line);
+    if (line >= end) break;
+    if (stop?.(from + state.bMarks[line], line, end)) {
+      take();
+      return from + state.bMarks[line];
+    }
+    if (state.sCount[line] < state.blkIndent) break;
+    if (state.level >= maxNesting) {
+      state.line = end;
+      break;
+    }
+    const before = state.line;
+    let ok = false;
+    for (const rule of rules) {
+      ok = rule(state, line, end, false);
+      if (ok) {
+        if (before >= state.line) throw new Error("block rule didn't increment state.line");
+        break;
+      }
+    }
+    if (!ok) throw new Error("none of the block rules matched");
+    state.tight = !hasEmptyLines;
+    if (state.isEmpty(state.line - 1)) hasEmptyLines = true;
+    line = state.line;
+    if (line < end && state.isEmpty(line)) {
+      hasEmptyLines = true;
+      line++;
+      state.line = line;
+    }
   }
-  return { blocks, references: env.references ?? {} };
+  take();
+  return null;
+}
+
+/** The length of the common start of two strings, and of their common end after it. */
+function commonEnds(a: string, b: string): [number, number] {
+  const limit = Math.min(a.length, b.length);
+  const STEP = 4096;
+  let start = 0;
+  while (start + STEP <= limit && a.slice(start, start + STEP) === b.slice(start, start + STEP)) start += STEP;
+  while (start < limit && a.charCodeAt(start) === b.charCodeAt(start)) start++;
+  let end = 0;
+  const room = limit - start;
+  while (end + STEP <= room && a.slice(a.length - end - STEP, a.length - end) === b.slice(b.length - end - STEP, b.length - end)) end += STEP;
+  while (end < room && a.charCodeAt(a.length - 1 - end) === b.charCodeAt(b.length - 1 - end)) end++;
+  return [start, end];
+}
+
+/** A text as markdown-it reads it: line ends as "\n", no NUL characters. */
+export function normalized(source: string): string {
+  return /[\r\0]/.test(source) ? source.replace(/\r\n?/g, "\n").replace(/\0/g, "\uFFFD") : source;
+}
+
+/** The lines of `after` that are not in `before` (all of it without a `before`). */
+export function changedLines(before: string | null | undefined, after: string): string {
+  if (before == null) return after;
+  const [same, tail] = commonEnds(before, after);
+  const from = after.lastIndexOf("\n", same - 1) + 1;
+  const end = after.indexOf("\n", after.length - tail);
+  return after.slice(from, end < 0 ? after.length : end);
+}
+
+function newlines(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let at = s.indexOf("\n", from); at >= 0 && at < to; at = s.indexOf("\n", at + 1)) n++;
+  return n;
+}
+
+/** A text is scanned again at most this far past a change at first (then 4 times as far, …). */
+const RESCAN = 8 * 1024;
+
+/**
+ * The blocks of `source`: of a text that `previous` parsed, only the part around the change is
+ * scanned again, from two blocks before it (a block's end depends on the line after it) to the
+ * first block start past it that was a block start before; the blocks before and after are
+ * `previous`'s, moved. A text with link reference definitions is scanned whole (a definition
+ * anywhere changes every block that uses it).
+ */
+export function parseText(source: string, previous?: ParsedText | null, reach = RESCAN): ParsedText {
+  const md = parser();
+  const src = normalized(source);
+  if (previous && previous.md === md && Object.keys(previous.references).length === 0) {
+    if (previous.source === src) return previous;
+    const partial = reparse(md, src, previous, reach);
+    if (partial) return partial;
+  }
+  const blocks: Block[] = [];
+  const env: Record<string, unknown> = {};
+  scanBlocks(md, src, 0, 0, blocks, env);
+  return { source: src, md, blocks, references: (env.references as Record<string, unknown>) ?? {} };
+}
+
+function reparse(md: MarkdownIt, src: string, previous: ParsedText, reach: number): ParsedText | null {
+  const old = previous.source;
+  const [same, tail] = commonEnds(old, src);
+  const delta = src.length - old.length;
+  const changedTo = src.length - tail; // the change's end in the new text
+  const movedLines = newlines(src, same, changedTo) - newlines(old, same, old.length - tail);
+  const blocks = previous.blocks;
+  // The last block starting at or before the change, and two before it.
+  let lo = 0;
+  let hi = blocks.length - 1;
+  let at = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (blocks[mid].start <= same) {
+      at = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  const first = Math.max(0, at - 2);
+  const from = at < 0 ? 0 : blocks[first].start;
+  const firstLine = at < 0 ? 0 : blocks[first].line;
+  const starts = new Map<number, number>();
+  for (let i = first; i < blocks.length; i++) if (blocks[i].start >= old.length - tail) starts.set(blocks[i].start, i);
+  for (; ; reach *= 4) {
+    // A window ending at a line's start, `reach` past the change (the whole rest at most).
+    const cut = changedTo + reach >= src.length ? src.length : src.indexOf("\n", changedTo + reach) + 1 || src.length;
+    const window = src.slice(0, cut);
+    const whole = cut === src.length;
+    const found: Block[] = [];
+    const env: Record<string, unknown> = {};
+    let resume = -1;
+    // A block start past the change that was one before: from there on the text is as it was.
+    const synced = scanBlocks(md, window, from, firstLine, found, env, (offset, line, lines) => {
+      if (offset < changedTo || (!whole && line + 2 >= lines)) return false;
+      const i = starts.get(offset - delta);
+      if (i === undefined) return false;
+      resume = i;
+      return true;
+    });
+    if (env.references) return null;
+    if (synced === null && !whole) continue;
+    const out = blocks.slice(0, first).concat(found);
+    if (synced !== null) {
+      for (let i = resume; i < blocks.length; i++) {
+        const b = blocks[i];
+        out.push({ line: b.line + movedLines, start: b.start + delta, text: b.text, hash: b.hash });
+      }
+    }
+    return { source: src, md, blocks: out, references: {} };
+  }
 }
 
 /** A block rendered and sanitized. */
@@ -299,16 +490,17 @@ export class BlockCache {
  * `placed`: blocks carry their lines in the whole text (the preview keeps lines relative to
  * each block, and marks each block with its first line itself).
  */
-export function renderBlocks(source: string, cache = new BlockCache(), placed = false): RenderedBlocks {
-  const md = parser();
+export function renderBlocks(source: string | ParsedText, cache = new BlockCache(), placed = false): RenderedBlocks {
+  const parsed = typeof source === "string" ? parseText(source) : source;
+  const md = parsed.md;
   cache.begin(md);
-  const { blocks, references } = blocksOf(md, source);
+  const { blocks, references } = parsed;
   const refs = JSON.stringify(references);
   const refKey = hash(refs);
   const slugs = new Map<string, number>();
   const out: RenderedBlocks = { blocks: [], toc: [], math: md === withMath };
   for (const b of blocks) {
-    const base = `${hash(b.text)}${refs.length > 2 ? `.${refKey}` : ""}`;
+    const base = `${b.hash}${refs.length > 2 ? `.${refKey}` : ""}`;
     let at = placed ? b.line : 0;
     let r = cache.get(`${base}.${at}`, () => renderBlock(md, b.text, at, references));
     if (r.placed && at !== b.line) {

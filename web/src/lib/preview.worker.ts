@@ -4,10 +4,10 @@
 // blocks between the unchanged start and end.
 import { diffBlocks } from "./blocks";
 import type { BlockRef } from "./blocks";
-import { BlockCache, head as firstLook, prepare, renderBlocks } from "./markdown";
+import { BlockCache, changedLines, head as firstLook, normalized, parseText, prepare, renderBlocks } from "./markdown";
 import { setReservedNames } from "./sanitize";
-import { wordCount } from "../features/editing/words";
-import type { RenderedBlocks } from "./markdown";
+import { statsOf, wordCount } from "../features/editing/words";
+import type { ParsedText, RenderedBlocks } from "./markdown";
 import type { CountReply, PreviewReply, PreviewRequest } from "./preview";
 
 interface View {
@@ -18,6 +18,8 @@ interface View {
   last: BlockRef[];
   /** the table of contents of the last reply (JSON) */
   toc: string;
+  /** the blocks of the text it last rendered, to parse the next only where it changed */
+  parsed: ParsedText | null;
 }
 
 const views = new Map<number, View>();
@@ -29,7 +31,7 @@ async function handle(msg: PreviewRequest): Promise<void> {
     return;
   }
   if (msg.type === "count") {
-    self.postMessage({ count: msg.id, ...wordCount(msg.source) } satisfies CountReply);
+    self.postMessage({ count: msg.id, ...count(msg.source) } satisfies CountReply);
     return;
   }
   if (msg.type === "close") {
@@ -37,14 +39,42 @@ async function handle(msg: PreviewRequest): Promise<void> {
     return;
   }
   let view = views.get(msg.view);
-  if (!view) views.set(msg.view, (view = { cache: new BlockCache(), sent: new Set(), last: [], toc: "" }));
-  await prepare(msg.source);
-  // A long text the view has nothing of yet: its first screens go first, on their own.
+  if (!view) views.set(msg.view, (view = { cache: new BlockCache(), sent: new Set(), last: [], toc: "", parsed: null }));
+  // A long text the view has nothing of yet: its first screens go first, on their own (with
+  // what they need to render: their code languages, KaTeX).
   if (!view.sent.size) {
     const start = firstLook(msg.source, FIRST_LOOK);
-    if (start.length < msg.source.length) reply(msg, view, renderBlocks(start, view.cache), true);
+    if (start.length < msg.source.length) {
+      await prepare(start);
+      reply(msg, view, renderBlocks(start, view.cache), true);
+    }
   }
-  reply(msg, view, renderBlocks(msg.source, view.cache), false);
+  // What the text needs to render: what the last one did, and what its changed lines name.
+  await prepare(changedLines(view.parsed?.source, normalized(msg.source)));
+  view.parsed = parseText(msg.source, view.parsed);
+  reply(msg, view, renderBlocks(view.parsed, view.cache), false);
+}
+
+/** The last text counted, and the words of each of its blocks (by their hash). */
+const counted: { parsed: ParsedText | null; words: Map<string, number> } = { parsed: null, words: new Map() };
+
+/** The words of a long text, counted block by block: typing counts only the blocks it changes.
+ * The blocks of a text a view just rendered are that view's. */
+function count(source: string) {
+  const text = normalized(source);
+  let parsed: ParsedText | undefined;
+  for (const view of views.values()) if (view.parsed?.source === text) parsed = view.parsed;
+  parsed ??= parseText(text, counted.parsed);
+  const words = new Map<string, number>();
+  let total = 0;
+  for (const b of parsed.blocks) {
+    const n = words.get(b.hash) ?? counted.words.get(b.hash) ?? wordCount(b.text).words;
+    words.set(b.hash, n);
+    total += n;
+  }
+  counted.parsed = parsed;
+  counted.words = words;
+  return statsOf(total);
 }
 
 /** About this much text is rendered first when a view opens a long text. */

@@ -20,7 +20,7 @@ import type { TocEntry } from "../lib/markdown";
 import { useDark } from "../lib/theme";
 import { ancestors } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
-import { CommentsPanel, useComments } from "../features/comments/CommentsPanel";
+import { useComments } from "../features/comments/useComments";
 import { mentionSource } from "../features/notifications/mentions";
 import { TemplatesDialog, useTemplateFlag } from "../features/templates/Templates";
 import { htmlPaste, shortcuts, slashSource } from "../features/editing/editing";
@@ -28,7 +28,8 @@ import { ShortcutSheet, Toolbar, useHelpKey, useWordCount } from "../features/ed
 import { LinkedFrom, completions, resolveWikilinks, wikilinkSource } from "../features/links/links";
 import type { Mentionable } from "../features/notifications/mentions";
 
-// The history and share dialogs load when they are first opened.
+// The history and share dialogs and the comments panel load when they are first opened.
+const CommentsPanel = lazy(() => import("../features/comments/CommentsPanel").then((m) => ({ default: m.CommentsPanel })));
 const HistoryDialog = lazy(() => import("../components/HistoryDialog").then((m) => ({ default: m.HistoryDialog })));
 const ShareDialog = lazy(() => import("../components/ShareDialog").then((m) => ({ default: m.ShareDialog })));
 
@@ -372,6 +373,7 @@ function DocumentView({
           </>
         ) : null}
         {commentsOpen ? (
+          <Suspense fallback={null}>
           <CommentsPanel
             documentId={doc.id}
             collab={collab}
@@ -380,6 +382,7 @@ function DocumentView({
             reload={comments.reload}
             loadError={comments.error}
           />
+          </Suspense>
         ) : null}
       </div>
       {help ? <ShortcutSheet onClose={() => setHelp(false)} /> : null}

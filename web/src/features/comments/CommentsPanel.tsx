@@ -1,9 +1,10 @@
 // Comments beside a document: threads on a selected range (anchored by Yjs relative
 // positions, so they follow every edit) or on the whole document, replies, editing and
 // deleting one's own, resolving and reopening. The list is read over REST and read again
-// when the server announces a change on the collaboration socket ({"event": "comments"}).
+// when the server announces a change on the collaboration socket ({"event": "comments"}, see
+// useComments.ts). The panel loads when it is first opened.
 import { ok } from "../../api/client";
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import type { EditorView } from "@codemirror/view";
 import * as Y from "yjs";
 import type { Thread } from "../../api/types";
@@ -27,41 +28,6 @@ export function anchorOf(collab: Collab, view: EditorView | null) {
     end: b64(Y.encodeRelativePosition(end)),
     quote: view.state.sliceDoc(from, to).slice(0, 1000),
   };
-}
-
-export function useComments(documentId: string, collab: Collab | null) {
-  const { api } = useAuth();
-  const [threads, setThreads] = useState<Thread[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const reload = useCallback(async () => {
-    try {
-      setThreads(await ok(api.http.GET("/api/documents/{document_id}/comments", { params: { path: { document_id: documentId } } })));
-      setError(null);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, [api, documentId]);
-  useEffect(() => {
-    void reload();
-  }, [reload]);
-  useEffect(() => {
-    const provider = collab?.provider;
-    if (!provider) return;
-    const onStateless = ({ payload }: { payload: string }) => {
-      try {
-        const event = JSON.parse(payload);
-        if (event && event.event === "comments") void reload();
-      } catch {
-        // another client's message: not ours to read
-      }
-    };
-    provider.on("stateless", onStateless);
-    // Typing moves anchors: where they are now comes with the list.
-    return () => {
-      provider.off("stateless", onStateless);
-    };
-  }, [collab, reload]);
-  return { threads, error, reload };
 }
 
 export function CommentsPanel({

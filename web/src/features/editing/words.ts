@@ -13,6 +13,10 @@ export function wordCount(markdown: string): WordStats {
     .replace(/!\[[^\]]*\]\([^)]*\)/g, " ")
     .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
     .replace(/[#>*_`~|[\]()-]/g, " ");
-  const words = (text.match(/[\p{L}\p{N}][\p{L}\p{N}'’]*/gu) ?? []).length;
+  return statsOf((text.match(/[\p{L}\p{N}][\p{L}\p{N}'’]*/gu) ?? []).length);
+}
+
+/** The reading time of `words` words. */
+export function statsOf(words: number): WordStats {
   return { words, minutes: words ? Math.max(1, Math.round(words / 230)) : 0 };
 }

@@ -5,9 +5,10 @@
 import { ok } from "../../api/client";
 import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router";
-import { autocompletion } from "@codemirror/autocomplete";
 import type { CompletionContext, CompletionResult, CompletionSource } from "@codemirror/autocomplete";
 import type { Extension } from "@codemirror/state";
+import { keymap } from "@codemirror/view";
+import { lazyExtension } from "../../lib/lazyExtension";
 import type { DocumentItem } from "../../api/types";
 import { useAuth } from "../../auth";
 
@@ -28,9 +29,32 @@ export function wikilinkSource(docs: () => DocumentItem[], self?: string): Compl
   };
 }
 
-/** One autocompletion for the editor: several sources (mentions, links) share it. */
+/** What may start a completion when typed: "@" (mentions), "[" (links), "/" (blocks). */
+const STARTS = /[@[/]/;
+
+/** One autocompletion for an editor: several sources (mentions, links, blocks) share it. Its code
+ * (@codemirror/autocomplete) loads when a character that may start a completion is first typed,
+ * or on Ctrl-Space, and then completes what was typed. */
 export function completions(sources: CompletionSource[]): Extension {
-  return autocompletion({ override: sources, activateOnTyping: true });
+  const complete = (m: typeof import("@codemirror/autocomplete"), view: Parameters<typeof m.startCompletion>[0]) => {
+    m.startCompletion(view);
+  };
+  return lazyExtension(
+    () => import("@codemirror/autocomplete"),
+    (m) => m.autocompletion({ override: sources, activateOnTyping: true }),
+    (load) => keymap.of([{ key: "Ctrl-Space", run: (view) => load(view, complete) }]),
+    (u, load) => {
+      if (!u.docChanged) return;
+      for (const tr of u.transactions) {
+        if (!tr.isUserEvent("input.type")) continue;
+        let typed = false;
+        tr.changes.iterChanges((_a, _b, _from, _to, text) => {
+          typed ||= STARTS.test(text.toString());
+        });
+        if (typed) return void load(u.view, complete);
+      }
+    },
+  );
 }
 
 const WIKILINK = /\[\[([^[\]\n|#]{1,500})\]\]/g;
