@@ -109,10 +109,14 @@ lock: install
 	  --python-platform x86_64-manylinux2014 --generate-hashes --no-header --quiet \
 	  -o requirements/runtime.lock
 
-# The Lambda package (build/mdreader-lambda.zip), sized; the build fails at LAMBDA_MAX_MB unzipped.
+# The Lambda package (build/mdreader-lambda.zip), sized; the build fails at LAMBDA_MAX_MB unzipped
+# or when the package does not answer. LAMBDA_PYTHON: a Python 3.12 to compile its bytecode and
+# try it with (default: python3.12 on the PATH, e.g. ~/.pyenv/versions/3.12.1/bin/python3.12).
 LAMBDA_MAX_MB ?= 100
+LAMBDA_PYTHON ?=
 lambda: install
-	$(BIN)/python infrastructure/scripts/build_lambda.py --max-mb $(LAMBDA_MAX_MB)
+	$(BIN)/python infrastructure/scripts/build_lambda.py --max-mb $(LAMBDA_MAX_MB) \
+	  $(if $(LAMBDA_PYTHON),--target-python $(LAMBDA_PYTHON))
 
 migrate: install-runtime
 	$(BIN)/mdreader migrate

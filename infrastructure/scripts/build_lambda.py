@@ -8,13 +8,23 @@ What goes in: the pinned runtime dependencies of requirements/runtime.lock (hash
 wheels for the Lambda runtime's Linux, never this machine's), then MDReader itself. What stays
 out: development and test tools (the lock has none), the server-only parts a Lambda never
 imports (uvicorn and its event loop, HTTP parser, YAML config reader, file watcher and
-WebSocket libraries; click and rich, the CLI's), and, unless --with-boto3, boto3/botocore and
-their dependencies, which the Lambda Python runtime provides. Of what goes in, the built web
-app (mdreader/web: CloudFront serves it from S3; the Lambda answers /api/* only) and the
-sources of compiled extensions (.pyx, .pxd, .c, .h, .pyi) are dropped, and the extensions'
-debug information is stripped (``strip --strip-debug``, when binutils' strip is here): symbols
-and code stay, the package loses a third of its size. Bytecode is compiled for the target
-Python when that interpreter is on PATH (python3.12), so a cold start does not compile.
+WebSocket libraries; click and rich, the CLI's), Alembic and Mako with MDReader's migrations
+(the release's ECS task migrates, the function never does), and, unless --with-boto3,
+boto3/botocore and their dependencies, which the Lambda Python runtime provides. h11 stays:
+uvicorn uses it, but so does httpx (through httpcore), which webhook deliveries and single
+sign-on send with. Of what goes in, the built web app (mdreader/web: CloudFront serves it
+from S3; the Lambda answers /api/* only), the packages' own test suites and test helpers,
+SQLAlchemy's dialects of databases MDReader does not run on (MySQL, SQL Server, Oracle),
+console scripts and C headers, and the sources of compiled extensions (.pyx, .pxd, .c, .h,
+.pyi) are dropped, and the extensions' debug information is stripped (``strip
+--strip-debug``, when binutils' strip is here): symbols and code stay, the package loses a
+third of its size. Bytecode is compiled for the target Python when that interpreter is on
+PATH (python3.12, or --target-python), so a cold start does not compile.
+
+With that interpreter the built package is then tried as Lambda runs it
+(infrastructure/scripts/lambda_smoke.py: nothing but the standard library and the package on
+the path, a request to /health and a person's first steps through the API); the build fails
+when it does not answer, so a dependency left out by mistake is found here, not in production.
 
 The zip is reproducible: entries sorted, fixed timestamps and permissions. The report gives
 the unzipped size (Lambda's limit is 250 MB), the zip size and the largest packages; the
@@ -24,6 +34,7 @@ build fails when the unzipped size reaches --max-mb.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -37,13 +48,23 @@ LOCK = ROOT / "requirements" / "runtime.lock"
 
 # Imported only by `mdreader serve` and the CLI, never on Lambda.
 SERVER_ONLY = {
-    "uvicorn", "uvloop", "httptools", "h11", "watchfiles", "websockets", "pyyaml",
+    "uvicorn", "uvloop", "httptools", "watchfiles", "websockets", "pyyaml",
     "click", "rich", "pygments",
 }
+# The schema migrations run as the release's ECS task (jobs.yml, `mdreader migrate`); the
+# function starts with MDREADER_MIGRATE_ON_START=false and never loads Alembic.
+MIGRATIONS_ONLY = {"alembic", "mako"}
 # Files of the packages that nothing imports at run time: compiled extensions' sources and
 # type stubs. And the web app, which CloudFront serves from S3.
 UNUSED_SUFFIXES = {".pyx", ".pxd", ".pxi", ".c", ".cpp", ".h", ".pyi"}
-UNUSED_DIRS = ["mdreader/web"]
+UNUSED_DIRS = [
+    "mdreader/web", "mdreader/migrations", "bin", "include",
+    "sqlalchemy/testing", "alembic/testing", "mako/testing",
+    "sqlalchemy/dialects/mysql", "sqlalchemy/dialects/mssql", "sqlalchemy/dialects/oracle",
+]
+# A package's own test suite (``<package>/tests``), imported by nothing at run time.
+UNUSED_SUBDIRS = {"tests"}
+SMOKE = ROOT / "infrastructure" / "scripts" / "lambda_smoke.py"
 # Provided by the Lambda Python runtime.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
 # The Lambda Python 3.12 runtime is Amazon Linux 2023 (glibc 2.34): any manylinux wheel up
@@ -117,6 +138,10 @@ def prune(folder: Path) -> tuple[int, int]:
     before = folder_size(folder)
     for name in UNUSED_DIRS:
         shutil.rmtree(folder / name, ignore_errors=True)
+    for package in folder.iterdir():
+        for name in UNUSED_SUBDIRS:
+            if (package / name).is_dir():
+                shutil.rmtree(package / name)
     for path in list(folder.rglob("*")):
         if path.is_file() and path.suffix in UNUSED_SUFFIXES:
             path.unlink()
@@ -130,6 +155,12 @@ def prune(folder: Path) -> tuple[int, int]:
             if subprocess.run([strip, "--strip-debug", str(path)], capture_output=True).returncode == 0:
                 stripped += size - path.stat().st_size
     return dropped, stripped
+
+
+def _plain_env() -> dict[str, str]:
+    """This environment without MDReader's or AWS's settings (the smoke test sets its own)."""
+    skip = ("MDREADER_", "AWS_", "PYTHON")
+    return {k: v for k, v in os.environ.items() if not k.startswith(skip)}
 
 
 def largest(folder: Path, count: int = 8) -> list[tuple[str, int]]:
@@ -152,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the plan, build nothing")
     args = parser.parse_args(argv)
 
-    exclude = set(SERVER_ONLY) | (set() if args.with_boto3 else set(RUNTIME_PROVIDED))
+    exclude = SERVER_ONLY | MIGRATIONS_ONLY | (set() if args.with_boto3 else RUNTIME_PROVIDED)
     kept, left_out = locked_requirements(args.lock, exclude)
     with tempfile.TemporaryDirectory(prefix="mdreader-lambda-") as tmp:
         requirements = Path(tmp) / "requirements.txt"
@@ -186,13 +217,36 @@ def main(argv: list[str] | None = None) -> int:
         compiled = f"no python{args.python_version} here: bytecode not compiled (first import compiles)"
     write_zip(args.out, args.zip)
     unzipped = folder_size(args.out)
+    if target_python:
+        # The smoke test's database is migrated by this (the build's) interpreter: the package
+        # has no Alembic.
+        smoke = subprocess.run(
+            [target_python, "-S", str(SMOKE), "--migrate-with", sys.executable],
+            env={
+                **_plain_env(),
+                "PYTHONPATH": str(args.out.resolve()),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if smoke.returncode:
+            print("build_lambda: the package does not answer:", file=sys.stderr)
+            print(smoke.stderr[-3000:], file=sys.stderr)
+            return 1
+        tried = "answers /health and a first session (lambda_smoke.py)"
+    else:
+        tried = "not tried (no interpreter of the target version)"
     mb = 1024 * 1024
     print(f"Lambda package {args.out} (python {args.python_version}, {args.arch}); {compiled}")
     print(f"  unzipped: {unzipped / mb:.1f} MB (Lambda's limit 250 MB; this build's ceiling {args.max_mb:.0f} MB)")
     print(f"  zip:      {args.zip.stat().st_size / mb:.1f} MB  {args.zip}")
+    print(f"  tried:    {tried}")
     print(f"  left out: {' '.join(left_out)}")
     print(
-        f"  dropped:  {dropped / mb:.1f} MB ({' '.join(UNUSED_DIRS)}, extension sources, stubs); "
+        f"  dropped:  {dropped / mb:.1f} MB ({' '.join(UNUSED_DIRS)}, tests, "
+        "extension sources, stubs); "
         f"debug information stripped: {stripped / mb:.1f} MB"
     )
     for name, size in largest(args.out):

@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-
 from mdreader.backends.cache import Cache
 from mdreader.backends.identity import IdentityProvider
 from mdreader.backends.mail import Mailer, MailQueue, Templates
@@ -21,6 +19,8 @@ from mdreader.render import Renderer
 from mdreader.settings import Settings
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from mdreader.auth.oidc import OidcProviders
     from mdreader.collab import CollabServer
     from mdreader.services.compaction import Compactor

@@ -256,3 +256,13 @@ def can_grant(granter: Role, target_role: Role, current_role: Role | None = None
     if granter == Role.OWNER:
         return True
     return target_role < Role.OWNER and (current_role is None or current_role < Role.OWNER)
+
+
+def grantable_roles(role: Role | None) -> list[Role]:
+    """The roles a member of ``role`` may hand out (invite with, change a member's role from
+    and to, remove a member of), highest first: ``can_grant`` as a list for the web app, and
+    none for a role that manages no members."""
+    if not can(role, Action.UPDATE, Subject.MEMBER):
+        return []
+    assert role is not None
+    return [r for r in sorted(Role, reverse=True) if can_grant(role, r, r)]

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import fields
-
-from redis.asyncio import BlockingConnectionPool, Redis
+from typing import TYPE_CHECKING
 
 from mdreader import fast
 from mdreader.backends.cache import Cache, MemoryCache, RedisCache
@@ -30,6 +29,9 @@ from mdreader.services.notifications import Digest
 from mdreader.services.versions import Versioner
 from mdreader.services.webhooks import dispatcher
 from mdreader.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 REDIS_CONNECTIONS = 100  # per process
 REDIS_WAIT = 5.0  # seconds a command waits for a free connection
@@ -67,6 +69,8 @@ async def build_services(
         cache: Cache
         limiter: RateLimiter
         if settings.redis_url:
+            from redis.asyncio import BlockingConnectionPool, Redis
+
             # A request waits its turn for a connection when all are busy: redis-py's own
             # pool refuses at once beyond 100 (a burst of sign-ins would answer 500).
             pool = BlockingConnectionPool.from_url(

@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from typing_extensions import TypeAliasType
 
-RoleName = Literal["owner", "admin", "editor", "viewer"]
+# Named aliases: each is one component of the OpenAPI document, so the web app's generated
+# schema.ts carries its values (a list to show) as well as its type. Highest role first.
+RoleName = TypeAliasType("RoleName", Literal["owner", "admin", "editor", "viewer"])
 
 
 class Body(BaseModel):
@@ -97,6 +100,8 @@ class AuthProvidersPublic(BaseModel):
     # MDReader's own e-mail and password form (off with MDREADER_PASSWORD_LOGIN=false).
     password: bool = True
     oidc: list[OidcProviderPublic] = []
+    # The password policy in a sentence (the sign-up form shows it).
+    password_rule: str = ""
 
 
 class LoginCodeIn(BaseModel):
@@ -152,6 +157,9 @@ class WorkspacePublic(BaseModel):
     role: RoleName
     created_at: datetime
     abilities: dict[str, list[str]] = {}
+    # The roles the caller may invite with, and change a member's role from and to (or remove
+    # a member of), highest first; empty when the caller manages no members.
+    grantable_roles: list[RoleName] = []
     viewers_comment: bool = False  # viewers may comment (the commenter ability)
 
 
@@ -325,16 +333,19 @@ class PersonalTokenCreated(PersonalTokenPublic):
     token: str  # shown this once; only its hash is kept
 
 
-WebhookEvent = Literal[
-    "document.created",
-    "document.updated",
-    "document.trashed",
-    "document.restored",
-    "comment.created",
-    "member.added",
-    "member.removed",
-    "share.created",
-]
+WebhookEvent = TypeAliasType(
+    "WebhookEvent",
+    Literal[
+        "document.created",
+        "document.updated",
+        "document.trashed",
+        "document.restored",
+        "comment.created",
+        "member.added",
+        "member.removed",
+        "share.created",
+    ],
+)
 
 
 class WebhookIn(Body):

@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pycrdt import Doc, Text, get_update, merge_updates
+# pycrdt (a compiled extension, a twentieth of the Lambda handler's import) is imported by the
+# functions that use it: many requests never touch a document's Yjs state.
+if TYPE_CHECKING:
+    from pycrdt import Doc, Text
 
 TEXT_NAME = "content"
 TITLE_NAME = "title"
@@ -46,6 +49,8 @@ def make_doc(
     """The document from its stored state and updates; with ``title`` (the stored column),
     seeded with it if it has no seed yet, and with ``content`` (the stored Markdown) too when
     the stored state is empty (see ``seed_content``)."""
+    from pycrdt import Doc, Text
+
     doc: Doc[Any] = Doc()
     doc.get(TEXT_NAME, type=Text)
     doc.get(TITLE_NAME, type=Text)
@@ -59,10 +64,14 @@ def make_doc(
 
 
 def text_of(doc: Doc[Any]) -> str:
+    from pycrdt import Text
+
     return str(doc.get(TEXT_NAME, type=Text))
 
 
 def title_of(doc: Doc[Any]) -> str:
+    from pycrdt import Text
+
     return str(doc.get(TITLE_NAME, type=Text))
 
 
@@ -75,6 +84,8 @@ def seed_update(title: str, content: str = "") -> bytes:
     """The one insertion of ``title`` (and of ``content``, for a document stored without a
     state) every server makes alike. An empty title still leaves a (deleted) mark, so the
     document counts as seeded; without content it is the title's seed alone, as before."""
+    from pycrdt import Doc, Text
+
     doc: Doc[Any] = Doc(client_id=SEED_CLIENT)
     text = doc.get(TITLE_NAME, type=Text)
     with doc.transaction():
@@ -117,6 +128,8 @@ def pending_part(update: bytes, state_vector: bytes) -> bytes | None:
     Yjs keeps such parts aside until what they depend on arrives, and a state encoded from
     the document leaves them out, so whoever rebuilds a state from updates keeps this too.
     """
+    from pycrdt import get_update
+
     rest = get_update(update, state_vector)  # the structs beyond the vector, every deletion
     if rest[:1] != b"\x00":
         return rest  # structs the document could not integrate
@@ -158,6 +171,8 @@ def _var_uint(n: int) -> bytes:
 def full_state(doc: Doc[Any], sources: Iterable[bytes]) -> bytes:
     """The state of ``doc`` (built from ``sources``) with every pending part of the sources
     kept, so that nothing an update carried is lost when the sources are replaced by it."""
+    from pycrdt import merge_updates
+
     state_vector = doc.get_state()
     pending = [p for p in (pending_part(s, state_vector) for s in sources if s) if p is not None]
     state = doc.get_update()
@@ -178,6 +193,8 @@ def seed_title(doc: Doc[Any], title: str, content: str = "") -> bool:
 
 
 def initial_state(content: str, title: str = "") -> bytes:
+    from pycrdt import Text
+
     doc = make_doc()
     seed_title(doc, title)
     if content:
@@ -227,6 +244,8 @@ def apply_texts(
     """Turn each named text into its new value with minimal edits, in one transaction;
     return the Yjs update since the state vector ``since`` (default: before the edits), or
     None when no text changed."""
+    from pycrdt import Text
+
     before = since if since is not None else doc.get_state()
     changed = False
     with doc.transaction():

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import select
 from support.passwords import PRODUCTION_HASHER
 
+from mdreader.auth.passwords import describe_policy
 from mdreader.db.models import User as UserRow
 from mdreader.db.models import UserToken
-from tests.conftest import PASSWORD, Factory
+from tests.conftest import PASSWORD, Factory, make_settings
 
 NEW_PASSWORD = "Another-horse-2"
 
@@ -51,6 +52,31 @@ async def test_register_conflict_and_policy(client):
         "/api/auth/register", json={"email": "not-an-email", "password": PASSWORD, "name": "x"}
     )
     assert r.status_code == 422
+
+
+async def test_providers_state_the_password_policy(client):
+    """The sign-up form shows the server's policy (the web app copies no rule of it)."""
+    r = await client.get("/api/auth/providers")
+    assert r.json()["password_rule"] == (
+        "At least 8 characters with upper and lower case letters, a digit and a symbol."
+    )
+
+
+@pytest.mark.database_independent
+def test_the_policy_sentence_follows_the_settings(tmp_path):
+    base = make_settings(tmp_path, "sqlite+aiosqlite://")
+    sentence = lambda **kw: describe_policy(base.model_copy(update=kw))  # noqa: E731
+    assert sentence(password_min_length=12, password_require_symbol=False) == (
+        "At least 12 characters with upper and lower case letters and a digit."
+    )
+    assert sentence(password_require_lower=False, password_require_digit=False) == (
+        "At least 8 characters with an upper-case letter and a symbol."
+    )
+    assert sentence(
+        password_require_upper=False, password_require_digit=False, password_require_symbol=False
+    ) == ("At least 8 characters with a lower-case letter.")
+    none = {f"password_require_{k}": False for k in ("upper", "lower", "digit", "symbol")}
+    assert sentence(**none) == "At least 8 characters."
 
 
 async def test_login_me_and_wrong_password(client, factory: Factory):

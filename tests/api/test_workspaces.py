@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
+import pytest
+
+from mdreader.policy import Role
+from mdreader.schemas import RoleName
 from tests.conftest import PASSWORD, Factory
 
 
@@ -70,6 +76,36 @@ async def test_admin_cannot_touch_owners(client, factory: Factory):
         base, json={"email": "new@example.com", "role": "owner"}, headers=admin.headers
     )
     assert r.status_code == 403
+
+
+async def test_workspace_says_which_roles_its_caller_may_grant(client, factory: Factory):
+    """What the members page offers comes from the server's rule (policy.can_grant): an owner
+    grants every role, an admin the roles below owner (admins included), others none."""
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    assert ws["grantable_roles"] == ["owner", "admin", "editor", "viewer"]
+    expected = {"admin": ["admin", "editor", "viewer"], "editor": [], "viewer": []}
+    members = {role: await factory.member(ws, owner, role) for role in expected}
+    for role, roles in expected.items():
+        headers = members[role].headers
+        listed = (await client.get("/api/workspaces", headers=headers)).json()
+        assert [w["grantable_roles"] for w in listed] == [roles]
+        one = await client.get(f"/api/workspaces/{ws['id']}", headers=headers)
+        assert one.json()["grantable_roles"] == roles
+    # An admin may indeed change another admin's role, as the list says.
+    other = await factory.member(ws, owner, "admin", name="admin2")
+    r = await client.patch(
+        f"/api/workspaces/{ws['id']}/members/{other.id}",
+        json={"role": "editor"},
+        headers=members["admin"].headers,
+    )
+    assert r.status_code == 200
+
+
+@pytest.mark.database_independent
+def test_role_names_are_the_policy_roles_highest_first():
+    """schemas.RoleName (the OpenAPI enum the web app lists roles from) and policy.Role agree."""
+    assert list(get_args(RoleName.__value__)) == [r.label for r in sorted(Role, reverse=True)]
 
 
 async def test_last_owner_cannot_leave_or_be_demoted(client, factory: Factory):

@@ -4,9 +4,11 @@ and file byte for byte; retention keeps daily archives 30 days and weekly ones 9
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import tarfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from mdreader import backup as backups
 from mdreader.backends.storage import create_storage
+from mdreader.backup import archive, rows
 from mdreader.db import Database, migrate
 from mdreader.db.models import Base
 from tests.conftest import BACKEND, PASSWORD, PG_ADMIN_URL, _pg_admin, make_settings
@@ -340,3 +343,49 @@ async def test_backup_to_s3_and_restore_from_it(
     assert r.returncode == 0, r.stderr
     users = (await _rows(empty_database))["users"]
     assert [u["email"] for u in users] == [user.email]
+
+
+async def test_a_backup_is_one_snapshot_of_every_table(
+    client, factory, settings, database_url, tmp_path, monkeypatch
+):
+    """A change committed while the dump is under way (a compaction moving a document's log
+    into its row, say) is in no table of the archive: every table is read as it was when the
+    dump began, as pg_dump does."""
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner, "Snapshot")
+    doc = await factory.document(ws, owner, "Before the dump", "text")
+    order = [t.name for t in rows.all_tables()]
+    assert order.index("users") < order.index("documents")
+    writer = Database(database_url, pool_size=1)
+    read_pages = archive.pages_of
+    changed = False
+
+    async def pages_then_a_change(conn, table):
+        nonlocal changed
+        async for page in read_pages(conn, table):
+            yield page
+        if table.name == "users" and not changed:
+            changed = True
+            async with writer.engine.begin() as other:
+                await other.execute(
+                    Base.metadata.tables["documents"]
+                    .update()
+                    .where(Base.metadata.tables["documents"].c.id == uuid.UUID(doc["id"]))
+                    .values(title="Renamed during the dump")
+                )
+
+    monkeypatch.setattr(archive, "pages_of", pages_then_a_change)
+    db = Database(database_url, pool_size=1)
+    try:
+        await backups.dump(db, None, tmp_path / "snapshot.tar.gz")
+    finally:
+        await db.dispose()
+        await writer.dispose()
+    assert changed
+    with tarfile.open(tmp_path / "snapshot.tar.gz") as tar:
+        member = tar.extractfile("db/documents.jsonl")
+        assert member is not None
+        titles = [json.loads(line)["title"] for line in member.read().decode().splitlines()]
+    assert titles == ["Before the dump"]
+    r = await client.get(f"/api/documents/{doc['id']}", headers=owner.headers)
+    assert r.json()["title"] == "Renamed during the dump"  # the change did commit

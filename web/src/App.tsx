@@ -58,7 +58,7 @@ function useProviders(): AuthProviders | null {
   const [providers, setProviders] = useState<AuthProviders | null>(null);
   useEffect(() => {
     authProviders().then(setProviders, () =>
-      setProviders({ provider: "local", cognito: null, password: true, oidc: [] }),
+      setProviders({ provider: "local", cognito: null, password: true, oidc: [], password_rule: "" }),
     );
   }, []);
   return providers;

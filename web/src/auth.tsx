@@ -4,7 +4,7 @@ import { Api, ApiError, anonymous, localTokenStore, ok } from "./api/client";
 import type { User } from "./api/types";
 import { cognitoSession } from "./lib/cognito";
 import type { AuthProviders } from "./lib/cognito";
-import { ssoSignOut } from "./pages/SsoPages";
+import { ssoSignOut } from "./lib/sso";
 
 export interface AuthState {
   api: Api;

@@ -13,6 +13,7 @@ from mdreader.api.audit import origin
 from mdreader.api.deps import ClientIP, CurrentCaller, ServicesDep, SessionDep, public
 from mdreader.api.openapi import errors
 from mdreader.api.presenters import user_public
+from mdreader.auth import passwords
 from mdreader.db.models import AuthSession, User
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
@@ -70,12 +71,16 @@ async def providers(services: ServicesDep) -> AuthProvidersPublic:
         for p in settings.oidc_providers
     ]
     password = settings.password_login
+    rule = passwords.describe_policy(settings)
     if settings.auth_provider != "cognito" or not settings.cognito_domain:
-        return AuthProvidersPublic(provider="local", password=password, oidc=oidc)
+        return AuthProvidersPublic(
+            provider="local", password=password, oidc=oidc, password_rule=rule
+        )
     return AuthProvidersPublic(
         provider="cognito",
         password=password,
         oidc=oidc,
+        password_rule=rule,
         cognito=CognitoPublic(
             domain=settings.cognito_domain.rstrip("/"),
             client_id=settings.cognito_client_id or "",

@@ -99,6 +99,7 @@ def workspace_public(workspace: Workspace, role: Role) -> WorkspacePublic:
             role, policy.granted_abilities(role, viewers_comment=bool(workspace.viewers_comment))
         ),
         viewers_comment=bool(workspace.viewers_comment),
+        grantable_roles=[r.label for r in policy.grantable_roles(role)],  # type: ignore[misc]
     )
 
 

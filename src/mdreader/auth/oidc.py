@@ -13,25 +13,19 @@ Nothing here touches the database: ``services.sso`` turns the verified claims in
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
-from authlib.deprecate import AuthlibDeprecationWarning  # its import sets a filter of its own
-
-with warnings.catch_warnings():
-    # authlib 1.9 warns that it will move from httpx to its successor httpx2 when that is
-    # installed; httpx (which the app already has) is what it uses here, and its errors are
-    # the ones caught below.
-    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
-    from authlib.integrations.base_client.errors import OAuthError
-    from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 
 from mdreader.settings import OidcProviderSettings
+
+if TYPE_CHECKING:
+    from authlib.integrations.starlette_client import StarletteOAuth2App
 
 PENDING_TTL = 600  # seconds a person has to sign in at the provider
 PENDING_TYP = "oidc-pending"
@@ -112,12 +106,27 @@ def _truthy(value: Any) -> bool:
     return value is True
 
 
+@functools.cache
+def _authlib() -> Any:  # authlib has no type information
+    """authlib's Starlette client, imported once a provider is configured: without single
+    sign-on (the Lambda handler, most servers) authlib and httpx are never loaded."""
+    from authlib.deprecate import AuthlibDeprecationWarning  # its import sets a filter of its own
+
+    with warnings.catch_warnings():
+        # authlib 1.9 warns that it will move from httpx to its successor httpx2 when that is
+        # installed; httpx (which the app already has) is what it uses here, and its errors
+        # are the ones caught below.
+        warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+        from authlib.integrations import starlette_client
+    return starlette_client
+
+
 class OidcProviders:
     """The configured providers, each an authlib client; built once in the app's lifespan."""
 
     def __init__(self, providers: list[OidcProviderSettings], timeout: float = 10.0) -> None:
         self.settings = {p.name: p for p in providers}
-        self._oauth = OAuth()
+        self._oauth = _authlib().OAuth()
         self._apps: dict[str, StarletteOAuth2App] = {}
         for p in providers:
             self._apps[p.name] = self._oauth.register(
@@ -136,6 +145,8 @@ class OidcProviders:
         return name in self._apps
 
     async def _metadata(self, name: str) -> dict[str, Any]:
+        import httpx
+
         app = self._apps[name]
         try:
             metadata: dict[str, Any] = await app.load_server_metadata()
@@ -169,6 +180,9 @@ class OidcProviders:
     async def finish(self, pending: Pending, params: dict[str, str], redirect_uri: str) -> Claims:
         """Check the callback against the pending sign-in, trade the code, verify the ID
         token. Raises ``SsoError`` with a sentence for the person."""
+        import httpx
+
+        oauth_error = _authlib().OAuthError
         name = pending.provider
         if params.get("error"):
             raise SsoError(
@@ -201,7 +215,7 @@ class OidcProviders:
                     name_claim = name_claim or info.get("name")
         except SsoError:
             raise
-        except OAuthError as exc:
+        except oauth_error as exc:
             raise SsoError(
                 "The provider did not accept this sign-in (" + (exc.error or "error") + "). "
                 "Please sign in again.",

@@ -56,6 +56,25 @@ def dummy_verify(password: str) -> None:
     _safe_dummy(password)
 
 
+def describe_policy(settings: Settings) -> str:
+    """The password policy in a sentence, for the sign-up form: what ``check_policy`` asks."""
+    kinds = []
+    if settings.password_require_upper and settings.password_require_lower:
+        kinds.append("upper and lower case letters")
+    elif settings.password_require_upper:
+        kinds.append("an upper-case letter")
+    elif settings.password_require_lower:
+        kinds.append("a lower-case letter")
+    if settings.password_require_digit:
+        kinds.append("a digit")
+    if settings.password_require_symbol:
+        kinds.append("a symbol")
+    with_ = ""
+    if kinds:
+        with_ = " with " + (", ".join(kinds[:-1]) + " and " if len(kinds) > 1 else "") + kinds[-1]
+    return f"At least {settings.password_min_length} characters{with_}."
+
+
 def check_policy(password: str, settings: Settings) -> None:
     problems = []
     if len(password) < settings.password_min_length:

@@ -6,11 +6,12 @@ import struct
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
+from mdreader.backends.redis_status import RedisStatus, outage
 
-from mdreader.backends.redis_status import OUTAGE, RedisStatus
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 class Cache(Protocol):
@@ -86,7 +87,7 @@ class RedisCache:
             return None
         try:
             raw = await self._redis.get(self._prefix + key)
-        except OUTAGE as exc:
+        except outage() as exc:
             self.status.failed(exc)
             return None
         await self._answered()
@@ -106,7 +107,7 @@ class RedisCache:
                 self._STAMP.pack(time.time()) + value,
                 px=max(1, int(ttl * 1000)),
             )
-        except OUTAGE as exc:
+        except outage() as exc:
             self.status.failed(exc)
             return
         await self._answered()
@@ -117,7 +118,7 @@ class RedisCache:
         if self.status.usable():
             try:
                 await self._redis.delete(*self._keys(keys))
-            except OUTAGE as exc:
+            except outage() as exc:
                 self.status.failed(exc)
             else:
                 await self._answered()
@@ -131,7 +132,7 @@ class RedisCache:
             keys, self._undeleted = list(self._undeleted), set()
             try:
                 await self._redis.delete(*self._keys(keys))
-            except OUTAGE as exc:
+            except outage() as exc:
                 self.status.failed(exc)
                 self._undeleted.update(keys)
 
@@ -139,7 +140,7 @@ class RedisCache:
         """Asks Redis itself (``/health/ready`` reports an outage), whatever the status."""
         try:
             await self._redis.ping()
-        except OUTAGE as exc:
+        except outage() as exc:
             self.status.failed(exc)
             raise
         await self._answered()

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from redis.asyncio import Redis
+from mdreader.backends.redis_status import RedisStatus, outage
 
-from mdreader.backends.redis_status import OUTAGE, RedisStatus
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,7 @@ class RedisRateLimiter:
         if self.status.usable():
             try:
                 count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window * 1000])
-            except OUTAGE as exc:
+            except outage() as exc:
                 self.status.failed(exc)
             else:
                 self.status.answered()
@@ -120,7 +121,7 @@ class RedisRateLimiter:
         if self.status.usable():
             try:
                 await self._undo(keys=[self._prefix + key])
-            except OUTAGE as exc:
+            except outage() as exc:
                 self.status.failed(exc)
             else:
                 self.status.answered()
@@ -130,7 +131,7 @@ class RedisRateLimiter:
         if self.status.usable():
             try:
                 await self._redis.delete(self._prefix + key)
-            except OUTAGE as exc:
+            except outage() as exc:
                 self.status.failed(exc)
             else:
                 self.status.answered()

@@ -11,17 +11,23 @@ deletion (a revoked session, a changed user) may have failed while it was away.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 log = logging.getLogger("mdreader.redis")
 
-# What an unreachable, stopped or hanging Redis raises (BusyLoadingError is a
-# ConnectionError: a restarted Redis still loading its data).
-OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+
+@functools.cache
+def outage() -> tuple[type[BaseException], ...]:
+    """What an unreachable, stopped or hanging Redis raises (BusyLoadingError is a
+    ConnectionError: a restarted Redis still loading its data). A function, for ``except
+    outage():``, so that redis-py is imported by the processes that use Redis only (it is
+    a fifth of the Lambda handler's import otherwise)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
 
 class RedisStatus:

@@ -14,13 +14,15 @@ import hashlib
 import json
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mdreader import __version__
 from mdreader.backup.base import BackupError, Progress, no_progress
@@ -53,6 +55,26 @@ class Summary:
     pruned: list[str] = field(default_factory=list)
 
 
+@asynccontextmanager
+async def _snapshot(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection that reads every table as it was at its first read, as pg_dump does: a
+    compaction committing between the documents and their update log must not drop the edits
+    it moved. Writers go on beside it on both databases."""
+    if db.dialect == "postgresql":
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+            yield conn
+        return
+    # SQLite (WAL): a deferred transaction keeps the snapshot of its first read and takes no
+    # lock a writer waits for (the write engine's BEGIN IMMEDIATE would stall every edit).
+    async with db.primary_read_engine.connect() as conn:
+        await conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            await conn.exec_driver_sql("ROLLBACK")
+
+
 async def dump(
     db: Database, files: FileStore | None, out: Path, progress: Progress = no_progress
 ) -> Summary:
@@ -62,11 +84,7 @@ async def dump(
     with tempfile.TemporaryDirectory(prefix="mdreader-backup-") as tmp:
         work = Path(tmp)
         (work / "db").mkdir()
-        async with db.engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # One snapshot for every table (as pg_dump takes): a compaction committing
-                # between the documents and their update log must not drop the edits it moved.
-                await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with _snapshot(db) as conn:
             revision = await schema_revision(conn)
             counts = {
                 t.name: (await conn.execute(select(func.count()).select_from(t))).scalar_one()
@@ -83,9 +101,10 @@ async def dump(
                         done += len(part)
                         progress("rows", done, total)
                 summary.tables[table.name] = counts[table.name]
+            # The files the archived rows name (one uploaded since is not among them).
+            keys = [] if files is None else [key async for key in files.list_keys(conn)]
         checksums: dict[str, dict[str, Any]] = {}
         if files is not None:
-            keys = [key async for key in files.list_keys()]
             progress("files", 0, len(keys))
             for n, key in enumerate(keys, 1):
                 data = await files.read(key)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mdreader.backends.storage import Storage, create_storage
 from mdreader.backup.base import BackupError
@@ -17,7 +18,9 @@ from mdreader.settings import Settings
 class FileStore(Protocol):
     """What backups need of the file storage."""
 
-    def list_keys(self) -> AsyncIterator[str]: ...
+    def list_keys(self, snapshot: AsyncConnection) -> AsyncIterator[str]:
+        """The stored files' keys as the rows read through ``snapshot`` know them."""
+        ...
 
     async def read(self, key: str) -> bytes: ...
 
@@ -31,11 +34,10 @@ class StoredFiles:
         self.db = db
         self.storage = storage
 
-    async def list_keys(self) -> AsyncIterator[str]:
-        async with self.db.engine.connect() as conn:
-            keys = (await conn.execute(select(File.storage_key).order_by(File.id))).scalars()
-            for key in list(keys):
-                yield key
+    async def list_keys(self, snapshot: AsyncConnection) -> AsyncIterator[str]:
+        keys = (await snapshot.execute(select(File.storage_key).order_by(File.id))).scalars()
+        for key in list(keys):
+            yield key
 
     async def read(self, key: str) -> bytes:
         data = await self.storage.get(key)
@@ -44,7 +46,7 @@ class StoredFiles:
         return data
 
     async def write(self, key: str, data: bytes) -> None:
-        async with self.db.engine.connect() as conn:
+        async with self.db.primary_read_engine.connect() as conn:  # a read: no write lock
             kind = await conn.scalar(select(File.content_type).where(File.storage_key == key))
         await self.storage.put(key, data, kind or "application/octet-stream")
 

@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-
 from mdreader.collab.auth import Authorization
 from mdreader.collab.bus import MemoryBus, RedisBus
 from mdreader.collab.relay import BusRelay, LocalBroadcast
@@ -20,6 +18,8 @@ from mdreader.collab.server import CollabServer
 from mdreader.collab.store import DatabaseStore
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from mdreader.context import Backends
     from mdreader.services.compaction import Compactor
 

@@ -13,12 +13,13 @@ import logging
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Protocol
-
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
+from typing import TYPE_CHECKING, Protocol
 
 from mdreader.backends.redis_status import RedisStatus
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
 
 log = logging.getLogger("mdreader.collab.bus")
 

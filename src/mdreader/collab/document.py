@@ -6,13 +6,13 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import Doc, Text, get_state, get_update
-
 from mdreader.collab.awareness import Awareness
 from mdreader.collab.encoding import ProtocolError, read_state_vector
 from mdreader.ytext import TEXT_NAME, TITLE_NAME, pending_part
 
 if TYPE_CHECKING:
+    from pycrdt import Doc, Text  # imported where used: see mdreader.ytext
+
     from mdreader.collab.connection import DocumentConnection
 
 _FATAL = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
@@ -35,6 +35,8 @@ _NOTHING = b"\x00\x00"  # an update with no structs and an empty delete set
 
 def update_state_vector(update: bytes) -> dict[int, int]:
     """Decode the update fully (validating it) and return the clocks it reaches."""
+    from pycrdt import get_state
+
     try:
         return read_state_vector(get_state(update))
     except BaseException as exc:
@@ -43,6 +45,8 @@ def update_state_vector(update: bytes) -> dict[int, int]:
 
 class LiveDocument:
     def __init__(self, name: str, document_id: uuid.UUID, max_awareness_bytes: int) -> None:
+        from pycrdt import Doc, Text
+
         self.name = name
         self.id = document_id
         self.ydoc: Doc[Any] = Doc()
@@ -100,6 +104,8 @@ class LiveDocument:
 
         An update cannot add more text than it carries, so one that is small against the
         room left is let through at once; only near the limit is it tried on a copy."""
+        from pycrdt import Doc, Text
+
         if self._size_bound + len(update) <= limit:
             return True
         size = self._size_bound = len(self.content)  # pycrdt counts UTF-8 bytes
@@ -123,6 +129,8 @@ class LiveDocument:
         vector shows (anything left but an empty delete set counts as a change: storing a
         repeat costs a log row, missing a change would lose it). Other updates are applied
         under an observer, which tells."""
+        from pycrdt import get_update
+
         reaches = update_state_vector(update)
         if update[-1:] == b"\x00":
             before = self.ydoc.get_state()
@@ -151,6 +159,8 @@ class LiveDocument:
 
     def contains(self, update: bytes) -> bool:
         """Whether applying ``update`` would change nothing (read-only clients' sync)."""
+        from pycrdt import Doc, Text
+
         reaches = update_state_vector(update)
         known = read_state_vector(self.ydoc.get_state())
         if any(clock > known.get(client, 0) for client, clock in reaches.items()):

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from pycrdt import merge_updates
-
 from mdreader.collab import protocol as p
 from mdreader.collab.extensions import Extension, Origin
 
@@ -39,6 +37,8 @@ class LocalBroadcast(Extension):
             pending.append((update, origin))
 
     def _flush(self, doc: LiveDocument) -> None:
+        from pycrdt import merge_updates
+
         batch = self._pending.pop(doc, [])
         if len(batch) == 1:
             update, origin = batch[0]

@@ -19,9 +19,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pycrdt import Doc, StickyIndex, Text
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +32,9 @@ from mdreader.errors import AppError
 from mdreader.services import notifications
 from mdreader.services.documents import pending_updates
 from mdreader.ytext import TEXT_NAME, seed_content, seed_title
+
+if TYPE_CHECKING:
+    from pycrdt import Doc  # imported where used: see mdreader.ytext
 
 BODY_MAX = 10_000  # characters of Markdown in one comment
 QUOTE_MAX = 1_000
@@ -136,6 +138,8 @@ def _utf16(text: str, byte_offset: int) -> int:
 
 def resolve(ydoc: Doc[Any], comment: Comment) -> Resolved | None:
     """Where the anchor of ``comment`` is now; orphaned when its text is gone."""
+    from pycrdt import StickyIndex, Text
+
     if comment.anchor_start is None or comment.anchor_end is None:
         return None
     text = ydoc.get(TEXT_NAME, type=Text)
@@ -174,6 +178,8 @@ def _state_vector(encoded: bytes) -> dict[int, int]:
 async def live_doc(session: AsyncSession, document_id: uuid.UUID) -> Doc[Any]:
     """The document as acknowledged, deleted items kept (skip_gc) so positions that name
     them still resolve (to where they were)."""
+    from pycrdt import Doc, Text
+
     row = (
         await session.execute(
             select(Document.ystate, Document.title, Document.content).where(

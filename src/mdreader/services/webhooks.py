@@ -33,10 +33,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,19 +43,14 @@ from mdreader.context import Backends, Services
 from mdreader.db.models import Webhook, WebhookDelivery
 from mdreader.db.types import utcnow
 from mdreader.errors import AppError
+from mdreader.schemas import WebhookEvent
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("mdreader.webhooks")
 
-EVENTS = (
-    "document.created",
-    "document.updated",
-    "document.trashed",
-    "document.restored",
-    "comment.created",
-    "member.added",
-    "member.removed",
-    "share.created",
-)
+EVENTS: tuple[str, ...] = get_args(WebhookEvent.__value__)  # what a webhook may ask for
 LEASE = timedelta(seconds=120)  # a claimed delivery is tried again after this if unanswered
 BATCH = 20
 LOG_KEPT = 50  # deliveries a webhook's log shows
@@ -266,13 +260,20 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
+    def _http(self) -> httpx.AsyncClient:
+        """The HTTP client, made for the first delivery: a process that sends none (a Lambda
+        execution environment, mostly) never loads httpx nor builds its TLS context."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                timeout=self.services.settings.webhook_timeout,
+                follow_redirects=False,
+                headers={"User-Agent": "MDReader-Webhooks/1", "Content-Type": "application/json"},
+            )
+        return self._client
+
     async def __aenter__(self) -> Dispatcher:
-        settings = self.services.settings
-        self._client = httpx.AsyncClient(
-            timeout=settings.webhook_timeout,
-            follow_redirects=False,
-            headers={"User-Agent": "MDReader-Webhooks/1", "Content-Type": "application/json"},
-        )
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
         return self
 
@@ -285,6 +286,7 @@ class Dispatcher:
                 pass
         if self._client is not None:
             await self._client.aclose()
+            self._client = None
 
     async def _run(self) -> None:
         interval = self.services.settings.webhook_poll_interval
@@ -390,9 +392,10 @@ class Dispatcher:
             "X-MDReader-Timestamp": str(timestamp),
             "X-MDReader-Signature": sign(secret, timestamp, body),
         }
-        assert self._client is not None
+        import httpx
+
         try:
-            response = await self._client.post(url, content=body, headers=headers)
+            response = await self._http().post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
         if 300 <= response.status_code < 400:

@@ -1438,6 +1438,11 @@ export interface components {
              * @default []
              */
             oidc: components["schemas"]["OidcProviderPublic"][];
+            /**
+             * Password Rule
+             * @default
+             */
+            password_rule: string;
         };
         /** AuthorPublic */
         AuthorPublic: {
@@ -1613,11 +1618,7 @@ export interface components {
             updated_by: string | null;
             /** Deleted At */
             deleted_at?: string | null;
-            /**
-             * Role
-             * @enum {string}
-             */
-            role: "owner" | "admin" | "editor" | "viewer";
+            role: components["schemas"]["RoleName"];
         };
         /** EmailIn */
         EmailIn: {
@@ -1696,11 +1697,7 @@ export interface components {
             id: string;
             /** Email */
             email: string;
-            /**
-             * Role
-             * @enum {string}
-             */
-            role: "owner" | "admin" | "editor" | "viewer";
+            role: components["schemas"]["RoleName"];
             /**
              * Created At
              * Format: date-time
@@ -1733,12 +1730,8 @@ export interface components {
              * Format: email
              */
             email: string;
-            /**
-             * Role
-             * @default editor
-             * @enum {string}
-             */
-            role: "owner" | "admin" | "editor" | "viewer";
+            /** @default editor */
+            role: components["schemas"]["RoleName"];
         };
         /**
          * MemberInvited
@@ -1760,11 +1753,7 @@ export interface components {
             email: string;
             /** Name */
             name: string;
-            /**
-             * Role
-             * @enum {string}
-             */
-            role: "owner" | "admin" | "editor" | "viewer";
+            role: components["schemas"]["RoleName"];
             /**
              * Joined At
              * Format: date-time
@@ -1950,12 +1939,10 @@ export interface components {
         };
         /** RoleIn */
         RoleIn: {
-            /**
-             * Role
-             * @enum {string}
-             */
-            role: "owner" | "admin" | "editor" | "viewer";
+            role: components["schemas"]["RoleName"];
         };
+        /** @enum {string} */
+        RoleName: "owner" | "admin" | "editor" | "viewer";
         /** SearchHit */
         SearchHit: {
             /**
@@ -2258,19 +2245,21 @@ export interface components {
             /** Delivered At */
             delivered_at: string | null;
         };
+        /** @enum {string} */
+        WebhookEvent: "document.created" | "document.updated" | "document.trashed" | "document.restored" | "comment.created" | "member.added" | "member.removed" | "share.created";
         /** WebhookIn */
         WebhookIn: {
             /** Url */
             url: string;
             /** Events */
-            events: ("document.created" | "document.updated" | "document.trashed" | "document.restored" | "comment.created" | "member.added" | "member.removed" | "share.created")[];
+            events: components["schemas"]["WebhookEvent"][];
         };
         /** WebhookPatchIn */
         WebhookPatchIn: {
             /** Url */
             url?: string | null;
             /** Events */
-            events?: ("document.created" | "document.updated" | "document.trashed" | "document.restored" | "comment.created" | "member.added" | "member.removed" | "share.created")[] | null;
+            events?: components["schemas"]["WebhookEvent"][] | null;
             /** Active */
             active?: boolean | null;
         };
@@ -2311,11 +2300,7 @@ export interface components {
             id: string;
             /** Name */
             name: string;
-            /**
-             * Role
-             * @enum {string}
-             */
-            role: "owner" | "admin" | "editor" | "viewer";
+            role: components["schemas"]["RoleName"];
             /**
              * Created At
              * Format: date-time
@@ -2328,6 +2313,11 @@ export interface components {
             abilities: {
                 [key: string]: string[];
             };
+            /**
+             * Grantable Roles
+             * @default []
+             */
+            grantable_roles: components["schemas"]["RoleName"][];
             /**
              * Viewers Comment
              * @default false
@@ -9053,3 +9043,81 @@ export interface operations {
         };
     };
 }
+
+// The named enums' values, in the server's order.
+export const roleNameValues = ["owner","admin","editor","viewer"] as const satisfies readonly components["schemas"]["RoleName"][];
+export const webhookEventValues = ["document.created","document.updated","document.trashed","document.restored","comment.created","member.added","member.removed","share.created"] as const satisfies readonly components["schemas"]["WebhookEvent"][];
+
+/** The text fields' length limits, by schema and field. */
+export const limits = {
+  AnchorIn: {
+    start: { minLength: 1, maxLength: 400 },
+    end: { minLength: 1, maxLength: 400 },
+    quote: { maxLength: 1000 },
+  },
+  CodeIn: {
+    code: { minLength: 6, maxLength: 12 },
+  },
+  CommentIn: {
+    body: { maxLength: 10000 },
+  },
+  DocumentCreateIn: {
+    title: { minLength: 1, maxLength: 500 },
+  },
+  DocumentPatchIn: {
+    title: { minLength: 1, maxLength: 500 },
+  },
+  EmailIn: {
+    email: { maxLength: 320 },
+  },
+  FromTemplateIn: {
+    title: { maxLength: 500 },
+  },
+  LoginCodeIn: {
+    code: { minLength: 1, maxLength: 200 },
+  },
+  LoginIn: {
+    email: { maxLength: 320 },
+    password: { maxLength: 1024 },
+    totp_code: { maxLength: 12 },
+  },
+  PasswordChangeIn: {
+    current_password: { maxLength: 1024 },
+    new_password: { maxLength: 1024 },
+  },
+  PersonalTokenIn: {
+    name: { minLength: 1, maxLength: 100 },
+  },
+  RefreshIn: {
+    refresh_token: { maxLength: 200 },
+  },
+  RegisterIn: {
+    password: { maxLength: 1024 },
+    name: { minLength: 1, maxLength: 200 },
+  },
+  ResetConfirmIn: {
+    token: { maxLength: 200 },
+    password: { maxLength: 1024 },
+  },
+  ThreadIn: {
+    body: { maxLength: 10000 },
+  },
+  TokenIn: {
+    token: { maxLength: 200 },
+  },
+  UserUpdateIn: {
+    name: { minLength: 1, maxLength: 200 },
+  },
+  VersionIn: {
+    label: { maxLength: 200 },
+  },
+  WebhookIn: {
+    url: { minLength: 1, maxLength: 2000 },
+  },
+  WebhookPatchIn: {
+    url: { minLength: 1, maxLength: 2000 },
+  },
+  WorkspaceIn: {
+    name: { minLength: 1, maxLength: 200 },
+  },
+} as const;

@@ -10,12 +10,10 @@ export type TotpEnrol = S["TotpEnrolPublic"];
 export type Workspace = S["WorkspacePublic"];
 export type Member = S["MemberPublic"];
 export type Invitation = S["InvitationPublic"];
-export type Role = S["MemberPublic"]["role"];
+export type Role = S["RoleName"];
 export type DocumentItem = S["DocumentListItem"];
 export type TrashItem = S["TrashItem"];
 export type DocumentFull = S["DocumentPublic"];
-
-export const ROLES: Role[] = ["owner", "admin", "editor", "viewer"];
 
 export type Author = S["AuthorPublic"];
 export type Version = S["VersionPublic"];

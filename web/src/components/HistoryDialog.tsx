@@ -6,7 +6,8 @@ import { useState } from "react";
 import type { DocumentFull, Version, VersionDetail } from "../api/types";
 import { useAuth } from "../auth";
 import { MarkdownView } from "./MarkdownView";
-import { Button, ErrorText, Modal, formatDate, messageOf, useLoad } from "./ui";
+import { SubmitButton } from "./forms";
+import { Button, ErrorText, Modal, formatDate, useAction, useLoad } from "./ui";
 
 export function HistoryDialog({
   documentId,
@@ -24,55 +25,41 @@ export function HistoryDialog({
   const { api } = useAuth();
   const versions = useLoad(() => ok(api.http.GET("/api/documents/{document_id}/versions", { params: { path: { document_id: documentId } } })), [api, documentId]);
   const [selected, setSelected] = useState<VersionDetail | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  // Opening a version, and changing the history (keep a version, restore one): one error line.
+  const opening = useAction();
+  const { busy, error, run } = useAction();
   const [label, setLabel] = useState("");
   const [view, setView] = useState<"preview" | "changes">("preview");
   const [diff, setDiff] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
 
-  const open = async (v: Version) => {
-    setError(null);
+  const open = (v: Version) => {
     setConfirming(false);
     setDiff(null);
-    try {
+    return opening.run(async () => {
       const [detail, changes] = await Promise.all([
         ok(api.http.GET("/api/documents/{document_id}/versions/{version_id}", { params: { path: { document_id: documentId, version_id: v.id } } })),
         ok(api.http.GET("/api/documents/{document_id}/versions/{version_id}/diff", { params: { path: { document_id: documentId, version_id: v.id } }, parseAs: "text" })),
       ]);
       setSelected(detail);
       setDiff(changes);
-    } catch (e) {
-      setError(messageOf(e));
-    }
+    });
   };
 
-  const restore = async () => {
-    if (!selected) return;
-    setBusy(true);
-    try {
+  const restore = () =>
+    selected &&
+    run(async () => {
       const doc = await ok(api.http.POST("/api/documents/{document_id}/versions/{version_id}/restore", { params: { path: { document_id: documentId, version_id: selected.id } } }));
       onRestored?.(doc);
       onClose();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
-  const keep = async () => {
-    setBusy(true);
-    try {
+  const keep = () =>
+    run(async () => {
       await ok(api.http.POST("/api/documents/{document_id}/versions", { params: { path: { document_id: documentId } }, body: { label: label.trim() || null } }));
       setLabel("");
       await versions.reload();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <Modal title="Version history" onClose={onClose} wide>
@@ -81,7 +68,7 @@ export function HistoryDialog({
           {canRestore ? (
             <form className="row" onSubmit={(e) => { e.preventDefault(); void keep(); }}>
               <input className="grow" placeholder="Label (optional)" aria-label="Version label" value={label} onChange={(e) => setLabel(e.target.value)} />
-              <Button type="submit" busy={busy}>Save version</Button>
+              <SubmitButton busy={busy}>Save version</SubmitButton>
             </form>
           ) : null}
           <ErrorText error={versions.error} />
@@ -101,7 +88,7 @@ export function HistoryDialog({
           </ul>
         </div>
         <div className="history-preview scroll-pane">
-          <ErrorText error={error} />
+          <ErrorText error={error ?? opening.error} />
           {selected ? (
             <>
               <div className="row history-actions">

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import type { ButtonHTMLAttributes, ComponentPropsWithRef, ReactNode } from "react";
+import type { ButtonHTMLAttributes, FormEvent, ReactNode } from "react";
 import { ApiError } from "../api/client";
 import { initials, userColor } from "../lib/colors";
 import { CloseIcon } from "./icons";
@@ -21,16 +21,6 @@ export function Button({
       {busy ? <span className="spinner" aria-hidden /> : null}
       {children}
     </button>
-  );
-}
-
-export function Field({ label, hint, ...rest }: ComponentPropsWithRef<"input"> & { label: string; hint?: string }) {
-  return (
-    <label className="field">
-      <span className="field-label">{label}</span>
-      <input {...rest} />
-      {hint ? <span className="field-hint">{hint}</span> : null}
-    </label>
   );
 }
 
@@ -127,24 +117,14 @@ export function Confirm({
   onConfirm: () => void | Promise<void>;
   onCancel: () => void;
 }) {
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   return (
     <Modal title={title} onClose={onCancel}>
       <div className="stack">
         <div>{children}</div>
+        <ErrorText error={error} />
         <div className="row">
-          <Button
-            variant={danger ? "danger" : "primary"}
-            busy={busy}
-            onClick={async () => {
-              setBusy(true);
-              try {
-                await onConfirm();
-              } finally {
-                setBusy(false);
-              }
-            }}
-          >
+          <Button variant={danger ? "danger" : "primary"} busy={busy} onClick={() => void run(onConfirm)}>
             {action}
           </Button>
           <Button onClick={onCancel}>Cancel</Button>
@@ -180,11 +160,11 @@ export function useDismiss(open: string | boolean | null, close: () => void): vo
 
 /** What a form or button does, with its busy flag and error: `run(work)` clears the error and
  * sets busy while `work` runs; a failure becomes `error` (the server's sentence). Resolves to
- * whether it worked. */
+ * whether it worked. `submit(work)` is a form's `onSubmit`: the same, without the page load. */
 export function useAction() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const run = useCallback(async (work: () => Promise<unknown>): Promise<boolean> => {
+  const run = useCallback(async (work: () => unknown): Promise<boolean> => {
     setBusy(true);
     setError(null);
     try {
@@ -197,7 +177,11 @@ export function useAction() {
       setBusy(false);
     }
   }, []);
-  return { busy, error, setError, run };
+  const submit = (work: () => unknown) => (e: FormEvent) => {
+    e.preventDefault();
+    void run(work);
+  };
+  return { busy, error, setError, run, submit };
 }
 
 /** Load something once per `deps` change; `reload` fetches again. */

@@ -1,12 +1,12 @@
 // Account settings: name, password, two-factor sign-in (with a QR code), sessions, theme.
 import { ok } from "../api/client";
 import { useEffect, useState } from "react";
-import type { FormEvent } from "react";
 import { Link } from "react-router";
 import QRCode from "qrcode";
 import type { NotificationSettings, Session, TotpEnrol, User } from "../api/types";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Notice, formatDate, messageOf, useLoad } from "../components/ui";
+import { Field, SubmitButton } from "../components/forms";
+import { Button, ErrorText, Notice, formatDate, messageOf, useAction, useLoad } from "../components/ui";
 import { applyTheme, loadTheme } from "../lib/theme";
 import type { ThemeChoice } from "../lib/theme";
 import { lastWorkspace } from "../workspace";
@@ -36,23 +36,17 @@ export function AccountPage() {
 function ProfileSection({ user }: { user: User }) {
   const { api, setUser } = useAuth();
   const [name, setName] = useState(user.name);
-  const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
   const [sent, setSent] = useState<string | null>(null);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      setUser(await ok(api.http.PATCH("/api/auth/me", { body: { name } })));
-      setSaved(true);
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+  const { busy, error, submit } = useAction();
+  const save = submit(async () => {
+    setUser(await ok(api.http.PATCH("/api/auth/me", { body: { name } })));
+    setSaved(true);
+  });
   return (
     <section className="panel">
       <h2>Profile</h2>
-      <form className="stack" onSubmit={submit}>
+      <form className="stack" onSubmit={save}>
         <Field label="Name" value={name} onChange={(e) => { setName(e.target.value); setSaved(false); }} required />
         <p className="muted small">
           {user.email} · {user.email_verified ? "verified" : "not verified yet"}{" "}
@@ -68,7 +62,7 @@ function ProfileSection({ user }: { user: User }) {
           {sent ? ` ${sent}` : null}
         </p>
         <ErrorText error={error} />
-        <Button type="submit">{saved ? "Saved" : "Save"}</Button>
+        <SubmitButton busy={busy}>{saved ? "Saved" : "Save"}</SubmitButton>
       </form>
     </section>
   );
@@ -82,22 +76,15 @@ const EMAILS: { key: keyof NotificationSettings; label: string }[] = [
 
 function NotificationSection() {
   const { api } = useAuth();
-  const [prefs, setPrefs] = useState<NotificationSettings | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    ok(api.http.GET("/api/notifications/settings")).then(setPrefs).catch((e) => setError(messageOf(e)));
-  }, [api]);
-  const toggle = async (key: keyof NotificationSettings, value: boolean) => {
-    try {
-      setPrefs(await ok(api.http.PUT("/api/notifications/settings", { body: { [key]: value } })));
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
+  const settings = useLoad(() => ok(api.http.GET("/api/notifications/settings")), [api]);
+  const { error, run } = useAction();
+  const prefs = settings.data;
+  const toggle = (key: keyof NotificationSettings, value: boolean) =>
+    run(async () => settings.setData(await ok(api.http.PUT("/api/notifications/settings", { body: { [key]: value } }))));
   return (
     <section className="panel" data-testid="notification-settings">
       <h2>E-mail notifications</h2>
-      <ErrorText error={error} />
+      <ErrorText error={error ?? settings.error} />
       {prefs
         ? EMAILS.map(({ key, label }) => (
             <label key={key} className="row">
@@ -134,34 +121,24 @@ function PasswordSection() {
   const { api } = useAuth();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
-  const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { busy, error, submit } = useAction();
+  const change = submit(async () => {
     setDone(false);
-    try {
-      await ok(api.http.POST("/api/auth/password-change", { body: { current_password: current, new_password: next } }));
-      setCurrent("");
-      setNext("");
-      setDone(true);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    await ok(api.http.POST("/api/auth/password-change", { body: { current_password: current, new_password: next } }));
+    setCurrent("");
+    setNext("");
+    setDone(true);
+  });
   return (
     <section className="panel">
       <h2>Password</h2>
-      <form className="stack" onSubmit={submit}>
+      <form className="stack" onSubmit={change}>
         <Field label="Current password" type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} required />
         <Field label="New password" type="password" autoComplete="new-password" value={next} onChange={(e) => setNext(e.target.value)} required />
         {done ? <Notice>Your password is changed; your other sessions were signed out.</Notice> : null}
         <ErrorText error={error} />
-        <Button type="submit" busy={busy}>Change password</Button>
+        <SubmitButton busy={busy}>Change password</SubmitButton>
       </form>
     </section>
   );
@@ -172,7 +149,7 @@ function MfaSection({ user }: { user: User }) {
   const [enrol, setEnrol] = useState<TotpEnrol | null>(null);
   const [qr, setQr] = useState<string | null>(null);
   const [code, setCode] = useState("");
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run, submit } = useAction();
   const [disabling, setDisabling] = useState(false);
 
   useEffect(() => {
@@ -182,39 +159,20 @@ function MfaSection({ user }: { user: User }) {
       .catch(() => setQr(null));
   }, [enrol]);
 
-  const start = async () => {
-    setError(null);
-    try {
-      setEnrol(await ok(api.http.POST("/api/auth/mfa/totp")));
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+  const start = () => run(async () => setEnrol(await ok(api.http.POST("/api/auth/mfa/totp"))));
 
-  const confirm = async (e: FormEvent) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      setUser(await ok(api.http.POST("/api/auth/mfa/totp/confirm", { body: { code: code.replace(/\s/g, "") } })));
-      setEnrol(null);
-      setCode("");
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+  const confirm = submit(async () => {
+    setUser(await ok(api.http.POST("/api/auth/mfa/totp/confirm", { body: { code: code.replace(/\s/g, "") } })));
+    setEnrol(null);
+    setCode("");
+  });
 
-  const disable = async (e: FormEvent) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      await ok(api.http.DELETE("/api/auth/mfa/totp", { body: { code: code.replace(/\s/g, "") } }));
-      setUser({ ...user, mfa_enabled: false });
-      setDisabling(false);
-      setCode("");
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+  const disable = submit(async () => {
+    await ok(api.http.DELETE("/api/auth/mfa/totp", { body: { code: code.replace(/\s/g, "") } }));
+    setUser({ ...user, mfa_enabled: false });
+    setDisabling(false);
+    setCode("");
+  });
 
   return (
     <section className="panel">
@@ -225,7 +183,7 @@ function MfaSection({ user }: { user: User }) {
             <Field label="Code from your authenticator app" inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required />
             <ErrorText error={error} />
             <div className="row">
-              <Button variant="danger" type="submit">Turn off</Button>
+              <SubmitButton variant="danger" busy={busy}>Turn off</SubmitButton>
               <Button type="button" variant="ghost" onClick={() => setDisabling(false)}>Cancel</Button>
             </div>
           </form>
@@ -245,7 +203,7 @@ function MfaSection({ user }: { user: User }) {
           <Field label="Code" inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required />
           <ErrorText error={error} />
           <div className="row">
-            <Button variant="primary" type="submit">Turn on</Button>
+            <SubmitButton variant="primary" busy={busy}>Turn on</SubmitButton>
             <Button type="button" variant="ghost" onClick={() => setEnrol(null)}>Cancel</Button>
           </div>
         </form>
@@ -253,7 +211,7 @@ function MfaSection({ user }: { user: User }) {
         <div className="stack">
           <p className="muted">Ask for a code from an authenticator app as well as your password.</p>
           <ErrorText error={error} />
-          <Button onClick={() => void start()}>Set up</Button>
+          <Button onClick={() => void start()} busy={busy}>Set up</Button>
         </div>
       )}
     </section>
@@ -263,15 +221,12 @@ function MfaSection({ user }: { user: User }) {
 function SessionsSection() {
   const { api } = useAuth();
   const sessions = useLoad(() => ok(api.http.GET("/api/auth/sessions")), [api]);
-  const [error, setError] = useState<string | null>(null);
-  const revoke = async (s: Session) => {
-    try {
+  const { error, run } = useAction();
+  const revoke = (s: Session) =>
+    run(async () => {
       await ok(api.http.DELETE("/api/auth/sessions/{session_id}", { params: { path: { session_id: s.id } } }));
       await sessions.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+    });
   return (
     <section className="panel">
       <h2>Sessions</h2>

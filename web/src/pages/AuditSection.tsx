@@ -4,7 +4,7 @@ import { useCallback, useState } from "react";
 import { ok } from "../api/client";
 import type { components } from "../api/schema";
 import { useAuth } from "../auth";
-import { Button, ErrorText, formatDate, messageOf, useLoad } from "../components/ui";
+import { Button, ErrorText, formatDate, useAction, useLoad } from "../components/ui";
 
 type Entry = components["schemas"]["AuditEventPublic"];
 
@@ -24,17 +24,15 @@ export function AuditSection({ workspaceId, title }: { workspaceId?: string; tit
   );
   const first = useLoad(() => load(), [load]);
   const [more, setMore] = useState<Entry[]>([]);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
   const entries = [...(first.data ?? []), ...more];
   const older = async () => {
     const last = entries[entries.length - 1];
     if (!last) return;
-    try {
+    await run(async () => {
       const page = await load(last.at);
       setMore((m) => [...m, ...page]);
-    } catch (e) {
-      setError(messageOf(e));
-    }
+    });
   };
   return (
     <section className="panel" aria-label={title}>
@@ -56,7 +54,7 @@ export function AuditSection({ workspaceId, title }: { workspaceId?: string; tit
           ))}
         </tbody>
       </table>
-      {entries.length && entries.length % 50 === 0 ? <Button variant="ghost" onClick={() => void older()}>Older</Button> : null}
+      {entries.length && entries.length % 50 === 0 ? <Button variant="ghost" busy={busy} onClick={() => void older()}>Older</Button> : null}
     </section>
   );
 }

@@ -4,8 +4,9 @@ import { useEffect, useRef, useState } from "react";
 import type { FormEvent, ReactNode } from "react";
 import { Link, Navigate, useLocation, useNavigate, useSearchParams } from "react-router";
 import { ApiError, anonymous, ok } from "../api/client";
-import { VERIFIED_KEY, useAuth } from "../auth";
-import { Button, ErrorText, Field, Notice, Spinner, messageOf } from "../components/ui";
+import { VERIFIED_KEY, authProviders, useAuth } from "../auth";
+import { Field, SubmitButton } from "../components/forms";
+import { Button, ErrorText, Notice, Spinner, useAction, useLoad } from "../components/ui";
 import type { AuthProviders } from "../lib/cognito";
 import { SsoButtons } from "./SsoPages";
 
@@ -38,8 +39,7 @@ export function SignInPage({ providers }: { providers?: AuthProviders }) {
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
   const [needCode, setNeedCode] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, submit } = useAction();
   const codeRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -50,23 +50,16 @@ export function SignInPage({ providers }: { providers?: AuthProviders }) {
   const passwordForm = providers?.password ?? true;
   const ssoError = params.get("sso_error");
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const signIn = submit(async () => {
     try {
       await api.login(email, password, needCode ? code : undefined);
       navigate(nextPath(params), { replace: true });
     } catch (err) {
-      if (err instanceof ApiError && err.code === "mfa_required") {
-        setNeedCode(true);
-      } else {
-        setError(messageOf(err));
-      }
-    } finally {
-      setBusy(false);
+      // Not a failure: the account asks for its second factor.
+      if (err instanceof ApiError && err.code === "mfa_required") setNeedCode(true);
+      else throw err;
     }
-  };
+  });
 
   return (
     <AuthCard
@@ -82,7 +75,7 @@ export function SignInPage({ providers }: { providers?: AuthProviders }) {
     >
       {needCode ? null : <SsoButtons providers={providers?.oidc ?? []} next={nextPath(params)} />}
       {ssoError ? <ErrorText error={ssoError} /> : null}
-      {passwordForm ? <form onSubmit={submit} className="stack">
+      {passwordForm ? <form onSubmit={signIn} className="stack">
         {needCode ? (
           <>
             <p className="muted">Enter the 6-digit code from your authenticator app.</p>
@@ -105,9 +98,9 @@ export function SignInPage({ providers }: { providers?: AuthProviders }) {
           </>
         )}
         <ErrorText error={error} />
-        <Button variant="primary" type="submit" busy={busy}>
+        <SubmitButton variant="primary" busy={busy}>
           {needCode ? "Verify" : "Sign in"}
-        </Button>
+        </SubmitButton>
         {needCode ? (
           <Button type="button" variant="ghost" onClick={() => { setNeedCode(false); setCode(""); }}>
             Back
@@ -126,29 +119,21 @@ export function SignUpPage() {
   // An invitation link carries the invited address: the account is made for it.
   const [email, setEmail] = useState(() => params.get("email") ?? "");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, submit } = useAction();
+  // The server's password policy in a sentence (its providers answer, asked once a page load).
+  const providers = useLoad(authProviders, []);
 
   if (user) return <Navigate to={nextPath(params)} replace />;
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await ok(api.http.POST("/api/auth/register", { body: { name, email, password }, ...anonymous }));
-      await api.login(email, password);
-      navigate(nextPath(params), { replace: true });
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const signUp = submit(async () => {
+    await ok(api.http.POST("/api/auth/register", { body: { name, email, password }, ...anonymous }));
+    await api.login(email, password);
+    navigate(nextPath(params), { replace: true });
+  });
 
   return (
     <AuthCard title="Create your account" footer={<Link to={`/signin${params.toString() ? `?${params}` : ""}`}>Already have an account? Sign in</Link>}>
-      <form onSubmit={submit} className="stack">
+      <form onSubmit={signUp} className="stack">
         <Field label="Name" name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} required autoFocus />
         <Field label="E-mail" name="email" type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required />
         <Field
@@ -158,13 +143,13 @@ export function SignUpPage() {
           autoComplete="new-password"
           value={password}
           onChange={(e) => setPassword(e.target.value)}
-          hint="At least 8 characters with upper and lower case letters, a digit and a symbol."
+          hint={providers.data?.password_rule || undefined}
           required
         />
         <ErrorText error={error} />
-        <Button variant="primary" type="submit" busy={busy}>
+        <SubmitButton variant="primary" busy={busy}>
           Create account
-        </Button>
+        </SubmitButton>
       </form>
     </AuthCard>
   );
@@ -174,35 +159,30 @@ export function VerifyEmailPage() {
   const { api, user, reload } = useAuth();
   const [params] = useSearchParams();
   const token = params.get("token") ?? "";
-  const [state, setState] = useState<"working" | "done" | "failed">("working");
-  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState(false);
+  const { error, setError, run } = useAction();
   const started = useRef(false);
 
   useEffect(() => {
     if (started.current) return;
     started.current = true;
     if (!token) {
-      setState("failed");
       setError("This link has no token. Open the link from the e-mail again.");
       return;
     }
-    ok(api.http.POST("/api/auth/verify-email", { body: { token }, ...anonymous }))
-      .then(() => {
-        setState("done");
-        // This tab and every other one drop the "verify your e-mail" banner.
-        localStorage.setItem(VERIFIED_KEY, String(Date.now()));
-        void reload();
-      })
-      .catch((e) => {
-        setState("failed");
-        setError(messageOf(e));
-      });
-  }, [api, token, reload]);
+    void run(async () => {
+      await ok(api.http.POST("/api/auth/verify-email", { body: { token }, ...anonymous }));
+      setDone(true);
+      // This tab and every other one drop the "verify your e-mail" banner.
+      localStorage.setItem(VERIFIED_KEY, String(Date.now()));
+      void reload();
+    });
+  }, [api, token, reload, run, setError]);
 
   return (
     <AuthCard title="Verify your e-mail">
-      {state === "working" ? <Spinner label="Checking the link…" /> : null}
-      {state === "done" ? (
+      {!done && !error ? <Spinner label="Checking the link…" /> : null}
+      {done ? (
         <div className="stack">
           <Notice>Your e-mail address is verified. Thank you!</Notice>
           <Link className="btn btn-primary" to={user ? "/" : "/signin"}>
@@ -210,7 +190,7 @@ export function VerifyEmailPage() {
           </Link>
         </div>
       ) : null}
-      {state === "failed" ? (
+      {error ? (
         <div className="stack">
           <ErrorText error={error} />
           <p className="muted">Signed in? Ask for a new link from your account settings.</p>
@@ -225,35 +205,25 @@ export function ForgotPasswordPage() {
   const { api } = useAuth();
   const [email, setEmail] = useState("");
   const [sent, setSent] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, submit } = useAction();
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await ok(api.http.POST("/api/auth/password-reset", { body: { email }, ...anonymous }));
-      setSent(true);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const send = submit(async () => {
+    await ok(api.http.POST("/api/auth/password-reset", { body: { email }, ...anonymous }));
+    setSent(true);
+  });
 
   return (
     <AuthCard title="Reset your password" footer={<Link to="/signin">Back to sign in</Link>}>
       {sent ? (
         <Notice>If an account uses {email}, a link to reset its password is on its way. It works for one hour.</Notice>
       ) : (
-        <form onSubmit={submit} className="stack">
+        <form onSubmit={send} className="stack">
           <p className="muted">We will e-mail you a link to choose a new password.</p>
           <Field label="E-mail" name="email" type="email" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus />
           <ErrorText error={error} />
-          <Button variant="primary" type="submit" busy={busy}>
+          <SubmitButton variant="primary" busy={busy}>
             Send the link
-          </Button>
+          </SubmitButton>
         </form>
       )}
     </AuthCard>
@@ -267,26 +237,19 @@ export function ResetPasswordPage() {
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [done, setDone] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const [differ, setDiffer] = useState(false);
+  const { busy, error, setError, submit } = useAction();
 
-  const submit = async (e: FormEvent) => {
+  const send = submit(async () => {
+    await ok(api.http.POST("/api/auth/password-reset/confirm", { body: { token, password }, ...anonymous }));
+    api.forget(); // every session of the account was ended
+    setDone(true);
+  });
+  const change = (e: FormEvent) => {
+    setDiffer(password !== confirm);
+    if (password === confirm) return send(e);
     e.preventDefault();
-    if (password !== confirm) {
-      setError("The two passwords differ.");
-      return;
-    }
-    setBusy(true);
     setError(null);
-    try {
-      await ok(api.http.POST("/api/auth/password-reset/confirm", { body: { token, password }, ...anonymous }));
-      api.forget(); // every session of the account was ended
-      setDone(true);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
   };
 
   return (
@@ -301,13 +264,22 @@ export function ResetPasswordPage() {
       ) : !token ? (
         <ErrorText error="This link has no token. Open the link from the e-mail again." />
       ) : (
-        <form onSubmit={submit} className="stack">
+        <form onSubmit={change} className="stack">
           <Field label="New password" name="password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} required autoFocus />
-          <Field label="Repeat it" name="confirm" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} required />
+          <Field
+            label="Repeat it"
+            name="confirm"
+            type="password"
+            autoComplete="new-password"
+            value={confirm}
+            onChange={(e) => setConfirm(e.target.value)}
+            error={differ ? "The two passwords differ." : null}
+            required
+          />
           <ErrorText error={error} />
-          <Button variant="primary" type="submit" busy={busy}>
+          <SubmitButton variant="primary" busy={busy}>
             Change password
-          </Button>
+          </SubmitButton>
         </form>
       )}
     </AuthCard>
@@ -320,16 +292,17 @@ export function AcceptInvitePage() {
   const location = useLocation();
   const navigate = useNavigate();
   const token = params.get("token") ?? "";
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useAction();
   const started = useRef(false);
 
   useEffect(() => {
     if (!user || started.current) return;
     started.current = true;
-    ok(api.http.POST("/api/invitations/accept", { body: { token } }))
-      .then((ws) => navigate(`/w/${ws.id}`, { replace: true }))
-      .catch((e) => setError(messageOf(e)));
-  }, [api, user, token, navigate]);
+    void run(async () => {
+      const ws = await ok(api.http.POST("/api/invitations/accept", { body: { token } }));
+      navigate(`/w/${ws.id}`, { replace: true });
+    });
+  }, [api, user, token, navigate, run]);
 
   if (loading) return <Spinner />;
   if (!user) {

@@ -2,31 +2,22 @@
 // the sign-in page offers the pool's hosted UI and its social providers, and /auth/callback
 // finishes the authorization-code + PKCE exchange. Sign-up, password reset and the second
 // factor all happen in the hosted UI.
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef } from "react";
 import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { useAuth } from "../auth";
 import { beginSignIn, completeSignIn } from "../lib/cognito";
 import type { CognitoConfig } from "../lib/cognito";
-import { Button, ErrorText, Spinner, messageOf } from "../components/ui";
+import { Button, ErrorText, Spinner, useAction } from "../components/ui";
 import { AuthCard, nextPath } from "./AuthPages";
 
 export function CognitoSignInPage({ config }: { config: CognitoConfig }) {
   const { user } = useAuth();
   const [params] = useSearchParams();
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   if (user) return <Navigate to={nextPath(params)} replace />;
 
-  const go = async (provider?: string) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await beginSignIn(config, nextPath(params), provider);
-    } catch (e) {
-      setError(messageOf(e));
-      setBusy(false);
-    }
-  };
+  // beginSignIn leaves the page for the hosted UI: the buttons stay disabled until it has.
+  const go = (provider?: string) => run(() => beginSignIn(config, nextPath(params), provider).then(() => new Promise<never>(() => {})));
 
   return (
     <AuthCard title="Sign in">
@@ -52,19 +43,18 @@ export function CognitoSignInPage({ config }: { config: CognitoConfig }) {
 export function CognitoCallbackPage({ config }: { config: CognitoConfig }) {
   const { api } = useAuth();
   const navigate = useNavigate();
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useAction();
   const started = useRef(false);
 
   useEffect(() => {
     if (started.current) return; // the code works once (React may run effects twice)
     started.current = true;
-    completeSignIn(config, window.location.search, window.location.origin)
-      .then(({ pair, next }) => {
-        api.acceptPair(pair);
-        navigate(next, { replace: true });
-      })
-      .catch((e) => setError(messageOf(e)));
-  }, [api, config, navigate]);
+    void run(async () => {
+      const { pair, next } = await completeSignIn(config, window.location.search, window.location.origin);
+      api.acceptPair(pair);
+      navigate(next, { replace: true });
+    });
+  }, [api, config, navigate, run]);
 
   if (!error) return <Spinner />;
   return (

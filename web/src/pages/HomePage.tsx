@@ -1,9 +1,9 @@
 import { ok } from "../api/client";
 import { useState } from "react";
-import type { FormEvent } from "react";
 import { Navigate, useNavigate } from "react-router";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Spinner, useAction, useLoad } from "../components/ui";
+import { Field, SubmitButton } from "../components/forms";
+import { ErrorText, Spinner, useAction, useLoad } from "../components/ui";
 import { lastWorkspace } from "../workspace";
 
 export function HomePage() {
@@ -37,22 +37,19 @@ export function CreateWorkspaceForm({ onDone }: { onDone?: () => void }) {
   const { api } = useAuth();
   const navigate = useNavigate();
   const [name, setName] = useState("");
-  const { busy, error, run } = useAction();
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    void run(async () => {
-      const ws = await ok(api.http.POST("/api/workspaces", { body: { name } }));
-      onDone?.();
-      navigate(`/w/${ws.id}`);
-    });
-  };
+  const { busy, error, submit } = useAction();
+  const create = submit(async () => {
+    const ws = await ok(api.http.POST("/api/workspaces", { body: { name } }));
+    onDone?.();
+    navigate(`/w/${ws.id}`);
+  });
   return (
-    <form onSubmit={submit} className="stack">
+    <form onSubmit={create} className="stack">
       <Field label="Workspace name" name="workspace_name" value={name} onChange={(e) => setName(e.target.value)} required autoFocus placeholder="e.g. Engineering" />
       <ErrorText error={error} />
-      <Button variant="primary" type="submit" busy={busy}>
+      <SubmitButton variant="primary" busy={busy}>
         Create workspace
-      </Button>
+      </SubmitButton>
     </form>
   );
 }

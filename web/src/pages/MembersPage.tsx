@@ -3,12 +3,10 @@ import { ok } from "../api/client";
 import { useState } from "react";
 import type { FormEvent } from "react";
 import type { Invitation, InvitationSent, Member, Role } from "../api/types";
-import { ROLES } from "../api/types";
 import { useAuth } from "../auth";
+import { SubmitButton } from "../components/forms";
 import { Avatar, Button, ErrorText, Notice, formatDate, useAction, useLoad } from "../components/ui";
 import { can, useWorkspace } from "../workspace";
-
-const RANK: Record<Role, number> = { owner: 4, admin: 3, editor: 2, viewer: 1 };
 
 export function MembersPage() {
   const { api, user } = useAuth();
@@ -23,8 +21,8 @@ export function MembersPage() {
   const [role, setRole] = useState<Role>("editor");
   const { busy, error, run } = useAction();
   const [notice, setNotice] = useState<string | null>(null);
-  const myRank = RANK[workspace.role];
-  const grantable = ROLES.filter((r) => workspace.role === "owner" || RANK[r] < RANK.owner);
+  // The roles the server lets this caller hand out, and change a member's role from and to.
+  const grantable = workspace.grantable_roles;
 
   const invite = (e: FormEvent) => {
     e.preventDefault();
@@ -66,7 +64,7 @@ export function MembersPage() {
       await invitations.reload();
     });
 
-  const manage = (m: Member) => can(workspace, "member", "update") && (workspace.role === "owner" || RANK[m.role] < myRank);
+  const manage = (m: Member) => can(workspace, "member", "update") && grantable.includes(m.role);
 
   return (
     <div className="page">
@@ -79,7 +77,7 @@ export function MembersPage() {
               <option key={r} value={r}>{r}</option>
             ))}
           </select>
-          <Button variant="primary" type="submit" busy={busy}>Invite</Button>
+          <SubmitButton variant="primary" busy={busy}>Invite</SubmitButton>
         </form>
       ) : null}
       {notice ? <Notice>{notice}</Notice> : null}
@@ -95,7 +93,7 @@ export function MembersPage() {
             </span>
             {manage(m) && m.user_id !== user?.id ? (
               <select aria-label={`Role of ${m.name}`} value={m.role} onChange={(e) => void changeRole(m, e.target.value as Role)}>
-                {ROLES.filter((r) => grantable.includes(r) || r === m.role).map((r) => (
+                {grantable.map((r) => (
                   <option key={r} value={r}>{r}</option>
                 ))}
               </select>

@@ -3,17 +3,16 @@
 // to its login route, and /auth/sso trades the one-time code the server sends back for the
 // session's tokens. The provider used is remembered so that signing out also signs out there.
 import { anonymous, ok } from "../api/client";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef } from "react";
 import { Link, useNavigate } from "react-router";
 import type { components } from "../api/schema";
 import { useAuth } from "../auth";
-import { ErrorText, Spinner, messageOf } from "../components/ui";
+import { ErrorText, Spinner, useAction } from "../components/ui";
+import { SSO_KEY } from "../lib/sso";
 import { AuthCard, nextPath } from "./AuthPages";
 
 export type OidcProvider = components["schemas"]["OidcProviderPublic"];
 
-/** The provider the current session came from (its logout URL), if any. */
-export const SSO_KEY = "mdreader.sso.logout";
 
 export function SsoButtons({ providers, next }: { providers: OidcProvider[]; next: string }) {
   if (!providers.length) return null;
@@ -36,7 +35,7 @@ export function SsoButtons({ providers, next }: { providers: OidcProvider[]; nex
 export function SsoCallbackPage({ providers }: { providers: OidcProvider[] }) {
   const { api } = useAuth();
   const navigate = useNavigate();
-  const [error, setError] = useState<string | null>(null);
+  const { error, setError, run } = useAction();
   const started = useRef(false);
 
   useEffect(() => {
@@ -50,15 +49,14 @@ export function SsoCallbackPage({ providers }: { providers: OidcProvider[] }) {
       setError("This sign-in link is incomplete. Please sign in again.");
       return;
     }
-    ok(api.http.POST("/api/auth/oidc/exchange", { body: { code }, ...anonymous }))
-      .then((pair) => {
-        const provider = providers.find((p) => p.name === params.get("provider"));
-        if (provider) window.localStorage.setItem(SSO_KEY, provider.logout_url);
-        api.acceptPair(pair);
-        navigate(nextPath(params), { replace: true });
-      })
-      .catch((e) => setError(messageOf(e)));
-  }, [api, navigate, providers]);
+    void run(async () => {
+      const pair = await ok(api.http.POST("/api/auth/oidc/exchange", { body: { code }, ...anonymous }));
+      const provider = providers.find((p) => p.name === params.get("provider"));
+      if (provider) window.localStorage.setItem(SSO_KEY, provider.logout_url);
+      api.acceptPair(pair);
+      navigate(nextPath(params), { replace: true });
+    });
+  }, [api, navigate, providers, run, setError]);
 
   if (!error) return <Spinner label="Signing in…" />;
   return (
@@ -67,13 +65,4 @@ export function SsoCallbackPage({ providers }: { providers: OidcProvider[] }) {
       <Link to="/signin">Back to sign in</Link>
     </AuthCard>
   );
-}
-
-/** After the local sign-out: sign out at the provider too, when the session came from one. */
-export function ssoSignOut(where: { assign: (url: string) => void } = window.location): boolean {
-  const url = window.localStorage.getItem(SSO_KEY);
-  if (!url) return false;
-  window.localStorage.removeItem(SSO_KEY);
-  where.assign(url);
-  return true;
 }

@@ -3,12 +3,14 @@
 // made; each can be revoked.
 import { ok } from "../api/client";
 import { useState } from "react";
-import type { FormEvent } from "react";
+import { limits } from "../api/schema";
 import type { components } from "../api/schema";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Notice, formatDate, useAction, useLoad } from "../components/ui";
+import { Field, SelectField, SubmitButton } from "../components/forms";
+import { Button, ErrorText, Notice, formatDate, useAction, useLoad } from "../components/ui";
 
 type Token = components["schemas"]["PersonalTokenPublic"];
+type Scope = components["schemas"]["PersonalTokenIn"]["scope"];
 type Created = components["schemas"]["PersonalTokenCreated"];
 
 const EXPIRIES: [string, number | null][] = [
@@ -23,26 +25,23 @@ export function TokensSection() {
   const tokens = useLoad(() => ok(api.http.GET("/api/auth/tokens")), [api]);
   const workspaces = useLoad(() => ok(api.http.GET("/api/workspaces")), [api]);
   const [name, setName] = useState("");
-  const [scope, setScope] = useState<"read" | "write">("read");
+  const [scope, setScope] = useState<Scope>("read");
   const [workspace, setWorkspace] = useState("");
   const [days, setDays] = useState("30");
   const [created, setCreated] = useState<Created | null>(null);
-  const { busy, error, run } = useAction();
+  const { busy, error, run, submit } = useAction();
 
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    void run(async () => {
-      const expires = days ? new Date(Date.now() + Number(days) * 86400_000).toISOString() : null;
-      const made = await ok(
-        api.http.POST("/api/auth/tokens", {
-          body: { name, scope, workspace_id: workspace || null, expires_at: expires },
-        }),
-      );
-      setCreated(made);
-      setName("");
-      await tokens.reload();
-    });
-  };
+  const create = submit(async () => {
+    const expires = days ? new Date(Date.now() + Number(days) * 86400_000).toISOString() : null;
+    const made = await ok(
+      api.http.POST("/api/auth/tokens", {
+        body: { name, scope, workspace_id: workspace || null, expires_at: expires },
+      }),
+    );
+    setCreated(made);
+    setName("");
+    await tokens.reload();
+  });
   const revoke = (t: Token) =>
     run(async () => {
       await ok(api.http.DELETE("/api/auth/tokens/{token_id}", { params: { path: { token_id: t.id } } }));
@@ -66,34 +65,25 @@ export function TokensSection() {
           <Button variant="ghost" onClick={() => void navigator.clipboard?.writeText(created.token)}>Copy</Button>
         </Notice>
       ) : null}
-      <form className="stack" onSubmit={submit}>
-        <Field label="Token name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} />
-        <label className="field">
-          <span className="field-label">Access</span>
-          <select value={scope} onChange={(e) => setScope(e.target.value as "read" | "write")} aria-label="Access">
-            <option value="read">Read only</option>
-            <option value="write">Read and write</option>
-          </select>
-        </label>
-        <label className="field">
-          <span className="field-label">Workspace</span>
-          <select value={workspace} onChange={(e) => setWorkspace(e.target.value)} aria-label="Workspace">
-            <option value="">All my workspaces</option>
-            {(workspaces.data ?? []).map((w) => (
-              <option key={w.id} value={w.id}>{w.name}</option>
-            ))}
-          </select>
-        </label>
-        <label className="field">
-          <span className="field-label">Expires</span>
-          <select value={days} onChange={(e) => setDays(e.target.value)} aria-label="Expires">
-            {EXPIRIES.map(([label, n]) => (
-              <option key={label} value={n === null ? "" : String(n)}>{label}</option>
-            ))}
-          </select>
-        </label>
+      <form className="stack" onSubmit={create}>
+        <Field label="Token name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={limits.PersonalTokenIn.name.maxLength} />
+        <SelectField label="Access" value={scope} onChange={(e) => setScope(e.target.value as Scope)}>
+          <option value="read">Read only</option>
+          <option value="write">Read and write</option>
+        </SelectField>
+        <SelectField label="Workspace" value={workspace} onChange={(e) => setWorkspace(e.target.value)}>
+          <option value="">All my workspaces</option>
+          {(workspaces.data ?? []).map((w) => (
+            <option key={w.id} value={w.id}>{w.name}</option>
+          ))}
+        </SelectField>
+        <SelectField label="Expires" value={days} onChange={(e) => setDays(e.target.value)}>
+          {EXPIRIES.map(([label, n]) => (
+            <option key={label} value={n === null ? "" : String(n)}>{label}</option>
+          ))}
+        </SelectField>
         <ErrorText error={error ?? tokens.error} />
-        <Button type="submit" busy={busy}>Create token</Button>
+        <SubmitButton busy={busy}>Create token</SubmitButton>
       </form>
       <ul className="list">
         {(tokens.data ?? []).map((t) => (

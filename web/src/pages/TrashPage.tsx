@@ -2,33 +2,28 @@ import { ok } from "../api/client";
 import { useState } from "react";
 import type { TrashItem } from "../api/types";
 import { useAuth } from "../auth";
-import { Button, Confirm, ErrorText, Spinner, formatDate, messageOf, useLoad } from "../components/ui";
+import { Button, Confirm, ErrorText, Spinner, formatDate, useAction, useLoad } from "../components/ui";
 import { can, useWorkspace } from "../workspace";
 
 export function TrashPage() {
   const { api } = useAuth();
   const { workspace, reloadDocs } = useWorkspace();
   const trash = useLoad(() => ok(api.http.GET("/api/workspaces/{workspace_id}/trash", { params: { path: { workspace_id: workspace.id } } })), [api, workspace.id]);
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useAction();
   const [deleting, setDeleting] = useState<TrashItem | null>(null);
 
-  const restore = async (id: string) => {
-    try {
+  const restore = (id: string) =>
+    run(async () => {
       await ok(api.http.POST("/api/documents/{document_id}/restore", { params: { path: { document_id: id } } }));
       await Promise.all([trash.reload(), reloadDocs()]);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
+    });
 
   const deleteForGood = async (id: string) => {
     setDeleting(null);
-    try {
+    await run(async () => {
       await ok(api.http.DELETE("/api/documents/{document_id}/permanent", { params: { path: { document_id: id } } }));
       await trash.reload();
-    } catch (e) {
-      setError(messageOf(e));
-    }
+    });
   };
 
   return (

@@ -1,25 +1,15 @@
 // Webhooks of a workspace (admins): a URL and the events to send there; the signing secret is
 // shown once; each webhook's delivery log with status codes; switch off and on, delete.
 import { useState } from "react";
-import type { FormEvent } from "react";
 import { ok } from "../api/client";
+import { webhookEventValues } from "../api/schema";
 import type { components } from "../api/schema";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Notice, formatDate, useAction, useLoad } from "../components/ui";
+import { Field, SubmitButton } from "../components/forms";
+import { Button, ErrorText, Notice, formatDate, useAction, useLoad } from "../components/ui";
 
 type Created = components["schemas"]["WebhookCreated"];
-type EventName = components["schemas"]["WebhookIn"]["events"][number];
-
-export const WEBHOOK_EVENTS = [
-  "document.created",
-  "document.updated",
-  "document.trashed",
-  "document.restored",
-  "member.added",
-  "member.removed",
-  "share.created",
-  "comment.created",
-] as const satisfies readonly EventName[];
+type EventName = components["schemas"]["WebhookEvent"];
 
 export function WebhooksSection({ workspaceId }: { workspaceId: string }) {
   const { api } = useAuth();
@@ -32,16 +22,13 @@ export function WebhooksSection({ workspaceId }: { workspaceId: string }) {
   const [events, setEvents] = useState<EventName[]>(["document.created", "document.updated"]);
   const [created, setCreated] = useState<Created | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const { busy, error, run } = useAction();
+  const { busy, error, run, submit } = useAction();
 
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    void run(async () => {
-      setCreated(await ok(api.http.POST("/api/workspaces/{workspace_id}/webhooks", { ...at, body: { url, events } })));
-      setUrl("");
-      await hooks.reload();
-    });
-  };
+  const add = submit(async () => {
+    setCreated(await ok(api.http.POST("/api/workspaces/{workspace_id}/webhooks", { ...at, body: { url, events } })));
+    setUrl("");
+    await hooks.reload();
+  });
   const act = (fn: () => Promise<unknown>) =>
     run(async () => {
       await fn();
@@ -63,18 +50,18 @@ export function WebhooksSection({ workspaceId }: { workspaceId: string }) {
           <code className="token-secret" data-testid="webhook-secret">{created.secret}</code>
         </Notice>
       ) : null}
-      <form className="stack" onSubmit={submit}>
+      <form className="stack" onSubmit={add}>
         <Field label="Payload URL" type="url" value={url} onChange={(e) => setUrl(e.target.value)} required />
         <fieldset className="event-choices">
           <legend>Events</legend>
-          {WEBHOOK_EVENTS.map((name) => (
+          {webhookEventValues.map((name) => (
             <label key={name}>
               <input type="checkbox" checked={events.includes(name)} onChange={() => toggle(name)} /> {name}
             </label>
           ))}
         </fieldset>
         <ErrorText error={error ?? hooks.error} />
-        <Button type="submit" busy={busy} disabled={!events.length}>Add webhook</Button>
+        <SubmitButton busy={busy} disabled={!events.length}>Add webhook</SubmitButton>
       </form>
       <ul className="list">
         {(hooks.data ?? []).map((h) => (

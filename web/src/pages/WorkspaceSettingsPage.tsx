@@ -3,7 +3,8 @@ import { useEffect, useState } from "react";
 import type { ChangeEvent, FormEvent } from "react";
 import { useNavigate } from "react-router";
 import { useAuth } from "../auth";
-import { Button, ErrorText, Field, Notice, messageOf } from "../components/ui";
+import { Field, SubmitButton } from "../components/forms";
+import { Button, ErrorText, Notice, useAction } from "../components/ui";
 import { can, useWorkspace } from "../workspace";
 import { AuditSection } from "./AuditSection";
 import { WebhooksSection } from "./WebhooksSection";
@@ -13,31 +14,29 @@ export function WorkspaceSettingsPage() {
   const { workspace, reloadWorkspaces, reloadDocs } = useWorkspace();
   const navigate = useNavigate();
   const [name, setName] = useState(workspace.name);
-  const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
+  const { busy: working, error, run } = useAction();
+  // Which of the page's actions is at work (one at a time; they share the error line).
+  const [doing, setDoing] = useState("");
+  const busy = (what: string) => working && doing === what;
+  const act = (what: string, work: () => Promise<unknown>) => {
+    setDoing(what);
+    return run(work);
+  };
 
   useEffect(() => setName(workspace.name), [workspace.name]);
 
-  const rename = async (e: FormEvent) => {
+  const rename = (e: FormEvent) => {
     e.preventDefault();
-    setBusy("rename");
-    setError(null);
-    try {
+    void act("rename", async () => {
       await ok(api.http.PATCH("/api/workspaces/{workspace_id}", { params: { path: { workspace_id: workspace.id } }, body: { name } }));
       await reloadWorkspaces();
       setNotice("Saved.");
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(null);
-    }
+    });
   };
 
-  const exportZip = (format: "zip" | "pdf" = "zip") => async () => {
-    setBusy(`export-${format}`);
-    setError(null);
-    try {
+  const exportZip = (format: "zip" | "pdf" = "zip") =>
+    act(`export-${format}`, async () => {
       const options = { params: { path: { workspace_id: workspace.id } }, parseAs: "blob" } as const;
       const blob = await ok(
         format === "pdf"
@@ -49,20 +48,13 @@ export function WorkspaceSettingsPage() {
       a.download = `${workspace.name.replace(/[\\/:*?"<>|]+/g, "-")}.${format}`;
       a.click();
       setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(null);
-    }
-  };
+    });
 
   const importFiles = async (e: ChangeEvent<HTMLInputElement>) => {
     const files = [...(e.target.files ?? [])];
     e.target.value = "";
     if (!files.length) return;
-    setBusy("import");
-    setError(null);
-    try {
+    await act("import", async () => {
       const created = await ok(
         api.http.POST("/api/workspaces/{workspace_id}/import", {
           params: { path: { workspace_id: workspace.id } },
@@ -76,21 +68,15 @@ export function WorkspaceSettingsPage() {
       );
       await reloadDocs();
       setNotice(`Imported ${Array.isArray(created) ? created.length : ""} document(s).`);
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(null);
-    }
+    });
   };
 
   const remove = async () => {
     if (!window.confirm(`Delete the workspace “${workspace.name}” and every document in it? This cannot be undone.`)) return;
-    try {
+    await act("delete", async () => {
       await ok(api.http.DELETE("/api/workspaces/{workspace_id}", { params: { path: { workspace_id: workspace.id } } }));
       navigate("/", { replace: true });
-    } catch (err) {
-      setError(messageOf(err));
-    }
+    });
   };
 
   return (
@@ -102,18 +88,18 @@ export function WorkspaceSettingsPage() {
         <h2>Name</h2>
         <form className="stack" onSubmit={rename}>
           <Field label="Workspace name" value={name} onChange={(e) => setName(e.target.value)} disabled={!can(workspace, "workspace", "update")} required />
-          {can(workspace, "workspace", "update") ? <Button type="submit" busy={busy === "rename"}>Save</Button> : null}
+          {can(workspace, "workspace", "update") ? <SubmitButton busy={busy("rename")}>Save</SubmitButton> : null}
         </form>
       </section>
       <section className="panel">
         <h2>Import and export</h2>
         <p className="muted">Export the whole tree as Markdown files in a zip; import .md files or a zip of them.</p>
         <div className="row">
-          {can(workspace, "transfer", "read") ? <Button onClick={() => void exportZip("zip")()} busy={busy === "export-zip"}>Export as zip</Button> : null}
-          {can(workspace, "transfer", "read") ? <Button onClick={() => void exportZip("pdf")()} busy={busy === "export-pdf"}>Export as PDF</Button> : null}
+          {can(workspace, "transfer", "read") ? <Button onClick={() => void exportZip("zip")} busy={busy("export-zip")}>Export as zip</Button> : null}
+          {can(workspace, "transfer", "read") ? <Button onClick={() => void exportZip("pdf")} busy={busy("export-pdf")}>Export as PDF</Button> : null}
           {can(workspace, "transfer", "create") ? (
             <label className="btn">
-              {busy === "import" ? "Importing…" : "Import…"}
+              {busy("import") ? "Importing…" : "Import…"}
               <input type="file" accept=".md,.markdown,.zip,text/markdown,application/zip" multiple hidden onChange={(e) => void importFiles(e)} />
             </label>
           ) : null}

@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 import type { Notification } from "../../api/types";
 import { useAuth } from "../../auth";
-import { ErrorText, messageOf } from "../../components/ui";
+import { ErrorText, useAction } from "../../components/ui";
 
 const WHAT: Record<Notification["kind"], string> = {
   mention: "mentioned you in",
@@ -65,38 +65,31 @@ function InboxPanel({ onClose, onCount }: { onClose: () => void; onCount: (n: nu
   const { api } = useAuth();
   const navigate = useNavigate();
   const [items, setItems] = useState<Notification[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const load = useCallback(async () => {
-    try {
-      const list = await ok(api.http.GET("/api/notifications"));
-      setItems(list);
-      onCount(list.filter((n) => !n.read_at).length);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, [api, onCount]);
+  const { error, run } = useAction();
+  const load = useCallback(
+    () =>
+      run(async () => {
+        const list = await ok(api.http.GET("/api/notifications"));
+        setItems(list);
+        onCount(list.filter((n) => !n.read_at).length);
+      }),
+    [api, onCount, run],
+  );
   useEffect(() => {
     void load();
   }, [load]);
 
   const openOne = async (n: Notification) => {
-    try {
-      if (!n.read_at) await ok(api.http.POST("/api/notifications/{notification_id}/read", { params: { path: { notification_id: n.id } } }));
-    } catch (e) {
-      setError(messageOf(e));
-    }
+    if (!n.read_at) await run(() => ok(api.http.POST("/api/notifications/{notification_id}/read", { params: { path: { notification_id: n.id } } })));
     onClose();
     navigate(`/w/${n.workspace_id}/d/${n.document_id}${n.comment_id ? "?comments=1" : ""}`);
   };
 
-  const readAll = async () => {
-    try {
+  const readAll = () =>
+    run(async () => {
       await ok(api.http.POST("/api/notifications/read-all"));
       await load();
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
+    });
 
   return (
     <div className="inbox-panel" role="dialog" aria-label="Inbox" data-testid="inbox">

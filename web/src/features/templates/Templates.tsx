@@ -4,31 +4,26 @@ import { ok } from "../../api/client";
 import { useEffect, useState } from "react";
 import { useNavigate } from "react-router";
 import { useAuth } from "../../auth";
-import { ErrorText, Modal, messageOf } from "../../components/ui";
+import { ErrorText, Modal, useAction, useLoad } from "../../components/ui";
 
 interface Template { id: string; title: string }
 
 export function TemplatesDialog({ workspaceId, onClose, onCreated }: { workspaceId: string; onClose: () => void; onCreated?: () => Promise<void> | void }) {
   const { api } = useAuth();
   const navigate = useNavigate();
-  const [list, setList] = useState<Template[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    ok(api.http.GET("/api/workspaces/{workspace_id}/templates", { params: { path: { workspace_id: workspaceId } } })).then(setList).catch((e) => setError(messageOf(e)));
-  }, [api, workspaceId]);
-  const use = async (t: Template) => {
-    try {
+  const templates = useLoad(() => ok(api.http.GET("/api/workspaces/{workspace_id}/templates", { params: { path: { workspace_id: workspaceId } } })), [api, workspaceId]);
+  const list: Template[] | null = templates.data;
+  const { error, run } = useAction();
+  const use = (t: Template) =>
+    run(async () => {
       const doc = await ok(api.http.POST("/api/workspaces/{workspace_id}/documents/from-template", { params: { path: { workspace_id: workspaceId } }, body: { template_id: t.id } }));
       await onCreated?.();
       onClose();
       navigate(`/w/${workspaceId}/d/${doc.id}`);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
+    });
   return (
     <Modal title="New from template" onClose={onClose}>
-      <ErrorText error={error} />
+      <ErrorText error={error ?? templates.error} />
       {list && list.length === 0 ? (
         <p className="muted">No templates yet. Open a document and choose “Make template” in its menu.</p>
       ) : null}
