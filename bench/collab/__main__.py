@@ -9,7 +9,9 @@ and 500 clients on one document, 1,000 documents with one client each, 100 docum
 clients each, and a closed loop (``peak``: every writer sends its next update as soon as the
 last is acknowledged) that finds the peak acknowledged throughput. Reported per case and
 server: updates delivered/s (to the other clients of a document), updates acknowledged/s,
-end-to-end delivery and acknowledgement latency p50/p99, the server's peak RSS, its CPU
+end-to-end delivery and acknowledgement latency p50/p99, the server's peak RSS and what the
+case added to it (peak minus the RSS before its clients connected: memory per loaded
+document and client, without the interpreter and the app), its CPU
 (cores) and its CPU time per acknowledged and per delivered update over the measured window;
 then the MDReader / reference ratios.
 
@@ -295,7 +297,9 @@ def run_case(
     client: str = "raw",
 ) -> dict:
     warmup = 1.0
-    Sampler(server.proc.pid).settle()
+    sampler = Sampler(server.proc.pid)
+    sampler.settle()
+    idle_rss = sampler.rss()  # before the case's clients connect
     procs = []
     errors = []  # stderr in files: a full pipe would stall a generator
     for share in _shares(case, docs, generators):
@@ -328,7 +332,7 @@ def run_case(
                 text=True,
             )
         )
-    with Sampler(server.proc.pid) as sampler:
+    with sampler:
         for proc in procs:
             assert proc.stdout is not None
             line = proc.stdout.readline()
@@ -374,6 +378,10 @@ def run_case(
         "ack_p50_ms": _pct(acks, 50),
         "ack_p99_ms": _pct(acks, 99),
         "server_rss_mb": round(sampler.peak_rss / 2**20, 1),
+        # What the case's documents and clients added to the idle process (the peak over
+        # the RSS at the start): per loaded document, unlike the total, which is mostly
+        # the interpreter and the app.
+        "server_rss_added_mb": round(max(0, sampler.peak_rss - idle_rss) / 2**20, 1),
         "server_cpu_cores": round(window_cpu / window_wall, 2),
         # Server CPU time per update over the measured window (ms per acknowledged update,
         # µs per delivered one).
@@ -396,6 +404,7 @@ COLS = [
     ("ack p50", "ack_p50_ms"),
     ("ack p99", "ack_p99_ms"),
     ("RSS MB", "server_rss_mb"),
+    ("RSS +MB", "server_rss_added_mb"),
     ("CPU", "server_cpu_cores"),
     ("CPU ms/ack", "cpu_ms_per_ack"),
     ("CPU us/deliv", "cpu_us_per_delivery"),

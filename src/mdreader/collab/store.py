@@ -151,14 +151,13 @@ class DatabaseStore(Extension):
             del queue[: self.batch]
             try:
                 now = utcnow()
-                async with self.services.db.write_connection() as conn:
-                    await conn.execute(
-                        _APPEND,
-                        [
-                            {"document_id": d, "data": data, "user_id": u, "created_at": now}
-                            for d, data, u, _ in batch
-                        ],
-                    )
+                await self.services.db.insert_many(
+                    _APPEND,
+                    [
+                        {"document_id": d, "data": data, "user_id": u, "created_at": now}
+                        for d, data, u, _ in batch
+                    ],
+                )
             except Exception as exc:
                 log.exception("appending %d updates failed", len(batch))
                 for *_, future in batch:
