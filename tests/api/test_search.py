@@ -57,7 +57,17 @@ async def test_odd_queries_are_not_errors(client, factory):
     owner = await factory.user("owner")
     ws = await factory.workspace(owner)
     await factory.document(ws, owner, "Doc", "plain words here")
-    for q in ['"unclosed', "a OR (b", "NEAR(x y)", "*", "-", "words:*", "'; DROP TABLE x; --"]:
+    for q in [
+        '"unclosed',
+        "snake_case words",
+        "naïve café",
+        "a OR (b",
+        "NEAR(x y)",
+        "*",
+        "-",
+        "words:*",
+        "'; DROP TABLE x; --",
+    ]:
         await _search(client, ws, owner, q)
     assert await _search(client, ws, owner, "!!!") == []
     r = await client.get(f"/api/workspaces/{ws['id']}/search", headers=owner.headers)
