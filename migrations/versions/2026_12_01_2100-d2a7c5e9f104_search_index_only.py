@@ -31,6 +31,7 @@ builds the FTS5 table with positions again.
 from collections.abc import Sequence
 
 from alembic import op
+from alembic.script import ScriptDirectory
 
 revision: str = "d2a7c5e9f104"
 down_revision: str | None = "c4f9a2e6b813"
@@ -60,33 +61,25 @@ POSTGRESQL_UP = [
     "CREATE INDEX ix_search_documents_pending_id ON search_documents (document_id) "
     "WHERE body IS NOT NULL",
 ]
-# c4f9a2e6b813's vectors and the triggers that kept them.
-_OWN_TEXT = "(SELECT content FROM documents WHERE documents.id = {row}.document_id)"
 POSTGRESQL_DOWN = [
     "DROP INDEX ix_search_documents_pending_id",
     "DROP INDEX ix_search_documents_pending",
     "DROP INDEX ix_documents_search",
     "ALTER TABLE search_documents ADD COLUMN search_vector tsvector",
     "ALTER TABLE search_documents ALTER COLUMN search_vector SET STORAGE MAIN",
-    "UPDATE search_documents SET search_vector = search_vector_of(title, coalesce(body, "  # noqa: S608
-    f"{_OWN_TEXT.format(row='search_documents')}))",
-    "CREATE FUNCTION search_documents_vector() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "NEW.search_vector := search_vector_of(NEW.title, coalesce(NEW.body, "
-    f"{_OWN_TEXT.format(row='NEW')})); RETURN NEW; END $$",
-    "CREATE TRIGGER search_vector_insert BEFORE INSERT ON search_documents "
-    "FOR EACH ROW EXECUTE FUNCTION search_documents_vector()",
-    "CREATE TRIGGER search_vector_update BEFORE UPDATE OF title, body ON search_documents "
-    "FOR EACH ROW WHEN (OLD.title IS DISTINCT FROM NEW.title OR OLD.body IS DISTINCT FROM "
-    "NEW.body) EXECUTE FUNCTION search_documents_vector()",
-    "CREATE FUNCTION search_vector_of_document() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "UPDATE search_documents SET search_vector = search_vector_of(title, NEW.content) "
-    "WHERE document_id = NEW.id AND body IS NULL; RETURN NULL; END $$",
-    "CREATE TRIGGER search_vector_document AFTER UPDATE OF content ON documents "
-    "FOR EACH ROW WHEN (OLD.content IS DISTINCT FROM NEW.content) "
-    "EXECUTE FUNCTION search_vector_of_document()",
-    "CREATE INDEX ix_search_documents_vector ON search_documents USING GIN (search_vector) "
-    "WITH (gin_pending_list_limit = 256)",
+    "UPDATE search_documents SET search_vector = search_vector_of(title, coalesce(body, "
+    "(SELECT content FROM documents WHERE documents.id = search_documents.document_id)))",
 ]
+
+
+def _vector_triggers() -> list[str]:
+    """c4f9a2e6b813's triggers that keep the vectors, as that revision made them (its
+    ``search_vector_of`` is still there), and the GIN index over them."""
+    from mdreader.db.migrations import migrations_dir
+
+    made = ScriptDirectory(str(migrations_dir())).get_revision(down_revision).module
+    assert made.POSTGRESQL_UP[1].startswith("CREATE FUNCTION search_vector_of(")
+    return [*made.POSTGRESQL_UP[2:], made.POSTGRESQL_DOWN[-1]]
 
 
 def _sqlite_index(detail: str) -> list[str]:
@@ -110,6 +103,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    postgresql = op.get_bind().dialect.name == "postgresql"
-    for statement in POSTGRESQL_DOWN if postgresql else _sqlite_index("full"):
+    if op.get_bind().dialect.name == "postgresql":
+        statements = [*POSTGRESQL_DOWN, *_vector_triggers()]
+    else:
+        statements = _sqlite_index("full")
+    for statement in statements:
         op.execute(statement)

@@ -29,6 +29,7 @@ from mdreader.db.models import (
 )
 from mdreader.db.types import utcnow
 from mdreader.services import search
+from tests.api.test_search import _PLAIN_POSTGRESQL
 from tests.conftest import BACKEND, PG_ADMIN_URL
 
 
@@ -115,22 +116,10 @@ async def _fill(url: str) -> tuple[uuid.UUID, list[str]]:
 # How PostgreSQL searched while each entry stored its vector (before d2a7c5e9f104, whose
 # search reads none): the migrations before it are checked with the search of their time.
 _STORED_VECTORS = text(
-    f"""
-    SELECT sd.document_id, d.title,
-           ts_headline('simple',
-                       replace(replace(left(coalesce(sd.body, d.content), 100000),
-                                       '<', ' '), '>', ' '),
-                       to_tsquery('simple', :tsquery),
-                       'StartSel={search._OPEN}, StopSel={search._CLOSE}, MaxWords=24, '
-                       'MinWords=8, MaxFragments=2, FragmentDelimiter=" … "'),
-           left(coalesce(sd.body, d.content), 200)
-    FROM search_documents AS sd
-    JOIN documents AS d ON d.id = sd.document_id
-    WHERE sd.search_vector @@ to_tsquery('simple', :tsquery)
-      AND sd.workspace_id = :ws AND d.deleted_at IS NULL
-    ORDER BY ts_rank_cd(sd.search_vector, to_tsquery('simple', :tsquery)) DESC, sd.document_id
-    LIMIT 20
-    """
+    _PLAIN_POSTGRESQL.replace(
+        "search_vector_of(sd.title, coalesce(sd.body, d.content))", "sd.search_vector"
+    )
+    + " LIMIT 20"
 ).bindparams(bindparam("ws", type_=Uuid))
 
 
