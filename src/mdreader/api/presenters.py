@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Row
 
 from mdreader import policy
@@ -32,7 +33,7 @@ from mdreader.db.models import (
     WebhookDelivery,
     Workspace,
 )
-from mdreader.policy import Role, Scope
+from mdreader.policy import Role
 from mdreader.schemas import (
     AnchorPublic,
     AuditEventPublic,
@@ -55,6 +56,19 @@ from mdreader.schemas import (
 )
 from mdreader.services import comments as comments_svc
 from mdreader.services import shares as shares_svc
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def present(model: type[M], row: object, **computed: Any) -> M:
+    """``model`` filled from ``row``'s attributes of the same names, ``computed`` taking the
+    fields the row does not hold as such (validated by pydantic like any answer)."""
+    fields = {
+        name: computed[name] if name in computed else getattr(row, name)
+        for name in model.model_fields
+    }
+    return model.model_validate(fields)
+
 
 # --- accounts and workspaces ----------------------------------------------------------------
 
@@ -89,52 +103,21 @@ def workspace_public(workspace: Workspace, role: Role) -> WorkspacePublic:
 
 
 def member_public(user: User, membership: Membership) -> MemberPublic:
-    return MemberPublic(
-        user_id=user.id,
-        email=user.email,
-        name=user.name,
-        role=membership.role,  # type: ignore[arg-type]
-        joined_at=membership.created_at,
+    return present(
+        MemberPublic, user, user_id=user.id, role=membership.role, joined_at=membership.created_at
     )
 
 
 def invitation_public(invitation: Invitation) -> InvitationPublic:
-    return InvitationPublic(
-        id=invitation.id,
-        email=invitation.email,
-        role=invitation.role,  # type: ignore[arg-type]
-        created_at=invitation.created_at,
-        expires_at=invitation.expires_at,
-    )
+    return present(InvitationPublic, invitation)
 
 
 def token_public(row: PersonalToken) -> PersonalTokenPublic:
-    return PersonalTokenPublic(
-        id=row.id,
-        name=row.name,
-        scope=Scope(row.scope).value,
-        workspace_id=row.workspace_id,
-        hint=row.hint,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        last_used_at=row.last_used_at,
-    )
+    return present(PersonalTokenPublic, row)
 
 
 def event_public(e: AuditEvent) -> AuditEventPublic:
-    return AuditEventPublic(
-        id=e.id,
-        at=e.at,
-        action=e.action,
-        actor_id=e.actor_id,
-        actor_email=e.actor_email,
-        subject_user_id=e.subject_user_id,
-        workspace_id=e.workspace_id,
-        target=e.target,
-        detail=json.loads(e.detail or "{}"),
-        ip=e.ip,
-        user_agent=e.user_agent,
-    )
+    return present(AuditEventPublic, e, detail=json.loads(e.detail or "{}"))
 
 
 # --- documents ------------------------------------------------------------------------------
@@ -144,52 +127,25 @@ def document_public(
     document: Document | Row[Any], content: str, role: Role, title: str | None = None
 ) -> DocumentPublic:
     """The document as answered; ``title`` is the live one when it may differ from the row."""
-    return DocumentPublic(
-        id=document.id,
-        workspace_id=document.workspace_id,
-        parent_id=document.parent_id,
+    return present(
+        DocumentPublic,
+        document,
         title=document.title if title is None else title,
         content=content,
-        position=document.position,
-        created_at=document.created_at,
-        updated_at=document.updated_at,
-        created_by=document.created_by,
-        updated_by=document.updated_by,
-        deleted_at=document.deleted_at,
-        role=role.label,  # type: ignore[arg-type]
+        role=role.label,
     )
 
 
 def version_public(version: DocumentVersion, author_name: str | None) -> VersionPublic:
-    return VersionPublic(
-        id=version.id,
-        created_at=version.created_at,
-        author=author_public(version.author_id, author_name),
-        label=version.label,
-    )
+    return present(VersionPublic, version, author=author_public(version.author_id, author_name))
 
 
 def share_public(share: Share, public_url: str) -> SharePublic:
-    return SharePublic(
-        token=share.token,
-        url=shares_svc.url_of(public_url, share.token),
-        created_at=share.created_at,
-        created_by=share.created_by,
-        expires_at=share.expires_at,
-    )
+    return present(SharePublic, share, url=shares_svc.url_of(public_url, share.token))
 
 
 def file_public(row: File) -> FilePublic:
-    return FilePublic(
-        id=row.id,
-        workspace_id=row.workspace_id,
-        name=row.name,
-        content_type=row.content_type,
-        size=row.size,
-        sha256=row.sha256,
-        url=f"/api/files/{row.id}",
-        created_at=row.created_at,
-    )
+    return present(FilePublic, row, url=f"/api/files/{row.id}")
 
 
 # --- comments and notifications -------------------------------------------------------------
@@ -204,14 +160,11 @@ def _author(user_id: uuid.UUID | None, names: dict[uuid.UUID, str]) -> AuthorPub
 
 
 def comment_public(comment: Comment, names: dict[uuid.UUID, str]) -> CommentPublic:
-    return CommentPublic(
-        id=comment.id,
+    return present(
+        CommentPublic,
+        comment,
         thread_id=comment.parent_id or comment.id,
         author=_author(comment.author_id, names),
-        body=comment.body,
-        body_html=comment.body_html,
-        created_at=comment.created_at,
-        edited_at=comment.edited_at,
     )
 
 
@@ -241,52 +194,25 @@ def thread_public(thread: comments_svc.Thread, names: dict[uuid.UUID, str]) -> T
 
 
 def notification_public(note: Notification, title: str, actor: str | None) -> NotificationPublic:
-    return NotificationPublic(
-        id=note.id,
-        kind=note.kind,  # type: ignore[arg-type]
-        workspace_id=note.workspace_id,
-        document_id=note.document_id,
-        document_title=title,
-        comment_id=note.comment_id,
-        actor=author_public(note.actor_id, actor),
-        excerpt=note.excerpt,
-        created_at=note.created_at,
-        read_at=note.read_at,
+    return present(
+        NotificationPublic, note, document_title=title, actor=author_public(note.actor_id, actor)
     )
 
 
 def settings_public(row: NotificationSettings) -> NotificationSettingsPublic:
-    return NotificationSettingsPublic(
-        email_mentions=row.email_mentions,
-        email_replies=row.email_replies,
-        email_comments=row.email_comments,
-    )
+    return present(NotificationSettingsPublic, row)
 
 
 # --- webhooks -------------------------------------------------------------------------------
 
 
 def webhook_public(hook: Webhook) -> WebhookPublic:
-    return WebhookPublic(
-        id=hook.id,
-        url=hook.url,
-        events=json.loads(hook.events),
-        active=hook.active,
-        failures=hook.failures,
-        disabled_reason=hook.disabled_reason,
-        created_at=hook.created_at,
-    )
+    return present(WebhookPublic, hook, events=json.loads(hook.events))
 
 
 def delivery_public(d: WebhookDelivery) -> WebhookDeliveryPublic:
-    return WebhookDeliveryPublic(
-        id=d.id,
-        event=d.event,
-        status=d.status,  # type: ignore[arg-type]
-        attempts=d.attempts,
-        last_status_code=d.last_status_code,
-        last_error=d.last_error,
-        created_at=d.created_at,
+    return present(
+        WebhookDeliveryPublic,
+        d,
         next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
-        delivered_at=d.delivered_at,
     )
