@@ -11,7 +11,7 @@ from sqlalchemy import Uuid, bindparam, text
 from mdreader.db.models import Document
 from mdreader.services import documents as docs
 from mdreader.services.compaction import compact
-from mdreader.services.search import _CLOSE, _OPEN, _snippet, search
+from mdreader.services.search import _CLOSE, _OPEN, BLOCK, _snippet, search
 
 
 async def _search(client, ws, user, q, **params):
@@ -57,7 +57,17 @@ async def test_odd_queries_are_not_errors(client, factory):
     owner = await factory.user("owner")
     ws = await factory.workspace(owner)
     await factory.document(ws, owner, "Doc", "plain words here")
-    for q in ['"unclosed', "a OR (b", "NEAR(x y)", "*", "-", "words:*", "'; DROP TABLE x; --"]:
+    for q in [
+        '"unclosed',
+        "snake_case words",
+        "naïve café",
+        "a OR (b",
+        "NEAR(x y)",
+        "*",
+        "-",
+        "words:*",
+        "'; DROP TABLE x; --",
+    ]:
         await _search(client, ws, owner, q)
     assert await _search(client, ws, owner, "!!!") == []
     r = await client.get(f"/api/workspaces/{ws['id']}/search", headers=owner.headers)
@@ -96,6 +106,13 @@ async def test_rest_writes_update_the_index_at_once(client, factory):
     assert await _search(client, ws, owner, "wombat") == []
     assert len(await _search(client, ws, owner, "quokka")) == 1
     assert len(await _search(client, ws, owner, "narwhal")) == 1
+    # A title alone (the text stays the document's column): found by its new title at once.
+    r = await client.patch(
+        f"/api/documents/{doc['id']}", json={"title": "Dugong"}, headers=owner.headers
+    )
+    assert r.status_code == 200
+    assert await _search(client, ws, owner, "narwhal") == []
+    assert [h["title"] for h in await _search(client, ws, owner, "dugong")] == ["Dugong"]
 
 
 async def test_compaction_of_live_edits_updates_the_index(app, client, factory):
@@ -136,9 +153,11 @@ _PLAIN_POSTGRESQL = f"""
            left(coalesce(sd.body, d.content), 200)
     FROM search_documents AS sd
     JOIN documents AS d ON d.id = sd.document_id
-    WHERE sd.search_vector @@ to_tsquery('simple', :tsquery)
+    WHERE search_vector_of(sd.title, coalesce(sd.body, d.content)) @@ to_tsquery('simple', :tsquery)
       AND sd.workspace_id = :ws AND d.deleted_at IS NULL
-    ORDER BY ts_rank_cd(sd.search_vector, to_tsquery('simple', :tsquery)) DESC, sd.document_id
+    ORDER BY ts_rank_cd(search_vector_of(sd.title, coalesce(sd.body, d.content)),
+                        to_tsquery('simple', :tsquery)) DESC,
+             sd.document_id
 """
 
 
@@ -215,3 +234,28 @@ async def test_search_leaves_the_connection_as_it_found_it(app, factory):
         assert before[0], "the probe sees nothing: it would pass whatever search did"
         assert len(await search(session, uuid.UUID(ws["id"]), "okapi")) == 2
         assert await state(session) == before
+
+
+async def test_past_a_block_of_matches_every_match_is_paged_once(app, client, factory):
+    """More matches than ``search.BLOCK``: they are ranked a block at a time (on SQLite the
+    newest block first), each block in the plain ranking's order, and pages are slices of
+    that one order that reach every match once."""
+    owner = await factory.user("owner")
+    ws = await factory.workspace(owner)
+    docs = []
+    for i in range(BLOCK + 5):
+        title = "Dingo den" if i % 6 == 0 else f"Page {i}"
+        docs.append(await factory.document(ws, owner, title, "dingo " * (i % 4 + 1) + "x " * i))
+    everything = await _search(client, ws, owner, "dingo", limit=100)
+    ids = [h["document_id"] for h in everything]
+    assert sorted(ids) == sorted(d["id"] for d in docs)
+    paged = []
+    for offset in range(0, len(ids), 7):
+        paged += await _search(client, ws, owner, "dingo", limit=7, offset=offset)
+    assert paged == everything
+    plain = [h[0] for h in await _plain(app.state.services, ws["id"], ["dingo"])]
+    first, rest = ids[:BLOCK], ids[BLOCK:]
+    assert first == [i for i in plain if i in first]
+    assert rest == [i for i in plain if i in rest]
+    if app.state.services.db.dialect == "sqlite":
+        assert set(first) == {d["id"] for d in docs[-BLOCK:]}

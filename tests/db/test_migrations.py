@@ -12,7 +12,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pycrdt import Text
-from sqlalchemy import column, insert, select, table, text
+from sqlalchemy import Uuid, bindparam, column, insert, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from support.scratch import scratch_postgres
 
@@ -29,6 +29,7 @@ from mdreader.db.models import (
 )
 from mdreader.db.types import utcnow
 from mdreader.services import search
+from tests.api.test_search import _PLAIN_POSTGRESQL
 from tests.conftest import BACKEND, PG_ADMIN_URL
 
 
@@ -112,11 +113,35 @@ async def _fill(url: str) -> tuple[uuid.UUID, list[str]]:
     return ws, ["walrus", "tusk walr", "note"]
 
 
+# How PostgreSQL searched while each entry stored its vector (before d2a7c5e9f104, whose
+# search reads none): the migrations before it are checked with the search of their time.
+_STORED_VECTORS = text(
+    _PLAIN_POSTGRESQL.replace(
+        "search_vector_of(sd.title, coalesce(sd.body, d.content))", "sd.search_vector"
+    )
+    + " LIMIT 20"
+).bindparams(bindparam("ws", type_=Uuid))
+
+
+async def _stored_vectors(session: AsyncSession, ws: uuid.UUID, q: str) -> list[search.Hit]:
+    words = search.terms(q)
+    tsquery = " & ".join([*words[:-1], f"{words[-1]}:*"])
+    rows = await session.execute(_STORED_VECTORS, {"ws": ws, "tsquery": tsquery})
+    return [search.Hit(r[0], r[1], search._snippet(r[2], r[3] or "")) for r in rows]
+
+
 async def _answers(url: str, ws: uuid.UUID, queries: list[str]) -> list[list[search.Hit]]:
     engine = create_async_engine(url)
     try:
         async with AsyncSession(engine) as session:
-            return [await search.search(session, ws, q) for q in queries]
+            stored = BACKEND == "postgresql" and await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_attribute WHERE attname = 'search_vector' "
+                    "AND attrelid = 'search_documents'::regclass AND NOT attisdropped"
+                )
+            )
+            find = _stored_vectors if stored else search.search
+            return [await find(session, ws, q) for q in queries]
     finally:
         await engine.dispose()
 
@@ -303,3 +328,98 @@ def test_text_once_downgrade_keeps_a_seed_already_in_the_log(tmp_path):
             "Notes",
             body + "And one more line.\n",
         )
+
+
+# --- d2a7c5e9f104: the search index only ----------------------------------------------------
+INDEX_ONLY = "d2a7c5e9f104"
+
+
+async def _index_layout(url: str) -> dict[str, object]:
+    """What holds the search index: on PostgreSQL whether entries store vectors and which
+    GIN indexes there are; on SQLite the FTS5 table's definition."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            if BACKEND != "postgresql":
+                await conn.execute(
+                    text("INSERT INTO search_fts(search_fts, rank) VALUES ('integrity-check', 1)")
+                )
+                sql = await conn.scalar(
+                    text("SELECT sql FROM sqlite_schema WHERE name = 'search_fts'")
+                )
+                return {"detail=column": "detail=column" in sql}
+            stored = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_attribute WHERE attname = 'search_vector' "
+                    "AND attrelid = 'search_documents'::regclass AND NOT attisdropped"
+                )
+            )
+            gin = await conn.scalars(
+                text(
+                    "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING gin%' "
+                    "ORDER BY indexname"
+                )
+            )
+            return {"stored": bool(stored), "gin": list(gin)}
+    finally:
+        await engine.dispose()
+
+
+async def _edited_live(url: str, ws: uuid.UUID) -> None:
+    """Entries as the previous schema has them: references to their documents' texts, but
+    between a REST write and compaction one with a text of its own and one whose title is not
+    the document's yet."""
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            await session.execute(SearchDocument.__table__.update().values(body=None))
+            entries = (
+                await session.execute(
+                    select(SearchDocument.id, SearchDocument.title)
+                    .where(SearchDocument.workspace_id == ws)
+                    .order_by(SearchDocument.title)
+                )
+            ).all()
+            own_text, renamed = entries[0], entries[1]
+            await session.execute(
+                SearchDocument.__table__.update()
+                .where(SearchDocument.id == own_text.id)
+                .values(body="walrus written over REST, not compacted")
+            )
+            await session.execute(
+                SearchDocument.__table__.update()
+                .where(SearchDocument.id == renamed.id)
+                .values(title="Renamed walrus")
+            )
+    finally:
+        await engine.dispose()
+
+
+def test_index_only_migration_keeps_what_search_answers(tmp_path):
+    """Over a database with search entries that refer to their documents, one with a text of
+    its own and one renamed: search answers as before with no vector stored (PostgreSQL) and
+    no word positions (SQLite), and again after a downgrade (which stores them again)."""
+    previous = ScriptDirectory(str(migrations_dir())).get_revision(INDEX_ONLY).down_revision
+    assert isinstance(previous, str)
+    with _scratch_database(tmp_path) as url:
+        migrate(url, previous)
+        ws, queries = asyncio.run(_fill(url))
+        asyncio.run(_edited_live(url, ws))
+        queries = [*queries, "renamed", "compacted walrus"]
+        before = asyncio.run(_answers(url, ws, queries))
+        assert [len(hits) for hits in before] == [5, 4, 2, 1, 1]
+        old_layout = asyncio.run(_index_layout(url))
+        migrate(url, INDEX_ONLY)
+        assert asyncio.run(_answers(url, ws, queries)) == before
+        if BACKEND == "postgresql":
+            assert asyncio.run(_index_layout(url)) == {
+                "stored": False,
+                "gin": ["ix_documents_search", "ix_search_documents_pending"],
+            }
+        else:
+            assert asyncio.run(_index_layout(url)) == {"detail=column": True}
+        _alembic(url, "downgrade", previous)
+        assert asyncio.run(_index_layout(url)) == old_layout
+        assert asyncio.run(_answers(url, ws, queries)) == before
+        migrate(url)
+        assert asyncio.run(_answers(url, ws, queries)) == before

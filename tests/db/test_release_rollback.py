@@ -104,7 +104,8 @@ def _env(settings, **extra: str) -> dict[str, str]:
 
 
 # The newest revision the previous release runs on: c4f9a2e6b813 (the text stored once, no
-# Yjs state until an edit) is not compatible with it. Rolling back past it is an Alembic
+# Yjs state until an edit) and d2a7c5e9f104 (no stored search vectors) are not compatible
+# with it. Rolling back past it is an Alembic
 # downgrade to this revision with this release first, which writes the copies back.
 LAST_COMPATIBLE = "b3e8c1d5f702"
 
@@ -129,7 +130,8 @@ async def test_previous_release_serves_the_schema_this_release_migrated(
     proc = await asyncio.to_thread(_serve, previous_release, _env(settings), port)
     refused = await asyncio.to_thread(proc.communicate, timeout=60)
     assert proc.returncode == 1
-    assert "c4f9a2e6b813" in refused[1].decode() and "not marked compatible" in refused[1].decode()
+    # It names the newest revision it cannot run on (d2a7c5e9f104: no stored search vectors).
+    assert "d2a7c5e9f104" in refused[1].decode() and "not marked compatible" in refused[1].decode()
     await asyncio.to_thread(_downgrade, settings.resolved_database_url, LAST_COMPATIBLE)
 
     proc = await asyncio.to_thread(_serve, previous_release, _env(settings), port)

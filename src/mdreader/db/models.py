@@ -332,7 +332,8 @@ class SearchDocument(Base):
 
     The full-text index over it lives outside the models (and outside Alembic's
     autogenerate comparison, see ``SEARCH_INDEX_NAMES``): on SQLite an FTS5 table fed by
-    triggers on this table, on PostgreSQL a generated ``tsvector`` column with a GIN index.
+    triggers on this table, on PostgreSQL GIN indexes on the vector of ``documents``' title
+    and content and on that of this table's rows that hold a text of their own.
     """
 
     __tablename__ = "search_documents"
@@ -345,8 +346,8 @@ class SearchDocument(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )
     title: Mapped[str] = mapped_column(String(500))
-    # NULL: the document's own text (``documents.content``), not copied. A REST write sets
-    # the live text here until compaction brings the column up to it.
+    # NULL: the document's own text and title (``documents.content``, ``.title``), not
+    # copied. A REST write sets the live text here until compaction brings the columns up to it.
     body: Mapped[str | None] = mapped_column(Text)
 
 
@@ -490,9 +491,16 @@ class DocumentTemplate(Base):
 
 
 # Full-text index objects made by the migrations by hand (FTS5 virtual table and its shadow
-# tables on SQLite, the tsvector column and GIN index on PostgreSQL): not models, so Alembic's
-# autogenerate must not compare them (``include_name`` below, used by migrations/env.py).
-SEARCH_INDEX_NAMES = ("search_fts", "search_vector", "ix_search_documents_vector")
+# tables on SQLite, GIN expression indexes on PostgreSQL, and the vector column and index of
+# older revisions): not models, so Alembic's autogenerate must not compare them
+# (``include_name`` below, used by migrations/env.py).
+SEARCH_INDEX_NAMES = (
+    "search_fts",
+    "search_vector",
+    "ix_search_documents_vector",
+    "ix_documents_search",
+    "ix_search_documents_pending",
+)
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

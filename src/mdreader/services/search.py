@@ -6,11 +6,13 @@ title changes (creation, REST writes, restore, import, and compaction of live ed
 matched words in ``<mark>``.
 
 The text is not copied when it is the document's own: ``search_documents.body`` is NULL when
-it equals ``documents.content`` (an import, a creation, every compaction), and holds the live
-text only between a REST write and the compaction that brings the column up to it. Triggers
-made by the migrations keep the full-text index on ``coalesce(body, documents.content)``:
-on SQLite the FTS5 table's external content is the view ``search_content``, on PostgreSQL
-the ``search_vector`` column is computed by ``search_vector_of`` whenever either changes.
+it and the entry's title equal ``documents.content`` and ``.title`` (an import, a creation,
+every compaction), and holds the live text only between a REST write and the compaction that
+brings the columns up to it. The full-text index holds no copy either (migration
+d2a7c5e9f104): on SQLite the FTS5 table (``detail=column``, no word positions) is fed by
+triggers from the view ``search_content`` over ``coalesce(body, documents.content)``; on
+PostgreSQL GIN indexes over the expression ``search_vector_of(title, text)`` of
+``documents`` and of the entries with a text of their own, no stored vector.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Text, Uuid, bindparam, case, literal, null, select, text
+from sqlalchemy import Text, Uuid, and_, bindparam, case, literal, null, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +32,9 @@ MAX_TERMS = 16
 # Private-use characters mark the hits inside snippets; they are turned into <mark> after
 # the snippet is escaped, so nothing from the document can become markup.
 _OPEN, _CLOSE = "\ue000", "\ue001"
-_TERM = re.compile(r"\w+", re.UNICODE)
+# Letters and digits: what both databases' tokenizers keep together (an underscore splits a
+# word there, and a quoted run of several tokens would be a phrase).
+_TERM = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +59,17 @@ async def index(
     body: str,
 ) -> None:
     """Insert or replace the searchable title and text of one document (the text kept as
-    NULL when it is the document's content column)."""
+    NULL when it and the title are the document's columns)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.flush()  # the content column as this transaction has it
-    column = select(Document.content).where(Document.id == document_id).scalar_subquery()
+    own = select(Document.content).where(Document.id == document_id).scalar_subquery()
+    own_title = select(Document.title).where(Document.id == document_id).scalar_subquery()
     values = {
         "document_id": document_id,
         "workspace_id": workspace_id,
         "title": title,
-        "body": case((column == body, null()), else_=literal(body, Text)),
+        "body": case((and_(own == body, own_title == title), null()), else_=literal(body, Text)),
     }
     stmt = insert(SearchDocument).values(**values)
     stmt = stmt.on_conflict_do_update(
@@ -80,12 +85,33 @@ def _snippet(raw: str | None, fallback: str) -> str:
     return escaped.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
 
 
-# FTS5 ranks with its own ``rank`` column (the same bm25, the title weighted 10 to 1, set for
-# this query only): FTS5 sorts the matches itself, so SQLite reads them in rank order and stops
-# at the end of the page, joining documents and building snippets for those rows only.
-# (ORDER BY bm25() joined every match to its document and sorted them all.)
+# Ranking reads each match's text again (FTS5 finds the positions of the words in it on
+# SQLite, PostgreSQL computes its vector: neither is stored, see migration d2a7c5e9f104), so
+# it is bounded: the matches are taken in the order the index yields them cheaply, in blocks
+# of ``BLOCK``, and ranked within their block; the page is a slice of that order, and paging
+# reaches every match. Up to ``BLOCK`` matches that is the plain ranking of every match;
+# beyond, the first block holds the newest matches on SQLite (the highest row ids: the
+# documents indexed last), on PostgreSQL the first the index finds. A block is a page: ranking
+# one costs about what the page's snippets cost (each reads its text once more).
+BLOCK = 20
+
+# One block: the visible matches (this workspace, not trashed) in row id order, newest
+# first, skipping the blocks before it; then FTS5 ranks the matches within their row ids
+# with its ``rank`` column (bm25, the title weighted 10 to 1, set for this query only),
+# finding the positions from the text of just those rows, and SQLite reads them in rank
+# order, joining documents and building ``snippet()`` for the rows of the page only.
 _SQLITE = text(
     f"""
+    WITH candidates AS MATERIALIZED (
+        SELECT search_fts.rowid AS id
+        FROM search_fts
+        JOIN search_documents AS sd ON sd.id = search_fts.rowid
+        JOIN documents AS d ON d.id = sd.document_id
+        WHERE search_fts MATCH :match
+          AND sd.workspace_id = :workspace_id AND d.deleted_at IS NULL
+        ORDER BY search_fts.rowid DESC
+        LIMIT :block OFFSET :skip
+    )
     SELECT sd.document_id AS document_id, d.title AS title,
            snippet(search_fts, -1, '{_OPEN}', '{_CLOSE}', '…', 24) AS snippet,
            substr(coalesce(sd.body, d.content), 1, 200) AS head
@@ -93,53 +119,73 @@ _SQLITE = text(
     JOIN search_documents AS sd ON sd.id = search_fts.rowid
     JOIN documents AS d ON d.id = sd.document_id
     WHERE search_fts MATCH :match AND search_fts.rank MATCH 'bm25(10.0, 1.0)'
+      AND search_fts.rowid BETWEEN (SELECT min(id) FROM candidates)
+                               AND (SELECT max(id) FROM candidates)
       AND sd.workspace_id = :workspace_id AND d.deleted_at IS NULL
     ORDER BY search_fts.rank
     LIMIT :limit OFFSET :offset
     """  # noqa: S608 - only constant markers are formatted in
 ).bindparams(bindparam("workspace_id", type_=Uuid))
 
-# Rank and page on row ids and vectors alone, then read the text and build headlines for the
-# page only (ts_headline re-parses the text). The parts that cost:
-# - the query is parsed once per statement, in a sub-select (an InitPlan), not once per row:
-#   the driver prepares statements, and in a generic plan to_tsquery(:tsquery) would be
-#   evaluated again for every match ranked and every headline;
-# - trashed documents are left out by an anti-join against the small partial index of them
-#   (``ix_documents_trashed``) instead of a look-up in ``documents`` per match; every search
-#   row has its document (a cascading foreign key), so the rule is still
-#   ``documents.deleted_at IS NULL``;
-# - the planner does not know the query's words, so it estimates them selective and reads the
-#   GIN index: right for rare words, and no dearer than a table scan for common ones (whose
-#   cost is ranking every match). No planner settings, no planning per search once the
-#   prepared statement has a generic plan.
-# Angle brackets become spaces as in the stored vector; replace() gives what translate() did,
-# about three times faster.
+# The matches come from two GIN expression indexes over ``search_vector_of`` (migration
+# d2a7c5e9f104): the documents' own title and content, and the few search entries that hold
+# a text of their own (a REST write until compaction), which the first leaves out. Those
+# found are numbered in the order found, ranked with ``ts_rank_cd`` over their vector
+# computed again, and given headlines for the page only. The query is parsed once per
+# statement, in a sub-select (an InitPlan), not once per row: the driver prepares
+# statements, and in a generic plan to_tsquery(:tsquery) would be evaluated per row.
 _PG_QUERY = "(SELECT to_tsquery('simple', :tsquery))"
+# search_vector_of's vector for ranking, computed about twice as fast (replace() for
+# translate(), and the text's words left at weight D, weighted as B here): the same ranks.
+_PG_WEIGHTS = "'{0.4, 0.2, 0.4, 1.0}'::real[]"
+
+
+def _pg_text(column: str, length: int | None = None) -> str:
+    """``column`` (its first ``length`` characters) with angle brackets as spaces, as the
+    stored vectors have it."""
+    text = f"left({column}, {length})" if length else column
+    return f"replace(replace({text}, '<', ' '), '>', ' ')"
+
+
 _POSTGRESQL = text(
     f"""
-    WITH ranked AS (
-        SELECT sd.id, sd.document_id, ts_rank_cd(sd.search_vector, {_PG_QUERY}) AS rank
-        FROM search_documents AS sd
-        WHERE sd.search_vector @@ {_PG_QUERY}
-          AND sd.workspace_id = :workspace_id
-          AND NOT EXISTS (SELECT 1 FROM documents AS t
-                          WHERE t.id = sd.document_id AND t.deleted_at IS NOT NULL)
-        ORDER BY rank DESC, sd.document_id
+    WITH found AS MATERIALIZED (
+        (SELECT sd.document_id, sd.title, d.title AS shown, sd.body
+         FROM search_documents AS sd
+         JOIN documents AS d ON d.id = sd.document_id
+         WHERE sd.body IS NOT NULL AND search_vector_of(sd.title, sd.body) @@ {_PG_QUERY}
+           AND sd.workspace_id = :workspace_id AND d.deleted_at IS NULL)
+        UNION ALL
+        (SELECT d.id, d.title, d.title, d.content
+         FROM documents AS d
+         WHERE search_vector_of(d.title, d.content) @@ {_PG_QUERY}
+           AND d.workspace_id = :workspace_id AND d.deleted_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM search_documents AS p
+                           WHERE p.document_id = d.id AND p.body IS NOT NULL))
+        LIMIT :candidates
+    ), ranked AS (
+        SELECT document_id, shown, body,
+               (row_number() OVER () - 1) / :block AS block,
+               ts_rank_cd({_PG_WEIGHTS},
+                          setweight(to_tsvector('simple', {_pg_text("title")}), 'A')
+                          || to_tsvector('simple', {_pg_text("body", 250000)}),
+                          {_PG_QUERY}) AS rank
+        FROM found
+    ), page AS (
+        SELECT * FROM ranked
+        ORDER BY block, rank DESC, document_id
         LIMIT :limit OFFSET :offset
     )
-    SELECT r.document_id AS document_id, d.title AS title,
+    SELECT document_id, shown AS title,
            ts_headline('simple',
-                       replace(replace(left(coalesce(sd.body, d.content), 100000),
-                                       '<', ' '), '>', ' '),
+                       {_pg_text("body", 100000)},
                        {_PG_QUERY},
                        'StartSel={_OPEN}, StopSel={_CLOSE}, MaxWords=24, MinWords=8, '
                        'MaxFragments=2, FragmentDelimiter=" … "') AS snippet,
-           left(coalesce(sd.body, d.content), 200) AS head
-    FROM ranked AS r
-    JOIN search_documents AS sd ON sd.id = r.id
-    JOIN documents AS d ON d.id = r.document_id
-    ORDER BY r.rank DESC, r.document_id
-    """  # noqa: S608 - only constant markers are formatted in
+           left(body, 200) AS head
+    FROM page
+    ORDER BY block, rank DESC, document_id
+    """  # noqa: S608 - only constants are formatted in
 ).bindparams(bindparam("workspace_id", type_=Uuid))
 
 
@@ -154,14 +200,37 @@ async def search(
     words = terms(query)
     if not words:
         return []
-    params = {"workspace_id": workspace_id, "limit": limit, "offset": offset}
+    block = BLOCK
     if session.get_bind().dialect.name == "postgresql":
         tsquery = " & ".join([*words[:-1], f"{words[-1]}:*"])
-        stmt = _POSTGRESQL.bindparams(tsquery=tsquery, **params)
+        stmt = _POSTGRESQL.bindparams(
+            tsquery=tsquery,
+            workspace_id=workspace_id,
+            limit=limit,
+            offset=offset,
+            block=block,
+            candidates=-(-(offset + limit) // block) * block,  # every block the page reaches
+        )
+        rows = list((await session.execute(stmt)).all())
     else:
         match = " ".join([*(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"*'])
-        stmt = _SQLITE.bindparams(match=match, **params)
-    rows = (await session.execute(stmt)).all()
+        rows = []
+        # Block by block, the part of each the page covers (mostly one).
+        for k in range(offset // block, (offset + limit - 1) // block + 1):
+            start = max(offset - k * block, 0)
+            count = min(offset + limit - k * block, block) - start
+            stmt = _SQLITE.bindparams(
+                match=match,
+                workspace_id=workspace_id,
+                block=block,
+                skip=k * block,
+                limit=count,
+                offset=start,
+            )
+            found = (await session.execute(stmt)).all()
+            rows.extend(found)
+            if len(found) < count:
+                break
     return [
         Hit(
             document_id=row.document_id
