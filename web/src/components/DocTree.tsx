@@ -8,7 +8,7 @@ import { useAuth } from "../auth";
 import { ancestors, buildTree, planMove, subtreeIds, visibleRows } from "../lib/tree";
 import type { DropWhere, TreeNode } from "../lib/tree";
 import { can, useWorkspace } from "../workspace";
-import { Confirm, Modal, messageOf, useDismiss } from "./ui";
+import { Confirm, Modal, useAction, useDismiss } from "./ui";
 import { ChevronDown, ChevronRight, MoreIcon, PlusIcon } from "./icons";
 
 const DRAG_TYPE = "application/x-mdreader-document";
@@ -32,7 +32,7 @@ export function DocTree() {
   const [moving, setMoving] = useState<string | null>(null);
   const [trashing, setTrashing] = useState<string | null>(null);
   const [drop, setDrop] = useState<{ id: string | null; where: DropWhere } | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { error, setError, run } = useAction();
   const dragged = useRef<string | null>(null);
   const editable = can(workspace, "document", "update");
   const location = useLocation();
@@ -70,12 +70,10 @@ export function DocTree() {
     });
 
   const move = async (id: string, parent_id: string | null, position: number) => {
-    try {
+    await run(async () => {
       await ok(api.http.PATCH("/api/documents/{document_id}", { params: { path: { document_id: id } }, body: { parent_id, position } }));
       if (parent_id) setCollapsed((c) => { const n = new Set(c); n.delete(parent_id); return n; });
-    } catch (e) {
-      setError(messageOf(e));
-    }
+    });
     await reloadDocs();
   };
 
@@ -84,22 +82,16 @@ export function DocTree() {
     const t = title.trim();
     if (!t || t === docs.find((d) => d.id === id)?.title) return;
     patchDoc(id, { title: t });
-    try {
-      await ok(api.http.PATCH("/api/documents/{document_id}", { params: { path: { document_id: id } }, body: { title: t } }));
-    } catch (e) {
-      setError(messageOf(e));
-    }
+    await run(() => ok(api.http.PATCH("/api/documents/{document_id}", { params: { path: { document_id: id } }, body: { title: t } })));
     await reloadDocs();
   };
 
   const trash = async (id: string) => {
     setMenu(null);
-    try {
+    await run(async () => {
       await ok(api.http.DELETE("/api/documents/{document_id}", { params: { path: { document_id: id } } }));
       if (did && subtreeIds(docs, id).has(did)) navigate(`/w/${workspace.id}`);
-    } catch (e) {
-      setError(messageOf(e));
-    }
+    });
     await reloadDocs();
   };
 

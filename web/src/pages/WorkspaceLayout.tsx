@@ -7,7 +7,7 @@ import { DocTree } from "../components/DocTree";
 import { SearchDialog } from "../components/SearchDialog";
 import { ThemeToggle } from "../components/ThemeToggle";
 import { MenuIcon, PlusIcon, SearchIcon, SettingsIcon, TrashIcon, UsersIcon } from "../components/icons";
-import { Avatar, Button, ErrorText, Modal, Spinner, messageOf } from "../components/ui";
+import { Avatar, Button, ErrorText, Modal, Spinner, messageOf, useAction } from "../components/ui";
 import { CreateWorkspaceForm } from "./HomePage";
 import { WorkspaceContext, can, rememberWorkspace } from "../workspace";
 import type { WorkspaceState } from "../workspace";
@@ -21,7 +21,7 @@ export function WorkspaceLayout() {
   const location = useLocation();
   const [workspaces, setWorkspaces] = useState<Workspace[] | null>(null);
   const [docs, setDocs] = useState<DocumentItem[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useAction();
   const [drawer, setDrawer] = useState(false);
   const [searching, setSearching] = useState(false);
   const [switcher, setSwitcher] = useState(false);
@@ -32,22 +32,17 @@ export function WorkspaceLayout() {
   // The workspace id the list was last fetched for: only then is "not a member" certain.
   const [checked, setChecked] = useState<string | null>(null);
   const reloadWorkspaces = useCallback(async () => {
-    try {
+    await run(async () => {
       setWorkspaces(await ok(api.http.GET("/api/workspaces")));
       setChecked(wid);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, [api, wid]);
+    });
+  }, [api, wid, run]);
 
   const reloadDocs = useCallback(async () => {
-    try {
+    await run(async () => {
       setDocs(await ok(api.http.GET("/api/workspaces/{workspace_id}/documents", { params: { path: { workspace_id: wid } } })));
-      setError(null);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  }, [api, wid]);
+    });
+  }, [api, wid, run]);
 
   useEffect(() => {
     setDocs(null);
@@ -89,7 +84,7 @@ export function WorkspaceLayout() {
 
   const createDocument = useCallback(
     async (parentId: string | null = null, title = "Untitled") => {
-      try {
+      await run(async () => {
         const doc = await ok(
           api.http.POST("/api/workspaces/{workspace_id}/documents", {
             params: { path: { workspace_id: wid } },
@@ -98,11 +93,9 @@ export function WorkspaceLayout() {
         );
         await reloadDocs();
         navigate(`/w/${wid}/d/${doc.id}?new=1`);
-      } catch (e) {
-        setError(messageOf(e));
-      }
+      });
     },
-    [api, wid, reloadDocs, navigate],
+    [api, wid, reloadDocs, navigate, run],
   );
 
   const state = useMemo<WorkspaceState | null>(

@@ -9,7 +9,7 @@ import type { EditorView } from "@codemirror/view";
 import * as Y from "yjs";
 import type { Thread } from "../../api/types";
 import { useAuth } from "../../auth";
-import { ErrorText, messageOf } from "../../components/ui";
+import { ErrorText, useAction } from "../../components/ui";
 import type { Collab } from "../../lib/collab";
 import { useSanitize } from "../../lib/usePurify";
 import { can, useWorkspace } from "../../workspace";
@@ -49,18 +49,16 @@ export function CommentsPanel({
   const { workspace } = useWorkspace();
   const [draft, setDraft] = useState("");
   const [showResolved, setShowResolved] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { error, run: act } = useAction();
   const mayComment = can(workspace, "comment", "create");
   const moderates = can(workspace, "comment", "delete");
 
+  // Each change, then the threads as the server has them now.
   const run = async (work: () => Promise<unknown>) => {
-    try {
+    await act(async () => {
       await work();
-      setError(null);
       await reload();
-    } catch (e) {
-      setError(messageOf(e));
-    }
+    });
   };
 
   const submit = (anchored: boolean) =>
