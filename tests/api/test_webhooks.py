@@ -192,9 +192,6 @@ async def test_retries_back_off_and_then_deliver(factory: Factory, receiver: Rec
     assert len({g["headers"]["X-MDReader-Delivery"] for g in receiver.received}) == 1
 
 
-# A lost attempt (its claim) is taken again only after the worker's 120 s lease: on a loaded
-# machine that can happen once, so the test allows for one lease on top of the six attempts.
-@pytest.mark.timeout(360)
 async def test_a_failing_target_is_given_up_and_the_webhook_switched_off(
     factory: Factory, receiver: Receiver
 ):
@@ -210,8 +207,8 @@ async def test_a_failing_target_is_given_up_and_the_webhook_switched_off(
         (h,) = r.json()
         assert h["active"] is False and "6 failed attempts" in h["disabled_reason"]
 
-    # Six attempts with their backoff, and perhaps one lease.
-    await eventually(switched_off, within=240)
+    # Six attempts with their backoff: a loaded machine stretches the worker's turns.
+    await eventually(switched_off, within=120)
     assert (
         "(last: HTTP 500)"
         in (

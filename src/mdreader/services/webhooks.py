@@ -354,7 +354,9 @@ class Dispatcher:
         ok = code is not None and 200 <= code < 300
         async with self.services.db.session() as session:
             delivery = await session.get(WebhookDelivery, delivery_id)
-            hook = await session.get(Webhook, hook.id)
+            # Locked: two deliveries of one webhook failing at once each add their failure
+            # (read unlocked, PostgreSQL's second writer would overwrite the first's count).
+            hook = await session.get(Webhook, hook.id, with_for_update=True)
             if delivery is None or hook is None:
                 return
             delivery.attempts += 1
