@@ -15,14 +15,11 @@ TEST_REDIS_URL    ?= redis://127.0.0.1:6379/14
 # worker K uses Redis database N+K of TEST_REDIS_URL's N (so N .. N+TEST_WORKERS-1); the
 # SQLite pass's Redis contract suites use database N too, under keys of their own.
 TEST_WORKERS      ?= 2
-# A worker is handed tests in the suite's order (the longest modules first, LONGEST_FIRST in
-# tests/conftest.py), two at a time as it gets through them: the long ones spread over the
-# workers, which end together on short ones. Each worker still runs a module's tests one
-# after the other, so a module-scoped fixture (the e2e web server) is built at most once per
-# worker.
+# A worker is handed tests in the suite's order, so it runs a module's tests one after the
+# other: a module-scoped fixture (the e2e web server) is built at most once per worker.
 # How many of the web tests and the two database passes run at once (1: one after another).
 TEST_JOBS         ?= 3
-PYTEST_PARALLEL   := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist load --maxschedchunk 2)
+PYTEST_PARALLEL   := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist load)
 
 .PHONY: run test test-sqlite test-postgresql test-web web-deps web-built chromium bench lint install install-runtime web migrate clean collab-clients oidc-provider checkov lock lambda
 

@@ -426,48 +426,17 @@ def pytest_configure(config: pytest.Config) -> None:
     threading.excepthook = except_late_aiosqlite
 
 
-# The modules that take the longest (each a minute or more of a worker's time on CI's machine:
-# browsers, servers and command lines in subprocesses, checkov), longest first. They run
-# before the rest, so that the workers end on short tests together instead of one worker
-# still running a long one while the other has nothing left (make test hands the tests out
-# two at a time, --maxschedchunk 2, so the long ones spread over the workers).
-LONGEST_FIRST = (
-    "tests/web/test_e2e.py",
-    "tests/test_cli.py",
-    "tests/test_cli_transfer.py",
-    "tests/backup/test_backup.py",
-    "tests/infrastructure/test_cfn_templates.py",
-    "tests/collab/test_durability.py",
-    "tests/test_packaging.py",
-    "tests/db/test_release_rollback.py",
-    "tests/test_stalls.py",
-    "tests/api/test_openapi.py",
-    "tests/api/test_authz_matrix.py",
-    "tests/web/test_sso_e2e.py",
-    "tests/infrastructure/test_checkov.py",
-    "tests/collab/test_titles.py",
-    "tests/collab/test_cluster.py",
-)
-
-
-def _longest_first(item: pytest.Item) -> int:
-    path = item.nodeid.split("::", 1)[0]
-    return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The PostgreSQL pass runs only what depends on its database or Redis: the rest (the
     infrastructure templates, the backend contract suites against the same Redis, settings,
     packaging...) ran in the SQLite pass already and gains nothing from a second one. It is
-    deselected, not skipped, so CI's no-skip rule holds. In both passes the longest modules
-    go first (LONGEST_FIRST; a stable sort, so every module's tests stay together and in
-    order)."""
-    if BACKEND == "postgresql":
-        keep = [i for i in items if depends_on_the_pass(i)]
-        if len(keep) != len(items):
-            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
-            items[:] = keep
-    items.sort(key=_longest_first)
+    deselected, not skipped, so CI's no-skip rule holds."""
+    if BACKEND != "postgresql":
+        return
+    keep = [i for i in items if depends_on_the_pass(i)]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
